@@ -1,18 +1,38 @@
 //! The `engine` command line.
 
+mod cli;
+
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "engine", version, about = "Text-to-image GANs on a GPU runtime of our own")]
+#[command(
+    name = "engine",
+    version,
+    about = "Text-to-image GANs on a GPU runtime of our own"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// List the GPU adapters wgpu finds, the one chosen, its limits and features.
+    Devices,
+}
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match cli.command {
+        Command::Devices => cli::devices::run(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,70 @@
+//! Shared by the kernel tests: the device, fresh random inputs, relative error.
+
+use std::sync::OnceLock;
+
+use engine::Runtime;
+use rand::{Rng, SeedableRng};
+
+/// One runtime for all tests, with new tensors poisoned (NaN) so that an
+/// element a kernel fails to write makes the comparison fail.
+pub fn rt() -> Runtime {
+    static RT: OnceLock<Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        let rt = Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+        rt.set_poison(true);
+        rt
+    })
+    .clone()
+}
+
+/// A fresh seed per call (printed in failure messages), so every run tests new inputs.
+pub fn seed() -> u64 {
+    rand::rng().random()
+}
+
+pub fn rng(seed: u64) -> rand::rngs::StdRng {
+    rand::rngs::StdRng::seed_from_u64(seed)
+}
+
+/// Uniform values in [lo, hi).
+pub fn random_vec(rng: &mut impl Rng, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    (0..n).map(|_| rng.random_range(lo..hi)).collect()
+}
+
+/// ||out - ref|| / ||ref|| in f64 (absolute norm when the reference is zero).
+/// NaN anywhere gives NaN, which fails every `<` check.
+pub fn rel_err(out: &[f32], reference: &[f64]) -> f64 {
+    assert_eq!(
+        out.len(),
+        reference.len(),
+        "output and reference lengths differ"
+    );
+    let mut num = 0.0;
+    let mut den = 0.0;
+    for (o, r) in out.iter().zip(reference) {
+        let d = *o as f64 - r;
+        num += d * d;
+        den += r * r;
+    }
+    if out.iter().any(|x| !x.is_finite()) {
+        return f64::NAN;
+    }
+    if den == 0.0 {
+        num.sqrt()
+    } else {
+        (num / den).sqrt()
+    }
+}
+
+/// Asserts a relative error under `tol`, naming the case and seed.
+#[track_caller]
+pub fn assert_close(what: &str, seed: u64, out: &[f32], reference: &[f64], tol: f64) {
+    let e = rel_err(out, reference);
+    assert!(
+        e < tol,
+        "{what} (seed {seed}): relative error {e:e} over {tol:e}"
+    );
+}
+
+/// The odd sizes every kernel is run at: not multiples of any tile.
+pub const ODD: &[usize] = &[1, 3, 7, 33, 129];

@@ -1,0 +1,163 @@
+//! Batched matmul, every transpose combination, both kernel flavours.
+
+use engine::ops::matmul::{matmul, matmul_into};
+use engine::{Flavour, Tensor};
+
+use crate::common::{assert_close, random_vec, rng, rt, seed};
+
+/// C[b] = op(A[b]) op(B[b]) in f64; a batch of 1 broadcasts.
+#[allow(clippy::too_many_arguments)]
+fn reference(
+    a: &[f32],
+    b: &[f32],
+    batch: usize,
+    ba: usize,
+    bb: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+) -> Vec<f64> {
+    let mut c = vec![0.0; batch * m * n];
+    for bi in 0..batch {
+        let a0 = if ba == 1 { 0 } else { bi * m * k };
+        let b0 = if bb == 1 { 0 } else { bi * k * n };
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0.0f64;
+                for p in 0..k {
+                    let av = if ta {
+                        a[a0 + p * m + i]
+                    } else {
+                        a[a0 + i * k + p]
+                    };
+                    let bv = if tb {
+                        b[b0 + j * k + p]
+                    } else {
+                        b[b0 + p * n + j]
+                    };
+                    acc += av as f64 * bv as f64;
+                }
+                c[bi * m * n + i * n + j] = acc;
+            }
+        }
+    }
+    c
+}
+
+fn shape(batch: usize, rows: usize, cols: usize, t: bool) -> Vec<usize> {
+    let (r, c) = if t { (cols, rows) } else { (rows, cols) };
+    if batch == 0 {
+        vec![r, c]
+    } else {
+        vec![batch, r, c]
+    }
+}
+
+fn check(
+    flavour: Flavour,
+    (ba, bb): (usize, usize),
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+) {
+    let rt = rt().with_flavour(flavour);
+    let s = seed();
+    let mut r = rng(s);
+    let batch = ba.max(bb).max(1);
+    let da = random_vec(&mut r, ba.max(1) * m * k, -1.0, 1.0);
+    let db = random_vec(&mut r, bb.max(1) * k * n, -1.0, 1.0);
+    let a = Tensor::from_slice(&rt, &da, &shape(ba, m, k, ta)).unwrap();
+    let b = Tensor::from_slice(&rt, &db, &shape(bb, k, n, tb)).unwrap();
+    let c = matmul(&a, &b, ta, tb).unwrap();
+    let expect = reference(&da, &db, batch, ba.max(1), bb.max(1), m, n, k, ta, tb);
+    let what = format!("{flavour:?} batch ({ba},{bb}) M={m} N={n} K={k} ta={ta} tb={tb}");
+    assert_close(&what, s, &c.to_vec().unwrap(), &expect, 1e-5);
+}
+
+const SHAPES: &[(usize, usize, usize)] = &[
+    (1, 1, 1),
+    (3, 7, 33),
+    (33, 129, 7),
+    (129, 33, 65),
+    (64, 64, 64),
+    (4, 8, 12),
+    (68, 36, 132),
+    (7, 1, 129),
+    (1, 3, 4),
+];
+
+#[test]
+fn registers_flavour_all_transposes() {
+    for &(m, n, k) in SHAPES {
+        for t in 0..4 {
+            check(Flavour::Registers, (0, 0), m, n, k, t & 1 != 0, t & 2 != 0);
+        }
+    }
+}
+
+#[test]
+fn tiled_flavour_all_transposes() {
+    for &(m, n, k) in SHAPES {
+        for t in 0..4 {
+            check(Flavour::Tiled, (0, 0), m, n, k, t & 1 != 0, t & 2 != 0);
+        }
+    }
+}
+
+#[test]
+fn batched_and_broadcast() {
+    for flavour in [Flavour::Registers, Flavour::Tiled] {
+        for t in 0..4 {
+            let (ta, tb) = (t & 1 != 0, t & 2 != 0);
+            check(flavour, (3, 3), 33, 7, 20, ta, tb);
+            check(flavour, (5, 1), 8, 12, 16, ta, tb);
+            check(flavour, (0, 4), 7, 9, 3, ta, tb);
+        }
+    }
+}
+
+#[test]
+fn accumulates_into_c_with_alpha_and_beta() {
+    for flavour in [Flavour::Registers, Flavour::Tiled] {
+        let rt = rt().with_flavour(flavour);
+        let s = seed();
+        let mut r = rng(s);
+        let (m, n, k) = (9, 13, 17);
+        let da = random_vec(&mut r, m * k, -1.0, 1.0);
+        let db = random_vec(&mut r, k * n, -1.0, 1.0);
+        let dc = random_vec(&mut r, m * n, -1.0, 1.0);
+        let a = Tensor::from_slice(&rt, &da, &[m, k]).unwrap();
+        let b = Tensor::from_slice(&rt, &db, &[k, n]).unwrap();
+        let c = Tensor::from_slice(&rt, &dc, &[m, n]).unwrap();
+        matmul_into(&a, &b, &c, false, false, 0.5, -2.0).unwrap();
+        let ab = reference(&da, &db, 1, 1, 1, m, n, k, false, false);
+        let expect: Vec<f64> = ab
+            .iter()
+            .zip(&dc)
+            .map(|(x, y)| 0.5 * x - 2.0 * *y as f64)
+            .collect();
+        assert_close(
+            &format!("{flavour:?} alpha/beta"),
+            s,
+            &c.to_vec().unwrap(),
+            &expect,
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn inner_dimension_mismatch_names_both_shapes() {
+    let rt = rt();
+    let a = Tensor::from_slice(&rt, &[0.0; 6], &[2, 3]).unwrap();
+    let b = Tensor::from_slice(&rt, &[0.0; 8], &[4, 2]).unwrap();
+    let e = matmul(&a, &b, false, false).unwrap_err().to_string();
+    assert!(
+        e.contains("[2, 3]") && e.contains("[4, 2]") && e.contains("inner"),
+        "{e}"
+    );
+}

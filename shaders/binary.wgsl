@@ -1,0 +1,62 @@
+// Elementwise binary ops with broadcasting: out[i] = f(a[ia], b[ib]).
+// The output is viewed as 5-D [d0, d1, d2, d3, d4]; a and b have a stride per
+// axis, 0 where they are broadcast. With SAME=1 both are contiguous and of the
+// output's shape, and the index arithmetic is skipped.
+// {{EXPR}} is the op, an expression in a and b (src/ops/binary.rs).
+
+struct Params {
+    n: u32,
+    a_off: u32,
+    b_off: u32,
+    out_off: u32,
+    d1: u32,
+    d2: u32,
+    d3: u32,
+    d4: u32,
+    sa0: u32,
+    sa1: u32,
+    sa2: u32,
+    sa3: u32,
+    sa4: u32,
+    sb0: u32,
+    sb1: u32,
+    sb2: u32,
+    sb3: u32,
+    sb4: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xa: array<f32>;
+@group(0) @binding(2) var<storage, read> xb: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+//#if SAME
+    let ia = p.a_off + i;
+    let ib = p.b_off + i;
+//#else
+    var r = i;
+    let i4 = r % p.d4;
+    r = r / p.d4;
+    let i3 = r % p.d3;
+    r = r / p.d3;
+    let i2 = r % p.d2;
+    r = r / p.d2;
+    let i1 = r % p.d1;
+    let i0 = r / p.d1;
+    let ia = p.a_off + i0 * p.sa0 + i1 * p.sa1 + i2 * p.sa2 + i3 * p.sa3 + i4 * p.sa4;
+    let ib = p.b_off + i0 * p.sb0 + i1 * p.sb1 + i2 * p.sb2 + i3 * p.sb3 + i4 * p.sb4;
+//#endif
+    let a = xa[ia];
+    let b = xb[ib];
+    out[p.out_off + i] = {{EXPR}};
+}

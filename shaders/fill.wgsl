@@ -1,0 +1,23 @@
+// fill: out[i] = value for the n elements of a tensor.
+
+struct Params {
+    n: u32,
+    out_off: u32,
+    value: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    out[p.out_off + i] = p.value;
+}

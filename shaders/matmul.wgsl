@@ -1,0 +1,220 @@
+// Batched matmul, register-blocked (the variant for software GPUs such as lavapipe):
+//   C[b] = alpha * opA(A[b]) @ opB(B[b]) + beta * C[b]
+// opA(A) is [M, K], stored [M, K] (A_T=0) or [K, M] (A_T=1);
+// opB(B) is [K, N], stored [K, N] (B_T=0) or [N, K] (B_T=1); C is [M, N].
+// A batch stride of 0 broadcasts an operand over the batch.
+//
+// Each thread computes an 8x8 block of C in registers and a workgroup of 8x8
+// threads a 64x64 tile; there is no workgroup memory and no barrier, since on
+// lavapipe barriers are costly and speed follows FMAs per load. A_VEC / B_VEC
+// bind an operand as vec4 when its contiguous axis (and offsets) are multiples
+// of 4. Rows and columns past the edge are clamped on load and skipped on store.
+
+struct Params {
+    M: u32,
+    N: u32,
+    K: u32,
+    batch: u32,
+    a_off: u32,
+    b_off: u32,
+    c_off: u32,
+    tiles_n: u32,
+    a_bstride: u32,
+    b_bstride: u32,
+    c_bstride: u32,
+    tiles_m: u32,
+    alpha: f32,
+    beta: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+//#if A_VEC
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+//#else
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+//#endif
+//#if B_VEC
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+//#else
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+//#endif
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+
+// opA(A)[m, k] as a scalar; base is the batch's element offset.
+fn a_at(base: u32, m: u32, k: u32) -> f32 {
+//#if A_T
+    let i = base + k * p.M + m;
+//#else
+    let i = base + m * p.K + k;
+//#endif
+//#if A_VEC
+    return a[i / 4u][i % 4u];
+//#else
+    return a[i];
+//#endif
+}
+
+// opB(B)[k, n] as a scalar.
+fn b_at(base: u32, k: u32, n: u32) -> f32 {
+//#if B_T
+    let i = base + n * p.K + k;
+//#else
+    let i = base + k * p.N + n;
+//#endif
+//#if B_VEC
+    return b[i / 4u][i % 4u];
+//#else
+    return b[i];
+//#endif
+}
+
+@compute @workgroup_size(8, 8)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+) {
+    let g = group_index(wid, nwg);
+    let tiles = p.tiles_m * p.tiles_n;
+    if (g >= tiles * p.batch) {
+        return;
+    }
+    let bi = g / tiles;
+    let t = g % tiles;
+    let m0 = (t / p.tiles_n) * 64u + lid.y * 8u;
+    let n0 = (t % p.tiles_n) * 64u + lid.x * 8u;
+    let a_base = p.a_off + bi * p.a_bstride;
+    let b_base = p.b_off + bi * p.b_bstride;
+
+    // Clamped rows and columns of this thread's block.
+    var rows: array<u32, 8>;
+    var cols: array<u32, 8>;
+    for (var r = 0u; r < 8u; r++) {
+        rows[r] = min(m0 + r, p.M - 1u);
+        cols[r] = min(n0 + r, p.N - 1u);
+    }
+
+    // acc[2r + v] holds C[m0 + r, n0 + 4v .. n0 + 4v + 3].
+    var acc: array<vec4<f32>, 16>;
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+
+    var k = 0u;
+    loop {
+        if (k + 4u > p.K) {
+            break;
+        }
+        // av[r] = opA[rows[r], k .. k+3]
+        var av: array<vec4<f32>, 8>;
+//#if A_T
+//#if A_VEC
+        for (var kk = 0u; kk < 4u; kk++) {
+            let row = a_base + (k + kk) * p.M;
+            let v0 = a[(row + min(m0, p.M - 4u)) / 4u];
+            let v1 = a[(row + min(m0 + 4u, p.M - 4u)) / 4u];
+            av[0][kk] = v0.x;
+            av[1][kk] = v0.y;
+            av[2][kk] = v0.z;
+            av[3][kk] = v0.w;
+            av[4][kk] = v1.x;
+            av[5][kk] = v1.y;
+            av[6][kk] = v1.z;
+            av[7][kk] = v1.w;
+        }
+//#else
+        for (var r = 0u; r < 8u; r++) {
+            av[r] = vec4<f32>(a_at(a_base, rows[r], k), a_at(a_base, rows[r], k + 1u),
+                              a_at(a_base, rows[r], k + 2u), a_at(a_base, rows[r], k + 3u));
+        }
+//#endif
+//#else
+//#if A_VEC
+        for (var r = 0u; r < 8u; r++) {
+            av[r] = a[(a_base + rows[r] * p.K + k) / 4u];
+        }
+//#else
+        for (var r = 0u; r < 8u; r++) {
+            av[r] = vec4<f32>(a_at(a_base, rows[r], k), a_at(a_base, rows[r], k + 1u),
+                              a_at(a_base, rows[r], k + 2u), a_at(a_base, rows[r], k + 3u));
+        }
+//#endif
+//#endif
+        // bv[2kk + v] = opB[k + kk, n0 + 4v .. n0 + 4v + 3]
+        var bv: array<vec4<f32>, 8>;
+//#if B_T
+//#if B_VEC
+        var bc: array<vec4<f32>, 8>; // bc[j] = opB[k .. k+3, cols[j]]
+        for (var j = 0u; j < 8u; j++) {
+            bc[j] = b[(b_base + cols[j] * p.K + k) / 4u];
+        }
+        for (var kk = 0u; kk < 4u; kk++) {
+            bv[2u * kk] = vec4<f32>(bc[0][kk], bc[1][kk], bc[2][kk], bc[3][kk]);
+            bv[2u * kk + 1u] = vec4<f32>(bc[4][kk], bc[5][kk], bc[6][kk], bc[7][kk]);
+        }
+//#else
+        for (var kk = 0u; kk < 4u; kk++) {
+            for (var v = 0u; v < 2u; v++) {
+                bv[2u * kk + v] = vec4<f32>(b_at(b_base, k + kk, cols[4u * v]), b_at(b_base, k + kk, cols[4u * v + 1u]),
+                                            b_at(b_base, k + kk, cols[4u * v + 2u]), b_at(b_base, k + kk, cols[4u * v + 3u]));
+            }
+        }
+//#endif
+//#else
+//#if B_VEC
+        for (var kk = 0u; kk < 4u; kk++) {
+            let row = b_base + (k + kk) * p.N;
+            bv[2u * kk] = b[(row + min(n0, p.N - 4u)) / 4u];
+            bv[2u * kk + 1u] = b[(row + min(n0 + 4u, p.N - 4u)) / 4u];
+        }
+//#else
+        for (var kk = 0u; kk < 4u; kk++) {
+            for (var v = 0u; v < 2u; v++) {
+                bv[2u * kk + v] = vec4<f32>(b_at(b_base, k + kk, cols[4u * v]), b_at(b_base, k + kk, cols[4u * v + 1u]),
+                                            b_at(b_base, k + kk, cols[4u * v + 2u]), b_at(b_base, k + kk, cols[4u * v + 3u]));
+            }
+        }
+//#endif
+//#endif
+        for (var kk = 0u; kk < 4u; kk++) {
+            for (var r = 0u; r < 8u; r++) {
+                let s = vec4<f32>(av[r][kk]);
+                acc[2u * r] = fma(s, bv[2u * kk], acc[2u * r]);
+                acc[2u * r + 1u] = fma(s, bv[2u * kk + 1u], acc[2u * r + 1u]);
+            }
+        }
+        k = k + 4u;
+    }
+    // The last K % 4 steps, one at a time.
+    for (; k < p.K; k++) {
+        var bk: array<vec4<f32>, 2>;
+        for (var v = 0u; v < 2u; v++) {
+            bk[v] = vec4<f32>(b_at(b_base, k, cols[4u * v]), b_at(b_base, k, cols[4u * v + 1u]),
+                              b_at(b_base, k, cols[4u * v + 2u]), b_at(b_base, k, cols[4u * v + 3u]));
+        }
+        for (var r = 0u; r < 8u; r++) {
+            let s = vec4<f32>(a_at(a_base, rows[r], k));
+            acc[2u * r] = fma(s, bk[0], acc[2u * r]);
+            acc[2u * r + 1u] = fma(s, bk[1], acc[2u * r + 1u]);
+        }
+    }
+
+    let c_base = p.c_off + bi * p.c_bstride;
+    for (var r = 0u; r < 8u; r++) {
+        let m = m0 + r;
+        if (m >= p.M) {
+            break;
+        }
+        for (var j = 0u; j < 8u; j++) {
+            let n = n0 + j;
+            if (n < p.N) {
+                let idx = c_base + m * p.N + n;
+                var value = p.alpha * acc[2u * r + j / 4u][j % 4u];
+                if (p.beta != 0.0) {
+                    value = value + p.beta * c[idx];
+                }
+                c[idx] = value;
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+// Elementwise unary ops: out[i] = f(x[i]) with up to two scalar parameters.
+// {{EXPR}} is the op, an expression in x, alpha and beta (src/ops/unary.rs).
+
+struct Params {
+    n: u32,
+    x_off: u32,
+    out_off: u32,
+    alpha: f32,
+    beta: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+// tanh without overflow for large |x|.
+fn stable_tanh(x: f32) -> f32 {
+    let e = exp(-2.0 * abs(x));
+    return sign(x) * (1.0 - e) / (1.0 + e);
+}
+
+// sigmoid without overflow for large |x|.
+fn stable_sigmoid(x: f32) -> f32 {
+    let e = exp(-abs(x));
+    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    let x = xs[p.x_off + i];
+    let alpha = p.alpha;
+    let beta = p.beta;
+    out[p.out_off + i] = {{EXPR}};
+}

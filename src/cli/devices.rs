@@ -1,0 +1,77 @@
+//! `engine devices`: every adapter wgpu finds, which one we choose, and its
+//! key limits and features.
+
+use engine::runtime::device::{self, WANTED_FEATURES};
+use engine::Result;
+
+pub fn run() -> Result<()> {
+    let adapters = device::list_adapters();
+    if adapters.is_empty() {
+        return Err(engine::Error::NoAdapter {
+            details: String::new(),
+        });
+    }
+    let chosen = device::choose(&adapters).ok();
+    println!("Adapters found by wgpu (WGPU_BACKEND and WGPU_ADAPTER_NAME narrow the choice):");
+    for (i, a) in adapters.iter().enumerate() {
+        let mark = if Some(i) == chosen { "*" } else { " " };
+        let info = &a.info;
+        println!(
+            "{mark} [{i}] {} | {:?} | {:?} | driver: {} {}",
+            info.name, info.backend, info.device_type, info.driver, info.driver_info
+        );
+    }
+    let Some(i) = chosen else {
+        println!("None of them matches WGPU_ADAPTER_NAME.");
+        return Ok(());
+    };
+    let a = &adapters[i];
+    let l = &a.limits;
+    println!("\nChosen: [{i}] {}", a.info.name);
+    println!(
+        "  max storage buffer binding   {} MiB",
+        l.max_storage_buffer_binding_size / (1 << 20)
+    );
+    println!(
+        "  max buffer size              {} MiB",
+        l.max_buffer_size / (1 << 20)
+    );
+    println!(
+        "  storage buffers per stage    {}",
+        l.max_storage_buffers_per_shader_stage
+    );
+    println!(
+        "  workgroup memory             {} KiB",
+        l.max_compute_workgroup_storage_size / 1024
+    );
+    println!(
+        "  invocations per workgroup    {}",
+        l.max_compute_invocations_per_workgroup
+    );
+    println!(
+        "  workgroups per dimension     {}",
+        l.max_compute_workgroups_per_dimension
+    );
+    let f = a.features;
+    let yes = |x: wgpu::Features| if f.contains(x) { "yes" } else { "no" };
+    println!(
+        "  timestamp queries            {}",
+        yes(wgpu::Features::TIMESTAMP_QUERY)
+    );
+    println!(
+        "  subgroups                    {}",
+        yes(wgpu::Features::SUBGROUP)
+    );
+    println!(
+        "  f16 in shaders               {}",
+        yes(wgpu::Features::SHADER_F16)
+    );
+    let flavour = if a.info.device_type == wgpu::DeviceType::Cpu {
+        "registers (software GPU: register-blocked kernels, no workgroup memory)"
+    } else {
+        "tiled (workgroup-memory tiles)"
+    };
+    println!("  kernel flavour               {flavour}");
+    let _ = WANTED_FEATURES;
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! The `engine` subcommands, one file each.
+
+pub mod devices;

@@ -1,0 +1,179 @@
+//! Batched matmul with either operand transposed.
+//!
+//! Two kernel variants (see shaders/): `matmul` keeps an 8x8 block per thread
+//! in registers (software GPUs), `matmul_tiled` stages 64x64 tiles in
+//! workgroup memory (real GPUs). The runtime's flavour picks one.
+
+use crate::runtime::{Error, Flavour, KernelSpec, Result, Tensor};
+
+/// Rows and columns of C per workgroup, in both variants.
+const TILE: usize = 64;
+
+fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool) -> KernelSpec {
+    match flavour {
+        Flavour::Registers => KernelSpec::new("matmul")
+            .define("A_T", ta as u32)
+            .define("B_T", tb as u32)
+            .define("A_VEC", a_vec as u32)
+            .define("B_VEC", b_vec as u32),
+        Flavour::Tiled => KernelSpec::new("matmul_tiled")
+            .define("A_T", ta as u32)
+            .define("B_T", tb as u32),
+    }
+}
+
+pub(crate) fn all_specs() -> Vec<KernelSpec> {
+    let mut v = Vec::new();
+    for bits in 0..16u32 {
+        let f = |i: u32| bits & (1 << i) != 0;
+        v.push(spec(Flavour::Registers, f(0), f(1), f(2), f(3)));
+        if bits < 4 {
+            v.push(spec(Flavour::Tiled, f(0), f(1), false, false));
+        }
+    }
+    v
+}
+
+/// (batch, rows, cols) of a rank-2 or rank-3 operand.
+fn dims3(op: &'static str, t: &Tensor) -> Result<(usize, usize, usize)> {
+    match *t.shape() {
+        [r, c] => Ok((1, r, c)),
+        [b, r, c] => Ok((b, r, c)),
+        _ => Err(Error::invalid(
+            op,
+            format!(
+                "operands are [rows, cols] or [batch, rows, cols], got {:?}",
+                t.shape()
+            ),
+        )),
+    }
+}
+
+/// C = op(A) @ op(B), where op transposes the last two axes when asked.
+/// A is [M, K] or [batch, M, K] ([.., K, M] with `ta`); B is [K, N] or
+/// [batch, K, N] ([.., N, K] with `tb`). A batch of 1 (or a rank-2 operand) is
+/// broadcast over the other's batch. C is [M, N] when both are rank 2, else
+/// [batch, M, N].
+pub fn matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
+    let (batch, m, n) = check(a, b, ta, tb)?;
+    let shape: Vec<usize> = if a.rank() == 2 && b.rank() == 2 {
+        vec![m, n]
+    } else {
+        vec![batch, m, n]
+    };
+    let c = Tensor::uninit(a.runtime(), &shape)?;
+    launch(a, b, &c, ta, tb, 1.0, 0.0)?;
+    Ok(c)
+}
+
+/// C = alpha * op(A) @ op(B) + beta * C, into an existing C (gradient
+/// accumulation). C's shape must be what [`matmul`] would return.
+pub fn matmul_into(
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    ta: bool,
+    tb: bool,
+    alpha: f32,
+    beta: f32,
+) -> Result<()> {
+    let (batch, m, n) = check(a, b, ta, tb)?;
+    let ok = match *c.shape() {
+        [cm, cn] => batch == 1 && cm == m && cn == n,
+        [cb, cm, cn] => cb == batch && cm == m && cn == n,
+        _ => false,
+    };
+    if !ok {
+        return Err(Error::shape_hint(
+            "matmul_into",
+            c.shape(),
+            &[batch, m, n],
+            "C has the wrong shape",
+        ));
+    }
+    launch(a, b, c, ta, tb, alpha, beta)
+}
+
+/// Checks the operands; returns (batch, M, N).
+fn check(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<(usize, usize, usize)> {
+    let (ba, ar, ac) = dims3("matmul", a)?;
+    let (bb, br, bc) = dims3("matmul", b)?;
+    let (m, ka) = if ta { (ac, ar) } else { (ar, ac) };
+    let (kb, n) = if tb { (bc, br) } else { (br, bc) };
+    if ka != kb {
+        return Err(Error::shape_hint(
+            "matmul",
+            a.shape(),
+            b.shape(),
+            format!("inner dimensions differ: {ka} and {kb} (transposed: {ta}, {tb})"),
+        ));
+    }
+    if ba != bb && ba != 1 && bb != 1 {
+        return Err(Error::shape_hint(
+            "matmul",
+            a.shape(),
+            b.shape(),
+            "batch sizes differ",
+        ));
+    }
+    Ok((ba.max(bb), m, n))
+}
+
+fn launch(
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    ta: bool,
+    tb: bool,
+    alpha: f32,
+    beta: f32,
+) -> Result<()> {
+    let (ba, ar, ac) = dims3("matmul", a)?;
+    let (bb, br, bc) = dims3("matmul", b)?;
+    let (m, k) = if ta { (ac, ar) } else { (ar, ac) };
+    let n = if tb { br } else { bc };
+    let batch = ba.max(bb);
+    let rt = a.runtime();
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        // An empty sum: C = beta * C.
+        let scaled = if beta == 0.0 {
+            super::fill::zeros(rt, c.shape())?
+        } else {
+            c.mul_scalar(beta)?
+        };
+        return super::fill::copy_into(&scaled, c);
+    }
+    let a_bstride = if ba == 1 { 0 } else { m * k };
+    let b_bstride = if bb == 1 { 0 } else { k * n };
+    // vec4 loads need the operand's contiguous axis and every offset to be multiples of 4.
+    let a_vec = (if ta { m } else { k }) % 4 == 0 && a.offset().is_multiple_of(4);
+    let b_vec = (if tb { k } else { n }) % 4 == 0 && b.offset().is_multiple_of(4);
+    let tiles_m = m.div_ceil(TILE);
+    let tiles_n = n.div_ceil(TILE);
+    let params = [
+        m as u32,
+        n as u32,
+        k as u32,
+        batch as u32,
+        a.offset() as u32,
+        b.offset() as u32,
+        c.offset() as u32,
+        tiles_n as u32,
+        a_bstride as u32,
+        b_bstride as u32,
+        (m * n) as u32,
+        tiles_m as u32,
+        alpha.to_bits(),
+        beta.to_bits(),
+    ];
+    let groups = (tiles_m * tiles_n * batch) as u32;
+    rt.dispatch(
+        &spec(rt.flavour(), ta, tb, a_vec, b_vec),
+        &params,
+        &[a.buffer(), b.buffer(), c.buffer()],
+        rt.fold_grid(groups),
+    )
+}

@@ -1,0 +1,35 @@
+//! Ops: the launchers of the kernels in shaders/, one file per family.
+//! Each op checks shapes (errors name both), allocates its output from the
+//! pool and records its dispatch in the runtime's current batch.
+
+pub mod binary;
+pub mod fill;
+pub mod matmul;
+pub mod reduce;
+pub mod unary;
+
+pub use binary::BinaryOp;
+pub use matmul::matmul;
+pub use reduce::ReduceOp;
+pub use unary::UnaryOp;
+
+use crate::runtime::{KernelSpec, Runtime};
+
+/// Workgroups of `per_group` threads for `n` threads in all, as a folded grid.
+pub(crate) fn grid_1d(rt: &Runtime, n: usize, per_group: usize) -> [u32; 3] {
+    rt.fold_grid(n.div_ceil(per_group) as u32)
+}
+
+/// Every kernel specialisation the ops can ask for, so that a test can
+/// validate each one with naga and build each one on the device.
+pub fn all_kernel_specs() -> Vec<KernelSpec> {
+    let mut specs = vec![fill::spec()];
+    specs.extend(unary::UnaryOp::ALL.iter().map(|op| unary::spec(*op)));
+    for op in binary::BinaryOp::ALL {
+        specs.push(binary::spec(*op, true));
+        specs.push(binary::spec(*op, false));
+    }
+    specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
+    specs.extend(matmul::all_specs());
+    specs
+}

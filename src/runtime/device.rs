@@ -1,0 +1,113 @@
+//! Choosing an adapter and opening a device, or wrapping a host application's own.
+
+use super::error::{Error, Result};
+
+/// Optional features we use when the adapter has them.
+pub const WANTED_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+    .union(wgpu::Features::SUBGROUP)
+    .union(wgpu::Features::SHADER_F16);
+
+/// One adapter as `engine devices` lists it.
+#[derive(Debug, Clone)]
+pub struct AdapterSummary {
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+}
+
+fn instance() -> wgpu::Instance {
+    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+}
+
+/// Every adapter wgpu finds for the backends allowed by WGPU_BACKEND.
+pub fn list_adapters() -> Vec<AdapterSummary> {
+    let instance = instance();
+    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+    pollster::block_on(instance.enumerate_adapters(backends))
+        .into_iter()
+        .map(|a| AdapterSummary {
+            info: a.get_info(),
+            limits: a.limits(),
+            features: a.features(),
+        })
+        .collect()
+}
+
+/// Higher is better: real GPUs before software ones, native APIs before GL.
+pub fn preference(info: &wgpu::AdapterInfo) -> u32 {
+    let kind = match info.device_type {
+        wgpu::DeviceType::DiscreteGpu => 50,
+        wgpu::DeviceType::IntegratedGpu => 40,
+        wgpu::DeviceType::VirtualGpu => 30,
+        wgpu::DeviceType::Other => 20,
+        wgpu::DeviceType::Cpu => 10,
+    };
+    let api = match info.backend {
+        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 2,
+        wgpu::Backend::Gl => 1,
+        _ => 0,
+    };
+    kind + api
+}
+
+/// Index into `adapters` of the one we use: WGPU_ADAPTER_NAME (a case-insensitive
+/// substring of the name) narrows the list, then the most preferred wins.
+pub fn choose(adapters: &[AdapterSummary]) -> Result<usize> {
+    let wanted = std::env::var("WGPU_ADAPTER_NAME")
+        .ok()
+        .map(|s| s.to_lowercase());
+    let candidates = adapters.iter().enumerate().filter(|(_, a)| match &wanted {
+        Some(w) => a.info.name.to_lowercase().contains(w.as_str()),
+        None => true,
+    });
+    let best = candidates.max_by_key(|(i, a)| (preference(&a.info), std::cmp::Reverse(*i)));
+    match best {
+        Some((i, _)) => Ok(i),
+        None => {
+            let mut details = String::new();
+            if let Some(w) = &wanted {
+                details = format!(" matching WGPU_ADAPTER_NAME={w:?}");
+                if !adapters.is_empty() {
+                    let names: Vec<_> = adapters.iter().map(|a| a.info.name.clone()).collect();
+                    details.push_str(&format!(" (found: {})", names.join(", ")));
+                }
+            } else if let Ok(b) = std::env::var("WGPU_BACKEND") {
+                details = format!(" for WGPU_BACKEND={b:?}");
+            }
+            Err(Error::NoAdapter { details })
+        }
+    }
+}
+
+/// Opens the chosen adapter's device with its own limits and the optional
+/// features it supports.
+pub fn open_default() -> Result<(wgpu::Adapter, wgpu::Device, wgpu::Queue)> {
+    let instance = instance();
+    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+    let adapters = pollster::block_on(instance.enumerate_adapters(backends));
+    let summaries: Vec<_> = adapters
+        .iter()
+        .map(|a| AdapterSummary {
+            info: a.get_info(),
+            limits: a.limits(),
+            features: a.features(),
+        })
+        .collect();
+    let index = choose(&summaries)?;
+    let adapter = adapters.into_iter().nth(index).expect("index from choose");
+    let info = adapter.get_info();
+    let features = adapter.features() & WANTED_FEATURES;
+    let desc = wgpu::DeviceDescriptor {
+        label: Some("engine"),
+        required_features: features,
+        required_limits: adapter.limits(),
+        ..Default::default()
+    };
+    let (device, queue) =
+        pollster::block_on(adapter.request_device(&desc)).map_err(|e| Error::DeviceRequest {
+            adapter: info.name.clone(),
+            message: e.to_string(),
+        })?;
+    Ok((adapter, device, queue))
+}

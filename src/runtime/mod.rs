@@ -1,0 +1,472 @@
+//! The GPU runtime: device, buffer pool, kernel cache, command batching, tensors.
+//!
+//! Every op records its dispatch into one pending command encoder; the batch is
+//! submitted when it is full or when the host reads a result back, and the host
+//! waits only then. Kernel parameters go into a uniform arena, one 256-byte slot
+//! per dispatch, written once per submission.
+
+pub mod device;
+pub mod error;
+pub mod kernels;
+pub mod pool;
+pub mod tensor;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+pub use device::{list_adapters, AdapterSummary};
+pub use error::{Error, Result};
+pub use kernels::KernelSpec;
+pub use pool::PoolStats;
+
+pub use tensor::Tensor;
+
+/// Bytes of one dispatch's parameter slot (also the largest parameter block).
+const PARAM_SLOT: u64 = 256;
+/// Dispatches per submission at most (slots in one parameter arena).
+const ARENA_SLOTS: u64 = 256;
+
+/// Which variant of a kernel family suits this device (see shaders/ and gpu.md):
+/// software rasterisers want big register blocks and no barriers; real GPUs
+/// want shared-memory tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// Register-blocked kernels without workgroup memory (lavapipe, llvmpipe, SwiftShader).
+    Registers,
+    /// Workgroup-memory tiled kernels (discrete and integrated GPUs).
+    Tiled,
+}
+
+/// A handle on one device; cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+    flavour: Flavour,
+}
+
+pub(crate) struct Inner {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pool: Mutex<pool::Pool>,
+    pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
+    batch: Mutex<Batch>,
+    errors: Arc<Mutex<Vec<String>>>,
+    /// Fill every new tensor with NaN (tests: unwritten outputs then fail).
+    pub poison: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Default)]
+struct Batch {
+    encoder: Option<wgpu::CommandEncoder>,
+    /// Parameter bytes of this batch, one slot per dispatch.
+    params: Vec<u8>,
+    arena: Option<wgpu::Buffer>,
+    spare_arenas: Vec<wgpu::Buffer>,
+    used_arenas: Vec<wgpu::Buffer>,
+    dispatches: u64,
+    submissions: u64,
+}
+
+/// Counters for tests and benchmarks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BatchStats {
+    pub dispatches: u64,
+    pub submissions: u64,
+    pub pipelines: usize,
+}
+
+impl Runtime {
+    /// Opens the best adapter (see [`device::choose`]) with its own limits and
+    /// the optional features it has (timestamps, subgroups, f16).
+    pub fn new() -> Result<Runtime> {
+        let (adapter, device, queue) = device::open_default()?;
+        Ok(Self::build(device, queue, adapter.get_info()))
+    }
+
+    /// Wraps a host application's own device and queue (for embedding): our
+    /// tensors and kernels then live on its device, next to its own buffers.
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Runtime {
+        let info = device.adapter_info();
+        Self::build(device, queue, info)
+    }
+
+    fn build(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Runtime {
+        let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().push(e.to_string());
+        }));
+        let flavour = match std::env::var("ENGINE_KERNELS").as_deref() {
+            Ok("registers") => Flavour::Registers,
+            Ok("tiled") => Flavour::Tiled,
+            _ if info.device_type == wgpu::DeviceType::Cpu => Flavour::Registers,
+            _ => Flavour::Tiled,
+        };
+        Runtime {
+            flavour,
+            inner: Arc::new(Inner {
+                limits: device.limits(),
+                features: device.features(),
+                device,
+                queue,
+                info,
+                pool: Mutex::default(),
+                pipelines: Mutex::default(),
+                batch: Mutex::default(),
+                errors,
+                poison: Default::default(),
+            }),
+        }
+    }
+
+    pub fn device(&self) -> &wgpu::Device {
+        &self.inner.device
+    }
+
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.inner.queue
+    }
+
+    pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
+        &self.inner.info
+    }
+
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.inner.limits
+    }
+
+    pub fn features(&self) -> wgpu::Features {
+        self.inner.features
+    }
+
+    /// The kernel variants this runtime picks (overridable with ENGINE_KERNELS=registers|tiled).
+    pub fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    /// Use the given kernel flavour from now on (tests run both on one device).
+    pub fn with_flavour(&self, flavour: Flavour) -> Runtime {
+        // Same device, pool, caches and batch: only the choice differs.
+        Runtime {
+            inner: self.inner.clone(),
+            flavour,
+        }
+    }
+
+    /// From now on, fill every new tensor with NaN before any kernel writes it,
+    /// so that a kernel that leaves elements unwritten is caught (for tests).
+    pub fn set_poison(&self, on: bool) {
+        self.inner
+            .poison
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Memory figures of the buffer pool.
+    pub fn memory(&self) -> PoolStats {
+        self.inner.pool.lock().unwrap().stats()
+    }
+
+    /// Starts a new peak measurement from the current use.
+    pub fn reset_peak_memory(&self) {
+        self.inner.pool.lock().unwrap().reset_peak();
+    }
+
+    /// Gives cached (unused) buffers back to the device.
+    pub fn trim_memory(&self) {
+        self.inner.pool.lock().unwrap().trim();
+    }
+
+    pub fn batch_stats(&self) -> BatchStats {
+        let b = self.inner.batch.lock().unwrap();
+        BatchStats {
+            dispatches: b.dispatches,
+            submissions: b.submissions,
+            pipelines: self.inner.pipelines.lock().unwrap().len(),
+        }
+    }
+
+    /// The largest storage buffer one tensor may occupy on this device.
+    pub fn max_tensor_bytes(&self) -> u64 {
+        self.inner
+            .limits
+            .max_storage_buffer_binding_size
+            .min(self.inner.limits.max_buffer_size)
+    }
+
+    pub(crate) fn take_buffer(&self, bytes: u64) -> (u64, wgpu::Buffer) {
+        self.inner
+            .pool
+            .lock()
+            .unwrap()
+            .take(&self.inner.device, bytes)
+    }
+
+    /// The compiled pipeline of a kernel specialisation, built once per device.
+    pub fn pipeline(&self, spec: &KernelSpec) -> Result<Arc<wgpu::ComputePipeline>> {
+        let key = spec.key();
+        if let Some(p) = self.inner.pipelines.lock().unwrap().get(&key) {
+            return Ok(p.clone());
+        }
+        let source = spec.source()?;
+        let device = &self.inner.device;
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(&key),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&key),
+            layout: None,
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(Error::Kernel {
+                name: key,
+                message: e.to_string(),
+            });
+        }
+        let pipeline = Arc::new(pipeline);
+        self.inner
+            .pipelines
+            .lock()
+            .unwrap()
+            .insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+
+    /// Workgroup counts for `groups` workgroups in all, folded into 2-D when
+    /// over the per-dimension limit; kernels rebuild the linear index with
+    /// `group_index` from shaders/common.wgsl and skip indices past the end.
+    pub fn fold_grid(&self, groups: u32) -> [u32; 3] {
+        let max = self
+            .inner
+            .limits
+            .max_compute_workgroups_per_dimension
+            .max(1);
+        if groups <= max {
+            [groups.max(1), 1, 1]
+        } else {
+            let y = groups.div_ceil(max);
+            let x = groups.div_ceil(y);
+            [x, y, 1]
+        }
+    }
+
+    /// Records one dispatch: `params` go to binding 0 (uniform), `buffers` to
+    /// bindings 1.. (storage, whole buffers; kernels get offsets in params).
+    pub fn dispatch(
+        &self,
+        spec: &KernelSpec,
+        params: &[u32],
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+    ) -> Result<()> {
+        assert!(
+            params.len() * 4 <= PARAM_SLOT as usize,
+            "{}: parameter block too large",
+            spec.name
+        );
+        let pipeline = self.pipeline(spec)?;
+        let device = &self.inner.device;
+        let mut batch = self.inner.batch.lock().unwrap();
+        if batch.params.len() as u64 >= ARENA_SLOTS * PARAM_SLOT {
+            self.submit_locked(&mut batch);
+        }
+        if batch.arena.is_none() {
+            let arena = batch.spare_arenas.pop().unwrap_or_else(|| {
+                device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("kernel parameters"),
+                    size: ARENA_SLOTS * PARAM_SLOT,
+                    usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            });
+            batch.arena = Some(arena);
+        }
+        let offset = batch.params.len() as u64;
+        batch.params.extend_from_slice(bytemuck::cast_slice(params));
+        batch.params.resize((offset + PARAM_SLOT) as usize, 0);
+        let arena = batch.arena.as_ref().unwrap();
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                buffer: arena,
+                offset,
+                size: wgpu::BufferSize::new(PARAM_SLOT),
+            }),
+        }];
+        for (i, b) in buffers.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: b.as_entire_binding(),
+            });
+        }
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(spec.name),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        let encoder = batch.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("batch"),
+            })
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(spec.name),
+                timestamp_writes: None,
+            });
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        }
+        batch.dispatches += 1;
+        Ok(())
+    }
+
+    /// Records a buffer-to-buffer copy in the current batch.
+    pub(crate) fn copy_buffer(
+        &self,
+        src: &wgpu::Buffer,
+        src_off: u64,
+        dst: &wgpu::Buffer,
+        dst_off: u64,
+        bytes: u64,
+    ) {
+        let mut batch = self.inner.batch.lock().unwrap();
+        let device = &self.inner.device;
+        let encoder = batch.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("batch"),
+            })
+        });
+        encoder.copy_buffer_to_buffer(src, src_off, dst, dst_off, Some(bytes));
+    }
+
+    /// Lets the caller record its own commands into the current batch (timestamps, host copies).
+    pub fn with_encoder<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
+        let mut batch = self.inner.batch.lock().unwrap();
+        let device = &self.inner.device;
+        let encoder = batch.encoder.get_or_insert_with(|| {
+            device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("batch"),
+            })
+        });
+        f(encoder)
+    }
+
+    fn submit_locked(&self, batch: &mut Batch) -> wgpu::SubmissionIndex {
+        if let Some(arena) = batch.arena.take() {
+            self.inner.queue.write_buffer(&arena, 0, &batch.params);
+            batch.used_arenas.push(arena);
+        }
+        batch.params.clear();
+        let encoder = batch.encoder.take().unwrap_or_else(|| {
+            self.inner
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("batch"),
+                })
+        });
+        let index = self.inner.queue.submit([encoder.finish()]);
+        batch.submissions += 1;
+        // Queue order makes the arenas and released buffers safe to reuse from here on.
+        let used = std::mem::take(&mut batch.used_arenas);
+        batch.spare_arenas.extend(used);
+        self.inner.pool.lock().unwrap().submitted();
+        index
+    }
+
+    /// Submits everything recorded so far without waiting.
+    pub fn flush(&self) -> wgpu::SubmissionIndex {
+        let mut batch = self.inner.batch.lock().unwrap();
+        self.submit_locked(&mut batch)
+    }
+
+    /// Submits and waits until the device has finished all of it.
+    pub fn sync(&self) -> Result<()> {
+        let index = self.flush();
+        self.wait(index)
+    }
+
+    fn wait(&self, index: wgpu::SubmissionIndex) -> Result<()> {
+        self.inner
+            .device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map_err(|e| Error::Device(e.to_string()))?;
+        self.check_errors()
+    }
+
+    /// Turns errors the device reported since the last check into an `Err`.
+    pub fn check_errors(&self) -> Result<()> {
+        let mut errors = self.inner.errors.lock().unwrap();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            let all = errors.join("\n");
+            errors.clear();
+            Err(Error::Device(all))
+        }
+    }
+
+    /// Copies `bytes` bytes at `offset` of a device buffer to the host:
+    /// submits the batch and waits for it.
+    pub(crate) fn read_bytes(
+        &self,
+        buffer: &wgpu::Buffer,
+        offset: u64,
+        bytes: u64,
+    ) -> Result<Vec<u8>> {
+        if bytes == 0 {
+            return Ok(Vec::new());
+        }
+        // Copies must be 4-byte aligned in offset and size.
+        let start = offset & !3;
+        let size = (offset + bytes - start).div_ceil(4) * 4;
+        let staging = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.copy_buffer(buffer, start, &staging, 0, size);
+        let index = self.flush();
+        let slice = staging.slice(..);
+        let (tx, rx) = std::sync::mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait(index)?;
+        rx.recv()
+            .map_err(|e| Error::Readback(e.to_string()))?
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        let view = slice
+            .get_mapped_range()
+            .map_err(|e| Error::Readback(e.to_string()))?;
+        let skip = (offset - start) as usize;
+        let out = view[skip..skip + bytes as usize].to_vec();
+        drop(view);
+        staging.unmap();
+        Ok(out)
+    }
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let i = &self.inner.info;
+        write!(
+            f,
+            "Runtime({} via {:?}, {:?})",
+            i.name, i.backend, self.flavour
+        )
+    }
+}
