@@ -21,12 +21,18 @@ struct Cli {
 enum Command {
     /// List the GPU adapters wgpu finds, the one chosen, its limits and features.
     Devices,
+    /// Time the kernels on this device.
+    BenchKernels {
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Devices => cli::devices::run(),
+        Command::BenchKernels { size } => cli::bench::run(size),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,3 +1,4 @@
 //! The `engine` subcommands, one file each.
 
+pub mod bench;
 pub mod devices;
