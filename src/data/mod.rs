@@ -1,2 +1,15 @@
 //! Captioned image data: the built-in generated world, CUB-200-2011 in
 //! AttnGAN's layout, and any folder of captioned images. Needs no GPU.
+
+pub mod error;
+pub mod imageops;
+pub mod oracle;
+pub mod render;
+pub mod rng;
+pub mod vocab;
+pub mod world;
+
+pub use error::{DataError, SkipReport};
+pub use oracle::{Oracle, OracleScores};
+pub use vocab::{Vocab, MAX_WORDS};
+pub use world::{Scene, Split, World, WorldConfig};
