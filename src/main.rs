@@ -10,9 +10,19 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Write a sample grid of the built-in world, captions under each image.
+    World(engine::data::tool::WorldArgs),
+}
 
 fn main() {
     let cli = Cli::parse();
-    match cli.command {}
+    match cli.command {
+        Command::World(a) => {
+            if let Err(e) = engine::data::tool::run_world(&a) {
+                eprintln!("engine world: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
 }

@@ -2,10 +2,13 @@
 //! AttnGAN's layout, and any folder of captioned images. Needs no GPU.
 
 pub mod error;
+pub mod font;
+pub mod grid;
 pub mod imageops;
 pub mod oracle;
 pub mod render;
 pub mod rng;
+pub mod tool;
 pub mod vocab;
 pub mod world;
 

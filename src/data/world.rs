@@ -540,7 +540,7 @@ fn position_phrase<R: RngCore + ?Sized>(cell: Cell, rng: &mut R) -> String {
         (r, _) if r != 1 => {
             let v = if r == 0 { top } else { bottom };
             match rng.random_range(0..3) {
-                0 => format!("{prep} {v}"),
+                0 => format!("{prep} {}", if r == 0 { "top" } else { "bottom" }),
                 1 => format!("{prep} {v} center"),
                 _ => format!("{prep} {v} middle"),
             }
@@ -556,13 +556,22 @@ fn position_phrase<R: RngCore + ?Sized>(cell: Cell, rng: &mut R) -> String {
     }
 }
 
-fn object_phrase<R: RngCore + ?Sized>(o: &Object, held_out_ok: bool, rng: &mut R) -> String {
+fn object_phrase<R: RngCore + ?Sized>(
+    o: &Object,
+    held_out_ok: bool,
+    pos_first_ok: bool,
+    rng: &mut R,
+) -> String {
     let size = pick(rng, o.size.words());
     let colour = pick(rng, o.colour().words);
     let shape = pick(rng, o.shape.words());
     let pos = position_phrase(o.cell, rng);
     let forms = if held_out_ok { 4 } else { 3 };
-    match rng.random_range(0..forms) {
+    let mut form = rng.random_range(0..forms);
+    if form == 1 && !pos_first_ok {
+        form = 0;
+    }
+    match form {
         0 => format!("a {size} {colour} {shape} {pos}"),
         1 => format!("{pos} a {size} {colour} {shape}"),
         2 => format!("a {size} {shape} in {colour} {pos}"),
@@ -586,11 +595,13 @@ fn caption<R: RngCore + ?Sized>(scene: &Scene, rng: &mut R) -> String {
         let j = rng.random_range(0..=i);
         order.swap(i, j);
     }
+    let relation = order.len() >= 2 && rng.random_range(0..3) == 0;
     let phrases: Vec<String> = order
         .iter()
-        .map(|&i| object_phrase(&scene.objects[i], test, rng))
+        .enumerate()
+        .map(|(k, &i)| object_phrase(&scene.objects[i], test, !relation || k >= 2, rng))
         .collect();
-    let objs = if phrases.len() >= 2 && rng.random_range(0..3) == 0 {
+    let objs = if relation {
         // "A ... above B ..." and the rest.
         let a = &scene.objects[order[0]];
         let b = &scene.objects[order[1]];
