@@ -101,6 +101,14 @@ fn world_held_out_split_is_disjoint() {
             .count();
     }
     assert!(test_held > 500, "{test_held}");
+    // Held-out phrasings use only training words: no <unk> at test time.
+    let train = WorldSource::new(w.clone(), Split::Train, 3000);
+    let vocab = vocab_of(&train, 1);
+    for i in 0..300 {
+        for c in w.scene_captions(&w.scene(Split::Test, i)) {
+            assert!(vocab.encode(&c).unknown.is_empty(), "{c}");
+        }
+    }
 }
 
 use engine::data::error::DataError;

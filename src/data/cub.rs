@@ -95,7 +95,7 @@ fn id_lines(path: &Path) -> Result<Vec<(u32, Vec<String>, usize)>, DataError> {
     Ok(out)
 }
 
-/// The split's list of "<class>/<name>" keys.
+/// The split's list of `<class>/<name>` keys.
 pub fn read_split_list(dir: &Path) -> Result<Vec<String>, DataError> {
     let txt = dir.join("filenames.txt");
     if txt.is_file() {

@@ -83,7 +83,7 @@ impl Source for WorldSource {
 
 /// A vocabulary of every caption of `source` (AttnGAN builds CUB's from
 /// train and test captions; pass both sources' captions to
-/// [`Vocab::build`] for that).
+/// [`super::vocab::Vocab::build`] for that).
 pub fn vocab_of(source: &dyn Source, min_count: usize) -> super::vocab::Vocab {
     super::vocab::Vocab::build(
         (0..source.len()).flat_map(|i| source.captions(i)),
