@@ -26,13 +26,16 @@ enum Command {
         #[arg(long, default_value_t = 1024)]
         size: usize,
     },
+    /// Write a sample grid of the built-in world, captions under each image.
+    World(engine::data::tool::WorldArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Devices => cli::devices::run(),
-        Command::BenchKernels { size } => cli::bench::run(size),
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Devices => cli::devices::run().map_err(Into::into),
+        Command::BenchKernels { size } => cli::bench::run(size).map_err(Into::into),
+        Command::World(a) => engine::data::tool::run_world(&a).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,217 @@
+//! Any folder of captioned images, the way users bring their own data:
+//!
+//! ```text
+//! <root>/**/<name>.png|.jpg|.jpeg   an image (any depth)
+//! <root>/**/<name>.txt              beside it: one caption per line
+//! <root>/split.txt                  optional: "<train|test> <relative path>"
+//! ```
+//!
+//! In `split.txt`, each non-blank line not starting with `#` names a split
+//! and an image path relative to the root with `/` separators (e.g.
+//! `test birds/crow_01.jpg`). Without a split (`split: None`) every image
+//! is used. Images in a first-level subfolder get that subfolder's class id
+//! (1 + its rank among subfolder names); images at the root get 0.
+//! Preprocessing: scale the shorter side to `size * 76 / 64`, crop `size`
+//! (random when augmenting, centred otherwise), flip only when `flip` is set
+//! (off by default: captions may say "left" and "right").
+
+use super::decode::{check_image, is_image_name, load_rgb};
+use super::error::{read_captions, read_text, DataError, SkipReport};
+use super::imageops::scale_crop_flip;
+use super::source::{Item, Source};
+use super::world::Split;
+use rand::RngCore;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug)]
+pub struct FolderConfig {
+    pub root: PathBuf,
+    /// Which split of `split.txt` to use; `None` uses every image.
+    pub split: Option<Split>,
+    pub skip_bad: bool,
+    pub flip: bool,
+}
+
+impl FolderConfig {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        FolderConfig {
+            root: root.into(),
+            split: None,
+            skip_bad: false,
+            flip: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    image: PathBuf,
+    captions: Vec<String>,
+    class_id: u32,
+}
+
+pub struct Folder {
+    entries: Vec<Entry>,
+    flip: bool,
+    pub skipped: SkipReport,
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
+    let rd = std::fs::read_dir(dir).map_err(|e| DataError::io(dir, e))?;
+    for ent in rd {
+        let ent = ent.map_err(|e| DataError::io(dir, e))?;
+        let p = ent.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if is_image_name(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn read_split(root: &Path, split: Split) -> Result<Vec<PathBuf>, DataError> {
+    let path = root.join("split.txt");
+    if !path.is_file() {
+        return Err(DataError::MissingFile {
+            path,
+            hint: "a split was requested; write lines \"train <relative image path>\" / \"test <relative image path>\", or load without a split".into(),
+        });
+    }
+    let text = read_text(&path)?;
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (s, rel) = line
+            .split_once(char::is_whitespace)
+            .ok_or_else(|| DataError::Parse {
+                path: path.clone(),
+                line: n + 1,
+                reason: "expected \"<train|test> <relative image path>\"".into(),
+            })?;
+        let s: Split = s.parse().map_err(|reason| DataError::Parse {
+            path: path.clone(),
+            line: n + 1,
+            reason,
+        })?;
+        if s == split {
+            out.push(root.join(rel.trim()));
+        }
+    }
+    Ok(out)
+}
+
+impl Folder {
+    pub fn open(cfg: &FolderConfig) -> Result<Folder, DataError> {
+        if !cfg.root.is_dir() {
+            return Err(DataError::MissingDir {
+                path: cfg.root.clone(),
+                hint: "point it at a folder of images (PNG/JPEG), each with a same-named .txt of captions beside it".into(),
+            });
+        }
+        let mut images = match cfg.split {
+            Some(s) => read_split(&cfg.root, s)?,
+            None => {
+                let mut v = Vec::new();
+                walk(&cfg.root, &mut v)?;
+                v
+            }
+        };
+        images.sort();
+        let mut classes: BTreeMap<String, u32> = BTreeMap::new();
+        for p in &images {
+            if let Some(c) = first_dir(&cfg.root, p) {
+                classes.insert(c, 0);
+            }
+        }
+        for (i, v) in classes.values_mut().enumerate() {
+            *v = i as u32 + 1;
+        }
+        let mut entries = Vec::new();
+        let mut skipped = SkipReport::default();
+        for image in images {
+            let class_id = first_dir(&cfg.root, &image)
+                .map(|c| classes[&c])
+                .unwrap_or(0);
+            match Self::entry(image, class_id) {
+                Ok(e) => entries.push(e),
+                Err(e) if cfg.skip_bad => skipped.add(&e),
+                Err(e) => return Err(e),
+            }
+        }
+        if entries.is_empty() {
+            return Err(DataError::Empty {
+                what: format!("image folder {}", cfg.root.display()),
+                hint: format!(
+                    "found no usable captioned PNG/JPEG images ({} skipped)",
+                    skipped.skipped
+                ),
+            });
+        }
+        Ok(Folder {
+            entries,
+            flip: cfg.flip,
+            skipped,
+        })
+    }
+
+    fn entry(image: PathBuf, class_id: u32) -> Result<Entry, DataError> {
+        check_image(&image)?;
+        let text = image.with_extension("txt");
+        if !text.is_file() {
+            return Err(DataError::NoCaptions {
+                path: image,
+                expected: text,
+            });
+        }
+        let captions = read_captions(&text)?;
+        Ok(Entry {
+            image,
+            captions,
+            class_id,
+        })
+    }
+
+    /// Image paths in load order.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.entries.iter().map(|e| e.image.as_path())
+    }
+}
+
+fn first_dir(root: &Path, p: &Path) -> Option<String> {
+    let rel = p.strip_prefix(root).ok()?;
+    let mut comps = rel.components();
+    let first = comps.next()?;
+    comps.next()?; // must have a file below it
+    Some(first.as_os_str().to_string_lossy().into_owned())
+}
+
+impl Source for Folder {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn captions(&self, index: usize) -> Vec<String> {
+        self.entries[index].captions.clone()
+    }
+
+    fn item(
+        &self,
+        index: usize,
+        size: u32,
+        augment: bool,
+        rng: &mut dyn RngCore,
+    ) -> Result<Item, DataError> {
+        let e = &self.entries[index];
+        let img = load_rgb(&e.image)?;
+        Ok(Item {
+            image: scale_crop_flip(&img, size, augment, self.flip, rng),
+            captions: e.captions.clone(),
+            class_id: e.class_id,
+        })
+    }
+}

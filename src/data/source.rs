@@ -1,0 +1,92 @@
+//! What the loader reads from: anything that can produce item `i` (an
+//! image at a requested side, its captions and a class id). The built-in
+//! world, CUB and caption folders all implement [`Source`].
+
+use super::error::DataError;
+use super::world::{Split, World};
+use image::RgbImage;
+use rand::RngCore;
+
+/// One captioned image, preprocessed to a square of the requested side.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub image: RgbImage,
+    pub captions: Vec<String>,
+    /// Class label (CUB: 1..=200); items of one class are not treated as
+    /// negatives of each other by DAMSM. 0 means "no class".
+    pub class_id: u32,
+}
+
+pub trait Source: Send + Sync {
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Captions of item `index` without decoding its image (for building
+    /// a vocabulary).
+    fn captions(&self, index: usize) -> Vec<String>;
+
+    /// Item `index` with its image a `size` x `size` square; `augment`
+    /// enables the source's random crop/flip.
+    fn item(
+        &self,
+        index: usize,
+        size: u32,
+        augment: bool,
+        rng: &mut dyn RngCore,
+    ) -> Result<Item, DataError>;
+}
+
+/// The built-in world as a source of `len` scenes of one split. It renders
+/// in memory at the requested size (no augmentation: a flip would turn
+/// "left" into "right"). Each scene is its own class (`1 + index`), so
+/// DAMSM treats every other scene as a negative.
+pub struct WorldSource {
+    pub world: World,
+    pub split: Split,
+    pub len: usize,
+}
+
+impl WorldSource {
+    pub fn new(world: World, split: Split, len: usize) -> Self {
+        WorldSource { world, split, len }
+    }
+}
+
+impl Source for WorldSource {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn captions(&self, index: usize) -> Vec<String> {
+        self.world
+            .scene_captions(&self.world.scene(self.split, index as u64))
+    }
+
+    fn item(
+        &self,
+        index: usize,
+        size: u32,
+        _augment: bool,
+        _rng: &mut dyn RngCore,
+    ) -> Result<Item, DataError> {
+        let scene = self.world.scene(self.split, index as u64);
+        Ok(Item {
+            image: scene.render(size),
+            captions: self.world.scene_captions(&scene),
+            class_id: 1 + index as u32,
+        })
+    }
+}
+
+/// A vocabulary of every caption of `source` (AttnGAN builds CUB's from
+/// train and test captions; pass both sources' captions to
+/// [`super::vocab::Vocab::build`] for that).
+pub fn vocab_of(source: &dyn Source, min_count: usize) -> super::vocab::Vocab {
+    super::vocab::Vocab::build(
+        (0..source.len()).flat_map(|i| source.captions(i)),
+        min_count,
+    )
+}

@@ -1,0 +1,464 @@
+//! The data layer: the world, its oracle, the tokenizer, CUB and folder
+//! sources against tiny fixtures built in a temp dir, the loader, and every
+//! kind of bad data. Nothing is downloaded.
+
+use engine::data::oracle::{Oracle, OracleScores};
+use engine::data::world::{self, Split, World, WorldConfig};
+
+fn world() -> World {
+    World::new(WorldConfig {
+        seed: 7,
+        resolution: 64,
+        captions_per_image: 10,
+    })
+}
+
+fn oracle_figures(split: Split, n: u64, res: u32) -> (OracleScores, OracleScores) {
+    let w = world();
+    let scenes: Vec<_> = (0..n).map(|i| w.scene(split, i)).collect();
+    let images: Vec<_> = scenes.iter().map(|s| s.render(res)).collect();
+    let o = Oracle::default();
+    let own = o.score_all(images.iter().zip(scenes.iter()));
+    // Random pairing: image i against scene (i * 37 + 11) mod n, never itself.
+    let shuffled: Vec<_> = (0..n as usize)
+        .map(|i| &scenes[(i * 37 + 11) % n as usize])
+        .collect();
+    let wrong = o.score_all(images.iter().zip(shuffled));
+    (own, wrong)
+}
+
+#[test]
+fn oracle_scores_own_held_out_images_high_and_random_pairings_low() {
+    for res in [64, 128] {
+        let (own, wrong) = oracle_figures(Split::Test, 300, res);
+        println!("res {res} own held-out: {own}");
+        println!("res {res} random pairs: {wrong}");
+        for (name, t) in own.attributes() {
+            if name != "all" {
+                assert!(t.accuracy() >= 0.95, "{name} own accuracy {t:?} at {res}");
+            }
+        }
+    }
+}
+
+#[test]
+fn world_is_deterministic_and_seed_dependent() {
+    let a = world();
+    let b = world();
+    for i in [0u64, 1, 99, 123_456_789] {
+        for split in [Split::Train, Split::Test] {
+            let (sa, sb) = (a.scene(split, i), b.scene(split, i));
+            assert_eq!(sa, sb);
+            assert_eq!(sa.render(48), sb.render(48));
+            assert_eq!(a.scene_captions(&sa), b.scene_captions(&sb));
+        }
+    }
+    let other = World::new(WorldConfig {
+        seed: 8,
+        ..a.config.clone()
+    });
+    let differ = (0..20)
+        .filter(|&i| other.scene(Split::Train, i) != a.scene(Split::Train, i))
+        .count();
+    assert!(differ >= 18);
+}
+
+#[test]
+fn world_held_out_split_is_disjoint() {
+    let w = world();
+    for i in 0..2000 {
+        let tr = w.scene(Split::Train, i);
+        assert!(tr
+            .objects
+            .iter()
+            .all(|o| !world::is_held_out(o.shape, o.colour)));
+        assert!((1..=3).contains(&tr.objects.len()));
+        let te = w.scene(Split::Test, i);
+        assert!(world::is_held_out(
+            te.objects[0].shape,
+            te.objects[0].colour
+        ));
+    }
+    // Held-out phrasings never in training captions, but present in test.
+    let mut rng = engine::data::rng::SplitMix64::new(3);
+    let held = |c: &str| {
+        c.starts_with("on a ") && c.contains(" background, ")
+            || c.contains(" background and ")
+            || c.split(' ').nth(1) == Some("background")
+            || c.contains(" and ")
+                && c.split(", ")
+                    .any(|p| p.split(' ').count() == 3 && p.contains(" and "))
+    };
+    let mut test_held = 0;
+    for i in 0..500 {
+        for c in w.captions(&w.scene(Split::Train, i), &mut rng) {
+            assert!(!held(&c), "held-out phrasing in train: {c}");
+        }
+        test_held += w
+            .captions(&w.scene(Split::Test, i), &mut rng)
+            .iter()
+            .filter(|c| held(c))
+            .count();
+    }
+    assert!(test_held > 500, "{test_held}");
+    // Held-out phrasings use only training words: no <unk> at test time.
+    let train = WorldSource::new(w.clone(), Split::Train, 3000);
+    let vocab = vocab_of(&train, 1);
+    for i in 0..300 {
+        for c in w.scene_captions(&w.scene(Split::Test, i)) {
+            assert!(vocab.encode(&c).unknown.is_empty(), "{c}");
+        }
+    }
+}
+
+use engine::data::error::DataError;
+use engine::data::source::{vocab_of, Source, WorldSource};
+use engine::data::vocab::{fit_length, tokenize, Vocab, MAX_WORDS, UNK};
+use engine::data::{Cub, CubConfig, Folder, FolderConfig, Loader, LoaderConfig};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A fresh empty directory under the system temp dir.
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("engine-data-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_image(path: &Path, w: u32, h: u32, rgb: [u8; 3]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            rgb[0].wrapping_add(x as u8),
+            rgb[1].wrapping_add(y as u8),
+            rgb[2],
+        ])
+    });
+    img.save(path).unwrap();
+}
+
+fn write(path: &Path, bytes: impl AsRef<[u8]>) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A tiny CUB in AttnGAN's layout: 2 classes x 2 images, one per split.
+fn cub_fixture(name: &str) -> PathBuf {
+    let root = temp_dir(name);
+    let keys = [
+        "001.Black_footed_Albatross/Black_Footed_Albatross_0001_796111",
+        "001.Black_footed_Albatross/Black_Footed_Albatross_0002_55",
+        "017.Cardinal/Cardinal_0001_17057",
+        "017.Cardinal/Cardinal_0003_18",
+    ];
+    let mut images_txt = String::new();
+    let mut bbox_txt = String::new();
+    for (i, k) in keys.iter().enumerate() {
+        let id = i + 1;
+        write_image(
+            &root.join(format!("CUB_200_2011/images/{k}.jpg")),
+            80,
+            60,
+            [40 * i as u8, 100, 200],
+        );
+        images_txt += &format!("{id} {k}.jpg\n");
+        bbox_txt += &format!("{id} 10.0 5.0 40.0 30.0\n");
+        let caps: String = (0..10)
+            .map(|j| format!("this bird number {j} has a red crown\n"))
+            .collect();
+        write(&root.join(format!("text/{k}.txt")), caps);
+    }
+    write(&root.join("CUB_200_2011/images.txt"), images_txt);
+    write(&root.join("CUB_200_2011/bounding_boxes.txt"), bbox_txt);
+    // Byte layout of pickle.dumps([k0, k2], protocol=2) built by hand.
+    let mut pk = vec![0x80, 2, b']', b'q', 0, b'('];
+    for (m, k) in [keys[0], keys[2]].iter().enumerate() {
+        pk.push(b'X');
+        pk.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        pk.extend_from_slice(k.as_bytes());
+        pk.extend_from_slice(&[b'q', m as u8 + 1]);
+    }
+    pk.extend_from_slice(b"e.");
+    write(&root.join("train/filenames.pickle"), pk);
+    write(
+        &root.join("test/filenames.txt"),
+        format!("{}\n{}\n", keys[1], keys[3]),
+    );
+    root
+}
+
+#[test]
+fn cub_layout_loads_with_classes_bbox_crop_and_scales() {
+    let root = cub_fixture("cub");
+    let train = Cub::open(&CubConfig::new(&root, Split::Train)).unwrap();
+    let test = Cub::open(&CubConfig::new(&root, Split::Test)).unwrap();
+    assert_eq!((train.len(), test.len()), (2, 2));
+    let mut rng = engine::data::rng::SplitMix64::new(1);
+    let item = train.item(1, 256, true, &mut rng).unwrap();
+    assert_eq!(item.image.dimensions(), (256, 256));
+    assert_eq!(item.class_id, 17);
+    assert_eq!(item.captions.len(), 10);
+    assert_eq!(test.item(0, 64, false, &mut rng).unwrap().class_id, 1);
+
+    let vocab = Arc::new(Vocab::build(
+        (0..2).flat_map(|i| train.captions(i).into_iter().chain(test.captions(i))),
+        1,
+    ));
+    let cfg = LoaderConfig {
+        batch_size: 2,
+        sizes: vec![64, 128, 256],
+        ..Default::default()
+    };
+    let batches: Vec<_> = Loader::new(Arc::new(train), vocab, cfg, 0)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(batches.len(), 1);
+    let b = &batches[0];
+    for (img, s) in b.images.iter().zip([64usize, 128, 256]) {
+        assert_eq!(img.len(), 2 * 3 * s * s);
+        assert!(img.iter().all(|v| (-1.0..=1.0).contains(v)));
+    }
+    assert_eq!(b.tokens.len(), 2 * MAX_WORDS);
+    assert_eq!(b.lengths, [8, 8]);
+    assert!(b.unknown_words.is_empty());
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn cub_missing_pieces_are_named() {
+    let root = cub_fixture("cub-bad");
+    let missing = temp_dir("nothing").join("birds");
+    let e = Cub::open(&CubConfig::new(&missing, Split::Train))
+        .err()
+        .unwrap();
+    assert!(matches!(e, DataError::MissingDir { .. }), "{e}");
+    assert!(e.to_string().contains("birds"));
+
+    // A caption file removed: the image is named with the file to create.
+    let k = "017.Cardinal/Cardinal_0001_17057";
+    std::fs::remove_file(root.join(format!("text/{k}.txt"))).unwrap();
+    let e = Cub::open(&CubConfig::new(&root, Split::Train))
+        .err()
+        .unwrap();
+    assert!(matches!(e, DataError::NoCaptions { .. }), "{e}");
+    assert!(e.to_string().contains("Cardinal_0001_17057.txt"), "{e}");
+    let mut cfg = CubConfig::new(&root, Split::Train);
+    cfg.skip_bad = true;
+    let cub = Cub::open(&cfg).unwrap();
+    assert_eq!((cub.len(), cub.skipped.skipped), (1, 1));
+
+    // A corrupt pickle.
+    write(
+        &root.join("train/filenames.pickle"),
+        b"\x80\x02]q\x00(X\xff\x00",
+    );
+    let e = Cub::open(&CubConfig::new(&root, Split::Train))
+        .err()
+        .unwrap();
+    assert!(matches!(e, DataError::Pickle { .. }), "{e}");
+    assert!(e.to_string().contains("filenames.txt"));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+fn folder_fixture(name: &str) -> PathBuf {
+    let root = temp_dir(name);
+    for (i, n) in ["cats/a.png", "cats/b.jpg", "dogs/c.png", "d.jpeg"]
+        .iter()
+        .enumerate()
+    {
+        let p = root.join(n);
+        write_image(&p, 50 + 10 * i as u32, 40, [200, 30 * i as u8, 10]);
+        write(
+            &p.with_extension("txt"),
+            format!("an animal number {i}\n\nsecond caption {i}\n"),
+        );
+    }
+    root
+}
+
+#[test]
+fn folder_loads_with_split_file_and_classes() {
+    let root = folder_fixture("folder");
+    let all = Folder::open(&FolderConfig::new(&root)).unwrap();
+    assert_eq!(all.len(), 4);
+    assert_eq!(all.captions(0), ["an animal number 0", "second caption 0"]);
+    let mut rng = engine::data::rng::SplitMix64::new(1);
+    let classes: Vec<u32> = (0..4)
+        .map(|i| all.item(i, 32, true, &mut rng).unwrap().class_id)
+        .collect();
+    assert_eq!(classes, [1, 1, 0, 2]); // cats/a, cats/b, d.jpeg, dogs/c (sorted paths)
+
+    write(
+        &root.join("split.txt"),
+        "# held out\ntrain cats/a.png\ntrain dogs/c.png\ntest cats/b.jpg\n",
+    );
+    let mut cfg = FolderConfig::new(&root);
+    cfg.split = Some(Split::Test);
+    let test = Folder::open(&cfg).unwrap();
+    assert_eq!(test.len(), 1);
+    cfg.split = Some(Split::Train);
+    assert_eq!(Folder::open(&cfg).unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn folder_bad_data_gets_a_clear_answer_or_is_skipped() {
+    let root = folder_fixture("folder-bad");
+    let open = |skip: bool| {
+        let mut c = FolderConfig::new(&root);
+        c.skip_bad = skip;
+        Folder::open(&c)
+    };
+    // Corrupt image.
+    write(
+        &root.join("cats/zz_corrupt.png"),
+        b"\x89PNG\r\n\x1a\nthis is not a png",
+    );
+    write(&root.join("cats/zz_corrupt.txt"), "a caption\n");
+    let e = open(false).err().unwrap();
+    assert!(matches!(e, DataError::BadImage { .. }), "{e}");
+    assert!(e.to_string().contains("zz_corrupt.png"));
+    // Image without captions.
+    write_image(&root.join("dogs/no_caps.png"), 8, 8, [0, 0, 0]);
+    // Empty caption file.
+    write_image(&root.join("dogs/empty.png"), 8, 8, [0, 0, 0]);
+    write(&root.join("dogs/empty.txt"), "\n  \n");
+    // Non-UTF-8 captions.
+    write_image(&root.join("dogs/latin1.png"), 8, 8, [0, 0, 0]);
+    write(&root.join("dogs/latin1.txt"), b"caf\xe9 au lait\n");
+    let f = open(true).unwrap();
+    assert_eq!((f.len(), f.skipped.skipped), (4, 4));
+    let reasons = f.skipped.reasons.join("\n");
+    for needle in [
+        "zz_corrupt.png",
+        "no_caps.txt",
+        "empty.txt",
+        "latin1.txt",
+        "UTF-8",
+        "one caption per line",
+    ] {
+        assert!(reasons.contains(needle), "{needle} not in {reasons}");
+    }
+    std::fs::remove_file(root.join("cats/zz_corrupt.png")).unwrap();
+    std::fs::remove_file(root.join("dogs/latin1.png")).unwrap();
+    std::fs::remove_file(root.join("dogs/empty.png")).unwrap();
+    let e = open(false).err().unwrap();
+    assert!(matches!(e, DataError::NoCaptions { .. }), "{e}");
+    std::fs::remove_file(root.join("dogs/no_caps.png")).unwrap();
+
+    // An image that is corrupted after opening: the loader stops with the
+    // reason, or with skip_bad replaces it and counts it.
+    let f = Arc::new(open(false).unwrap());
+    let bad = f.paths().next().unwrap().to_path_buf();
+    write(&bad, b"garbage");
+    let vocab = Arc::new(vocab_of(f.as_ref(), 1));
+    let cfg = LoaderConfig {
+        batch_size: 4,
+        shuffle: false,
+        ..Default::default()
+    };
+    let mut l = Loader::new(f.clone(), vocab.clone(), cfg.clone(), 0);
+    let e = l.next().unwrap().err().unwrap();
+    assert!(
+        e.to_string()
+            .contains(&*bad.file_name().unwrap().to_string_lossy()),
+        "{e}"
+    );
+    let mut l = Loader::new(
+        f,
+        vocab,
+        LoaderConfig {
+            skip_bad: true,
+            ..cfg
+        },
+        0,
+    );
+    let b = l.next().unwrap().unwrap();
+    assert_eq!(b.len(), 4);
+    assert_eq!(l.skipped(), 1);
+
+    let e = Folder::open(&FolderConfig::new(root.join("missing")))
+        .err()
+        .unwrap();
+    assert!(matches!(e, DataError::MissingDir { .. }));
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[test]
+fn tokenizer_vocab_unknown_words_and_serialisation() {
+    assert_eq!(
+        tokenize("This bird's WING, 2x_long!"),
+        ["this", "bird", "s", "wing", "2x_long"]
+    );
+    let v = Vocab::build(["a red bird", "a red cat", "a dog"], 2);
+    assert_eq!(v.words(), ["<end>", "<unk>", "a", "red"]);
+    let enc = v.encode("A red zebra, a RED yak");
+    assert_eq!(enc.ids, [2, 3, UNK, 2, 3, UNK]);
+    assert_eq!(enc.unknown, ["zebra", "yak"]);
+    let text = v.to_text();
+    assert_eq!(Vocab::from_text(&text).unwrap(), v);
+    assert!(Vocab::from_text("not a vocab").is_err());
+    assert!(Vocab::from_text("engine-vocab 1\ntwo words\n").is_err());
+}
+
+#[test]
+fn long_captions_lose_random_words_in_order_short_ones_are_padded() {
+    let mut rng = engine::data::rng::SplitMix64::new(5);
+    let ids: Vec<u32> = (10..40).collect();
+    let mut seen_different = false;
+    let mut first = None;
+    for _ in 0..20 {
+        let (out, len) = fit_length(&ids, &mut rng);
+        assert_eq!(len, MAX_WORDS);
+        assert!(out.windows(2).all(|w| w[0] < w[1]), "order kept: {out:?}");
+        assert!(out.iter().all(|i| ids.contains(i)));
+        seen_different |= first.is_some_and(|f| f != out);
+        first = Some(out);
+    }
+    assert!(seen_different);
+    let (out, len) = fit_length(&[5, 6, 7], &mut rng);
+    assert_eq!(len, 3);
+    assert_eq!(&out[..4], &[5, 6, 7, 0]);
+    assert!(out[3..].iter().all(|&i| i == 0));
+}
+
+#[test]
+fn world_loader_is_deterministic_and_matches_scenes() {
+    let w = world();
+    let src = Arc::new(WorldSource::new(w.clone(), Split::Train, 24));
+    let vocab = Arc::new(vocab_of(src.as_ref(), 1));
+    let cfg = LoaderConfig {
+        batch_size: 8,
+        sizes: vec![32, 64],
+        workers: 3,
+        ..Default::default()
+    };
+    let a: Vec<_> = Loader::new(src.clone(), vocab.clone(), cfg.clone(), 3)
+        .map(Result::unwrap)
+        .collect();
+    let b: Vec<_> = Loader::new(src.clone(), vocab.clone(), cfg.clone(), 3)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(a.len(), 3);
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            (&x.indices, &x.tokens, &x.images),
+            (&y.indices, &y.tokens, &y.images)
+        );
+    }
+    let mut all: Vec<usize> = a.iter().flat_map(|b| b.indices.clone()).collect();
+    all.sort();
+    assert_eq!(all, (0..24).collect::<Vec<_>>());
+    // The 64px tensor of the first item is the scene rendered at 64.
+    let i = a[0].indices[0];
+    assert_eq!(
+        &a[0].images[1][..3 * 64 * 64],
+        &w.scene(Split::Train, i as u64).render_chw(64)[..]
+    );
+    assert_eq!(a[0].class_ids[0], 1 + i as u32);
+    // Dropping a loader mid-epoch does not hang.
+    let mut l = Loader::new(src, vocab, LoaderConfig { prefetch: 1, ..cfg }, 4);
+    l.next();
+    drop(l);
+}
