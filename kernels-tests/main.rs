@@ -4,6 +4,7 @@
 
 mod common;
 
+mod conv;
 mod elementwise;
 mod matmul;
 mod reduce;

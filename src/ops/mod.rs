@@ -3,6 +3,7 @@
 //! pool and records its dispatch in the runtime's current batch.
 
 pub mod binary;
+pub mod conv;
 pub mod fill;
 pub mod matmul;
 pub mod reduce;
@@ -31,5 +32,6 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     }
     specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
     specs.extend(matmul::all_specs());
+    specs.extend(conv::all_specs());
     specs
 }

@@ -11,17 +11,24 @@
 
 use super::error::{Error, Result};
 
-/// (name, source) of every kernel family.
-pub const SHADERS: &[(&str, &str)] = &[
-    ("fill", include_str!("../../shaders/fill.wgsl")),
-    ("unary", include_str!("../../shaders/unary.wgsl")),
-    ("binary", include_str!("../../shaders/binary.wgsl")),
-    ("reduce", include_str!("../../shaders/reduce.wgsl")),
-    ("matmul", include_str!("../../shaders/matmul.wgsl")),
-    (
-        "matmul_tiled",
-        include_str!("../../shaders/matmul_tiled.wgsl"),
-    ),
+/// (name, WGSL source) pairs of the files in shaders/.
+macro_rules! shaders {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../shaders/", $name, ".wgsl")))),*]
+    };
+}
+
+/// Every kernel family, by file name in shaders/.
+pub const SHADERS: &[(&str, &str)] = shaders![
+    "fill",
+    "unary",
+    "binary",
+    "reduce",
+    "matmul",
+    "matmul_tiled",
+    "conv2d",
+    "conv2d_backward_data",
+    "conv2d_backward_weight",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");

@@ -1,0 +1,116 @@
+// conv2d forward, NCHW, direct (an implicit GEMM whose operands are gathered
+// on the fly):
+//   out[n, o, oh, ow] = bias[o] + sum_{c, kh, kw} w[o, c, kh, kw] * x[n, c, oh*S - P + kh, ow*S - P + kw]
+// x: [N, C, H, W], w: [O, C, KH, KW], out: [N, O, OH, OW]; zero padding.
+//
+// Each thread computes 8 output channels x 8 consecutive pixels of one output
+// row in registers. All 64 threads of a workgroup share the same 8 channels,
+// so the weight loads are uniform across the workgroup (cheap on lavapipe's
+// SIMD lanes) and only the input is gathered per thread. KW and S are
+// compile-time constants so the inner loops unroll.
+
+struct Params {
+    N: u32,
+    C: u32,
+    H: u32,
+    W: u32,
+    O: u32,
+    OH: u32,
+    OW: u32,
+    KH: u32,
+    P: u32,
+    x_off: u32,
+    w_off: u32,
+    b_off: u32,
+    out_off: u32,
+    tasks: u32, // N * OH * wblocks: one task = one row segment of 8 pixels
+    wblocks: u32,
+    oblocks: u32,
+    task_groups: u32, // ceil(tasks / 64)
+}
+
+const KW: u32 = {{KW}}u;
+const S: u32 = {{S}}u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+//#if HAS_BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+//#else
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+//#endif
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let g = group_index(wid, nwg);
+    let ob = g / p.task_groups;
+    let task = (g % p.task_groups) * 64u + lid;
+    if (ob >= p.oblocks || task >= p.tasks) {
+        return;
+    }
+    let wb = task % p.wblocks;
+    let oh = (task / p.wblocks) % p.OH;
+    let n = task / (p.wblocks * p.OH);
+    let o0 = ob * 8u;
+    let ow0 = wb * 8u;
+
+    // acc[2i + j/4][j%4] = out[n, o0 + i, oh, ow0 + j]
+    var acc: array<vec4<f32>, 16>;
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+    // Weight offsets of the 8 channels (clamped; extra rows are never stored).
+    var wrow: array<u32, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        wrow[i] = p.w_off + min(o0 + i, p.O - 1u) * p.C * p.KH * KW;
+    }
+    let ckk = p.KH * KW;
+    for (var c = 0u; c < p.C; c++) {
+        for (var kh = 0u; kh < p.KH; kh++) {
+            let ih = i32(oh * S + kh) - i32(p.P);
+            if (ih < 0 || ih >= i32(p.H)) {
+                continue;
+            }
+            let xrow = p.x_off + ((n * p.C + c) * p.H + u32(ih)) * p.W;
+            let wk = c * ckk + kh * KW;
+            for (var kw = 0u; kw < KW; kw++) {
+                var xv: array<vec4<f32>, 2>;
+                for (var j = 0u; j < 8u; j++) {
+                    let iw = i32((ow0 + j) * S + kw) - i32(p.P);
+                    let inside = iw >= 0 && iw < i32(p.W);
+                    let v = x[xrow + u32(clamp(iw, 0, i32(p.W) - 1))];
+                    xv[j / 4u][j % 4u] = select(0.0, v, inside);
+                }
+                for (var i = 0u; i < 8u; i++) {
+                    let wv = vec4<f32>(w[wrow[i] + wk + kw]);
+                    acc[2u * i] = fma(wv, xv[0], acc[2u * i]);
+                    acc[2u * i + 1u] = fma(wv, xv[1], acc[2u * i + 1u]);
+                }
+            }
+        }
+    }
+
+    for (var i = 0u; i < 8u; i++) {
+        let o = o0 + i;
+        if (o >= p.O) {
+            break;
+        }
+//#if HAS_BIAS
+        let b = bias[p.b_off + o];
+//#else
+        let b = 0.0;
+//#endif
+        let orow = p.out_off + ((n * p.O + o) * p.OH + oh) * p.OW;
+        for (var j = 0u; j < 8u; j++) {
+            if (ow0 + j < p.OW) {
+                out[orow + ow0 + j] = acc[2u * i + j / 4u][j % 4u] + b;
+            }
+        }
+    }
+}

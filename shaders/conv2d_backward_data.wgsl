@@ -1,0 +1,115 @@
+// conv2d backward to the input, which is also conv_transpose2d forward:
+//   dx[n, c, ih, iw] = bias[c] + sum_{o, kh, kw} w[o, c, kh, kw] * dy[n, o, oh, ow]
+//     over the (oh, ow) with oh*S - P + kh = ih and ow*S - P + kw = iw.
+// dy: [N, O, OH, OW], w: [O, C, KH, KW], dx: [N, C, H, W].
+//
+// Each thread computes 8 channels x 8 consecutive pixels of one row of dx; the
+// 64 threads of a workgroup share the channels, so weight loads are uniform.
+// With S > 1 only the taps whose offsets divide by S contribute; the test is
+// per pixel (S and KW are compile-time constants).
+
+struct Params {
+    N: u32,
+    C: u32,
+    H: u32,
+    W: u32,
+    O: u32,
+    OH: u32,
+    OW: u32,
+    KH: u32,
+    P: u32,
+    dy_off: u32,
+    w_off: u32,
+    b_off: u32,
+    out_off: u32,
+    tasks: u32, // N * H * wblocks
+    wblocks: u32,
+    cblocks: u32,
+    task_groups: u32,
+}
+
+const KW: u32 = {{KW}}u;
+const S: u32 = {{S}}u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> w: array<f32>;
+//#if HAS_BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+//#else
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+//#endif
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let g = group_index(wid, nwg);
+    let cb = g / p.task_groups;
+    let task = (g % p.task_groups) * 64u + lid;
+    if (cb >= p.cblocks || task >= p.tasks) {
+        return;
+    }
+    let wb = task % p.wblocks;
+    let ih = (task / p.wblocks) % p.H;
+    let n = task / (p.wblocks * p.H);
+    let c0 = cb * 8u;
+    let iw0 = wb * 8u;
+
+    var acc: array<vec4<f32>, 16>; // acc[2i + j/4][j%4] = dx[n, c0 + i, ih, iw0 + j]
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+    var wcol: array<u32, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        wcol[i] = min(c0 + i, p.C - 1u) * p.KH * KW;
+    }
+    let ckk = p.C * p.KH * KW;
+    for (var o = 0u; o < p.O; o++) {
+        for (var kh = 0u; kh < p.KH; kh++) {
+            let num_h = i32(ih + p.P) - i32(kh);
+            let oh = num_h / i32(S);
+            if (num_h < 0 || oh * i32(S) != num_h || oh >= i32(p.OH)) {
+                continue;
+            }
+            let dyrow = p.dy_off + ((n * p.O + o) * p.OH + u32(oh)) * p.OW;
+            let wk = p.w_off + o * ckk + kh * KW;
+            for (var kw = 0u; kw < KW; kw++) {
+                var dv: array<vec4<f32>, 2>;
+                for (var j = 0u; j < 8u; j++) {
+                    let num_w = i32(iw0 + j + p.P) - i32(kw);
+                    let ow = num_w / i32(S);
+                    let hit = num_w >= 0 && ow * i32(S) == num_w && ow < i32(p.OW);
+                    let v = dy[dyrow + u32(clamp(ow, 0, i32(p.OW) - 1))];
+                    dv[j / 4u][j % 4u] = select(0.0, v, hit);
+                }
+                for (var i = 0u; i < 8u; i++) {
+                    let wv = vec4<f32>(w[wk + wcol[i] + kw]);
+                    acc[2u * i] = fma(wv, dv[0], acc[2u * i]);
+                    acc[2u * i + 1u] = fma(wv, dv[1], acc[2u * i + 1u]);
+                }
+            }
+        }
+    }
+
+    for (var i = 0u; i < 8u; i++) {
+        let c = c0 + i;
+        if (c >= p.C) {
+            break;
+        }
+//#if HAS_BIAS
+        let b = bias[p.b_off + c];
+//#else
+        let b = 0.0;
+//#endif
+        let orow = p.out_off + ((n * p.C + c) * p.H + ih) * p.W;
+        for (var j = 0u; j < 8u; j++) {
+            if (iw0 + j < p.W) {
+                out[orow + iw0 + j] = acc[2u * i + j / 4u][j % 4u] + b;
+            }
+        }
+    }
+}

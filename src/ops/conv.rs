@@ -1,0 +1,510 @@
+//! conv2d and conv_transpose2d, NCHW, any kernel size, stride and padding
+//! (dilation 1, one group), forward and both backwards.
+//!
+//! Three kernels do all six jobs (see shaders/conv2d*.wgsl):
+//! - `conv2d`: conv forward, and conv_transpose backward to the input;
+//! - `conv2d_backward_data`: conv backward to the input, and conv_transpose forward;
+//! - `conv2d_backward_weight`: both backwards to the weight (roles swapped for the transpose).
+
+use super::reduce::{reduce, ReduceOp};
+use crate::runtime::{Error, KernelSpec, Result, Runtime, Tensor};
+
+/// Output side of a convolution: floor((in + 2p - k) / s) + 1.
+pub fn conv_out(input: usize, k: usize, stride: usize, pad: usize) -> Option<usize> {
+    let padded = input + 2 * pad;
+    (padded >= k && stride > 0).then(|| (padded - k) / stride + 1)
+}
+
+/// Output side of a transposed convolution: (in - 1) * s - 2p + k.
+pub fn conv_transpose_out(input: usize, k: usize, stride: usize, pad: usize) -> Option<usize> {
+    if input == 0 {
+        return None;
+    }
+    ((input - 1) * stride + k)
+        .checked_sub(2 * pad)
+        .filter(|&v| v > 0)
+}
+
+fn dims4(op: &'static str, what: &str, t: &Tensor) -> Result<[usize; 4]> {
+    match *t.shape() {
+        [a, b, c, d] => Ok([a, b, c, d]),
+        _ => Err(Error::invalid(
+            op,
+            format!(
+                "{what} must be [N, C, H, W]-like (rank 4), got {:?}",
+                t.shape()
+            ),
+        )),
+    }
+}
+
+fn check_stride(op: &'static str, stride: usize, k: [usize; 2], pad: usize) -> Result<()> {
+    if stride == 0 || stride > 16 {
+        return Err(Error::invalid(
+            op,
+            format!("stride {stride} must be between 1 and 16"),
+        ));
+    }
+    if k[0] == 0 || k[1] == 0 || k[1] > 16 {
+        return Err(Error::invalid(
+            op,
+            format!("kernel {}x{} must be between 1x1 and Kx16", k[0], k[1]),
+        ));
+    }
+    if pad >= k[0].max(k[1]) + 16 {
+        return Err(Error::invalid(
+            op,
+            format!("padding {pad} is too large for a {}x{} kernel", k[0], k[1]),
+        ));
+    }
+    Ok(())
+}
+
+fn check_bias(op: &'static str, bias: Option<&Tensor>, channels: usize) -> Result<()> {
+    if let Some(b) = bias {
+        if b.shape() != [channels] {
+            return Err(Error::shape_hint(
+                op,
+                b.shape(),
+                &[channels],
+                "bias must have one value per output channel",
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn all_specs() -> Vec<KernelSpec> {
+    let mut v = Vec::new();
+    // The geometries the models use; others compile on first use.
+    for (kw, s) in [(1, 1), (3, 1), (4, 2), (4, 1), (4, 4), (3, 2)] {
+        for bias in [false, true] {
+            v.push(forward_spec(kw, s, bias));
+            v.push(backward_data_spec(kw, s, bias));
+        }
+    }
+    v.push(KernelSpec::new("conv2d_backward_weight"));
+    v
+}
+
+fn forward_spec(kw: usize, s: usize, bias: bool) -> KernelSpec {
+    KernelSpec::new("conv2d")
+        .define("KW", kw)
+        .define("S", s)
+        .define("HAS_BIAS", bias as u32)
+}
+
+fn backward_data_spec(kw: usize, s: usize, bias: bool) -> KernelSpec {
+    KernelSpec::new("conv2d_backward_data")
+        .define("KW", kw)
+        .define("S", s)
+        .define("HAS_BIAS", bias as u32)
+}
+
+/// Geometry shared by the three kernels, in the forward convolution's terms:
+/// x [n, c, h, w] -> y [n, o, oh, ow] with weight [o, c, kh, kw].
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    n: usize,
+    c: usize,
+    h: usize,
+    w: usize,
+    o: usize,
+    oh: usize,
+    ow: usize,
+    kh: usize,
+    kw: usize,
+    s: usize,
+    p: usize,
+}
+
+/// y = conv(x, weight) + bias, the forward kernel.
+fn launch_forward(
+    rt: &Runtime,
+    g: Geometry,
+    x: &Tensor,
+    wt: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<Tensor> {
+    let y = Tensor::uninit(rt, &[g.n, g.o, g.oh, g.ow])?;
+    let wblocks = g.ow.div_ceil(8);
+    let tasks = g.n * g.oh * wblocks;
+    let oblocks = g.o.div_ceil(8);
+    let task_groups = tasks.div_ceil(64);
+    let params = [
+        g.n,
+        g.c,
+        g.h,
+        g.w,
+        g.o,
+        g.oh,
+        g.ow,
+        g.kh,
+        g.p,
+        x.offset(),
+        wt.offset(),
+        bias.map_or(0, |b| b.offset()),
+        y.offset(),
+        tasks,
+        wblocks,
+        oblocks,
+        task_groups,
+    ]
+    .map(|v| v as u32);
+    let spec = forward_spec(g.kw, g.s, bias.is_some());
+    let groups = rt.fold_grid((oblocks * task_groups) as u32);
+    match bias {
+        Some(b) => rt.dispatch(
+            &spec,
+            &params,
+            &[x.buffer(), wt.buffer(), b.buffer(), y.buffer()],
+            groups,
+        )?,
+        None => rt.dispatch(
+            &spec,
+            &params,
+            &[x.buffer(), wt.buffer(), y.buffer()],
+            groups,
+        )?,
+    }
+    Ok(y)
+}
+
+/// dx = conv backward to the input (+ bias per input channel, for the transpose).
+fn launch_backward_data(
+    rt: &Runtime,
+    g: Geometry,
+    dy: &Tensor,
+    wt: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<Tensor> {
+    let dx = Tensor::uninit(rt, &[g.n, g.c, g.h, g.w])?;
+    let wblocks = g.w.div_ceil(8);
+    let tasks = g.n * g.h * wblocks;
+    let cblocks = g.c.div_ceil(8);
+    let task_groups = tasks.div_ceil(64);
+    let params = [
+        g.n,
+        g.c,
+        g.h,
+        g.w,
+        g.o,
+        g.oh,
+        g.ow,
+        g.kh,
+        g.p,
+        dy.offset(),
+        wt.offset(),
+        bias.map_or(0, |b| b.offset()),
+        dx.offset(),
+        tasks,
+        wblocks,
+        cblocks,
+        task_groups,
+    ]
+    .map(|v| v as u32);
+    let spec = backward_data_spec(g.kw, g.s, bias.is_some());
+    let groups = rt.fold_grid((cblocks * task_groups) as u32);
+    match bias {
+        Some(b) => rt.dispatch(
+            &spec,
+            &params,
+            &[dy.buffer(), wt.buffer(), b.buffer(), dx.buffer()],
+            groups,
+        )?,
+        None => rt.dispatch(
+            &spec,
+            &params,
+            &[dy.buffer(), wt.buffer(), dx.buffer()],
+            groups,
+        )?,
+    }
+    Ok(dx)
+}
+
+/// Threads below which the K axis of the weight gradient is split.
+const WEIGHT_GRAD_THREADS: usize = 8192;
+
+/// dw [o, c, kh, kw] = sum over the batch's pixels of dy x im2col(x).
+fn launch_backward_weight(rt: &Runtime, g: Geometry, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    let cols = g.c * g.kh * g.kw;
+    let colblocks = cols.div_ceil(8);
+    let oblocks = g.o.div_ceil(8);
+    let rows = g.n * g.oh;
+    let threads = colblocks * oblocks;
+    let splits = WEIGHT_GRAD_THREADS.div_ceil(threads).clamp(1, rows);
+    let rows_per_split = rows.div_ceil(splits);
+    let splits = rows.div_ceil(rows_per_split);
+    let col_groups = colblocks.div_ceil(64);
+    let partial = Tensor::uninit(rt, &[splits, g.o * cols])?;
+    let params = [
+        g.n,
+        g.c,
+        g.h,
+        g.w,
+        g.o,
+        g.oh,
+        g.ow,
+        g.kh,
+        g.kw,
+        g.s,
+        g.p,
+        x.offset(),
+        dy.offset(),
+        partial.offset(),
+        cols,
+        colblocks,
+        oblocks,
+        col_groups,
+        rows_per_split,
+        splits,
+    ]
+    .map(|v| v as u32);
+    rt.dispatch(
+        &KernelSpec::new("conv2d_backward_weight"),
+        &params,
+        &[x.buffer(), dy.buffer(), partial.buffer()],
+        rt.fold_grid((splits * oblocks * col_groups) as u32),
+    )?;
+    let dw = if splits > 1 {
+        reduce(&partial, 0, ReduceOp::Sum, false)?
+    } else {
+        partial
+    };
+    dw.reshape(&[g.o, g.c, g.kh, g.kw])
+}
+
+/// Sum of dy over all axes but the channel axis 1: the bias gradient. dy: [N, C, H, W] -> [C]
+pub fn bias_grad(dy: &Tensor) -> Result<Tensor> {
+    let [n, c, h, w] = dims4("bias_grad", "dy", dy)?;
+    let per_image = reduce(&dy.reshape(&[n, c, h * w])?, 2, ReduceOp::Sum, false)?; // [N, C]
+    reduce(&per_image, 0, ReduceOp::Sum, false) // [C]
+}
+
+// ---------------------------------------------------------------- conv2d
+
+/// Geometry of conv2d(x, weight): x [N, C, H, W], weight [O, C, KH, KW].
+fn conv_geometry(
+    op: &'static str,
+    x: [usize; 4],
+    wt: [usize; 4],
+    stride: usize,
+    pad: usize,
+) -> Result<Geometry> {
+    let [n, c, h, w] = x;
+    let [o, wc, kh, kw] = wt;
+    if wc != c {
+        return Err(Error::shape_hint(
+            op,
+            &x,
+            &wt,
+            format!("input has {c} channels, weight expects {wc}"),
+        ));
+    }
+    check_stride(op, stride, [kh, kw], pad)?;
+    let (Some(oh), Some(ow)) = (conv_out(h, kh, stride, pad), conv_out(w, kw, stride, pad)) else {
+        return Err(Error::shape_hint(
+            op,
+            &x,
+            &wt,
+            format!("the {kh}x{kw} kernel is larger than the padded input"),
+        ));
+    };
+    Ok(Geometry {
+        n,
+        c,
+        h,
+        w,
+        o,
+        oh,
+        ow,
+        kh,
+        kw,
+        s: stride,
+        p: pad,
+    })
+}
+
+/// conv2d forward. x: [N, C, H, W], weight: [O, C, KH, KW], bias: [O] -> [N, O, OH, OW]
+pub fn conv2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let g = conv_geometry(
+        "conv2d",
+        dims4("conv2d", "input", x)?,
+        dims4("conv2d", "weight", weight)?,
+        stride,
+        pad,
+    )?;
+    check_bias("conv2d", bias, g.o)?;
+    launch_forward(x.runtime(), g, x, weight, bias)
+}
+
+/// conv2d backward to the input. dy: [N, O, OH, OW], weight: [O, C, KH, KW] -> dx [N, C, H, W]
+/// (`input_hw` is the forward input's size, which the stride leaves ambiguous).
+pub fn conv2d_backward_data(
+    dy: &Tensor,
+    weight: &Tensor,
+    input_hw: [usize; 2],
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let op = "conv2d_backward_data";
+    let [n, o, _, _] = dims4(op, "dy", dy)?;
+    let wt = dims4(op, "weight", weight)?;
+    let g = conv_geometry(op, [n, wt[1], input_hw[0], input_hw[1]], wt, stride, pad)?;
+    if dy.shape() != [n, o, g.oh, g.ow] || o != g.o {
+        return Err(Error::shape_hint(
+            op,
+            dy.shape(),
+            &[n, g.o, g.oh, g.ow],
+            "dy does not match the forward output",
+        ));
+    }
+    launch_backward_data(dy.runtime(), g, dy, weight, None)
+}
+
+/// conv2d backward to the weight. x: [N, C, H, W], dy: [N, O, OH, OW] -> dw [O, C, KH, KW]
+pub fn conv2d_backward_weight(
+    x: &Tensor,
+    dy: &Tensor,
+    kernel: [usize; 2],
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let op = "conv2d_backward_weight";
+    let xd = dims4(op, "input", x)?;
+    let [n, o, _, _] = dims4(op, "dy", dy)?;
+    let g = conv_geometry(op, xd, [o, xd[1], kernel[0], kernel[1]], stride, pad)?;
+    if dy.shape() != [n, o, g.oh, g.ow] || n != g.n {
+        return Err(Error::shape_hint(
+            op,
+            dy.shape(),
+            &[g.n, o, g.oh, g.ow],
+            "dy does not match the forward output",
+        ));
+    }
+    launch_backward_weight(x.runtime(), g, x, dy)
+}
+
+// ---------------------------------------------------------------- conv_transpose2d
+
+/// conv_transpose2d(x) is the input gradient of conv2d(y) with the same weight,
+/// where y is the transposed convolution's output: so its geometry is conv2d's
+/// with x and y swapped. x: [N, Cin, H, W], weight: [Cin, Cout, KH, KW].
+fn transpose_geometry(
+    op: &'static str,
+    x: [usize; 4],
+    wt: [usize; 4],
+    stride: usize,
+    pad: usize,
+) -> Result<Geometry> {
+    let [n, cin, h, w] = x;
+    let [wcin, cout, kh, kw] = wt;
+    if wcin != cin {
+        return Err(Error::shape_hint(
+            op,
+            &x,
+            &wt,
+            format!("input has {cin} channels, weight expects {wcin}"),
+        ));
+    }
+    check_stride(op, stride, [kh, kw], pad)?;
+    let (Some(oh), Some(ow)) = (
+        conv_transpose_out(h, kh, stride, pad),
+        conv_transpose_out(w, kw, stride, pad),
+    ) else {
+        return Err(Error::shape_hint(
+            op,
+            &x,
+            &wt,
+            format!("padding {pad} leaves no output"),
+        ));
+    };
+    // Forward-conv terms: "x" is the transpose's output [n, cout, oh, ow], "y" is its input.
+    Ok(Geometry {
+        n,
+        c: cout,
+        h: oh,
+        w: ow,
+        o: cin,
+        oh: h,
+        ow: w,
+        kh,
+        kw,
+        s: stride,
+        p: pad,
+    })
+}
+
+/// conv_transpose2d forward. x: [N, Cin, H, W], weight: [Cin, Cout, KH, KW], bias: [Cout]
+/// -> [N, Cout, (H-1)S - 2P + KH, (W-1)S - 2P + KW]
+pub fn conv_transpose2d(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let op = "conv_transpose2d";
+    let g = transpose_geometry(
+        op,
+        dims4(op, "input", x)?,
+        dims4(op, "weight", weight)?,
+        stride,
+        pad,
+    )?;
+    check_bias(op, bias, g.c)?;
+    launch_backward_data(x.runtime(), g, x, weight, bias)
+}
+
+/// conv_transpose2d backward to the input. dy: [N, Cout, OH, OW], weight: [Cin, Cout, KH, KW] -> dx [N, Cin, H, W]
+pub fn conv_transpose2d_backward_data(
+    dy: &Tensor,
+    weight: &Tensor,
+    input_hw: [usize; 2],
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let op = "conv_transpose2d_backward_data";
+    let [n, _, _, _] = dims4(op, "dy", dy)?;
+    let wt = dims4(op, "weight", weight)?;
+    let g = transpose_geometry(op, [n, wt[0], input_hw[0], input_hw[1]], wt, stride, pad)?;
+    if dy.shape() != [n, g.c, g.h, g.w] {
+        return Err(Error::shape_hint(
+            op,
+            dy.shape(),
+            &[n, g.c, g.h, g.w],
+            "dy does not match the forward output",
+        ));
+    }
+    launch_forward(dy.runtime(), g, dy, weight, None)
+}
+
+/// conv_transpose2d backward to the weight. x: [N, Cin, H, W], dy: [N, Cout, OH, OW] -> dw [Cin, Cout, KH, KW]
+pub fn conv_transpose2d_backward_weight(
+    x: &Tensor,
+    dy: &Tensor,
+    kernel: [usize; 2],
+    stride: usize,
+    pad: usize,
+) -> Result<Tensor> {
+    let op = "conv_transpose2d_backward_weight";
+    let xd = dims4(op, "input", x)?;
+    let [_, cout, _, _] = dims4(op, "dy", dy)?;
+    let g = transpose_geometry(op, xd, [xd[1], cout, kernel[0], kernel[1]], stride, pad)?;
+    if dy.shape() != [g.n, g.c, g.h, g.w] {
+        return Err(Error::shape_hint(
+            op,
+            dy.shape(),
+            &[g.n, g.c, g.h, g.w],
+            "dy does not match the forward output",
+        ));
+    }
+    // In forward-conv terms the weight gradient pairs "x" = dy with "dy" = x.
+    launch_backward_weight(x.runtime(), g, dy, x)
+}
