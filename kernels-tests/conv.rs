@@ -8,22 +8,22 @@ use crate::common::{assert_close, random_vec, rng, rt, seed};
 
 /// Geometry of one case: x [n, c, h, w], weight [o, c, k, k] (conv) or [c, o, k, k] (transpose).
 #[derive(Clone, Copy, Debug)]
-struct Case {
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    o: usize,
-    k: usize,
-    s: usize,
-    p: usize,
+pub(crate) struct Case {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    pub o: usize,
+    pub k: usize,
+    pub s: usize,
+    pub p: usize,
 }
 
 // ---------------------------------------------------------------- CPU references (f64)
 
 /// Calls f(x_index, w_index, y_index) for every multiply of conv2d.
 /// x [n, c, h, w], w [o, c, k, k], y [n, o, oh, ow].
-fn conv_taps(g: Case, mut f: impl FnMut(usize, usize, usize)) -> (usize, usize) {
+pub(crate) fn conv_taps(g: Case, mut f: impl FnMut(usize, usize, usize)) -> (usize, usize) {
     let oh = conv_out(g.h, g.k, g.s, g.p).unwrap();
     let ow = conv_out(g.w, g.k, g.s, g.p).unwrap();
     for n in 0..g.n {

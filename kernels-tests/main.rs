@@ -4,6 +4,8 @@
 
 mod common;
 
+mod autograd;
+
 mod conv;
 mod elementwise;
 mod matmul;

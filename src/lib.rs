@@ -6,6 +6,7 @@
 //! - [`ops`]: the kernels' launchers, one file per family.
 //! - [`data`]: captioned image sets (the built-in world, CUB, folders); no GPU.
 
+pub mod autograd;
 pub mod data;
 pub mod ops;
 pub mod runtime;

@@ -24,6 +24,10 @@ pub enum UnaryOp {
     Sqrt,
     /// x * x
     Square,
+    /// 1 for x > 0, else 0 (relu's derivative)
+    Step,
+    /// 1 for x > 0, else alpha (leaky relu's derivative)
+    LeakyStep,
 }
 
 impl UnaryOp {
@@ -41,6 +45,8 @@ impl UnaryOp {
         UnaryOp::Log,
         UnaryOp::Sqrt,
         UnaryOp::Square,
+        UnaryOp::Step,
+        UnaryOp::LeakyStep,
     ];
 
     /// The WGSL expression in x, alpha and beta.
@@ -59,6 +65,8 @@ impl UnaryOp {
             UnaryOp::Log => "log(x)",
             UnaryOp::Sqrt => "sqrt(x)",
             UnaryOp::Square => "x * x",
+            UnaryOp::Step => "select(0.0, 1.0, x > 0.0)",
+            UnaryOp::LeakyStep => "select(alpha, 1.0, x > 0.0)",
         }
     }
 
@@ -84,6 +92,14 @@ impl UnaryOp {
             UnaryOp::Log => x.ln(),
             UnaryOp::Sqrt => x.sqrt(),
             UnaryOp::Square => x * x,
+            UnaryOp::Step => (x > 0.0) as u8 as f64,
+            UnaryOp::LeakyStep => {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    alpha
+                }
+            }
         }
     }
 }

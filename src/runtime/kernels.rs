@@ -29,6 +29,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "conv2d",
     "conv2d_backward_data",
     "conv2d_backward_weight",
+    "axpby",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");

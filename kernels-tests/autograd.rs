@@ -1,0 +1,210 @@
+//! The autodiff tape: gradients of a small composite network against central
+//! finite differences of an f64 CPU forward, and the graph controls GAN
+//! training needs (detach, no_grad, accumulation, frozen leaves).
+
+use engine::autograd::{self, conv, Var};
+use engine::Tensor;
+
+use crate::common::{random_vec, rng, rt, seed};
+use crate::conv::{conv_taps, Case};
+
+const G: Case = Case {
+    n: 2,
+    c: 3,
+    h: 5,
+    w: 4,
+    o: 4,
+    k: 3,
+    s: 1,
+    p: 1,
+};
+const HIDDEN: usize = 4 * 5 * 4; // o * h * w per image
+const OUT: usize = 3;
+
+/// The network in f64: conv(x, w) + b -> leaky_relu(0.2) -> [N, 80] @ w2 [80, 3]
+/// -> sigmoid -> * t -> mean.
+fn cpu_loss(x: &[f64], w: &[f64], b: &[f64], w2: &[f64], t: &[f64]) -> f64 {
+    let mut y = vec![0.0; G.n * HIDDEN];
+    for (i, v) in y.iter_mut().enumerate() {
+        *v = b[(i / 20) % G.o];
+    }
+    conv_taps(G, |xi, wi, yi| y[yi] += x[xi] * w[wi]);
+    for v in y.iter_mut() {
+        if *v <= 0.0 {
+            *v *= 0.2;
+        }
+    }
+    let mut total = 0.0;
+    for n in 0..G.n {
+        for j in 0..OUT {
+            let z: f64 = (0..HIDDEN)
+                .map(|k| y[n * HIDDEN + k] * w2[k * OUT + j])
+                .sum();
+            total += t[n * OUT + j] / (1.0 + (-z).exp());
+        }
+    }
+    total / (G.n * OUT) as f64
+}
+
+#[test]
+fn composite_network_gradients_match_finite_differences() {
+    let rt = rt();
+    let s = seed();
+    let mut r = rng(s);
+    let mut data: Vec<Vec<f32>> = [
+        G.n * G.c * G.h * G.w,
+        G.o * G.c * 9,
+        G.o,
+        HIDDEN * OUT,
+        G.n * OUT,
+    ]
+    .iter()
+    .map(|&n| random_vec(&mut r, n, -1.0, 1.0))
+    .collect();
+    // Keep pre-activations away from leaky_relu's kink, where differences are not smooth.
+    data[2].iter_mut().for_each(|v| *v *= 0.1);
+    let shapes: [&[usize]; 5] = [
+        &[G.n, G.c, G.h, G.w],
+        &[G.o, G.c, 3, 3],
+        &[G.o],
+        &[HIDDEN, OUT],
+        &[G.n, OUT],
+    ];
+    let vars: Vec<Var> = data
+        .iter()
+        .zip(shapes)
+        .enumerate()
+        .map(|(i, (d, sh))| {
+            let t = Tensor::from_slice(&rt, d, sh).unwrap();
+            if i == 4 {
+                Var::constant(t)
+            } else {
+                Var::leaf(t)
+            }
+        })
+        .collect();
+    let h = conv::conv2d(&vars[0], &vars[1], Some(&vars[2]), 1, 1)
+        .unwrap()
+        .leaky_relu(0.2)
+        .unwrap();
+    let z = h
+        .reshape(&[G.n, HIDDEN])
+        .unwrap()
+        .matmul(&vars[3], false, false)
+        .unwrap();
+    let loss = z
+        .sigmoid()
+        .unwrap()
+        .mul(&vars[4])
+        .unwrap()
+        .mean_all()
+        .unwrap();
+    loss.backward().unwrap();
+
+    let f64s: Vec<Vec<f64>> = data
+        .iter()
+        .map(|d| d.iter().map(|&v| v as f64).collect())
+        .collect();
+    let gpu_loss = loss.value().to_vec().unwrap()[0] as f64;
+    let cpu = cpu_loss(&f64s[0], &f64s[1], &f64s[2], &f64s[3], &f64s[4]);
+    assert!(
+        (gpu_loss - cpu).abs() < 1e-5,
+        "loss {gpu_loss} vs {cpu} (seed {s})"
+    );
+    let eps = 1e-6;
+    for which in 0..4 {
+        let grad = vars[which].grad().unwrap().to_vec().unwrap();
+        let mut num = vec![0.0; grad.len()];
+        for i in 0..grad.len() {
+            let mut p = f64s.clone();
+            p[which][i] += eps;
+            let mut m = f64s.clone();
+            m[which][i] -= eps;
+            num[i] = (cpu_loss(&p[0], &p[1], &p[2], &p[3], &p[4])
+                - cpu_loss(&m[0], &m[1], &m[2], &m[3], &m[4]))
+                / (2.0 * eps);
+        }
+        crate::common::assert_close(&format!("gradient of input {which}"), s, &grad, &num, 1e-4);
+    }
+}
+
+#[test]
+fn detach_no_grad_accumulation_and_frozen_leaves() {
+    let rt = rt();
+    let t = |v: &[f32]| Tensor::from_slice(&rt, v, &[v.len()]).unwrap();
+    let a = Var::leaf(t(&[1.0, 2.0, 3.0]));
+    let b = Var::leaf(t(&[4.0, 5.0, 6.0]));
+
+    // Two backward passes accumulate: d/da sum(a*b) = b, twice.
+    for _ in 0..2 {
+        a.mul(&b).unwrap().sum_all().unwrap().backward().unwrap();
+    }
+    assert_eq!(a.grad().unwrap().to_vec().unwrap(), vec![8.0, 10.0, 12.0]);
+    a.zero_grad().unwrap();
+
+    // detach: no gradient reaches a through the detached branch.
+    let c = a
+        .mul_scalar(3.0)
+        .unwrap()
+        .detach()
+        .mul(&b)
+        .unwrap()
+        .add(&a)
+        .unwrap();
+    c.sum_all().unwrap().backward().unwrap();
+    assert_eq!(a.grad().unwrap().to_vec().unwrap(), vec![1.0, 1.0, 1.0]);
+
+    // no_grad: nothing is recorded.
+    let d = autograd::no_grad(|| a.mul(&b).unwrap());
+    assert!(!d.requires_grad());
+
+    // A frozen leaf gets no gradient; the other still does.
+    let frozen = Var::leaf(t(&[1.0, 1.0, 1.0]));
+    frozen.set_requires_grad(false);
+    let e = Var::leaf(t(&[2.0, 2.0, 2.0]));
+    frozen
+        .mul(&e)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert!(frozen.grad().is_none());
+    assert_eq!(e.grad().unwrap().to_vec().unwrap(), vec![1.0, 1.0, 1.0]);
+}
+
+#[test]
+fn broadcast_and_batched_matmul_gradients() {
+    let rt = rt();
+    let s = seed();
+    let mut r = rng(s);
+    // y = sum((A [3,4,5] @ B [5,2]) + bias [2]) : dB = sum_b A_b^T 1, dbias = 3*4 per element.
+    let ad = random_vec(&mut r, 60, -1.0, 1.0);
+    let bd = random_vec(&mut r, 10, -1.0, 1.0);
+    let a = Var::leaf(Tensor::from_slice(&rt, &ad, &[3, 4, 5]).unwrap());
+    let b = Var::leaf(Tensor::from_slice(&rt, &bd, &[5, 2]).unwrap());
+    let bias = Var::leaf(Tensor::from_slice(&rt, &[0.5, -0.5], &[2]).unwrap());
+    a.matmul(&b, false, false)
+        .unwrap()
+        .add(&bias)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .backward()
+        .unwrap();
+    assert_eq!(bias.grad().unwrap().to_vec().unwrap(), vec![12.0, 12.0]);
+    let db = b.grad().unwrap().to_vec().unwrap();
+    for k in 0..5 {
+        let expect: f64 = (0..12).map(|row| ad[row * 5 + k] as f64).sum();
+        for j in 0..2 {
+            assert!((db[k * 2 + j] as f64 - expect).abs() < 1e-5, "seed {s}");
+        }
+    }
+    let da = a.grad().unwrap().to_vec().unwrap();
+    for row in 0..12 {
+        for k in 0..5 {
+            let expect = (bd[k * 2] + bd[k * 2 + 1]) as f64;
+            assert!((da[row * 5 + k] as f64 - expect).abs() < 1e-5, "seed {s}");
+        }
+    }
+}

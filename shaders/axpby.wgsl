@@ -1,0 +1,31 @@
+// In-place y = alpha * x + beta * y (gradient accumulation, moving averages).
+// With beta = 0, y is not read (it may hold anything, NaN included).
+
+struct Params {
+    n: u32,
+    x_off: u32,
+    y_off: u32,
+    alpha: f32,
+    beta: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> ys: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    var v = p.alpha * xs[p.x_off + i];
+    if (p.beta != 0.0) {
+        v = v + p.beta * ys[p.y_off + i];
+    }
+    ys[p.y_off + i] = v;
+}
