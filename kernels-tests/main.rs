@@ -4,6 +4,7 @@
 
 mod common;
 
+mod adam;
 mod autograd;
 
 mod conv;

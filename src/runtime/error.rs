@@ -51,6 +51,10 @@ pub enum Error {
     #[error("GPU device error: {0}")]
     Device(String),
 
+    /// A checkpoint could not be written or read.
+    #[error("checkpoint {path}: {message}")]
+    Checkpoint { path: String, message: String },
+
     /// Reading results back from the device failed.
     #[error("reading a tensor back from the GPU failed: {0}")]
     Readback(String),

@@ -30,6 +30,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "conv2d_backward_data",
     "conv2d_backward_weight",
     "axpby",
+    "adam",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");

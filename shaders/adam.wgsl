@@ -1,0 +1,49 @@
+// Adam over a flat buffer holding every parameter of a model (one dispatch
+// per step), PyTorch's formulation (weight decay added to the gradient):
+//   g = clip * grad + wd * p
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+//   p = p - lr * (m / bc1) / (sqrt(v / bc2) + eps)
+// where clip = min(1, max_norm / (||grad|| + 1e-6)) when max_norm > 0, with
+// ||grad||^2 read from sumsq[0] (computed on the device: no readback).
+
+struct Params {
+    n: u32,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    bc1: f32, // 1 - beta1^t
+    bc2: f32, // 1 - beta2^t
+    max_norm: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read> grad: array<f32>;
+@group(0) @binding(3) var<storage, read_write> m: array<f32>;
+@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(5) var<storage, read> sumsq: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+    var clip = 1.0;
+    if (p.max_norm > 0.0) {
+        clip = min(1.0, p.max_norm / (sqrt(sumsq[0]) + 1e-6));
+    }
+    let w = param[i];
+    let g = clip * grad[i] + p.weight_decay * w;
+    let mi = p.beta1 * m[i] + (1.0 - p.beta1) * g;
+    let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = w - p.lr * (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps);
+}

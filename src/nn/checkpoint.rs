@@ -1,0 +1,142 @@
+//! Checkpoints in safetensors (so PyTorch users can open them): tensors by
+//! name plus string metadata (step, configuration, vocabulary, generator
+//! states). Written atomically: a temporary file beside the target is
+//! written, flushed to disk, then renamed over it, so a crash at any moment
+//! leaves the previous checkpoint intact.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+
+use crate::runtime::{Error, Result};
+
+/// Tensors by name (shape, f32 data) and metadata.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    pub metadata: HashMap<String, String>,
+}
+
+fn err(path: &Path, message: impl Into<String>) -> Error {
+    Error::Checkpoint {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
+}
+
+impl Checkpoint {
+    pub fn insert(&mut self, name: impl Into<String>, shape: Vec<usize>, data: Vec<f32>) {
+        self.tensors.insert(name.into(), (shape, data));
+    }
+
+    /// Adds every (name, shape, data) with a prefix (`gen.`, `optim.m.`).
+    pub fn extend(&mut self, prefix: &str, state: Vec<(String, Vec<usize>, Vec<f32>)>) {
+        for (name, shape, data) in state {
+            self.tensors
+                .insert(format!("{prefix}{name}"), (shape, data));
+        }
+    }
+
+    /// The tensors under a prefix, with the prefix removed.
+    pub fn with_prefix(&self, prefix: &str) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
+        self.tensors
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k.to_string(), v.clone())))
+            .collect()
+    }
+
+    pub fn meta(&self, key: &str, path: &Path) -> Result<&str> {
+        self.metadata.get(key).map(String::as_str).ok_or_else(|| {
+            err(
+                path,
+                format!("metadata {key:?} is missing; was it written by engine?"),
+            )
+        })
+    }
+
+    /// Writes atomically (temporary file, flush, rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let mut names: Vec<&String> = self.tensors.keys().collect();
+        names.sort();
+        let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = names
+            .iter()
+            .map(|n| {
+                let (shape, data) = &self.tensors[*n];
+                (
+                    (*n).clone(),
+                    shape.clone(),
+                    bytemuck::cast_slice::<f32, u8>(data).to_vec(),
+                )
+            })
+            .collect();
+        let views = bytes
+            .iter()
+            .map(|(n, shape, b)| {
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b)
+                    .map(|v| (n.clone(), v))
+                    .map_err(|e| err(path, e.to_string()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let blob = safetensors::serialize(views, Some(self.metadata.clone()))
+            .map_err(|e| err(path, e.to_string()))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(path, format!("cannot create its folder: {e}")))?;
+        }
+        let tmp = path.with_extension("safetensors.tmp");
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&blob)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            if let Some(dir) = path.parent() {
+                if let Ok(d) = std::fs::File::open(if dir.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    dir
+                }) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(())
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            err(
+                path,
+                format!("cannot write it: {e} (is the disk full or the folder read-only?)"),
+            )
+        })
+    }
+
+    /// Reads and validates a checkpoint; a missing, truncated or corrupt file
+    /// is an error that says which.
+    pub fn load(path: &Path) -> Result<Checkpoint> {
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => err(path, "no such file; check the path (checkpoints are written as <out>/checkpoint.safetensors)"),
+            _ => err(path, format!("cannot read it: {e}")),
+        })?;
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| err(path, format!("not a valid safetensors file ({e}); it may be truncated or corrupt — resume from an earlier checkpoint")))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| err(path, e.to_string()))?;
+        let mut ck = Checkpoint {
+            metadata: meta.metadata().clone().unwrap_or_default(),
+            ..Default::default()
+        };
+        for (name, view) in st.tensors() {
+            if view.dtype() != safetensors::Dtype::F32 {
+                return Err(err(
+                    path,
+                    format!(
+                        "tensor {name:?} is {:?}; engine reads f32 only",
+                        view.dtype()
+                    ),
+                ));
+            }
+            let data: Vec<f32> = bytemuck::pod_collect_to_vec(view.data());
+            ck.tensors.insert(name, (view.shape().to_vec(), data));
+        }
+        Ok(ck)
+    }
+}

@@ -1,0 +1,116 @@
+//! Linear, Conv2d and ConvTranspose2d modules.
+
+use super::init::Init;
+use super::params::{ParamBuilder, ParamId, ParamStore};
+use crate::autograd::{conv, Var};
+use crate::runtime::Result;
+
+/// y = x W^T + b. x: [N, in] -> [N, out]; W: [out, in].
+pub struct Linear {
+    pub weight: ParamId,
+    pub bias: Option<ParamId>,
+}
+
+impl Linear {
+    pub fn new(
+        b: &mut ParamBuilder,
+        name: &str,
+        inputs: usize,
+        outputs: usize,
+        bias: bool,
+        init: Init,
+    ) -> Self {
+        Linear {
+            weight: b.param(format!("{name}.weight"), &[outputs, inputs], init),
+            bias: bias.then(|| b.param(format!("{name}.bias"), &[outputs], Init::Zeros)),
+        }
+    }
+
+    pub fn forward(&self, ps: &ParamStore, x: &Var) -> Result<Var> {
+        let y = x.matmul(ps.var(self.weight), false, true)?;
+        match self.bias {
+            Some(b) => y.add(ps.var(b)),
+            None => Ok(y),
+        }
+    }
+}
+
+/// x: [N, C, H, W] -> [N, O, OH, OW]; weight [O, C, k, k].
+pub struct Conv2d {
+    pub weight: ParamId,
+    pub bias: Option<ParamId>,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Conv2d {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        b: &mut ParamBuilder,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        bias: bool,
+        init: Init,
+    ) -> Self {
+        Conv2d {
+            weight: b.param(format!("{name}.weight"), &[cout, cin, k, k], init),
+            bias: bias.then(|| b.param(format!("{name}.bias"), &[cout], Init::Zeros)),
+            stride,
+            padding,
+        }
+    }
+
+    pub fn forward(&self, ps: &ParamStore, x: &Var) -> Result<Var> {
+        conv::conv2d(
+            x,
+            ps.var(self.weight),
+            self.bias.map(|b| ps.var(b)),
+            self.stride,
+            self.padding,
+        )
+    }
+}
+
+/// x: [N, Cin, H, W] -> [N, Cout, (H-1)s - 2p + k, ..]; weight [Cin, Cout, k, k].
+pub struct ConvTranspose2d {
+    pub weight: ParamId,
+    pub bias: Option<ParamId>,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl ConvTranspose2d {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        b: &mut ParamBuilder,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        bias: bool,
+        init: Init,
+    ) -> Self {
+        ConvTranspose2d {
+            weight: b.param(format!("{name}.weight"), &[cin, cout, k, k], init),
+            bias: bias.then(|| b.param(format!("{name}.bias"), &[cout], Init::Zeros)),
+            stride,
+            padding,
+        }
+    }
+
+    pub fn forward(&self, ps: &ParamStore, x: &Var) -> Result<Var> {
+        conv::conv_transpose2d(
+            x,
+            ps.var(self.weight),
+            self.bias.map(|b| ps.var(b)),
+            self.stride,
+            self.padding,
+        )
+    }
+}

@@ -1,0 +1,16 @@
+//! Modules with named parameters, initialisations, the optimiser and checkpoints.
+//!
+//! Every parameter of a model lives in one flat device buffer (and its
+//! gradient in another), each parameter a view into it: zeroing gradients,
+//! Adam, gradient clipping and the moving average are then one dispatch each.
+//! Modules hold [`ParamId`]s and read their tensors from the [`ParamStore`]
+//! at forward time.
+
+pub mod checkpoint;
+pub mod init;
+pub mod layers;
+pub mod optim;
+pub mod params;
+
+pub use init::{Init, SplitMix64};
+pub use params::{BufferId, ParamBuilder, ParamId, ParamStore};
