@@ -30,7 +30,7 @@ impl Checkpoint {
     }
 
     /// Adds every (name, shape, data) with a prefix (`gen.`, `optim.m.`).
-    pub fn extend(&mut self, prefix: &str, state: Vec<(String, Vec<usize>, Vec<f32>)>) {
+    pub fn extend(&mut self, prefix: &str, state: Vec<super::params::NamedTensor>) {
         for (name, shape, data) in state {
             self.tensors
                 .insert(format!("{prefix}{name}"), (shape, data));

@@ -14,6 +14,9 @@ pub struct ParamId(pub usize);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BufferId(pub usize);
 
+/// (name, shape, host data): one tensor of a checkpoint.
+pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
+
 struct Entry {
     name: String,
     shape: Vec<usize>,
@@ -167,7 +170,7 @@ impl ParamStore {
     }
 
     /// Every parameter and buffer as (name, shape, host data): what a checkpoint holds.
-    pub fn state(&self) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>> {
+    pub fn state(&self) -> Result<Vec<NamedTensor>> {
         let mut out = Vec::new();
         let flat = self.values.to_vec()?;
         for ((name, v), &off) in self.names.iter().zip(&self.vars).zip(&self.offsets) {
