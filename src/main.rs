@@ -22,10 +22,7 @@ enum Command {
     /// List the GPU adapters wgpu finds, the one chosen, its limits and features.
     Devices,
     /// Time the kernels on this device.
-    BenchKernels {
-        #[arg(long, default_value_t = 1024)]
-        size: usize,
-    },
+    BenchKernels(cli::bench::BenchArgs),
     /// Write a sample grid of the built-in world, captions under each image.
     World(engine::data::tool::WorldArgs),
 }
@@ -34,7 +31,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Devices => cli::devices::run().map_err(Into::into),
-        Command::BenchKernels { size } => cli::bench::run(size).map_err(Into::into),
+        Command::BenchKernels(a) => cli::bench::run(&a).map_err(Into::into),
         Command::World(a) => engine::data::tool::run_world(&a).map_err(Into::into),
     };
     match result {

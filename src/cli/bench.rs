@@ -1,80 +1,278 @@
-//! `engine bench-kernels`: how fast each kernel runs on this device.
+//! `engine bench-kernels`: how fast each kernel family runs on this device,
+//! at the shapes AttnGAN really runs (batch 20 on CUB) or a `--quick` set
+//! small enough for a software GPU, against the device's own two ceilings:
+//! memory bandwidth (a large vec4 copy) and arithmetic rate (independent FMA chains).
 
-use std::time::Instant;
+use std::io::Write;
 
-use engine::ops::matmul::matmul;
+use engine::ops::{adam, conv, fill, matmul};
+use engine::runtime::KernelSpec;
 use engine::{Result, Runtime, Tensor};
 
-/// Median and spread (min, max) of `reps` timed runs after `warmup` untimed ones, in ms.
-pub fn time_ms(
-    rt: &Runtime,
-    warmup: usize,
-    reps: usize,
-    mut f: impl FnMut() -> Result<()>,
-) -> Result<(f64, f64, f64)> {
-    for _ in 0..warmup {
-        f()?;
-        rt.sync()?;
-    }
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
-        f()?;
-        rt.sync()?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    Ok((times[times.len() / 2], times[0], times[times.len() - 1]))
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Small shapes that finish in minutes on a software GPU (lavapipe).
+    #[arg(long)]
+    quick: bool,
+    /// Run only the kernels whose name contains this text (e.g. `conv`).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Timed repetitions per kernel (after warm-up).
+    #[arg(long)]
+    reps: Option<usize>,
 }
 
-pub fn run(size: usize) -> Result<()> {
+/// What one run of a case does, for the rate column.
+#[derive(Clone, Copy)]
+enum Work {
+    Flops(f64),
+    Bytes(f64),
+}
+
+type Runner = Box<dyn FnMut() -> Result<()>>;
+
+struct Case {
+    name: String,
+    shape: String,
+    work: Work,
+    setup: Box<dyn FnOnce(&Runtime) -> Result<Runner>>,
+}
+
+fn det(rt: &Runtime, shape: &[usize]) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let data: Vec<f32> = (0..n).map(|i| ((i.wrapping_mul(7919)) % 1000) as f32 / 1000.0 - 0.5).collect();
+    Tensor::from_slice(rt, &data, shape)
+}
+
+fn matmul_case(m: usize, n: usize, k: usize, ta: bool, tb: bool, what: &str) -> Case {
+    Case {
+        name: format!("matmul{}", if ta || tb { format!(" (ta={ta}, tb={tb})") } else { String::new() }),
+        shape: format!("{m}x{n}x{k} {what}"),
+        work: Work::Flops(2.0 * (m * n * k) as f64),
+        setup: Box::new(move |rt| {
+            let a = det(rt, &if ta { [k, m] } else { [m, k] })?;
+            let b = det(rt, &if tb { [n, k] } else { [k, n] })?;
+            Ok(Box::new(move || matmul::matmul(&a, &b, ta, tb).map(|_| ())))
+        }),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ConvJob {
+    Forward,
+    BackwardData,
+    BackwardWeight,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv_case(job: ConvJob, n: usize, c: usize, h: usize, o: usize, k: usize, s: usize, p: usize, what: &str) -> Case {
+    let oh = conv::conv_out(h, k, s, p).unwrap_or(1);
+    let flops = 2.0 * (n * o * oh * oh * c * k * k) as f64;
+    let name = match job {
+        ConvJob::Forward => "conv2d forward",
+        ConvJob::BackwardData => "conv2d backward-data",
+        ConvJob::BackwardWeight => "conv2d backward-weight",
+    };
+    Case {
+        name: name.into(),
+        shape: format!("[{n},{c},{h},{h}] {k}x{k}/{s} -> {o} {what}"),
+        work: Work::Flops(flops),
+        setup: Box::new(move |rt| {
+            let x = det(rt, &[n, c, h, h])?;
+            let w = det(rt, &[o, c, k, k])?;
+            let dy = det(rt, &[n, o, oh, oh])?;
+            Ok(match job {
+                ConvJob::Forward => Box::new(move || conv::conv2d(&x, &w, None, s, p).map(|_| ())),
+                ConvJob::BackwardData => Box::new(move || conv::conv2d_backward_data(&dy, &w, [h, h], s, p).map(|_| ())),
+                ConvJob::BackwardWeight => Box::new(move || conv::conv2d_backward_weight(&x, &dy, [k, k], s, p).map(|_| ())),
+            })
+        }),
+    }
+}
+
+fn transpose_case(job: ConvJob, n: usize, c: usize, h: usize, o: usize, what: &str) -> Case {
+    let (k, s, p) = (4, 2, 1);
+    let oh = conv::conv_transpose_out(h, k, s, p).unwrap_or(1);
+    let name = match job {
+        ConvJob::Forward => "conv_transpose2d forward",
+        ConvJob::BackwardData => "conv_transpose2d backward-data",
+        ConvJob::BackwardWeight => "conv_transpose2d backward-weight",
+    };
+    Case {
+        name: name.into(),
+        shape: format!("[{n},{c},{h},{h}] 4x4/2 -> [{n},{o},{oh},{oh}] {what}"),
+        work: Work::Flops(2.0 * (n * c * h * h * o * k * k) as f64),
+        setup: Box::new(move |rt| {
+            let x = det(rt, &[n, c, h, h])?;
+            let w = det(rt, &[c, o, k, k])?;
+            let dy = det(rt, &[n, o, oh, oh])?;
+            Ok(match job {
+                ConvJob::Forward => Box::new(move || conv::conv_transpose2d(&x, &w, None, s, p).map(|_| ())),
+                ConvJob::BackwardData => Box::new(move || conv::conv_transpose2d_backward_data(&dy, &w, [h, h], s, p).map(|_| ())),
+                ConvJob::BackwardWeight => Box::new(move || conv::conv_transpose2d_backward_weight(&x, &dy, [k, k], s, p).map(|_| ())),
+            })
+        }),
+    }
+}
+
+fn elementwise_case(shape: Vec<usize>, what: &str) -> Case {
+    let n: usize = shape.iter().product();
+    Case {
+        name: "elementwise add".into(),
+        shape: format!("{shape:?} {what}"),
+        work: Work::Bytes(12.0 * n as f64),
+        setup: Box::new(move |rt| {
+            let a = det(rt, &shape)?;
+            let b = det(rt, &shape)?;
+            Ok(Box::new(move || a.add(&b).map(|_| ())))
+        }),
+    }
+}
+
+fn adam_case(n: usize, what: &str) -> Case {
+    Case {
+        name: "adam".into(),
+        shape: format!("{n} parameters {what}"),
+        // Reads param, grad, m, v; writes param, m, v.
+        work: Work::Bytes(28.0 * n as f64),
+        setup: Box::new(move |rt| {
+            let (p, g, m, v) = (det(rt, &[n])?, det(rt, &[n])?, fill::zeros(rt, &[n])?, fill::zeros(rt, &[n])?);
+            let sumsq = fill::zeros(rt, &[1])?;
+            let mut t = 0;
+            Ok(Box::new(move || {
+                t += 1;
+                let h = adam::AdamStep { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, t, max_norm: 0.0 };
+                adam::adam_step(&p, &g, &m, &v, &sumsq, h)
+            }))
+        }),
+    }
+}
+
+fn cases(quick: bool) -> Vec<Case> {
+    use ConvJob::*;
+    let mut v = Vec::new();
+    if quick {
+        // The shapes of ../shared/reference/peers.md (batch 8), to compare with other runtimes.
+        v.push(matmul_case(1024, 1024, 1024, false, false, "(peers)"));
+        v.push(matmul_case(512, 512, 512, true, false, ""));
+        for job in [Forward, BackwardData, BackwardWeight] {
+            v.push(conv_case(job, 8, 64, 32, 64, 3, 1, 1, "(peers)"));
+        }
+        v.push(conv_case(Forward, 8, 3, 64, 64, 4, 2, 1, "(D's first layer)"));
+        for job in [Forward, BackwardData, BackwardWeight] {
+            v.push(transpose_case(job, 8, 128, 16, 64, "(peers)"));
+        }
+        v.push(elementwise_case(vec![8, 64, 64, 64], ""));
+        v.push(adam_case(1 << 20, ""));
+    } else {
+        // AttnGAN on CUB at batch 20 (../shared/reference/attngan.md).
+        v.push(matmul_case(1024, 1024, 1024, false, false, ""));
+        v.push(matmul_case(20, 16384, 200, false, true, "(G stage-1 fc)"));
+        for job in [Forward, BackwardData, BackwardWeight] {
+            v.push(conv_case(job, 20, 512, 8, 512, 3, 1, 1, "(G stage-1 upsample)"));
+            v.push(conv_case(job, 20, 64, 64, 128, 3, 1, 1, "(G stage-2 residual)"));
+            v.push(conv_case(job, 20, 64, 128, 64, 3, 1, 1, "(G stage-3 upsample)"));
+            v.push(conv_case(job, 20, 3, 64, 64, 4, 2, 1, "(D64 first layer)"));
+            v.push(conv_case(job, 20, 128, 16, 256, 4, 2, 1, "(D64 third layer)"));
+        }
+        for job in [Forward, BackwardData, BackwardWeight] {
+            v.push(transpose_case(job, 20, 128, 16, 64, "(DCGAN upsampler)"));
+        }
+        v.push(elementwise_case(vec![20, 64, 128, 128], ""));
+        v.push(adam_case(8 << 20, "(G)"));
+    }
+    v
+}
+
+/// The device's ceilings: (GB/s of a large copy, GFLOP/s of FMA chains).
+fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64)> {
+    let n: usize = if quick { 4 << 20 } else { 32 << 20 }; // f32 elements per buffer
+    let src = det(rt, &[n])?;
+    let dst = Tensor::uninit(rt, &[n])?;
+    let copy = KernelSpec::new("bench").define("MODE_COPY", 1);
+    let vecs = (n / 4) as u32;
+    let groups = rt.fold_grid(vecs.div_ceil(256));
+    let t = median(rt, 1, reps, &mut || rt.dispatch(&copy, &[vecs, 0], &[src.buffer(), dst.buffer()], groups))?;
+    let bandwidth = 8.0 * n as f64 / (t.0 * 1e-3) / 1e9;
+    let fma = KernelSpec::new("bench").define("MODE_COPY", 0);
+    let threads: u32 = if quick { 1 << 14 } else { 1 << 20 };
+    let iters: u32 = if quick { 2048 } else { 4096 };
+    let groups = rt.fold_grid(threads.div_ceil(256));
+    let t = median(rt, 1, reps, &mut || rt.dispatch(&fma, &[threads, iters], &[src.buffer(), dst.buffer()], groups))?;
+    let flops = threads as f64 * iters as f64 * 16.0;
+    Ok((bandwidth, flops / (t.0 * 1e-3) / 1e9))
+}
+
+/// (median, min, max) in ms of `reps` device timings after `warmup` runs.
+fn median(rt: &Runtime, warmup: usize, reps: usize, f: &mut dyn FnMut() -> Result<()>) -> Result<(f64, f64, f64)> {
+    for _ in 0..warmup {
+        rt.time(&mut *f)?;
+    }
+    let mut t: Vec<f64> = (0..reps).map(|_| rt.time(&mut *f)).collect::<Result<_>>()?;
+    t.sort_by(f64::total_cmp);
+    Ok((t[t.len() / 2], t[0], t[t.len() - 1]))
+}
+
+pub fn run(args: &BenchArgs) -> Result<()> {
     let rt = Runtime::new()?;
-    let info = rt.adapter_info();
+    let info = rt.adapter_info().clone();
+    let reps = args.reps.unwrap_or(if args.quick { 5 } else { 10 });
+    println!("engine {} bench-kernels{}", env!("CARGO_PKG_VERSION"), if args.quick { " --quick" } else { "" });
+    println!("device: {} ({:?}, {:?})", info.name, info.backend, info.device_type);
+    println!("driver: {} {}", info.driver, info.driver_info);
     println!(
-        "{} ({:?}, {}), kernels: {:?}",
-        info.name,
-        info.backend,
-        info.driver_info,
+        "timing: {}, median of {reps} runs after warm-up (min..max in brackets); kernels: {:?}",
+        if rt.has_gpu_timestamps() { "GPU timestamps" } else { "wall clock around a full wait" },
         rt.flavour()
     );
-    let n = size;
-    let data: Vec<f32> = (0..n * n)
-        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
-        .collect();
-    let a = Tensor::from_slice(&rt, &data, &[n, n])?;
-    let b = Tensor::from_slice(&rt, &data, &[n, n])?;
-    for (ta, tb) in [(false, false), (false, true), (true, false)] {
-        let (med, lo, hi) = time_ms(&rt, 1, 5, || matmul(&a, &b, ta, tb).map(|_| ()))?;
-        let gflops = 2.0 * (n * n * n) as f64 / (med * 1e-3) / 1e9;
-        println!("matmul {n}^3 ta={ta} tb={tb}: median {med:.1} ms (min {lo:.1}, max {hi:.1}) = {gflops:.2} GFLOP/s");
+    let (bw, fl) = ceilings(&rt, args.quick, reps)?;
+    println!("ceilings: memory {bw:.1} GB/s (vec4 copy), arithmetic {fl:.1} GFLOP/s (FMA chains)\n");
+    println!("{:<34} {:<48} {:>22} {:>14} {:>8}", "kernel", "shape", "ms", "rate", "of peak");
+    let mut rows = Vec::new();
+    for case in cases(args.quick) {
+        if let Some(f) = &args.filter {
+            if !case.name.contains(f.as_str()) {
+                continue;
+            }
+        }
+        let mut run = (case.setup)(&rt)?;
+        let (med, lo, hi) = median(&rt, 1, reps, &mut *run)?;
+        let (rate, unit, pct) = match case.work {
+            Work::Flops(f) => (f / (med * 1e-3) / 1e9, "GFLOP/s", f / (med * 1e-3) / 1e9 / fl * 100.0),
+            Work::Bytes(b) => (b / (med * 1e-3) / 1e9, "GB/s", b / (med * 1e-3) / 1e9 / bw * 100.0),
+        };
+        println!(
+            "{:<34} {:<48} {:>22} {:>6.2} {:<7} {:>7.1}%",
+            case.name,
+            case.shape,
+            format!("{med:.2} [{lo:.2}..{hi:.2}]"),
+            rate,
+            unit,
+            pct
+        );
+        let _ = std::io::stdout().flush();
+        rows.push(serde_json::json!({
+            "kernel": case.name, "shape": case.shape, "median_ms": med, "min_ms": lo, "max_ms": hi,
+            "rate": rate, "unit": unit, "percent_of_ceiling": pct,
+        }));
+        drop(run);
+        rt.trim_memory();
     }
-    let xd: Vec<f32> = (0..8 * 64 * 32 * 32)
-        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
-        .collect();
-    let x = Tensor::from_slice(&rt, &xd, &[8, 64, 32, 32])?;
-    let w = Tensor::from_slice(&rt, &xd[..64 * 64 * 9], &[64, 64, 3, 3])?;
-    let flops = 2.0 * 8.0 * 64.0 * 32.0 * 32.0 * 64.0 * 9.0;
-    let y = engine::ops::conv::conv2d(&x, &w, None, 1, 1)?;
-    let (med, lo, hi) = time_ms(&rt, 1, 5, || {
-        engine::ops::conv::conv2d(&x, &w, None, 1, 1).map(|_| ())
-    })?;
-    println!(
-        "conv2d fwd: median {med:.1} ms (min {lo:.1}, max {hi:.1}) = {:.2} GFLOP/s",
-        flops / (med * 1e-3) / 1e9
-    );
-    let (med, lo, hi) = time_ms(&rt, 1, 5, || {
-        engine::ops::conv::conv2d_backward_data(&y, &w, [32, 32], 1, 1).map(|_| ())
-    })?;
-    println!(
-        "conv2d bwd data: median {med:.1} ms (min {lo:.1}, max {hi:.1}) = {:.2} GFLOP/s",
-        flops / (med * 1e-3) / 1e9
-    );
-    let (med, lo, hi) = time_ms(&rt, 1, 5, || {
-        engine::ops::conv::conv2d_backward_weight(&x, &y, [3, 3], 1, 1).map(|_| ())
-    })?;
-    println!(
-        "conv2d bwd weight: median {med:.1} ms (min {lo:.1}, max {hi:.1}) = {:.2} GFLOP/s",
-        flops / (med * 1e-3) / 1e9
-    );
+    if let Some(path) = &args.json {
+        let doc = serde_json::json!({
+            "engine_version": env!("CARGO_PKG_VERSION"),
+            "device": info.name, "backend": format!("{:?}", info.backend), "driver": format!("{} {}", info.driver, info.driver_info),
+            "timing": if rt.has_gpu_timestamps() { "gpu_timestamps" } else { "wall_clock" },
+            "quick": args.quick, "reps": reps,
+            "ceilings": { "memory_gb_s": bw, "arithmetic_gflop_s": fl },
+            "kernels": rows,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap())
+            .map_err(|e| engine::Error::invalid("bench-kernels", format!("cannot write {}: {e}", path.display())))?;
+        println!("\nwrote {}", path.display());
+    }
     Ok(())
 }

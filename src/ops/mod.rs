@@ -35,5 +35,7 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
     specs.extend(matmul::all_specs());
     specs.extend(conv::all_specs());
+    specs.push(KernelSpec::new("bench").define("MODE_COPY", 1));
+    specs.push(KernelSpec::new("bench").define("MODE_COPY", 0));
     specs
 }

@@ -63,14 +63,14 @@ pub enum Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    pub(crate) fn invalid(op: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(op: &'static str, message: impl Into<String>) -> Self {
         Error::Invalid {
             op,
             message: message.into(),
         }
     }
 
-    pub(crate) fn shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Self {
+    pub fn shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Self {
         Error::Shape {
             op,
             lhs: lhs.to_vec(),
@@ -79,7 +79,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn shape_hint(
+    pub fn shape_hint(
         op: &'static str,
         lhs: &[usize],
         rhs: &[usize],

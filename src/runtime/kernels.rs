@@ -31,6 +31,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "conv2d_backward_weight",
     "axpby",
     "adam",
+    "bench",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");

@@ -10,6 +10,7 @@ pub mod error;
 pub mod kernels;
 pub mod pool;
 pub mod tensor;
+pub mod timer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -420,7 +421,7 @@ impl Runtime {
 
     /// Copies `bytes` bytes at `offset` of a device buffer to the host:
     /// submits the batch and waits for it.
-    pub(crate) fn read_bytes(
+    pub fn read_bytes(
         &self,
         buffer: &wgpu::Buffer,
         offset: u64,

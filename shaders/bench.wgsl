@@ -1,0 +1,39 @@
+// The device's two ceilings, for `engine bench-kernels`:
+// MODE_COPY: out = in as vec4, bytes read plus written per element = 32;
+// otherwise: 8 independent FMA chains of `iters` steps per thread
+// (16 * iters flops per thread), written out so nothing is optimised away.
+
+struct Params {
+    n: u32,
+    iters: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> dst: array<vec4<f32>>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    if (i >= p.n) {
+        return;
+    }
+//#if MODE_COPY
+    dst[i] = src[i];
+//#else
+    let seed = src[i % 16u];
+    var a = seed;
+    var b = seed + vec4<f32>(1.0);
+    let m = vec4<f32>(0.999);
+    let c = vec4<f32>(0.001);
+    for (var k = 0u; k < p.iters; k++) {
+        a = fma(a, m, c);
+        b = fma(b, m, c);
+    }
+    dst[i] = a + b;
+//#endif
+}
