@@ -3,9 +3,13 @@
 //! Runs on whatever adapter the runtime picks (lavapipe in CI).
 
 mod common;
+mod gradcheck;
 
+mod activation;
 mod elementwise;
+mod glu;
 mod matmul;
 mod reduce;
 mod runtime;
 mod shaders;
+mod upsample;

@@ -2,11 +2,14 @@
 //! Each op checks shapes (errors name both), allocates its output from the
 //! pool and records its dispatch in the runtime's current batch.
 
+pub mod activation;
 pub mod binary;
 pub mod fill;
+pub mod glu;
 pub mod matmul;
 pub mod reduce;
 pub mod unary;
+pub mod upsample;
 
 pub use binary::BinaryOp;
 pub use matmul::matmul;
@@ -31,5 +34,14 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     }
     specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
     specs.extend(matmul::all_specs());
+    specs.extend(
+        activation::ActivationBackward::ALL
+            .iter()
+            .map(|op| activation::spec(*op)),
+    );
+    for backward in [false, true] {
+        specs.push(glu::spec(backward));
+        specs.push(upsample::spec(backward));
+    }
     specs
 }

@@ -22,6 +22,12 @@ pub const SHADERS: &[(&str, &str)] = &[
         "matmul_tiled",
         include_str!("../../shaders/matmul_tiled.wgsl"),
     ),
+    (
+        "activation_backward",
+        include_str!("../../shaders/activation_backward.wgsl"),
+    ),
+    ("glu", include_str!("../../shaders/glu.wgsl")),
+    ("upsample", include_str!("../../shaders/upsample.wgsl")),
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
