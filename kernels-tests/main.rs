@@ -6,9 +6,11 @@ mod common;
 mod gradcheck;
 
 mod activation;
+mod concat;
 mod elementwise;
 mod glu;
 mod matmul;
+mod pool;
 mod reduce;
 mod runtime;
 mod shaders;

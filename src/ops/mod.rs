@@ -4,9 +4,11 @@
 
 pub mod activation;
 pub mod binary;
+pub mod concat;
 pub mod fill;
 pub mod glu;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod unary;
 pub mod upsample;
@@ -42,6 +44,8 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     for backward in [false, true] {
         specs.push(glu::spec(backward));
         specs.push(upsample::spec(backward));
+        specs.push(pool::spec(backward));
     }
+    specs.push(concat::spec());
     specs
 }

@@ -28,6 +28,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ),
     ("glu", include_str!("../../shaders/glu.wgsl")),
     ("upsample", include_str!("../../shaders/upsample.wgsl")),
+    ("copy_block", include_str!("../../shaders/copy_block.wgsl")),
+    ("avg_pool2d", include_str!("../../shaders/avg_pool2d.wgsl")),
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
