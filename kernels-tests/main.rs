@@ -6,7 +6,9 @@ mod common;
 mod gradcheck;
 
 mod activation;
+mod bce;
 mod concat;
+mod cosine;
 mod elementwise;
 mod glu;
 mod matmul;
@@ -14,4 +16,5 @@ mod pool;
 mod reduce;
 mod runtime;
 mod shaders;
+mod softmax;
 mod upsample;

@@ -3,13 +3,16 @@
 //! pool and records its dispatch in the runtime's current batch.
 
 pub mod activation;
+pub mod bce;
 pub mod binary;
 pub mod concat;
+pub mod cosine;
 pub mod fill;
 pub mod glu;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;
 pub mod upsample;
 
@@ -45,6 +48,10 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         specs.push(glu::spec(backward));
         specs.push(upsample::spec(backward));
         specs.push(pool::spec(backward));
+        specs.push(bce::spec(backward));
+        specs.push(softmax::log_softmax_spec(backward));
+        specs.push(softmax::cross_entropy_spec(backward));
+        specs.push(cosine::spec(backward));
     }
     specs.push(concat::spec());
     specs

@@ -30,6 +30,19 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("upsample", include_str!("../../shaders/upsample.wgsl")),
     ("copy_block", include_str!("../../shaders/copy_block.wgsl")),
     ("avg_pool2d", include_str!("../../shaders/avg_pool2d.wgsl")),
+    (
+        "bce_with_logits",
+        include_str!("../../shaders/bce_with_logits.wgsl"),
+    ),
+    (
+        "log_softmax",
+        include_str!("../../shaders/log_softmax.wgsl"),
+    ),
+    (
+        "cross_entropy",
+        include_str!("../../shaders/cross_entropy.wgsl"),
+    ),
+    ("cosine", include_str!("../../shaders/cosine.wgsl")),
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
