@@ -37,7 +37,6 @@ fn out_size(op: &'static str, shape: &[usize], k: usize, s: usize) -> Result<(us
 }
 
 /// One launch of the shader: `src` is x (forward) or dy (backward), `out_shape` the result.
-#[allow(clippy::too_many_arguments)]
 fn launch(
     src: &Tensor,
     out_shape: &[usize],
