@@ -3,13 +3,22 @@
 //! Runs on whatever adapter the runtime picks (lavapipe in CI).
 
 mod common;
+mod gradcheck;
 
 mod adam;
 mod autograd;
 
+mod activation;
+mod bce;
+mod concat;
 mod conv;
+mod cosine;
 mod elementwise;
+mod glu;
 mod matmul;
+mod pool;
 mod reduce;
 mod runtime;
 mod shaders;
+mod softmax;
+mod upsample;

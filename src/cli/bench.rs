@@ -43,13 +43,22 @@ struct Case {
 
 fn det(rt: &Runtime, shape: &[usize]) -> Result<Tensor> {
     let n: usize = shape.iter().product();
-    let data: Vec<f32> = (0..n).map(|i| ((i.wrapping_mul(7919)) % 1000) as f32 / 1000.0 - 0.5).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|i| ((i.wrapping_mul(7919)) % 1000) as f32 / 1000.0 - 0.5)
+        .collect();
     Tensor::from_slice(rt, &data, shape)
 }
 
 fn matmul_case(m: usize, n: usize, k: usize, ta: bool, tb: bool, what: &str) -> Case {
     Case {
-        name: format!("matmul{}", if ta || tb { format!(" (ta={ta}, tb={tb})") } else { String::new() }),
+        name: format!(
+            "matmul{}",
+            if ta || tb {
+                format!(" (ta={ta}, tb={tb})")
+            } else {
+                String::new()
+            }
+        ),
         shape: format!("{m}x{n}x{k} {what}"),
         work: Work::Flops(2.0 * (m * n * k) as f64),
         setup: Box::new(move |rt| {
@@ -68,7 +77,17 @@ enum ConvJob {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn conv_case(job: ConvJob, n: usize, c: usize, h: usize, o: usize, k: usize, s: usize, p: usize, what: &str) -> Case {
+fn conv_case(
+    job: ConvJob,
+    n: usize,
+    c: usize,
+    h: usize,
+    o: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    what: &str,
+) -> Case {
     let oh = conv::conv_out(h, k, s, p).unwrap_or(1);
     let flops = 2.0 * (n * o * oh * oh * c * k * k) as f64;
     let name = match job {
@@ -86,8 +105,12 @@ fn conv_case(job: ConvJob, n: usize, c: usize, h: usize, o: usize, k: usize, s: 
             let dy = det(rt, &[n, o, oh, oh])?;
             Ok(match job {
                 ConvJob::Forward => Box::new(move || conv::conv2d(&x, &w, None, s, p).map(|_| ())),
-                ConvJob::BackwardData => Box::new(move || conv::conv2d_backward_data(&dy, &w, [h, h], s, p).map(|_| ())),
-                ConvJob::BackwardWeight => Box::new(move || conv::conv2d_backward_weight(&x, &dy, [k, k], s, p).map(|_| ())),
+                ConvJob::BackwardData => {
+                    Box::new(move || conv::conv2d_backward_data(&dy, &w, [h, h], s, p).map(|_| ()))
+                }
+                ConvJob::BackwardWeight => Box::new(move || {
+                    conv::conv2d_backward_weight(&x, &dy, [k, k], s, p).map(|_| ())
+                }),
             })
         }),
     }
@@ -110,9 +133,15 @@ fn transpose_case(job: ConvJob, n: usize, c: usize, h: usize, o: usize, what: &s
             let w = det(rt, &[c, o, k, k])?;
             let dy = det(rt, &[n, o, oh, oh])?;
             Ok(match job {
-                ConvJob::Forward => Box::new(move || conv::conv_transpose2d(&x, &w, None, s, p).map(|_| ())),
-                ConvJob::BackwardData => Box::new(move || conv::conv_transpose2d_backward_data(&dy, &w, [h, h], s, p).map(|_| ())),
-                ConvJob::BackwardWeight => Box::new(move || conv::conv_transpose2d_backward_weight(&x, &dy, [k, k], s, p).map(|_| ())),
+                ConvJob::Forward => {
+                    Box::new(move || conv::conv_transpose2d(&x, &w, None, s, p).map(|_| ()))
+                }
+                ConvJob::BackwardData => Box::new(move || {
+                    conv::conv_transpose2d_backward_data(&dy, &w, [h, h], s, p).map(|_| ())
+                }),
+                ConvJob::BackwardWeight => Box::new(move || {
+                    conv::conv_transpose2d_backward_weight(&x, &dy, [k, k], s, p).map(|_| ())
+                }),
             })
         }),
     }
@@ -139,12 +168,25 @@ fn adam_case(n: usize, what: &str) -> Case {
         // Reads param, grad, m, v; writes param, m, v.
         work: Work::Bytes(28.0 * n as f64),
         setup: Box::new(move |rt| {
-            let (p, g, m, v) = (det(rt, &[n])?, det(rt, &[n])?, fill::zeros(rt, &[n])?, fill::zeros(rt, &[n])?);
+            let (p, g, m, v) = (
+                det(rt, &[n])?,
+                det(rt, &[n])?,
+                fill::zeros(rt, &[n])?,
+                fill::zeros(rt, &[n])?,
+            );
             let sumsq = fill::zeros(rt, &[1])?;
             let mut t = 0;
             Ok(Box::new(move || {
                 t += 1;
-                let h = adam::AdamStep { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, t, max_norm: 0.0 };
+                let h = adam::AdamStep {
+                    lr: 2e-4,
+                    beta1: 0.5,
+                    beta2: 0.999,
+                    eps: 1e-8,
+                    weight_decay: 0.0,
+                    t,
+                    max_norm: 0.0,
+                };
                 adam::adam_step(&p, &g, &m, &v, &sumsq, h)
             }))
         }),
@@ -161,7 +203,17 @@ fn cases(quick: bool) -> Vec<Case> {
         for job in [Forward, BackwardData, BackwardWeight] {
             v.push(conv_case(job, 8, 64, 32, 64, 3, 1, 1, "(peers)"));
         }
-        v.push(conv_case(Forward, 8, 3, 64, 64, 4, 2, 1, "(D's first layer)"));
+        v.push(conv_case(
+            Forward,
+            8,
+            3,
+            64,
+            64,
+            4,
+            2,
+            1,
+            "(D's first layer)",
+        ));
         for job in [Forward, BackwardData, BackwardWeight] {
             v.push(transpose_case(job, 8, 128, 16, 64, "(peers)"));
         }
@@ -172,11 +224,51 @@ fn cases(quick: bool) -> Vec<Case> {
         v.push(matmul_case(1024, 1024, 1024, false, false, ""));
         v.push(matmul_case(20, 16384, 200, false, true, "(G stage-1 fc)"));
         for job in [Forward, BackwardData, BackwardWeight] {
-            v.push(conv_case(job, 20, 512, 8, 512, 3, 1, 1, "(G stage-1 upsample)"));
-            v.push(conv_case(job, 20, 64, 64, 128, 3, 1, 1, "(G stage-2 residual)"));
-            v.push(conv_case(job, 20, 64, 128, 64, 3, 1, 1, "(G stage-3 upsample)"));
+            v.push(conv_case(
+                job,
+                20,
+                512,
+                8,
+                512,
+                3,
+                1,
+                1,
+                "(G stage-1 upsample)",
+            ));
+            v.push(conv_case(
+                job,
+                20,
+                64,
+                64,
+                128,
+                3,
+                1,
+                1,
+                "(G stage-2 residual)",
+            ));
+            v.push(conv_case(
+                job,
+                20,
+                64,
+                128,
+                64,
+                3,
+                1,
+                1,
+                "(G stage-3 upsample)",
+            ));
             v.push(conv_case(job, 20, 3, 64, 64, 4, 2, 1, "(D64 first layer)"));
-            v.push(conv_case(job, 20, 128, 16, 256, 4, 2, 1, "(D64 third layer)"));
+            v.push(conv_case(
+                job,
+                20,
+                128,
+                16,
+                256,
+                4,
+                2,
+                1,
+                "(D64 third layer)",
+            ));
         }
         for job in [Forward, BackwardData, BackwardWeight] {
             v.push(transpose_case(job, 20, 128, 16, 64, "(DCGAN upsampler)"));
@@ -195,19 +287,33 @@ fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64)> {
     let copy = KernelSpec::new("bench").define("MODE_COPY", 1);
     let vecs = (n / 4) as u32;
     let groups = rt.fold_grid(vecs.div_ceil(256));
-    let t = median(rt, 1, reps, &mut || rt.dispatch(&copy, &[vecs, 0], &[src.buffer(), dst.buffer()], groups))?;
+    let t = median(rt, 1, reps, &mut || {
+        rt.dispatch(&copy, &[vecs, 0], &[src.buffer(), dst.buffer()], groups)
+    })?;
     let bandwidth = 8.0 * n as f64 / (t.0 * 1e-3) / 1e9;
     let fma = KernelSpec::new("bench").define("MODE_COPY", 0);
     let threads: u32 = if quick { 1 << 14 } else { 1 << 20 };
     let iters: u32 = if quick { 2048 } else { 4096 };
     let groups = rt.fold_grid(threads.div_ceil(256));
-    let t = median(rt, 1, reps, &mut || rt.dispatch(&fma, &[threads, iters], &[src.buffer(), dst.buffer()], groups))?;
+    let t = median(rt, 1, reps, &mut || {
+        rt.dispatch(
+            &fma,
+            &[threads, iters],
+            &[src.buffer(), dst.buffer()],
+            groups,
+        )
+    })?;
     let flops = threads as f64 * iters as f64 * 16.0;
     Ok((bandwidth, flops / (t.0 * 1e-3) / 1e9))
 }
 
 /// (median, min, max) in ms of `reps` device timings after `warmup` runs.
-fn median(rt: &Runtime, warmup: usize, reps: usize, f: &mut dyn FnMut() -> Result<()>) -> Result<(f64, f64, f64)> {
+fn median(
+    rt: &Runtime,
+    warmup: usize,
+    reps: usize,
+    f: &mut dyn FnMut() -> Result<()>,
+) -> Result<(f64, f64, f64)> {
     for _ in 0..warmup {
         rt.time(&mut *f)?;
     }
@@ -220,17 +326,33 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let rt = Runtime::new()?;
     let info = rt.adapter_info().clone();
     let reps = args.reps.unwrap_or(if args.quick { 5 } else { 10 });
-    println!("engine {} bench-kernels{}", env!("CARGO_PKG_VERSION"), if args.quick { " --quick" } else { "" });
-    println!("device: {} ({:?}, {:?})", info.name, info.backend, info.device_type);
+    println!(
+        "engine {} bench-kernels{}",
+        env!("CARGO_PKG_VERSION"),
+        if args.quick { " --quick" } else { "" }
+    );
+    println!(
+        "device: {} ({:?}, {:?})",
+        info.name, info.backend, info.device_type
+    );
     println!("driver: {} {}", info.driver, info.driver_info);
     println!(
         "timing: {}, median of {reps} runs after warm-up (min..max in brackets); kernels: {:?}",
-        if rt.has_gpu_timestamps() { "GPU timestamps" } else { "wall clock around a full wait" },
+        if rt.has_gpu_timestamps() {
+            "GPU timestamps"
+        } else {
+            "wall clock around a full wait"
+        },
         rt.flavour()
     );
     let (bw, fl) = ceilings(&rt, args.quick, reps)?;
-    println!("ceilings: memory {bw:.1} GB/s (vec4 copy), arithmetic {fl:.1} GFLOP/s (FMA chains)\n");
-    println!("{:<34} {:<48} {:>22} {:>14} {:>8}", "kernel", "shape", "ms", "rate", "of peak");
+    println!(
+        "ceilings: memory {bw:.1} GB/s (vec4 copy), arithmetic {fl:.1} GFLOP/s (FMA chains)\n"
+    );
+    println!(
+        "{:<34} {:<48} {:>22} {:>14} {:>8}",
+        "kernel", "shape", "ms", "rate", "of peak"
+    );
     let mut rows = Vec::new();
     for case in cases(args.quick) {
         if let Some(f) = &args.filter {
@@ -241,8 +363,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let mut run = (case.setup)(&rt)?;
         let (med, lo, hi) = median(&rt, 1, reps, &mut *run)?;
         let (rate, unit, pct) = match case.work {
-            Work::Flops(f) => (f / (med * 1e-3) / 1e9, "GFLOP/s", f / (med * 1e-3) / 1e9 / fl * 100.0),
-            Work::Bytes(b) => (b / (med * 1e-3) / 1e9, "GB/s", b / (med * 1e-3) / 1e9 / bw * 100.0),
+            Work::Flops(f) => (
+                f / (med * 1e-3) / 1e9,
+                "GFLOP/s",
+                f / (med * 1e-3) / 1e9 / fl * 100.0,
+            ),
+            Work::Bytes(b) => (
+                b / (med * 1e-3) / 1e9,
+                "GB/s",
+                b / (med * 1e-3) / 1e9 / bw * 100.0,
+            ),
         };
         println!(
             "{:<34} {:<48} {:>22} {:>6.2} {:<7} {:>7.1}%",
@@ -270,8 +400,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "ceilings": { "memory_gb_s": bw, "arithmetic_gflop_s": fl },
             "kernels": rows,
         });
-        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap())
-            .map_err(|e| engine::Error::invalid("bench-kernels", format!("cannot write {}: {e}", path.display())))?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).map_err(|e| {
+            engine::Error::invalid(
+                "bench-kernels",
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
         println!("\nwrote {}", path.display());
     }
     Ok(())

@@ -2,14 +2,22 @@
 //! Each op checks shapes (errors name both), allocates its output from the
 //! pool and records its dispatch in the runtime's current batch.
 
+pub mod activation;
 pub mod adam;
 pub mod axpby;
+pub mod bce;
 pub mod binary;
+pub mod concat;
 pub mod conv;
+pub mod cosine;
 pub mod fill;
+pub mod glu;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
+pub mod softmax;
 pub mod unary;
+pub mod upsample;
 
 pub use binary::BinaryOp;
 pub use matmul::matmul;
@@ -37,5 +45,20 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     specs.extend(conv::all_specs());
     specs.push(KernelSpec::new("bench").define("MODE_COPY", 1));
     specs.push(KernelSpec::new("bench").define("MODE_COPY", 0));
+    specs.extend(
+        activation::ActivationBackward::ALL
+            .iter()
+            .map(|op| activation::spec(*op)),
+    );
+    for backward in [false, true] {
+        specs.push(glu::spec(backward));
+        specs.push(upsample::spec(backward));
+        specs.push(pool::spec(backward));
+        specs.push(bce::spec(backward));
+        specs.push(softmax::log_softmax_spec(backward));
+        specs.push(softmax::cross_entropy_spec(backward));
+        specs.push(cosine::spec(backward));
+    }
+    specs.push(concat::spec());
     specs
 }

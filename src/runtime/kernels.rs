@@ -32,6 +32,15 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "axpby",
     "adam",
     "bench",
+    "activation_backward",
+    "glu",
+    "upsample",
+    "copy_block",
+    "avg_pool2d",
+    "bce_with_logits",
+    "log_softmax",
+    "cross_entropy",
+    "cosine",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");

@@ -421,12 +421,7 @@ impl Runtime {
 
     /// Copies `bytes` bytes at `offset` of a device buffer to the host:
     /// submits the batch and waits for it.
-    pub fn read_bytes(
-        &self,
-        buffer: &wgpu::Buffer,
-        offset: u64,
-        bytes: u64,
-    ) -> Result<Vec<u8>> {
+    pub fn read_bytes(&self, buffer: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>> {
         if bytes == 0 {
             return Ok(Vec::new());
         }

@@ -9,7 +9,9 @@ use super::{Result, Runtime};
 impl Runtime {
     /// Whether [`Runtime::time`] uses GPU timestamps.
     pub fn has_gpu_timestamps(&self) -> bool {
-        self.features().contains(wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+        self.features().contains(
+            wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS,
+        )
     }
 
     /// Runs `f` (which records work) and returns the device time of that work

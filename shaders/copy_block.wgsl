@@ -1,0 +1,38 @@
+// Strided block copy, the kernel of concat, split and narrow along any axis.
+// Both tensors are viewed as [outer, axis, inner]; the block [outer, len, inner]
+// starting at src_start on the source's axis (length src_axis) is written at
+// dst_start on the destination's axis (length dst_axis). One thread per element.
+
+struct Params {
+    outer: u32,
+    len: u32,
+    inner: u32,
+    src_off: u32,
+    src_axis: u32,
+    src_start: u32,
+    dst_off: u32,
+    dst_axis: u32,
+    dst_start: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    let block = p.len * p.inner;
+    if (i >= p.outer * block) {
+        return;
+    }
+    let o = i / block;
+    let r = i % block; // (j, k) of the block as j * inner + k
+    let s = p.src_off + (o * p.src_axis + p.src_start) * p.inner + r;
+    let d = p.dst_off + (o * p.dst_axis + p.dst_start) * p.inner + r;
+    dst[d] = src[s];
+}

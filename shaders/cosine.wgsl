@@ -1,0 +1,81 @@
+// Cosine similarity along the middle axis of x, y viewed as [outer, D, inner]
+// (PyTorch's F.cosine_similarity: x.y / max(|x| |y|, eps)); one thread per
+// (outer, inner) pair walks D:
+//   forward:  out[o, i] = dot / max(a * b, eps), a = |x|, b = |y|   -> [outer, inner]
+//   backward: with g = dout[o, i] and n = a * b,
+//             n > eps:  dx = g * (y / n - out * x / a^2), dy = g * (x / n - out * y / b^2)
+//             n <= eps: dx = g * y / eps, dy = g * x / eps (the denominator is the constant eps)
+
+struct Params {
+    outer: u32,
+    d: u32,
+    inner: u32,
+    x_off: u32,
+    y_off: u32,
+    g_off: u32,
+    out_off: u32,
+    dx_off: u32,
+    dy_off: u32,
+    eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(2) var<storage, read> ys: array<f32>;
+//#if BACKWARD
+@group(0) @binding(3) var<storage, read> gs: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dy: array<f32>;
+//#else
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+//#endif
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let k = group_index(wid, nwg) * 64u + lid;
+    if (k >= p.outer * p.inner) {
+        return;
+    }
+    let o = k / p.inner;
+    let i = k % p.inner;
+    let base = o * p.d * p.inner + i; // element (o, 0, i); step inner along D
+    var dot = 0.0;
+    var xx = 0.0;
+    var yy = 0.0;
+    for (var j = 0u; j < p.d; j++) {
+        let x = xs[p.x_off + base + j * p.inner];
+        let y = ys[p.y_off + base + j * p.inner];
+        dot += x * y;
+        xx += x * x;
+        yy += y * y;
+    }
+    // Norms first, then their product: the product of the squares could overflow.
+    let a = sqrt(xx);
+    let b = sqrt(yy);
+    let n = a * b;
+//#if BACKWARD
+    let g = gs[p.g_off + k];
+    var cx = 0.0; // coefficient of x in dx (and of y in dy: cy)
+    var cy = 0.0;
+    var inv_n = 1.0 / p.eps;
+    if (n > p.eps) {
+        inv_n = 1.0 / n;
+        let cos = dot * inv_n;
+        cx = -cos / xx;
+        cy = -cos / yy;
+    }
+    for (var j = 0u; j < p.d; j++) {
+        let e = base + j * p.inner;
+        let x = xs[p.x_off + e];
+        let y = ys[p.y_off + e];
+        dx[p.dx_off + e] = g * (y * inv_n + cx * x);
+        dy[p.dy_off + e] = g * (x * inv_n + cy * y);
+    }
+//#else
+    out[p.out_off + k] = dot / max(n, p.eps);
+//#endif
+}

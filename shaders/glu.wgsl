@@ -1,0 +1,56 @@
+// Gated linear unit over channels: x is viewed as [outer, 2 * half, inner]
+// (outer = N, inner = the spatial size), a = x[:, :half], b = x[:, half:],
+//   forward:  out = a * sigmoid(b)                          [outer, half, inner]
+//   backward: da = dy * sigmoid(b), db = dy * a * s * (1 - s)  -> dx [outer, 2 * half, inner]
+// One thread per output element; in backward it writes both halves of dx.
+
+struct Params {
+    outer: u32,
+    half: u32,
+    inner: u32,
+    x_off: u32,
+    dy_off: u32,
+    out_off: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xs: array<f32>;
+//#if BACKWARD
+@group(0) @binding(2) var<storage, read> dys: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+//#else
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+//#endif
+
+// sigmoid without overflow for large |x|.
+fn stable_sigmoid(x: f32) -> f32 {
+    let e = exp(-abs(x));
+    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
+}
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wid, nwg) * 256u + lid;
+    let per = p.half * p.inner;
+    if (i >= p.outer * per) {
+        return;
+    }
+    let o = i / per;
+    let r = i % per;
+    // Element (o, c, j) of the first half and (o, c + half, j) of the second.
+    let ia = o * 2u * per + r;
+    let ib = ia + per;
+    let a = xs[p.x_off + ia];
+    let s = stable_sigmoid(xs[p.x_off + ib]);
+//#if BACKWARD
+    let dy = dys[p.dy_off + i];
+    out[p.out_off + ia] = dy * s;
+    out[p.out_off + ib] = dy * a * s * (1.0 - s);
+//#else
+    out[p.out_off + i] = a * s;
+//#endif
+}
