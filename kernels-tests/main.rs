@@ -4,6 +4,7 @@
 
 mod common;
 
+mod batch_norm;
 mod elementwise;
 mod matmul;
 mod reduce;

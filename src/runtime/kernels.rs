@@ -18,6 +18,15 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("binary", include_str!("../../shaders/binary.wgsl")),
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     ("matmul", include_str!("../../shaders/matmul.wgsl")),
+    ("batch_norm", include_str!("../../shaders/batch_norm.wgsl")),
+    (
+        "batch_norm_backward",
+        include_str!("../../shaders/batch_norm_backward.wgsl"),
+    ),
+    (
+        "batch_norm_eval",
+        include_str!("../../shaders/batch_norm_eval.wgsl"),
+    ),
     (
         "matmul_tiled",
         include_str!("../../shaders/matmul_tiled.wgsl"),
