@@ -61,10 +61,10 @@ fn backward_ref(
     };
     let mut dg = vec![0.0; c];
     let mut db = vec![0.0; c];
-    for i in 0..x.len() {
+    for (i, &d) in dy.iter().enumerate() {
         let ci = (i / inner) % c;
-        db[ci] += dy[i];
-        dg[ci] += dy[i] * xhat(i);
+        db[ci] += d;
+        dg[ci] += d * xhat(i);
     }
     let dx = (0..x.len())
         .map(|i| {

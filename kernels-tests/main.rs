@@ -4,6 +4,7 @@
 
 mod common;
 
+mod attention;
 mod batch_norm;
 mod elementwise;
 mod matmul;

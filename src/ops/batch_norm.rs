@@ -145,7 +145,7 @@ pub fn batch_norm_train(
             ),
         ));
     }
-    if !(eps > 0.0) {
+    if eps.is_nan() || eps <= 0.0 {
         return Err(Error::invalid(
             OP,
             format!("eps must be positive, got {eps}"),

@@ -2,6 +2,7 @@
 //! Each op checks shapes (errors name both), allocates its output from the
 //! pool and records its dispatch in the runtime's current batch.
 
+pub mod attention;
 pub mod batch_norm;
 pub mod binary;
 pub mod fill;
@@ -33,5 +34,6 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
     specs.extend(matmul::all_specs());
     specs.extend(batch_norm::all_specs());
+    specs.extend(attention::all_specs());
     specs
 }

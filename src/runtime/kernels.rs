@@ -18,6 +18,19 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("binary", include_str!("../../shaders/binary.wgsl")),
     ("reduce", include_str!("../../shaders/reduce.wgsl")),
     ("matmul", include_str!("../../shaders/matmul.wgsl")),
+    ("attention", include_str!("../../shaders/attention.wgsl")),
+    (
+        "attention_backward",
+        include_str!("../../shaders/attention_backward.wgsl"),
+    ),
+    (
+        "attention_backward_words",
+        include_str!("../../shaders/attention_backward_words.wgsl"),
+    ),
+    (
+        "attention_softmax",
+        include_str!("../../shaders/attention_softmax.wgsl"),
+    ),
     ("batch_norm", include_str!("../../shaders/batch_norm.wgsl")),
     (
         "batch_norm_backward",
