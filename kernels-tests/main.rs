@@ -9,6 +9,8 @@ mod adam;
 mod autograd;
 
 mod activation;
+mod attention;
+mod batch_norm;
 mod bce;
 mod concat;
 mod conv;

@@ -4,7 +4,9 @@
 
 pub mod activation;
 pub mod adam;
+pub mod attention;
 pub mod axpby;
+pub mod batch_norm;
 pub mod bce;
 pub mod binary;
 pub mod concat;
@@ -60,5 +62,7 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         specs.push(cosine::spec(backward));
     }
     specs.push(concat::spec());
+    specs.extend(batch_norm::all_specs());
+    specs.extend(attention::all_specs());
     specs
 }

@@ -41,6 +41,13 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "log_softmax",
     "cross_entropy",
     "cosine",
+    "batch_norm",
+    "batch_norm_backward",
+    "batch_norm_eval",
+    "attention",
+    "attention_backward",
+    "attention_backward_words",
+    "attention_softmax",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");

@@ -1,0 +1,77 @@
+// Word-level attention backward, the per-pixel part: one thread per (b, p).
+//   g[t]  = sum_c dctx[b, c, p] * w[b, c, t] (+ dattn[b, p, t] with DATTN)
+//   ds[t] = attn[t] * (g[t] - sum_t' attn[t'] * g[t'])      (softmax backward)
+//   dq[b, c, p] = sum_t ds[t] * w[b, c, t]
+// ds is written out for the word gradient (attention_backward_words.wgsl).
+// Padding words have attn = 0, hence ds = 0: the mask needs no input here.
+
+struct Params {
+    b: u32,
+    c: u32,
+    p: u32,
+    t: u32,
+    w_off: u32,
+    a_off: u32,
+    dctx_off: u32,
+    ds_off: u32,
+    dq_off: u32,
+    da_off: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<f32>;
+@group(0) @binding(2) var<storage, read> attn: array<f32>;
+@group(0) @binding(3) var<storage, read> dctx: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ds: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dq: array<f32>;
+//#if DATTN
+@group(0) @binding(6) var<storage, read> dattn: array<f32>;
+//#endif
+
+const TMAX: u32 = {{TMAX}}u;
+
+@compute @workgroup_size(64)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let gi = group_index(wid, nwg) * 64u + lid;
+    if (gi >= p.b * p.p) {
+        return;
+    }
+    let b = gi / p.p;
+    let px = gi - b * p.p;
+    let wb = p.w_off + b * p.c * p.t;
+    let cb = b * p.c * p.p + px;
+    var g: array<f32, TMAX>;
+    for (var t = 0u; t < p.t; t = t + 1u) {
+//#if DATTN
+        g[t] = dattn[p.da_off + gi * p.t + t];
+//#else
+        g[t] = 0.0;
+//#endif
+    }
+    for (var c = 0u; c < p.c; c = c + 1u) {
+        let d = dctx[p.dctx_off + cb + c * p.p];
+        for (var t = 0u; t < p.t; t = t + 1u) {
+            g[t] = g[t] + d * w[wb + c * p.t + t];
+        }
+    }
+    let ab = p.a_off + gi * p.t;
+    var dot = 0.0;
+    for (var t = 0u; t < p.t; t = t + 1u) {
+        dot = dot + attn[ab + t] * g[t];
+    }
+    for (var t = 0u; t < p.t; t = t + 1u) {
+        g[t] = attn[ab + t] * (g[t] - dot);
+        ds[p.ds_off + gi * p.t + t] = g[t];
+    }
+    for (var c = 0u; c < p.c; c = c + 1u) {
+        var acc = 0.0;
+        for (var t = 0u; t < p.t; t = t + 1u) {
+            acc = acc + g[t] * w[wb + c * p.t + t];
+        }
+        dq[p.dq_off + cb + c * p.p] = acc;
+    }
+}

@@ -1,0 +1,128 @@
+// Batch norm, training mode: per-channel batch statistics, the normalised
+// output, the saved (mean, invstd) for the backward and, with RUNNING, the
+// running statistics updated in place (PyTorch's momentum convention, the
+// running variance from the unbiased batch variance).
+//
+// x is viewed as [n, c, inner] (inner = H*W, 1 for [N, C]); a channel has
+// count = n * inner elements. With TREE one workgroup of WG threads owns a
+// channel and sums with a tree in workgroup memory (long channels); without
+// it each thread owns a channel and loops alone (short channels, no barriers).
+//
+// Variance in two passes for accuracy on inputs far from zero: the mean
+// first, then the deviations d = x - mean0 with the correction
+// var = sum(d^2)/count - (sum(d)/count)^2 (which also refines the mean).
+// The mean is saved as an unevaluated sum hi + lo of two f32 (hi is the
+// rounded mean): on inputs like 100 +- 0.5 the rounding of hi alone would
+// shift every xhat by up to 2e-5; x - hi is exact there and - lo restores it.
+
+struct Params {
+    n: u32,
+    c: u32,
+    inner: u32,
+    x_off: u32,
+    g_off: u32,
+    b_off: u32,
+    y_off: u32,
+    s_off: u32,
+    rm_off: u32,
+    rv_off: u32,
+    momentum: f32,
+    eps: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ys: array<f32>;
+// [3, c]: the batch mean (hi), 1 / sqrt(var + eps), the mean's low part (lo).
+@group(0) @binding(5) var<storage, read_write> saved: array<f32>;
+//#if RUNNING
+@group(0) @binding(6) var<storage, read_write> run_mean: array<f32>;
+@group(0) @binding(7) var<storage, read_write> run_var: array<f32>;
+//#endif
+
+const WG: u32 = {{WG}}u;
+
+//#if TREE
+var<workgroup> red: array<vec2<f32>, WG>;
+//#endif
+
+// Sum of v over the threads of one channel.
+fn channel_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
+//#if TREE
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red[lid] = red[lid] + red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+//#else
+    return v;
+//#endif
+}
+
+// Index (without offset) of element m in [0, count) of channel c.
+fn at(c: u32, m: u32) -> u32 {
+    let n = m / p.inner;
+    return (n * p.c + c) * p.inner + (m - n * p.inner);
+}
+
+@compute @workgroup_size(WG)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+//#if TREE
+    let c = group_index(wid, nwg);
+    let first = lid;
+    let step = WG;
+//#else
+    let c = group_index(wid, nwg) * WG + lid;
+    let first = 0u;
+    let step = 1u;
+//#endif
+    if (c >= p.c) {
+        return;
+    }
+    let count = p.n * p.inner;
+    let fcount = f32(count);
+    var s = 0.0;
+    for (var m = first; m < count; m = m + step) {
+        s = s + xs[p.x_off + at(c, m)];
+    }
+    let mean0 = channel_sum(vec2<f32>(s, 0.0), lid).x / fcount;
+    var acc = vec2<f32>(0.0, 0.0);
+    for (var m = first; m < count; m = m + step) {
+        let d = xs[p.x_off + at(c, m)] - mean0;
+        acc = acc + vec2<f32>(d, d * d);
+    }
+    let tot = channel_sum(acc, lid) / fcount;
+    let mean = mean0 + tot.x;
+    // Fast2Sum: exact since |mean0| >= |tot.x|.
+    let mean_lo = (mean0 - mean) + tot.x;
+    let var_biased = max(tot.y - tot.x * tot.x, 0.0);
+    let invstd = 1.0 / sqrt(var_biased + p.eps);
+    let scale = gamma[p.g_off + c] * invstd;
+    let shift = beta[p.b_off + c];
+    for (var m = first; m < count; m = m + step) {
+        let i = at(c, m);
+        ys[p.y_off + i] = ((xs[p.x_off + i] - mean) - mean_lo) * scale + shift;
+    }
+    if (first == 0u) {
+        saved[p.s_off + c] = mean;
+        saved[p.s_off + p.c + c] = invstd;
+        saved[p.s_off + 2u * p.c + c] = mean_lo;
+//#if RUNNING
+        let unbiased = var_biased * fcount / max(fcount - 1.0, 1.0);
+        run_mean[p.rm_off + c] = (1.0 - p.momentum) * run_mean[p.rm_off + c] + p.momentum * mean;
+        run_var[p.rv_off + c] = (1.0 - p.momentum) * run_var[p.rv_off + c] + p.momentum * unbiased;
+//#endif
+    }
+}

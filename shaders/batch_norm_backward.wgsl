@@ -1,0 +1,101 @@
+// Batch norm backward (training mode, batch statistics), one kernel: the two
+// channel sums sum(dy) and sum(dy * xhat) in one pass (they are dbeta and
+// dgamma), then dx in a second pass:
+//   dx = gamma * invstd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M),
+// with xhat = (x - mean) * invstd recomputed from the saved statistics.
+// Layout and the TREE / one-thread-per-channel choice as in batch_norm.wgsl.
+
+struct Params {
+    n: u32,
+    c: u32,
+    inner: u32,
+    dy_off: u32,
+    x_off: u32,
+    g_off: u32,
+    s_off: u32,
+    dx_off: u32,
+    dp_off: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dys: array<f32>;
+@group(0) @binding(2) var<storage, read> xs: array<f32>;
+@group(0) @binding(3) var<storage, read> gamma: array<f32>;
+// [3, c]: mean (hi), invstd, mean (lo) from the forward (see batch_norm.wgsl).
+@group(0) @binding(4) var<storage, read> saved: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dxs: array<f32>;
+// [2, c]: dgamma, dbeta.
+@group(0) @binding(6) var<storage, read_write> dparams: array<f32>;
+
+const WG: u32 = {{WG}}u;
+
+//#if TREE
+var<workgroup> red: array<vec2<f32>, WG>;
+//#endif
+
+fn channel_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
+//#if TREE
+    red[lid] = v;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) {
+        if (lid < s) {
+            red[lid] = red[lid] + red[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let r = red[0];
+    workgroupBarrier();
+    return r;
+//#else
+    return v;
+//#endif
+}
+
+fn at(c: u32, m: u32) -> u32 {
+    let n = m / p.inner;
+    return (n * p.c + c) * p.inner + (m - n * p.inner);
+}
+
+@compute @workgroup_size(WG)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+//#if TREE
+    let c = group_index(wid, nwg);
+    let first = lid;
+    let step = WG;
+//#else
+    let c = group_index(wid, nwg) * WG + lid;
+    let first = 0u;
+    let step = 1u;
+//#endif
+    if (c >= p.c) {
+        return;
+    }
+    let count = p.n * p.inner;
+    let mean = saved[p.s_off + c];
+    let invstd = saved[p.s_off + p.c + c];
+    let mean_lo = saved[p.s_off + 2u * p.c + c];
+    var acc = vec2<f32>(0.0, 0.0);
+    for (var m = first; m < count; m = m + step) {
+        let i = at(c, m);
+        let dy = dys[p.dy_off + i];
+        let xhat = ((xs[p.x_off + i] - mean) - mean_lo) * invstd;
+        acc = acc + vec2<f32>(dy, dy * xhat);
+    }
+    let sums = channel_sum(acc, lid);
+    let mean_dy = sums.x / f32(count);
+    let mean_dy_xhat = sums.y / f32(count);
+    let k = gamma[p.g_off + c] * invstd;
+    for (var m = first; m < count; m = m + step) {
+        let i = at(c, m);
+        let xhat = ((xs[p.x_off + i] - mean) - mean_lo) * invstd;
+        dxs[p.dx_off + i] = k * (dys[p.dy_off + i] - mean_dy - xhat * mean_dy_xhat);
+    }
+    if (first == 0u) {
+        dparams[p.dp_off + c] = sums.y;
+        dparams[p.dp_off + p.c + c] = sums.x;
+    }
+}

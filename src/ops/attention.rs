@@ -1,0 +1,396 @@
+//! Word-level attention as AttnGAN uses it (GlobalAttentionGeneral), forward
+//! and backward, and a masked softmax along any axis with a temperature (the
+//! building block of DAMSM's word-region attention, composed with
+//! [`super::matmul`]).
+//!
+//! Shapes: queries q [B, C, P] (pixels or regions), words w [B, C, T], mask
+//! [B, T] with 1.0 for a padding word and 0.0 for a real one.
+
+use super::grid_1d;
+use super::matmul::matmul;
+use super::reduce::{reduce, ReduceOp};
+use crate::runtime::{Error, KernelSpec, Result, Tensor};
+
+/// Longest sentence of the fused kernels (their private arrays); longer ones
+/// go through matmul + softmax + matmul.
+pub const FUSED_MAX_WORDS: usize = 64;
+/// Pixels per partial sum of the word gradient.
+const WORD_GRAD_CHUNK: usize = 256;
+
+fn spec_forward(mask: bool) -> KernelSpec {
+    KernelSpec::new("attention")
+        .define("TMAX", FUSED_MAX_WORDS)
+        .define("MASK", mask as u32)
+}
+
+fn spec_backward(dattn: bool) -> KernelSpec {
+    KernelSpec::new("attention_backward")
+        .define("TMAX", FUSED_MAX_WORDS)
+        .define("DATTN", dattn as u32)
+}
+
+fn spec_words() -> KernelSpec {
+    KernelSpec::new("attention_backward_words")
+}
+
+fn spec_softmax(backward: bool, mask: bool) -> KernelSpec {
+    KernelSpec::new("attention_softmax")
+        .define("BACKWARD", backward as u32)
+        .define("MASK", mask as u32)
+}
+
+pub(crate) fn all_specs() -> Vec<KernelSpec> {
+    let mut v = vec![spec_words(), spec_softmax(true, false)];
+    for f in [false, true] {
+        v.push(spec_forward(f));
+        v.push(spec_backward(f));
+        v.push(spec_softmax(false, f));
+    }
+    v
+}
+
+/// The result of [`attention`].
+#[derive(Clone, Debug)]
+pub struct Attention {
+    /// [B, C, P]
+    pub context: Tensor,
+    /// [B, P, T]: the attention of each pixel over the words (rows sum to 1,
+    /// all zeros where every word is padding).
+    pub attn: Tensor,
+}
+
+/// Gradients of [`attention_backward`].
+#[derive(Clone, Debug)]
+pub struct AttentionGrads {
+    /// [B, C, P]
+    pub dq: Tensor,
+    /// [B, C, T]
+    pub dw: Tensor,
+}
+
+/// (B, C, P, T) after checking q, w and the mask.
+fn check(
+    op: &'static str,
+    q: &Tensor,
+    w: &Tensor,
+    mask: Option<&Tensor>,
+) -> Result<(usize, usize, usize, usize)> {
+    let (&[b, c, p], &[bw, cw, t]) = (q.shape(), w.shape()) else {
+        return Err(Error::shape_hint(
+            op,
+            q.shape(),
+            w.shape(),
+            "queries must be [B, C, P] and words [B, C, T]",
+        ));
+    };
+    if b != bw || c != cw {
+        return Err(Error::shape_hint(
+            op,
+            q.shape(),
+            w.shape(),
+            "queries [B, C, P] and words [B, C, T] must agree in B and C",
+        ));
+    }
+    if let Some(m) = mask {
+        if m.shape() != [b, t] {
+            return Err(Error::shape_hint(
+                op,
+                m.shape(),
+                &[b, t],
+                "the mask must be [B, T] for these words",
+            ));
+        }
+    }
+    Ok((b, c, p, t))
+}
+
+/// Attention of every query over the words, masked softmax over words.
+// q: [B, C, P], w: [B, C, T], mask: [B, T] (1 = padding) -> context [B, C, P], attn [B, P, T]
+pub fn attention(q: &Tensor, w: &Tensor, mask: Option<&Tensor>) -> Result<Attention> {
+    let (b, c, p, t) = check("attention", q, w, mask)?;
+    let rt = q.runtime();
+    if t > FUSED_MAX_WORDS || b * p == 0 {
+        // scores [B, P, T] = q^T w; context [B, C, P] = w attn^T.
+        let scores = matmul(q, w, true, false)?.reshape(&[b, p, t])?;
+        let attn = masked_softmax(&scores, 2, 1.0, mask)?;
+        let context = matmul(w, &attn, false, true)?.reshape(&[b, c, p])?;
+        return Ok(Attention { context, attn });
+    }
+    let context = Tensor::uninit(rt, &[b, c, p])?;
+    let attn = Tensor::uninit(rt, &[b, p, t])?;
+    let mut buffers = vec![q.buffer(), w.buffer(), context.buffer(), attn.buffer()];
+    if let Some(m) = mask {
+        buffers.push(m.buffer());
+    }
+    rt.dispatch(
+        &spec_forward(mask.is_some()),
+        &[
+            b as u32,
+            c as u32,
+            p as u32,
+            t as u32,
+            q.offset() as u32,
+            w.offset() as u32,
+            context.offset() as u32,
+            attn.offset() as u32,
+            mask.map_or(0, |m| m.offset()) as u32,
+        ],
+        &buffers,
+        grid_1d(rt, b * p, 64),
+    )?;
+    Ok(Attention { context, attn })
+}
+
+/// Backward of [`attention`] from the context's gradient and, optionally, a
+/// gradient on the attention maps too.
+// q: [B, C, P], w: [B, C, T], attn: [B, P, T], d_context: [B, C, P],
+// d_attn: [B, P, T] -> dq [B, C, P], dw [B, C, T]
+pub fn attention_backward(
+    q: &Tensor,
+    w: &Tensor,
+    attn: &Tensor,
+    d_context: &Tensor,
+    d_attn: Option<&Tensor>,
+) -> Result<AttentionGrads> {
+    const OP: &str = "attention_backward";
+    let (b, c, p, t) = check(OP, q, w, None)?;
+    if attn.shape() != [b, p, t] {
+        return Err(Error::shape_hint(
+            OP,
+            attn.shape(),
+            &[b, p, t],
+            "attn must be [B, P, T]",
+        ));
+    }
+    if d_context.shape() != q.shape() {
+        return Err(Error::shape_hint(
+            OP,
+            d_context.shape(),
+            q.shape(),
+            "d_context must have the queries' shape [B, C, P]",
+        ));
+    }
+    if let Some(da) = d_attn {
+        if da.shape() != attn.shape() {
+            return Err(Error::shape_hint(
+                OP,
+                da.shape(),
+                attn.shape(),
+                "d_attn must have attn's shape [B, P, T]",
+            ));
+        }
+    }
+    let rt = q.runtime();
+    let (ds, dq) = if t > FUSED_MAX_WORDS || b * p == 0 {
+        // dattn = dctx^T w; ds = softmax backward; dq = w ds^T.
+        let mut g = matmul(d_context, w, true, false)?.reshape(&[b, p, t])?;
+        if let Some(da) = d_attn {
+            g = g.add(da)?;
+        }
+        let ds = masked_softmax_backward(attn, &g, 2, 1.0)?;
+        let dq = matmul(w, &ds, false, true)?.reshape(&[b, c, p])?;
+        (ds, dq)
+    } else {
+        let ds = Tensor::uninit(rt, &[b, p, t])?;
+        let dq = Tensor::uninit(rt, &[b, c, p])?;
+        let mut buffers = vec![
+            w.buffer(),
+            attn.buffer(),
+            d_context.buffer(),
+            ds.buffer(),
+            dq.buffer(),
+        ];
+        if let Some(da) = d_attn {
+            buffers.push(da.buffer());
+        }
+        rt.dispatch(
+            &spec_backward(d_attn.is_some()),
+            &[
+                b as u32,
+                c as u32,
+                p as u32,
+                t as u32,
+                w.offset() as u32,
+                attn.offset() as u32,
+                d_context.offset() as u32,
+                ds.offset() as u32,
+                dq.offset() as u32,
+                d_attn.map_or(0, |d| d.offset()) as u32,
+            ],
+            &buffers,
+            grid_1d(rt, b * p, 64),
+        )?;
+        (ds, dq)
+    };
+    // dw [B, C, T] = sum over pixels, in chunks, then over the chunks.
+    let chunks = p.div_ceil(WORD_GRAD_CHUNK).max(1);
+    let partial = Tensor::uninit(rt, &[b, chunks, c, t])?;
+    let n = b * chunks * c * t;
+    if n > 0 {
+        rt.dispatch(
+            &spec_words(),
+            &[
+                b as u32,
+                c as u32,
+                p as u32,
+                t as u32,
+                WORD_GRAD_CHUNK as u32,
+                chunks as u32,
+                q.offset() as u32,
+                ds.offset() as u32,
+                attn.offset() as u32,
+                d_context.offset() as u32,
+                partial.offset() as u32,
+            ],
+            &[
+                q.buffer(),
+                ds.buffer(),
+                attn.buffer(),
+                d_context.buffer(),
+                partial.buffer(),
+            ],
+            grid_1d(rt, n, 64),
+        )?;
+    }
+    let dw = if chunks == 1 {
+        partial.reshape(&[b, c, t])?
+    } else {
+        reduce(&partial, 1, ReduceOp::Sum, false)?
+    };
+    Ok(AttentionGrads { dq, dw })
+}
+
+/// The attention maps on the host as [B, T, P] (one picture per word, as
+/// AttnGAN draws them), from attn [B, P, T]. Reads back (waits for the device).
+pub fn word_attention_maps(attn: &Tensor) -> Result<Vec<f32>> {
+    let &[b, p, t] = attn.shape() else {
+        return Err(Error::invalid(
+            "word_attention_maps",
+            format!("attn must be [B, P, T], got {:?}", attn.shape()),
+        ));
+    };
+    let a = attn.to_vec()?;
+    let mut out = vec![0.0; a.len()];
+    for bi in 0..b {
+        for pi in 0..p {
+            for ti in 0..t {
+                out[(bi * t + ti) * p + pi] = a[(bi * p + pi) * t + ti];
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// (outer, len, inner) of x around `axis`.
+fn axis_dims(op: &'static str, x: &Tensor, axis: usize) -> Result<(usize, usize, usize)> {
+    let shape = x.shape();
+    if axis >= shape.len() {
+        return Err(Error::invalid(
+            op,
+            format!("axis {axis} out of range for shape {shape:?}"),
+        ));
+    }
+    Ok((
+        shape[..axis].iter().product(),
+        shape[axis],
+        shape[axis + 1..].iter().product(),
+    ))
+}
+
+/// y = softmax(scale * x) along `axis`, over the entries whose mask is 0;
+/// masked entries get 0 and a fully masked line all zeros (never NaN).
+/// The mask is [M, L] with L the axis length and M dividing the product of
+/// the axes before `axis` (outer): line o uses mask row o / (outer / M), and
+/// the axes after `axis` share it. E.g. x [B, P, T], axis 2, mask [B, T];
+/// or DAMSM's similarities [B, T, R] softmaxed over words (axis 1), mask [B, T].
+// x: [.., L, ..], mask: [M, L] -> like x
+pub fn masked_softmax(
+    x: &Tensor,
+    axis: usize,
+    scale: f32,
+    mask: Option<&Tensor>,
+) -> Result<Tensor> {
+    const OP: &str = "masked_softmax";
+    let (outer, len, inner) = axis_dims(OP, x, axis)?;
+    let mut group = 1;
+    if let Some(m) = mask {
+        let ok = match *m.shape() {
+            [rows, l] => l == len && rows > 0 && outer % rows == 0,
+            _ => false,
+        };
+        if !ok {
+            return Err(Error::shape_hint(
+                OP,
+                x.shape(),
+                m.shape(),
+                format!(
+                    "the mask must be [M, {len}] with M dividing {outer}, the product of the axes before axis {axis}"
+                ),
+            ));
+        }
+        group = outer / m.dim(0);
+    }
+    let rt = x.runtime();
+    let y = Tensor::uninit(rt, x.shape())?;
+    let lines = outer * inner;
+    if lines > 0 {
+        let mut buffers = vec![x.buffer(), y.buffer()];
+        if let Some(m) = mask {
+            buffers.push(m.buffer());
+        }
+        rt.dispatch(
+            &spec_softmax(false, mask.is_some()),
+            &[
+                outer as u32,
+                len as u32,
+                inner as u32,
+                x.offset() as u32,
+                0,
+                y.offset() as u32,
+                mask.map_or(0, |m| m.offset()) as u32,
+                group as u32,
+                scale.to_bits(),
+            ],
+            &buffers,
+            grid_1d(rt, lines, 64),
+        )?;
+    }
+    Ok(y)
+}
+
+/// Backward of [`masked_softmax`] from its output y: dx = scale * y * (dy - sum(y * dy)).
+// y, dy: like x -> dx like x
+pub fn masked_softmax_backward(y: &Tensor, dy: &Tensor, axis: usize, scale: f32) -> Result<Tensor> {
+    const OP: &str = "masked_softmax_backward";
+    if y.shape() != dy.shape() {
+        return Err(Error::shape_hint(
+            OP,
+            y.shape(),
+            dy.shape(),
+            "y and dy must agree",
+        ));
+    }
+    let (outer, len, inner) = axis_dims(OP, y, axis)?;
+    let rt = y.runtime();
+    let dx = Tensor::uninit(rt, y.shape())?;
+    let lines = outer * inner;
+    if lines > 0 {
+        rt.dispatch(
+            &spec_softmax(true, false),
+            &[
+                outer as u32,
+                len as u32,
+                inner as u32,
+                y.offset() as u32,
+                dy.offset() as u32,
+                dx.offset() as u32,
+                0,
+                1,
+                scale.to_bits(),
+            ],
+            &[y.buffer(), dx.buffer(), dy.buffer()],
+            grid_1d(rt, lines, 64),
+        )?;
+    }
+    Ok(dx)
+}

@@ -1,0 +1,315 @@
+//! Batch norm over channels for [N, C, H, W] (BatchNorm2d) and [N, C]
+//! (BatchNorm1d) tensors: training mode (batch statistics, running statistics
+//! updated in place), eval mode (running statistics) and the training-mode
+//! backward. Any rank >= 2 works: axis 1 is the channel, the axes after it
+//! are flattened into `inner`.
+
+use super::grid_1d;
+use crate::runtime::{Error, KernelSpec, Result, Tensor};
+
+/// PyTorch's defaults.
+pub const BN_EPS: f32 = 1e-5;
+pub const BN_MOMENTUM: f32 = 0.1;
+
+/// Channels with at least this many elements get a workgroup each (tree
+/// reduction); shorter ones a thread each (no barriers, which lavapipe pays dearly).
+const TREE_MIN: usize = 1024;
+const TREE_WG: u32 = 256;
+const THREAD_WG: u32 = 64;
+
+fn wg(tree: bool) -> u32 {
+    if tree {
+        TREE_WG
+    } else {
+        THREAD_WG
+    }
+}
+
+pub(crate) fn spec_train(tree: bool, running: bool) -> KernelSpec {
+    KernelSpec::new("batch_norm")
+        .define("TREE", tree as u32)
+        .define("WG", wg(tree))
+        .define("RUNNING", running as u32)
+}
+
+pub(crate) fn spec_backward(tree: bool) -> KernelSpec {
+    KernelSpec::new("batch_norm_backward")
+        .define("TREE", tree as u32)
+        .define("WG", wg(tree))
+}
+
+pub(crate) fn spec_eval() -> KernelSpec {
+    KernelSpec::new("batch_norm_eval")
+}
+
+pub(crate) fn all_specs() -> Vec<KernelSpec> {
+    let mut v = vec![spec_eval()];
+    for tree in [false, true] {
+        v.push(spec_backward(tree));
+        for running in [false, true] {
+            v.push(spec_train(tree, running));
+        }
+    }
+    v
+}
+
+/// What the training forward keeps for the backward.
+#[derive(Clone, Debug)]
+pub struct BatchNormSaved {
+    /// [3, C]: the batch mean per channel (rounded to f32), 1 / sqrt(biased
+    /// var + eps), and the mean's rounding error (mean = row 0 + row 2, so
+    /// that x - mean stays accurate for inputs far from zero).
+    pub stats: Tensor,
+}
+
+impl BatchNormSaved {
+    /// [C]: the batch mean.
+    pub fn mean(&self) -> Result<Tensor> {
+        let c = self.stats.dim(1);
+        self.stats.narrow(0, 1)?.reshape(&[c])
+    }
+    /// [C]: 1 / sqrt(var + eps) of the batch.
+    pub fn invstd(&self) -> Result<Tensor> {
+        let c = self.stats.dim(1);
+        self.stats.narrow(1, 1)?.reshape(&[c])
+    }
+}
+
+/// Gradients of the batch-norm backward.
+#[derive(Clone, Debug)]
+pub struct BatchNormGrads {
+    /// Like x.
+    pub dx: Tensor,
+    /// [C]
+    pub dgamma: Tensor,
+    /// [C]
+    pub dbeta: Tensor,
+}
+
+/// (n, c, inner) of x, after checking that the per-channel tensors are [C].
+fn dims(
+    op: &'static str,
+    x: &Tensor,
+    per_channel: &[(&str, &Tensor)],
+) -> Result<(usize, usize, usize)> {
+    let shape = x.shape();
+    if shape.len() < 2 {
+        return Err(Error::invalid(
+            op,
+            format!("x must be [N, C] or [N, C, H, W], got {shape:?}"),
+        ));
+    }
+    let (n, c) = (shape[0], shape[1]);
+    let inner: usize = shape[2..].iter().product();
+    for (name, t) in per_channel {
+        if t.shape() != [c] {
+            return Err(Error::shape_hint(
+                op,
+                shape,
+                t.shape(),
+                format!("{name} must be [C] = [{c}] for x"),
+            ));
+        }
+    }
+    Ok((n, c, inner))
+}
+
+/// Training mode: normalises each channel by its batch statistics.
+// x: [N, C, H, W] or [N, C], gamma, beta: [C], running (mean, var): [C], [C]
+// -> y like x, saved stats [3, C]. The running statistics, when given, are
+// updated in place: running = (1 - momentum) * running + momentum * batch
+// (unbiased batch variance for running_var).
+pub fn batch_norm_train(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    running: Option<(&Tensor, &Tensor)>,
+    momentum: f32,
+    eps: f32,
+) -> Result<(Tensor, BatchNormSaved)> {
+    const OP: &str = "batch_norm_train";
+    let mut checks = vec![("gamma", gamma), ("beta", beta)];
+    if let Some((rm, rv)) = running {
+        checks.push(("running_mean", rm));
+        checks.push(("running_var", rv));
+    }
+    let (n, c, inner) = dims(OP, x, &checks)?;
+    let count = n * inner;
+    if count < 2 {
+        // As in PyTorch: the variance of one value is meaningless.
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "expected more than 1 value per channel when training, got x of shape {:?}",
+                x.shape()
+            ),
+        ));
+    }
+    if eps.is_nan() || eps <= 0.0 {
+        return Err(Error::invalid(
+            OP,
+            format!("eps must be positive, got {eps}"),
+        ));
+    }
+    let rt = x.runtime();
+    let y = Tensor::uninit(rt, x.shape())?;
+    let stats = Tensor::uninit(rt, &[3, c])?;
+    let tree = count >= TREE_MIN;
+    let (rm_off, rv_off) = running.map_or((0, 0), |(m, v)| (m.offset(), v.offset()));
+    let params = [
+        n as u32,
+        c as u32,
+        inner as u32,
+        x.offset() as u32,
+        gamma.offset() as u32,
+        beta.offset() as u32,
+        y.offset() as u32,
+        stats.offset() as u32,
+        rm_off as u32,
+        rv_off as u32,
+        momentum.to_bits(),
+        eps.to_bits(),
+    ];
+    let mut buffers = vec![
+        x.buffer(),
+        gamma.buffer(),
+        beta.buffer(),
+        y.buffer(),
+        stats.buffer(),
+    ];
+    if let Some((rm, rv)) = running {
+        buffers.push(rm.buffer());
+        buffers.push(rv.buffer());
+    }
+    let groups = if tree {
+        rt.fold_grid(c as u32)
+    } else {
+        grid_1d(rt, c, THREAD_WG as usize)
+    };
+    rt.dispatch(
+        &spec_train(tree, running.is_some()),
+        &params,
+        &buffers,
+        groups,
+    )?;
+    Ok((y, BatchNormSaved { stats }))
+}
+
+/// Eval mode: normalises by the running statistics.
+// x: [N, C, H, W] or [N, C], gamma, beta, running_mean, running_var: [C] -> y like x
+pub fn batch_norm_eval(
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    eps: f32,
+) -> Result<Tensor> {
+    const OP: &str = "batch_norm_eval";
+    let (n, c, inner) = dims(
+        OP,
+        x,
+        &[
+            ("gamma", gamma),
+            ("beta", beta),
+            ("running_mean", running_mean),
+            ("running_var", running_var),
+        ],
+    )?;
+    let rt = x.runtime();
+    let y = Tensor::uninit(rt, x.shape())?;
+    let total = n * c * inner;
+    if total > 0 {
+        rt.dispatch(
+            &spec_eval(),
+            &[
+                total as u32,
+                c as u32,
+                inner as u32,
+                x.offset() as u32,
+                gamma.offset() as u32,
+                beta.offset() as u32,
+                running_mean.offset() as u32,
+                running_var.offset() as u32,
+                y.offset() as u32,
+                eps.to_bits(),
+            ],
+            &[
+                x.buffer(),
+                gamma.buffer(),
+                beta.buffer(),
+                running_mean.buffer(),
+                running_var.buffer(),
+                y.buffer(),
+            ],
+            grid_1d(rt, total, 256),
+        )?;
+    }
+    Ok(y)
+}
+
+/// Backward of [`batch_norm_train`] to x, gamma and beta.
+// dy, x: [N, C, H, W] or [N, C], gamma: [C], saved: [3, C] -> dx like x, dgamma, dbeta: [C]
+pub fn batch_norm_backward(
+    dy: &Tensor,
+    x: &Tensor,
+    gamma: &Tensor,
+    saved: &BatchNormSaved,
+) -> Result<BatchNormGrads> {
+    const OP: &str = "batch_norm_backward";
+    if dy.shape() != x.shape() {
+        return Err(Error::shape_hint(
+            OP,
+            dy.shape(),
+            x.shape(),
+            "dy must have x's shape",
+        ));
+    }
+    let (n, c, inner) = dims(OP, x, &[("gamma", gamma)])?;
+    if saved.stats.shape() != [3, c] {
+        return Err(Error::shape_hint(
+            OP,
+            saved.stats.shape(),
+            &[3, c],
+            "saved statistics must be [3, C]",
+        ));
+    }
+    let rt = x.runtime();
+    let dx = Tensor::uninit(rt, x.shape())?;
+    let dparams = Tensor::uninit(rt, &[2, c])?;
+    let count = n * inner;
+    let tree = count >= TREE_MIN;
+    let groups = if tree {
+        rt.fold_grid(c as u32)
+    } else {
+        grid_1d(rt, c, THREAD_WG as usize)
+    };
+    rt.dispatch(
+        &spec_backward(tree),
+        &[
+            n as u32,
+            c as u32,
+            inner as u32,
+            dy.offset() as u32,
+            x.offset() as u32,
+            gamma.offset() as u32,
+            saved.stats.offset() as u32,
+            dx.offset() as u32,
+            dparams.offset() as u32,
+        ],
+        &[
+            dy.buffer(),
+            x.buffer(),
+            gamma.buffer(),
+            saved.stats.buffer(),
+            dx.buffer(),
+            dparams.buffer(),
+        ],
+        groups,
+    )?;
+    Ok(BatchNormGrads {
+        dx,
+        dgamma: dparams.narrow(0, 1)?.reshape(&[c])?,
+        dbeta: dparams.narrow(1, 1)?.reshape(&[c])?,
+    })
+}
