@@ -3,10 +3,12 @@
 //     over the (oh, ow) with oh*S - P + kh = ih and ow*S - P + kw = iw.
 // dy: [N, O, OH, OW], w: [O, C, KH, KW], dx: [N, C, H, W].
 //
-// Each thread computes 8 channels x 8 consecutive pixels of one row of dx; the
-// 64 threads of a workgroup share the channels, so weight loads are uniform.
-// With S > 1 only the taps whose offsets divide by S contribute; the test is
-// per pixel (S and KW are compile-time constants).
+// Each thread computes 8 channels x 8 pixels of one row of dx; the 64 threads
+// of a workgroup share the channels, so weight loads are uniform. With S > 1
+// only the taps with kh = ih + P (mod S) and kw = iw + P (mod S) contribute,
+// so a thread takes 8 pixels of one residue r = iw mod S (iw = r + S*(8b + j)):
+// they share their taps, which are visited directly (no wasted multiplies),
+// and they read consecutive dy columns.
 
 struct Params {
     N: u32,
@@ -22,7 +24,7 @@ struct Params {
     w_off: u32,
     b_off: u32,
     out_off: u32,
-    tasks: u32, // N * H * wblocks
+    tasks: u32, // N * H * S * wblocks
     wblocks: u32,
     cblocks: u32,
     task_groups: u32,
@@ -53,11 +55,13 @@ fn main(
     if (cb >= p.cblocks || task >= p.tasks) {
         return;
     }
+    // wblocks = blocks of 8 per residue class
     let wb = task % p.wblocks;
-    let ih = (task / p.wblocks) % p.H;
-    let n = task / (p.wblocks * p.H);
+    let r = (task / p.wblocks) % S;
+    let ih = (task / (p.wblocks * S)) % p.H;
+    let n = task / (p.wblocks * S * p.H);
     let c0 = cb * 8u;
-    let iw0 = wb * 8u;
+    let j0 = wb * 8u; // index within the residue class: iw = r + S * (j0 + j)
 
     var acc: array<vec4<f32>, 16>; // acc[2i + j/4][j%4] = dx[n, c0 + i, ih, iw0 + j]
     for (var i = 0u; i < 16u; i++) {
@@ -68,21 +72,24 @@ fn main(
         wcol[i] = min(c0 + i, p.C - 1u) * p.KH * KW;
     }
     let ckk = p.C * p.KH * KW;
+    let kh0 = (ih + p.P) % S;
+    let kw0 = (r + p.P) % S;
     for (var o = 0u; o < p.O; o++) {
-        for (var kh = 0u; kh < p.KH; kh++) {
-            let num_h = i32(ih + p.P) - i32(kh);
-            let oh = num_h / i32(S);
-            if (num_h < 0 || oh * i32(S) != num_h || oh >= i32(p.OH)) {
+        for (var kh = kh0; kh < p.KH; kh += S) {
+            let oh = (i32(ih + p.P) - i32(kh)) / i32(S);
+            if (i32(ih + p.P) < i32(kh) || oh >= i32(p.OH)) {
                 continue;
             }
             let dyrow = p.dy_off + ((n * p.O + o) * p.OH + u32(oh)) * p.OW;
             let wk = p.w_off + o * ckk + kh * KW;
-            for (var kw = 0u; kw < KW; kw++) {
+            for (var kw = kw0; kw < KW; kw += S) {
+                // ow = (iw + P - kw) / S = (r + P - kw) / S + j0 + j: the
+                // division is exact by the choice of kw, negative or not.
+                let ow0 = (i32(r + p.P) - i32(kw)) / i32(S) + i32(j0);
                 var dv: array<vec4<f32>, 2>;
                 for (var j = 0u; j < 8u; j++) {
-                    let num_w = i32(iw0 + j + p.P) - i32(kw);
-                    let ow = num_w / i32(S);
-                    let hit = num_w >= 0 && ow * i32(S) == num_w && ow < i32(p.OW);
+                    let ow = ow0 + i32(j);
+                    let hit = ow >= 0 && ow < i32(p.OW);
                     let v = dy[dyrow + u32(clamp(ow, 0, i32(p.OW) - 1))];
                     dv[j / 4u][j % 4u] = select(0.0, v, hit);
                 }
@@ -107,8 +114,9 @@ fn main(
 //#endif
         let orow = p.out_off + ((n * p.C + c) * p.H + ih) * p.W;
         for (var j = 0u; j < 8u; j++) {
-            if (iw0 + j < p.W) {
-                out[orow + iw0 + j] = acc[2u * i + j / 4u][j % 4u] + b;
+            let iw = r + S * (j0 + j);
+            if (iw < p.W) {
+                out[orow + iw] = acc[2u * i + j / 4u][j % 4u] + b;
             }
         }
     }

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use engine::ops::{adam, conv, fill, matmul};
+use engine::ops::{adam, attention, batch_norm, conv, fill, matmul};
 use engine::runtime::KernelSpec;
 use engine::{Result, Runtime, Tensor};
 
@@ -193,6 +193,50 @@ fn adam_case(n: usize, what: &str) -> Case {
     }
 }
 
+fn batch_norm_case(backward: bool, shape: [usize; 4], what: &str) -> Case {
+    let n: usize = shape.iter().product();
+    Case {
+        name: if backward { "batch norm backward" } else { "batch norm forward (train)" }.into(),
+        shape: format!("{shape:?} {what}"),
+        // Forward reads x twice (statistics, normalise) and writes y; backward reads dy, x twice and writes dx.
+        work: Work::Bytes(if backward { 20.0 } else { 12.0 } * n as f64),
+        setup: Box::new(move |rt| {
+            let c = shape[1];
+            let x = det(rt, &shape)?;
+            let (gamma, beta) = (fill::full(rt, &[c], 1.0)?, fill::zeros(rt, &[c])?);
+            let (rm, rv) = (fill::zeros(rt, &[c])?, fill::full(rt, &[c], 1.0)?);
+            if backward {
+                let (_, saved) = batch_norm::batch_norm_train(&x, &gamma, &beta, None, 0.1, 1e-5)?;
+                let dy = det(rt, &shape)?;
+                Ok(Box::new(move || batch_norm::batch_norm_backward(&dy, &x, &gamma, &saved).map(|_| ())))
+            } else {
+                Ok(Box::new(move || batch_norm::batch_norm_train(&x, &gamma, &beta, Some((&rm, &rv)), 0.1, 1e-5).map(|_| ())))
+            }
+        }),
+    }
+}
+
+fn attention_case(backward: bool, b: usize, c: usize, p: usize, t: usize, what: &str) -> Case {
+    // Scores and context: 2 * (2 B C P T); the backward does about twice that.
+    let flops = 4.0 * (b * c * p * t) as f64 * if backward { 2.0 } else { 1.0 };
+    Case {
+        name: if backward { "word attention backward" } else { "word attention forward" }.into(),
+        shape: format!("q [{b},{c},{p}] words [{b},{c},{t}] {what}"),
+        work: Work::Flops(flops),
+        setup: Box::new(move |rt| {
+            let q = det(rt, &[b, c, p])?;
+            let w = det(rt, &[b, c, t])?;
+            if backward {
+                let a = attention::attention(&q, &w, None)?;
+                let dctx = det(rt, &[b, c, p])?;
+                Ok(Box::new(move || attention::attention_backward(&q, &w, &a.attn, &dctx, None).map(|_| ())))
+            } else {
+                Ok(Box::new(move || attention::attention(&q, &w, None).map(|_| ())))
+            }
+        }),
+    }
+}
+
 fn cases(quick: bool) -> Vec<Case> {
     use ConvJob::*;
     let mut v = Vec::new();
@@ -217,6 +261,10 @@ fn cases(quick: bool) -> Vec<Case> {
         for job in [Forward, BackwardData, BackwardWeight] {
             v.push(transpose_case(job, 8, 128, 16, 64, "(peers)"));
         }
+        v.push(batch_norm_case(false, [8, 64, 64, 64], "(peers)"));
+        v.push(batch_norm_case(true, [8, 64, 64, 64], ""));
+        v.push(attention_case(false, 8, 32, 4096, 18, "(peers)"));
+        v.push(attention_case(true, 8, 32, 4096, 18, ""));
         v.push(elementwise_case(vec![8, 64, 64, 64], ""));
         v.push(adam_case(1 << 20, ""));
     } else {
@@ -273,6 +321,12 @@ fn cases(quick: bool) -> Vec<Case> {
         for job in [Forward, BackwardData, BackwardWeight] {
             v.push(transpose_case(job, 20, 128, 16, 64, "(DCGAN upsampler)"));
         }
+        v.push(batch_norm_case(false, [20, 64, 128, 128], "(G stage 3)"));
+        v.push(batch_norm_case(true, [20, 64, 128, 128], "(G stage 3)"));
+        v.push(attention_case(false, 20, 32, 4096, 18, "(G stage 2)"));
+        v.push(attention_case(true, 20, 32, 4096, 18, "(G stage 2)"));
+        v.push(attention_case(false, 20, 32, 16384, 18, "(G stage 3)"));
+        v.push(attention_case(true, 20, 32, 16384, 18, "(G stage 3)"));
         v.push(elementwise_case(vec![20, 64, 128, 128], ""));
         v.push(adam_case(8 << 20, "(G)"));
     }

@@ -179,8 +179,9 @@ fn launch_backward_data(
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
     let dx = Tensor::uninit(rt, &[g.n, g.c, g.h, g.w])?;
-    let wblocks = g.w.div_ceil(8);
-    let tasks = g.n * g.h * wblocks;
+    // Blocks of 8 pixels within each of the S residue classes of a row.
+    let wblocks = g.w.div_ceil(g.s).div_ceil(8);
+    let tasks = g.n * g.h * g.s * wblocks;
     let cblocks = g.c.div_ceil(8);
     let task_groups = tasks.div_ceil(64);
     let params = [
