@@ -30,15 +30,15 @@ fn softmax_line(s: &[f64], real: &[bool]) -> Vec<f64> {
         .collect()
 }
 
-struct Dims {
-    b: usize,
-    c: usize,
-    p: usize,
-    t: usize,
+pub(crate) struct Dims {
+    pub b: usize,
+    pub c: usize,
+    pub p: usize,
+    pub t: usize,
 }
 
 /// (context [B, C, P], attn [B, P, T]) in f64.
-fn forward_ref(q: &[f64], w: &[f64], mask: &[f64], d: &Dims) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn forward_ref(q: &[f64], w: &[f64], mask: &[f64], d: &Dims) -> (Vec<f64>, Vec<f64>) {
     let (b, c, p, t) = (d.b, d.c, d.p, d.t);
     let mut ctx = vec![0.0; b * c * p];
     let mut attn = vec![0.0; b * p * t];

@@ -208,3 +208,116 @@ fn broadcast_and_batched_matmul_gradients() {
         }
     }
 }
+
+/// conv -> batch norm -> GLU -> word attention -> loss, the chain of an
+/// AttnGAN refinement stage, against finite differences of the f64 references.
+#[test]
+fn gan_chain_gradients_match_finite_differences() {
+    use crate::attention::{forward_ref, Dims};
+    use engine::autograd::gan;
+    const CONV: Case = Case {
+        n: 2,
+        c: 3,
+        h: 3,
+        w: 3,
+        o: 8,
+        k: 3,
+        s: 1,
+        p: 1,
+    };
+    let (t_words, p_pix, half) = (5usize, 9usize, 4usize);
+    let rt = rt();
+    let s = seed();
+    let mut r = rng(s);
+    let sizes = [
+        2 * 3 * 9,
+        8 * 3 * 9,
+        8,
+        8,
+        2 * half * t_words,
+        2 * half * p_pix,
+    ];
+    let mut data: Vec<Vec<f32>> = sizes
+        .iter()
+        .map(|&n| random_vec(&mut r, n, -1.0, 1.0))
+        .collect();
+    data[2].iter_mut().for_each(|g| *g += 1.5); // gamma away from zero
+    let mask: Vec<f32> = vec![0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]; // [2, 5]: two padding words in the first
+    let cpu = |d: &[Vec<f64>]| -> f64 {
+        let mut y = vec![0.0; 2 * 8 * 9];
+        conv_taps(CONV, |xi, wi, yi| y[yi] += d[0][xi] * d[1][wi]);
+        let shape = [2, 8, 3, 3];
+        let st = crate::batch_norm::stats(&y, &shape);
+        let z = crate::batch_norm::normalise(&y, &shape, &st, &d[2], &d[3]);
+        let h = crate::glu::reference(&z, 2, half, 9);
+        let m: Vec<f64> = mask.iter().map(|&v| v as f64).collect();
+        let (ctx, _) = forward_ref(
+            &h,
+            &d[4],
+            &m,
+            &Dims {
+                b: 2,
+                c: half,
+                p: p_pix,
+                t: t_words,
+            },
+        );
+        ctx.iter().zip(&d[5]).map(|(a, b)| a * b).sum()
+    };
+    let shapes: [&[usize]; 6] = [
+        &[2, 3, 3, 3],
+        &[8, 3, 3, 3],
+        &[8],
+        &[8],
+        &[2, half, t_words],
+        &[2, half, p_pix],
+    ];
+    let vars: Vec<Var> = data
+        .iter()
+        .zip(shapes)
+        .enumerate()
+        .map(|(i, (d, sh))| {
+            let t = Tensor::from_slice(&rt, d, sh).unwrap();
+            if i == 5 {
+                Var::constant(t)
+            } else {
+                Var::leaf(t)
+            }
+        })
+        .collect();
+    let (rm, rv) = (
+        engine::ops::fill::zeros(&rt, &[8]).unwrap(),
+        engine::ops::fill::full(&rt, &[8], 1.0).unwrap(),
+    );
+    let mask_t = Tensor::from_slice(&rt, &mask, &[2, 5]).unwrap();
+    let y = conv::conv2d(&vars[0], &vars[1], None, 1, 1).unwrap();
+    let z = gan::batch_norm(&y, &vars[2], &vars[3], (&rm, &rv), true).unwrap();
+    let h = gan::glu(&z).unwrap().reshape(&[2, half, p_pix]).unwrap();
+    let (ctx, _) = gan::word_attention(&h, &vars[4], Some(&mask_t)).unwrap();
+    let loss = ctx.mul(&vars[5]).unwrap().sum_all().unwrap();
+    loss.backward().unwrap();
+
+    let f64s: Vec<Vec<f64>> = data
+        .iter()
+        .map(|d| d.iter().map(|&v| v as f64).collect())
+        .collect();
+    let got = loss.value().to_vec().unwrap()[0] as f64;
+    assert!(
+        (got - cpu(&f64s)).abs() < 1e-4 * (1.0 + got.abs()),
+        "loss {got} vs {} (seed {s})",
+        cpu(&f64s)
+    );
+    let eps = 1e-6;
+    for which in 0..5 {
+        let grad = vars[which].grad().unwrap().to_vec().unwrap();
+        let num: Vec<f64> = (0..grad.len())
+            .map(|i| {
+                let (mut p, mut m) = (f64s.clone(), f64s.clone());
+                p[which][i] += eps;
+                m[which][i] -= eps;
+                (cpu(&p) - cpu(&m)) / (2.0 * eps)
+            })
+            .collect();
+        crate::common::assert_close(&format!("gradient of input {which}"), s, &grad, &num, 1e-3);
+    }
+}

@@ -17,7 +17,7 @@ fn dims(shape: &[usize]) -> (usize, usize, usize) {
 }
 
 /// Per channel: (mean, biased variance) in f64.
-fn stats(x: &[f64], shape: &[usize]) -> Vec<(f64, f64)> {
+pub(crate) fn stats(x: &[f64], shape: &[usize]) -> Vec<(f64, f64)> {
     let (n, c, inner) = dims(shape);
     (0..c)
         .map(|ci| {
@@ -33,7 +33,13 @@ fn stats(x: &[f64], shape: &[usize]) -> Vec<(f64, f64)> {
 }
 
 /// y = gamma * (x - mean) / sqrt(var + eps) + beta with the given statistics.
-fn normalise(x: &[f64], shape: &[usize], st: &[(f64, f64)], g: &[f64], b: &[f64]) -> Vec<f64> {
+pub(crate) fn normalise(
+    x: &[f64],
+    shape: &[usize],
+    st: &[(f64, f64)],
+    g: &[f64],
+    b: &[f64],
+) -> Vec<f64> {
     let (_, c, inner) = dims(shape);
     x.iter()
         .enumerate()

@@ -11,7 +11,7 @@ fn sigmoid(x: f64) -> f64 {
 }
 
 /// x: [n, 2 * half, inner] -> [n, half, inner]
-fn reference(x: &[f64], n: usize, half: usize, inner: usize) -> Vec<f64> {
+pub(crate) fn reference(x: &[f64], n: usize, half: usize, inner: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(n * half * inner);
     for o in 0..n {
         for c in 0..half {

@@ -2,9 +2,9 @@
 //! forward with its backward beside it.
 
 use super::Var;
+use crate::ops::activation;
 use crate::ops::matmul::matmul;
 use crate::ops::reduce::{reduce, ReduceOp};
-use crate::ops::unary::{unary, UnaryOp};
 use crate::runtime::{Result, Tensor};
 
 /// Sums a broadcast gradient back down to `shape` (the backward of broadcasting).
@@ -117,14 +117,14 @@ impl Var {
     pub fn relu(&self) -> Result<Var> {
         let x = self.value().clone();
         Ok(Var::from_op(x.relu()?, &[self], move |g| {
-            Ok(vec![Some(g.mul(&unary(&x, UnaryOp::Step, 0.0)?)?)])
+            Ok(vec![Some(activation::relu_backward(&x, g)?)])
         }))
     }
 
     pub fn leaky_relu(&self, slope: f32) -> Result<Var> {
         let x = self.value().clone();
         Ok(Var::from_op(x.leaky_relu(slope)?, &[self], move |g| {
-            Ok(vec![Some(g.mul(&unary(&x, UnaryOp::LeakyStep, slope)?)?)])
+            Ok(vec![Some(activation::leaky_relu_backward(&x, g, slope)?)])
         }))
     }
 

@@ -15,6 +15,7 @@
 
 pub mod basic;
 pub mod conv;
+pub mod gan;
 
 use std::cell::Cell;
 use std::collections::HashMap;

@@ -196,7 +196,12 @@ fn adam_case(n: usize, what: &str) -> Case {
 fn batch_norm_case(backward: bool, shape: [usize; 4], what: &str) -> Case {
     let n: usize = shape.iter().product();
     Case {
-        name: if backward { "batch norm backward" } else { "batch norm forward (train)" }.into(),
+        name: if backward {
+            "batch norm backward"
+        } else {
+            "batch norm forward (train)"
+        }
+        .into(),
         shape: format!("{shape:?} {what}"),
         // Forward reads x twice (statistics, normalise) and writes y; backward reads dy, x twice and writes dx.
         work: Work::Bytes(if backward { 20.0 } else { 12.0 } * n as f64),
@@ -208,9 +213,14 @@ fn batch_norm_case(backward: bool, shape: [usize; 4], what: &str) -> Case {
             if backward {
                 let (_, saved) = batch_norm::batch_norm_train(&x, &gamma, &beta, None, 0.1, 1e-5)?;
                 let dy = det(rt, &shape)?;
-                Ok(Box::new(move || batch_norm::batch_norm_backward(&dy, &x, &gamma, &saved).map(|_| ())))
+                Ok(Box::new(move || {
+                    batch_norm::batch_norm_backward(&dy, &x, &gamma, &saved).map(|_| ())
+                }))
             } else {
-                Ok(Box::new(move || batch_norm::batch_norm_train(&x, &gamma, &beta, Some((&rm, &rv)), 0.1, 1e-5).map(|_| ())))
+                Ok(Box::new(move || {
+                    batch_norm::batch_norm_train(&x, &gamma, &beta, Some((&rm, &rv)), 0.1, 1e-5)
+                        .map(|_| ())
+                }))
             }
         }),
     }
@@ -220,7 +230,12 @@ fn attention_case(backward: bool, b: usize, c: usize, p: usize, t: usize, what: 
     // Scores and context: 2 * (2 B C P T); the backward does about twice that.
     let flops = 4.0 * (b * c * p * t) as f64 * if backward { 2.0 } else { 1.0 };
     Case {
-        name: if backward { "word attention backward" } else { "word attention forward" }.into(),
+        name: if backward {
+            "word attention backward"
+        } else {
+            "word attention forward"
+        }
+        .into(),
         shape: format!("q [{b},{c},{p}] words [{b},{c},{t}] {what}"),
         work: Work::Flops(flops),
         setup: Box::new(move |rt| {
@@ -229,9 +244,13 @@ fn attention_case(backward: bool, b: usize, c: usize, p: usize, t: usize, what: 
             if backward {
                 let a = attention::attention(&q, &w, None)?;
                 let dctx = det(rt, &[b, c, p])?;
-                Ok(Box::new(move || attention::attention_backward(&q, &w, &a.attn, &dctx, None).map(|_| ())))
+                Ok(Box::new(move || {
+                    attention::attention_backward(&q, &w, &a.attn, &dctx, None).map(|_| ())
+                }))
             } else {
-                Ok(Box::new(move || attention::attention(&q, &w, None).map(|_| ())))
+                Ok(Box::new(move || {
+                    attention::attention(&q, &w, None).map(|_| ())
+                }))
             }
         }),
     }
