@@ -33,12 +33,14 @@ enum Work {
 }
 
 type Runner = Box<dyn FnMut() -> Result<()>>;
+/// Builds a case's inputs on the device and returns the timed closure.
+type Setup = Box<dyn FnOnce(&Runtime) -> Result<Runner>>;
 
 struct Case {
     name: String,
     shape: String,
     work: Work,
-    setup: Box<dyn FnOnce(&Runtime) -> Result<Runner>>,
+    setup: Setup,
 }
 
 fn det(rt: &Runtime, shape: &[usize]) -> Result<Tensor> {
