@@ -5,7 +5,9 @@
 mod common;
 
 mod conv;
+mod dropout;
 mod elementwise;
+mod embedding;
 mod matmul;
 mod reduce;
 mod runtime;

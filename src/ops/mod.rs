@@ -4,6 +4,8 @@
 
 pub mod binary;
 pub mod conv;
+pub mod dropout;
+pub mod embedding;
 pub mod fill;
 pub mod matmul;
 pub mod reduce;
@@ -33,5 +35,7 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
     specs.extend(matmul::all_specs());
     specs.extend(conv::all_specs());
+    specs.extend(embedding::all_specs());
+    specs.extend(dropout::all_specs());
     specs
 }

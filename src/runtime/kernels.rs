@@ -29,6 +29,8 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "conv2d",
     "conv2d_backward_data",
     "conv2d_backward_weight",
+    "embedding",
+    "dropout",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
