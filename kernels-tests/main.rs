@@ -8,6 +8,7 @@ mod conv;
 mod dropout;
 mod elementwise;
 mod embedding;
+mod lstm;
 mod matmul;
 mod reduce;
 mod runtime;

@@ -7,6 +7,7 @@ pub mod conv;
 pub mod dropout;
 pub mod embedding;
 pub mod fill;
+pub mod lstm;
 pub mod matmul;
 pub mod reduce;
 pub mod unary;
@@ -37,5 +38,6 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     specs.extend(conv::all_specs());
     specs.extend(embedding::all_specs());
     specs.extend(dropout::all_specs());
+    specs.extend(lstm::all_specs());
     specs
 }

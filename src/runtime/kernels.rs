@@ -31,6 +31,9 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "conv2d_backward_weight",
     "embedding",
     "dropout",
+    "lstm_cell",
+    "lstm_cell_backward",
+    "swap01",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
