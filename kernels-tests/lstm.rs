@@ -2,6 +2,9 @@
 //! variable lengths) against an f64 reference, whose backward through time is
 //! itself checked by central finite differences.
 
+// The references index several arrays with one loop variable, as the maths reads.
+#![allow(clippy::needless_range_loop)]
+
 use engine::ops::lstm::{
     lengths_tensor, lstm_backward, lstm_cell_backward, lstm_cell_forward, lstm_forward, swap01,
 };
