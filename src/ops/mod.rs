@@ -12,8 +12,11 @@ pub mod binary;
 pub mod concat;
 pub mod conv;
 pub mod cosine;
+pub mod dropout;
+pub mod embedding;
 pub mod fill;
 pub mod glu;
+pub mod lstm;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
@@ -64,5 +67,8 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     specs.push(concat::spec());
     specs.extend(batch_norm::all_specs());
     specs.extend(attention::all_specs());
+    specs.extend(embedding::all_specs());
+    specs.extend(dropout::all_specs());
+    specs.extend(lstm::all_specs());
     specs
 }

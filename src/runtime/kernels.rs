@@ -48,6 +48,11 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "attention_backward",
     "attention_backward_words",
     "attention_softmax",
+    "embedding",
+    "dropout",
+    "lstm_cell",
+    "lstm_cell_backward",
+    "swap01",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
