@@ -8,6 +8,7 @@
 
 pub mod autograd;
 pub mod data;
+pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod runtime;

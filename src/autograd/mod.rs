@@ -16,6 +16,7 @@
 pub mod basic;
 pub mod conv;
 pub mod gan;
+pub mod rnn;
 
 use std::cell::Cell;
 use std::collections::HashMap;

@@ -9,6 +9,7 @@
 pub mod checkpoint;
 pub mod init;
 pub mod layers;
+pub mod modules;
 pub mod optim;
 pub mod params;
 

@@ -1,0 +1,294 @@
+//! DAMSM (AttnGAN, Xu et al. 2018): a text encoder (embedding -> dropout ->
+//! bidirectional LSTM) and an image encoder (a CNN trained from scratch, since
+//! no pretrained Inception can be downloaded) mapped into one 256-d space,
+//! trained with the word- and sentence-level matching losses exactly as the
+//! released code computes them (../shared/reference/attngan.md).
+
+use crate::autograd::{gan, rnn, Var};
+use crate::nn::layers::{Conv2d, Linear};
+use crate::nn::modules::{BatchNorm, BiLstm, Embedding};
+use crate::nn::{Init, ParamBuilder, ParamStore};
+use crate::ops::fill;
+use crate::runtime::{Error, Result, Runtime, Tensor};
+
+/// Sizes and loss constants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DamsmConfig {
+    pub vocab: usize,
+    pub word_dim: usize,
+    /// Per LSTM direction; the joint space has 2 * hidden dimensions.
+    pub hidden: usize,
+    pub image_size: usize,
+    /// Channels of the image encoder's first layer (doubling at each downsampling).
+    pub base_channels: usize,
+    pub dropout: f32,
+    pub gamma1: f32,
+    pub gamma2: f32,
+    pub gamma3: f32,
+}
+
+impl DamsmConfig {
+    pub fn new(vocab: usize) -> Self {
+        DamsmConfig {
+            vocab,
+            word_dim: 300,
+            hidden: 128,
+            image_size: 64,
+            base_channels: 16,
+            dropout: 0.5,
+            gamma1: 4.0,
+            gamma2: 5.0,
+            gamma3: 10.0,
+        }
+    }
+
+    pub fn embed_dim(&self) -> usize {
+        2 * self.hidden
+    }
+
+    /// As checkpoint metadata (key=value lines).
+    pub fn to_text(&self) -> String {
+        format!(
+            "vocab={}\nword_dim={}\nhidden={}\nimage_size={}\nbase_channels={}\ndropout={}\ngamma1={}\ngamma2={}\ngamma3={}\n",
+            self.vocab, self.word_dim, self.hidden, self.image_size, self.base_channels, self.dropout, self.gamma1, self.gamma2, self.gamma3
+        )
+    }
+
+    pub fn from_text(text: &str) -> Result<Self> {
+        let mut c = DamsmConfig::new(0);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| Error::invalid("damsm config", format!("bad line {line:?}")))?;
+            let bad = || Error::invalid("damsm config", format!("bad value in {line:?}"));
+            let u = || v.trim().parse::<usize>().map_err(|_| bad());
+            let f = || v.trim().parse::<f32>().map_err(|_| bad());
+            match k.trim() {
+                "vocab" => c.vocab = u()?,
+                "word_dim" => c.word_dim = u()?,
+                "hidden" => c.hidden = u()?,
+                "image_size" => c.image_size = u()?,
+                "base_channels" => c.base_channels = u()?,
+                "dropout" => c.dropout = f()?,
+                "gamma1" => c.gamma1 = f()?,
+                "gamma2" => c.gamma2 = f()?,
+                "gamma3" => c.gamma3 = f()?,
+                _ => return Err(Error::invalid("damsm config", format!("unknown key {k:?}"))),
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// RNN_ENCODER: ids [B, T] -> words [B, 2H, T], sentence [B, 2H].
+pub struct TextEncoder {
+    pub embedding: Embedding,
+    pub lstm: BiLstm,
+    pub dropout: f32,
+}
+
+impl TextEncoder {
+    pub fn new(b: &mut ParamBuilder, c: &DamsmConfig) -> Self {
+        TextEncoder {
+            embedding: Embedding::new(b, "text.encoder", c.vocab, c.word_dim, Init::Uniform(0.1)),
+            lstm: BiLstm::new(b, "text.rnn", c.word_dim, c.hidden),
+            dropout: c.dropout,
+        }
+    }
+
+    /// ids: [B, T] whole numbers as f32; lengths: B values (at least 1 each).
+    pub fn forward(&self, ps: &ParamStore, ids: &Tensor, lengths: &[usize], training: bool, seed: u64) -> Result<(Var, Var)> {
+        let x = self.embedding.forward(ps, ids)?; // [B, T, word_dim]
+        let x = rnn::dropout(&x, self.dropout, seed, training)?;
+        let (outputs, sentence) = self.lstm.forward(ps, &x, lengths)?; // [B, T, 2H], [B, 2H]
+        Ok((rnn::transpose_last2(&outputs)?, sentence))
+    }
+}
+
+/// The image encoder: images [B, 3, S, S] in [-1, 1] -> regions [B, D, R]
+/// (R = (S/8)^2) and a global feature [B, D].
+pub struct ImageEncoder {
+    convs: Vec<(Conv2d, Option<BatchNorm>)>,
+    regions: Conv2d,
+    global: Linear,
+}
+
+impl ImageEncoder {
+    pub fn new(b: &mut ParamBuilder, c: &DamsmConfig) -> Self {
+        let ch = c.base_channels;
+        let init = Init::Normal(0.02);
+        let mut convs = vec![(Conv2d::new(b, "image.conv0", 3, ch, 3, 1, 1, false, init), Some(BatchNorm::new(b, "image.bn0", ch)))];
+        let mut cin = ch;
+        for i in 1..=3 {
+            let cout = cin * 2;
+            convs.push((
+                Conv2d::new(b, &format!("image.conv{i}"), cin, cout, 4, 2, 1, false, init),
+                Some(BatchNorm::new(b, &format!("image.bn{i}"), cout)),
+            ));
+            cin = cout;
+        }
+        ImageEncoder {
+            convs,
+            regions: Conv2d::new(b, "image.emb_features", cin, c.embed_dim(), 1, 1, 0, false, Init::Uniform(0.1)),
+            global: Linear::new(b, "image.emb_cnn_code", cin, c.embed_dim(), true, Init::Uniform(0.1)),
+        }
+    }
+
+    pub fn forward(&self, ps: &ParamStore, images: &Var, training: bool) -> Result<(Var, Var)> {
+        let mut h = images.clone();
+        for (conv, bn) in &self.convs {
+            h = conv.forward(ps, &h)?;
+            if let Some(bn) = bn {
+                h = bn.forward(ps, &h, training)?;
+            }
+            h = h.leaky_relu(0.2)?;
+        }
+        let [n, _, s, _] = [h.shape()[0], h.shape()[1], h.shape()[2], h.shape()[3]];
+        let regions = self.regions.forward(ps, &h)?; // [B, D, s, s]
+        let d = regions.shape()[1];
+        let regions = regions.reshape(&[n, d, s * s])?;
+        let global = self.global.forward(ps, &gan::global_avg_pool(&h)?)?;
+        Ok((regions, global))
+    }
+}
+
+/// Row-wise L2 normalisation of [B, D].
+fn normalize_rows(x: &Var) -> Result<Var> {
+    let norm = x.square()?.sum(1, true)?.add_scalar(1e-8)?.sqrt()?; // [B, 1]
+    x.div(&norm)
+}
+
+/// Additive logit mask that removes same-class pairs (other than the pair
+/// itself) from the negatives: -1e4 there, 0 elsewhere. [B, B]
+fn class_mask(rt: &Runtime, class_ids: &[u32]) -> Result<Option<Tensor>> {
+    let b = class_ids.len();
+    let mut m = vec![0.0f32; b * b];
+    let mut any = false;
+    for i in 0..b {
+        for j in 0..b {
+            if i != j && class_ids[i] != 0 && class_ids[i] == class_ids[j] {
+                m[i * b + j] = -1e4;
+                any = true;
+            }
+        }
+    }
+    if any {
+        Ok(Some(Tensor::from_slice(rt, &m, &[b, b])?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn labels(rt: &Runtime, b: usize) -> Result<Tensor> {
+    let v: Vec<f32> = (0..b).map(|i| i as f32).collect();
+    Tensor::from_slice(rt, &v, &[b])
+}
+
+fn masked(logits: Var, mask: &Option<Tensor>) -> Result<Var> {
+    match mask {
+        Some(m) => logits.add(&Var::constant(m.clone())),
+        None => Ok(logits),
+    }
+}
+
+/// The sentence loss: cosines of every (image, caption) pair times gamma3,
+/// cross-entropy both ways. image, sentence: [B, D] -> (loss0, loss1) [1] each.
+pub fn sentence_loss(image: &Var, sentence: &Var, class_ids: &[u32], gamma3: f32) -> Result<(Var, Var)> {
+    let rt = image.value().runtime().clone();
+    let b = image.shape()[0];
+    let (i, s) = (normalize_rows(image)?, normalize_rows(sentence)?);
+    let mask = class_mask(&rt, class_ids)?;
+    let y = labels(&rt, b)?;
+    let scores0 = masked(i.matmul(&s, false, true)?.mul_scalar(gamma3)?, &mask)?; // [img, cap]
+    let scores1 = masked(s.matmul(&i, false, true)?.mul_scalar(gamma3)?, &mask)?; // [cap, img]
+    Ok((gan::cross_entropy(&scores0, &y)?, gan::cross_entropy(&scores1, &y)?))
+}
+
+/// The word-level match of caption `i` (its first `len` words) against every
+/// image: attention of each word over the regions (softmax over words, then
+/// over regions sharpened by gamma1), the cosine of each word with its region
+/// context, and log(sum_words exp(gamma2 * cos)). -> [B] (one per image)
+pub fn word_scores(words: &Var, regions: &Var, i: usize, len: usize, gamma1: f32, gamma2: f32) -> Result<Var> {
+    let b = regions.shape()[0];
+    let d = words.shape()[1];
+    let word = gan::narrow(&gan::narrow(words, 0, i, 1)?, 2, 0, len)?; // [1, D, L]
+    let attn = regions.matmul(&word, true, false)?; // [B, R, L]
+    let attn = gan::masked_softmax(&attn, 2, 1.0, None)?; // over words, per region
+    let attn = gan::masked_softmax(&attn, 1, gamma1, None)?; // over regions, per word
+    let context = regions.matmul(&attn, false, false)?; // [B, D, L]
+    let ones = Var::constant(fill::full(regions.value().runtime(), &[b, 1, 1], 1.0)?);
+    let word_b = word.mul(&ones)?; // [B, D, L]
+    let cos = gan::cosine_similarity(&word_b, &context, 1)?; // [B, L]
+    let _ = d;
+    cos.mul_scalar(gamma2)?.exp()?.sum(1, false)?.log() // [B]
+}
+
+/// The word loss: word scores of every caption against every image times
+/// gamma3, cross-entropy both ways -> (loss0, loss1).
+pub fn word_loss(words: &Var, regions: &Var, lengths: &[usize], class_ids: &[u32], c: &DamsmConfig) -> Result<(Var, Var)> {
+    let rt = regions.value().runtime().clone();
+    let b = lengths.len();
+    let mut columns = Vec::with_capacity(b);
+    let mut rows = Vec::with_capacity(b);
+    for (i, &len) in lengths.iter().enumerate() {
+        let s = word_scores(words, regions, i, len.max(1), c.gamma1, c.gamma2)?;
+        columns.push(s.reshape(&[b, 1])?);
+        rows.push(s.reshape(&[1, b])?);
+    }
+    let mask = class_mask(&rt, class_ids)?;
+    let y = labels(&rt, b)?;
+    let cols: Vec<&Var> = columns.iter().collect();
+    let rws: Vec<&Var> = rows.iter().collect();
+    let sim0 = masked(gan::concat(&cols, 1)?.mul_scalar(c.gamma3)?, &mask)?; // [img, cap]
+    let sim1 = masked(gan::concat(&rws, 0)?.mul_scalar(c.gamma3)?, &mask)?; // [cap, img]
+    Ok((gan::cross_entropy(&sim0, &y)?, gan::cross_entropy(&sim1, &y)?))
+}
+
+/// Both encoders, each in its own parameter store (the text encoder's
+/// gradients are clipped on their own, and later the GAN freezes both).
+pub struct Damsm {
+    pub config: DamsmConfig,
+    pub text: TextEncoder,
+    pub text_params: ParamStore,
+    pub image: ImageEncoder,
+    pub image_params: ParamStore,
+}
+
+/// The four losses of one batch.
+pub struct DamsmLosses {
+    pub word0: Var,
+    pub word1: Var,
+    pub sent0: Var,
+    pub sent1: Var,
+}
+
+impl DamsmLosses {
+    pub fn total(&self) -> Result<Var> {
+        self.word0.add(&self.word1)?.add(&self.sent0)?.add(&self.sent1)
+    }
+}
+
+impl Damsm {
+    pub fn new(rt: &Runtime, config: DamsmConfig, seed: u64) -> Result<Damsm> {
+        let mut tb = ParamBuilder::new(seed);
+        let text = TextEncoder::new(&mut tb, &config);
+        let mut ib = ParamBuilder::new(seed ^ 0x1111_2222_3333_4444);
+        let image = ImageEncoder::new(&mut ib, &config);
+        Ok(Damsm {
+            text_params: tb.build(rt)?,
+            image_params: ib.build(rt)?,
+            config,
+            text,
+            image,
+        })
+    }
+
+    /// Losses of one batch. images: [B, 3, S, S]; ids: [B, T]; lengths >= 1.
+    pub fn losses(&self, images: &Tensor, ids: &Tensor, lengths: &[usize], class_ids: &[u32], seed: u64) -> Result<DamsmLosses> {
+        let (words, sentence) = self.text.forward(&self.text_params, ids, lengths, true, seed)?;
+        let (regions, global) = self.image.forward(&self.image_params, &Var::constant(images.clone()), true)?;
+        let (word0, word1) = word_loss(&words, &regions, lengths, class_ids, &self.config)?;
+        let (sent0, sent1) = sentence_loss(&global, &sentence, class_ids, self.config.gamma3)?;
+        Ok(DamsmLosses { word0, word1, sent0, sent1 })
+    }
+}

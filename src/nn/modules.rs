@@ -1,0 +1,93 @@
+//! BatchNorm, Embedding and a bidirectional LSTM layer.
+
+use super::init::Init;
+use super::params::{BufferId, ParamBuilder, ParamId, ParamStore};
+use crate::autograd::{gan, rnn, Var};
+use crate::runtime::{Result, Tensor};
+
+/// Batch norm over channels with running statistics. x: [N, C, H, W] or [N, C].
+pub struct BatchNorm {
+    pub gamma: ParamId,
+    pub beta: ParamId,
+    pub running_mean: BufferId,
+    pub running_var: BufferId,
+}
+
+impl BatchNorm {
+    pub fn new(b: &mut ParamBuilder, name: &str, channels: usize) -> Self {
+        BatchNorm {
+            gamma: b.param(format!("{name}.weight"), &[channels], Init::Constant(1.0)),
+            beta: b.param(format!("{name}.bias"), &[channels], Init::Zeros),
+            running_mean: b.buffer(format!("{name}.running_mean"), &[channels], 0.0),
+            running_var: b.buffer(format!("{name}.running_var"), &[channels], 1.0),
+        }
+    }
+
+    /// Training mode uses (and updates) batch statistics; eval mode the running ones.
+    pub fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
+        gan::batch_norm(
+            x,
+            ps.var(self.gamma),
+            ps.var(self.beta),
+            (ps.buffer(self.running_mean), ps.buffer(self.running_var)),
+            training,
+        )
+    }
+}
+
+/// A table of word vectors. ids (whole numbers as f32) [..] -> [.., dim]
+pub struct Embedding {
+    pub table: ParamId,
+}
+
+impl Embedding {
+    pub fn new(b: &mut ParamBuilder, name: &str, vocab: usize, dim: usize, init: Init) -> Self {
+        Embedding {
+            table: b.param(format!("{name}.weight"), &[vocab, dim], init),
+        }
+    }
+
+    pub fn forward(&self, ps: &ParamStore, ids: &Tensor) -> Result<Var> {
+        rnn::embedding(ps.var(self.table), ids)
+    }
+}
+
+/// One LSTM layer run in both directions, PyTorch's parameter names and layout.
+pub struct BiLstm {
+    pub hidden: usize,
+    /// [w_ih [4H, In], w_hh [4H, H], b_ih [4H], b_hh [4H]] per direction.
+    pub forward: [ParamId; 4],
+    pub reverse: [ParamId; 4],
+}
+
+impl BiLstm {
+    pub fn new(b: &mut ParamBuilder, name: &str, input: usize, hidden: usize) -> Self {
+        // PyTorch's default: U(-1/sqrt(H), 1/sqrt(H)) for every weight and bias.
+        let init = Init::Uniform(1.0 / (hidden as f32).sqrt());
+        let mut dir = |suffix: &str| {
+            [
+                b.param(format!("{name}.weight_ih_l0{suffix}"), &[4 * hidden, input], init),
+                b.param(format!("{name}.weight_hh_l0{suffix}"), &[4 * hidden, hidden], init),
+                b.param(format!("{name}.bias_ih_l0{suffix}"), &[4 * hidden], init),
+                b.param(format!("{name}.bias_hh_l0{suffix}"), &[4 * hidden], init),
+            ]
+        };
+        let forward = dir("");
+        let reverse = dir("_reverse");
+        BiLstm { hidden, forward, reverse }
+    }
+
+    /// x: [B, T, In] -> (outputs [B, T, 2H] (forward then reverse halves, 0 at
+    /// padding), final states [B, 2H])
+    pub fn forward(&self, ps: &ParamStore, x: &Var, lengths: &[usize]) -> Result<(Var, Var)> {
+        let w = |ids: &[ParamId; 4]| [ps.var(ids[0]), ps.var(ids[1]), ps.var(ids[2]), ps.var(ids[3])];
+        let out_f = rnn::lstm(x, lengths, w(&self.forward), false)?;
+        let out_r = rnn::lstm(x, lengths, w(&self.reverse), true)?;
+        let outputs = gan::concat(&[&out_f, &out_r], 2)?;
+        let last = gan::concat(
+            &[&rnn::last_state(&out_f, lengths, false)?, &rnn::last_state(&out_r, lengths, true)?],
+            1,
+        )?;
+        Ok((outputs, last))
+    }
+}

@@ -1,0 +1,4 @@
+//! Training and evaluation loops (the layer the CLI calls).
+
+pub mod damsm;
+pub mod plot;
