@@ -164,3 +164,36 @@ fn ops_on_views_read_the_right_elements() {
         .unwrap();
     assert_eq!(z.to_vec().unwrap(), expect);
 }
+
+#[test]
+fn transpose_last_two_axes() {
+    let rt = rt();
+    for (b, r, c) in [
+        (1usize, 1usize, 1usize),
+        (3, 7, 33),
+        (2, 129, 3),
+        (1, 64, 256),
+    ] {
+        let s = seed();
+        let data = random_vec(&mut rng(s), b * r * c, -1.0, 1.0);
+        let x = Tensor::from_slice(&rt, &data, &[b, r, c]).unwrap();
+        let y = engine::ops::transpose::transpose_last2(&x).unwrap();
+        assert_eq!(y.shape(), &[b, c, r]);
+        let got = y.to_vec().unwrap();
+        for bi in 0..b {
+            for i in 0..r {
+                for j in 0..c {
+                    assert_eq!(
+                        got[(bi * c + j) * r + i],
+                        data[(bi * r + i) * c + j],
+                        "seed {s}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(engine::ops::transpose::transpose_last2(
+        &Tensor::from_slice(&rt, &[1.0], &[1]).unwrap()
+    )
+    .is_err());
+}

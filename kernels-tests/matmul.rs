@@ -21,8 +21,8 @@ fn reference(
 ) -> Vec<f64> {
     let mut c = vec![0.0; batch * m * n];
     for bi in 0..batch {
-        let a0 = if ba == 1 { 0 } else { bi * m * k };
-        let b0 = if bb == 1 { 0 } else { bi * k * n };
+        let a0 = (bi % ba) * m * k;
+        let b0 = (bi % bb) * k * n;
         for i in 0..m {
             for j in 0..n {
                 let mut acc = 0.0f64;
@@ -116,6 +116,9 @@ fn batched_and_broadcast() {
             check(flavour, (3, 3), 33, 7, 20, ta, tb);
             check(flavour, (5, 1), 8, 12, 16, ta, tb);
             check(flavour, (0, 4), 7, 9, 3, ta, tb);
+            // Cyclic repetition of the smaller batch.
+            check(flavour, (6, 2), 5, 9, 7, ta, tb);
+            check(flavour, (3, 12), 8, 4, 12, ta, tb);
         }
     }
 }

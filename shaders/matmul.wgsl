@@ -2,10 +2,13 @@
 //   C[b] = alpha * opA(A[b]) @ opB(B[b]) + beta * C[b]
 // opA(A) is [M, K], stored [M, K] (A_T=0) or [K, M] (A_T=1);
 // opB(B) is [K, N], stored [K, N] (B_T=0) or [N, K] (B_T=1); C is [M, N].
-// A batch stride of 0 broadcasts an operand over the batch.
+// Batch bi reads batch bi % a_batches of A (and likewise of B): an operand
+// with fewer batches is repeated cyclically, one batch broadcasts.
 //
-// Each thread computes an 8x8 block of C in registers and a workgroup of 8x8
-// threads a 64x64 tile; there is no workgroup memory and no barrier, since on
+// Each thread computes an 8x8 block of C in registers and a workgroup of
+// WG_X x WG_Y = 64 threads an (8 WG_Y) x (8 WG_X) tile (64x64 for square
+// problems; thin ones get thin tiles so few threads idle on clamped rows or
+// columns); there is no workgroup memory and no barrier, since on
 // lavapipe barriers are costly and speed follows FMAs per load. A_VEC / B_VEC
 // bind an operand as vec4 when its contiguous axis (and offsets) are multiples
 // of 4. Rows and columns past the edge are clamped on load and skipped on store.
@@ -25,6 +28,8 @@ struct Params {
     tiles_m: u32,
     alpha: f32,
     beta: f32,
+    a_batches: u32, // batch bi reads A batch bi % a_batches (1 broadcasts A)
+    b_batches: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -68,7 +73,10 @@ fn b_at(base: u32, k: u32, n: u32) -> f32 {
 //#endif
 }
 
-@compute @workgroup_size(8, 8)
+const WG_X: u32 = {{WG_X}}u;
+const WG_Y: u32 = 64u / {{WG_X}}u;
+
+@compute @workgroup_size({{WG_X}}, 64 / {{WG_X}})
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
@@ -81,10 +89,10 @@ fn main(
     }
     let bi = g / tiles;
     let t = g % tiles;
-    let m0 = (t / p.tiles_n) * 64u + lid.y * 8u;
-    let n0 = (t % p.tiles_n) * 64u + lid.x * 8u;
-    let a_base = p.a_off + bi * p.a_bstride;
-    let b_base = p.b_off + bi * p.b_bstride;
+    let m0 = (t / p.tiles_n) * (8u * WG_Y) + lid.y * 8u;
+    let n0 = (t % p.tiles_n) * (8u * WG_X) + lid.x * 8u;
+    let a_base = p.a_off + (bi % p.a_batches) * p.a_bstride;
+    let b_base = p.b_off + (bi % p.b_batches) * p.b_bstride;
 
     // Clamped rows and columns of this thread's block.
     var rows: array<u32, 8>;

@@ -20,6 +20,8 @@ struct Params {
     tiles_m: u32,
     alpha: f32,
     beta: f32,
+    a_batches: u32, // batch bi reads A batch bi % a_batches (1 broadcasts A)
+    b_batches: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -72,8 +74,8 @@ fn main(
     let t = g % tiles;
     let tm = (t / p.tiles_n) * TILE;
     let tn = (t % p.tiles_n) * TILE;
-    let a_base = p.a_off + bi * p.a_bstride;
-    let b_base = p.b_off + bi * p.b_bstride;
+    let a_base = p.a_off + (bi % p.a_batches) * p.a_bstride;
+    let b_base = p.b_off + (bi % p.b_batches) * p.b_bstride;
 
     var acc: array<vec4<f32>, 4>; // acc[r] = C[tm + 4*ly + r, tn + 4*lx .. +3]
     for (var r = 0u; r < 4u; r++) {

@@ -12,5 +12,6 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod runtime;
+pub mod train;
 
 pub use runtime::{Error, Flavour, Result, Runtime, Tensor};

@@ -19,6 +19,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a model (DAMSM for now) on the built-in world; no arguments needed.
+    Train(cli::train::TrainArgs),
+    /// Measure a trained model.
+    #[command(subcommand)]
+    Eval(cli::train::EvalCommand),
     /// List the GPU adapters wgpu finds, the one chosen, its limits and features.
     Devices,
     /// Time the kernels on this device.
@@ -30,6 +35,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Train(a) => cli::train::train(&a).map_err(Into::into),
+        Command::Eval(c) => cli::train::eval(&c).map_err(Into::into),
         Command::Devices => cli::devices::run().map_err(Into::into),
         Command::BenchKernels(a) => cli::bench::run(&a).map_err(Into::into),
         Command::World(a) => engine::data::tool::run_world(&a).map_err(Into::into),

@@ -231,7 +231,7 @@ impl Var {
                 } else {
                     matmul(g, &b, false, !tb)?
                 };
-                Some(sum_to_shape(&d, a.shape())?)
+                Some(fold_batches(&d, a.shape())?)
             } else {
                 None
             };
@@ -241,13 +241,26 @@ impl Var {
                 } else {
                     matmul(&a, g, !ta, false)?
                 };
-                Some(sum_to_shape(&d, b.shape())?)
+                Some(fold_batches(&d, b.shape())?)
             } else {
                 None
             };
             Ok(vec![ga, gb])
         }))
     }
+}
+
+/// The backward of matmul's cyclic batch broadcast: d [batch, r, c] summed
+/// down to an operand of shape [r, c] or [nb, r, c] (nb divides batch).
+fn fold_batches(d: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if d.shape() == shape {
+        return Ok(d.clone());
+    }
+    let (batch, r, c) = (d.dim(0), d.dim(1), d.dim(2));
+    let nb = if shape.len() == 3 { shape[0] } else { 1 };
+    d.reshape(&[batch / nb, nb * r * c])?
+        .sum(0, false)?
+        .reshape(shape)
 }
 
 /// The gradient of a reduction along `axis`: g (with or without the reduced

@@ -8,7 +8,9 @@ use crate::runtime::{Result, Tensor};
 pub fn embedding(table: &Var, ids: &Tensor) -> Result<Var> {
     let y = embedding::embedding_forward(table.value(), ids)?;
     let (ids, vocab) = (ids.clone(), table.shape()[0]);
-    Ok(Var::from_op(y, &[table], move |g| Ok(vec![Some(embedding::embedding_backward(g, &ids, vocab)?)])))
+    Ok(Var::from_op(y, &[table], move |g| {
+        Ok(vec![Some(embedding::embedding_backward(g, &ids, vocab)?)])
+    }))
 }
 
 /// Dropout with rate p; the mask comes from `seed` (same seed, same mask).
@@ -18,7 +20,9 @@ pub fn dropout(x: &Var, p: f32, seed: u64, training: bool) -> Result<Var> {
         return Ok(x.clone());
     }
     let (y, mask) = dropout::dropout_forward(x.value(), p, seed)?;
-    Ok(Var::from_op(y, &[x], move |g| Ok(vec![Some(dropout::dropout_backward(g, &mask, p)?)])))
+    Ok(Var::from_op(y, &[x], move |g| {
+        Ok(vec![Some(dropout::dropout_backward(g, &mask, p)?)])
+    }))
 }
 
 /// One LSTM direction over padded sequences (zero initial state).
@@ -39,7 +43,13 @@ pub fn lstm(x: &Var, lengths: &[usize], w: [&Var; 4], reverse: bool) -> Result<V
     Ok(Var::from_op(out, &[x, w[0], w[1], w[2], w[3]], move |g| {
         let zero_h_n = fill::zeros(g.runtime(), &[b, hidden])?;
         let grads = lstm::lstm_backward(&saved, g, &zero_h_n)?;
-        Ok(vec![Some(grads.dx), Some(grads.dw_ih), Some(grads.dw_hh), Some(grads.db_ih), Some(grads.db_hh)])
+        Ok(vec![
+            Some(grads.dx),
+            Some(grads.dw_ih),
+            Some(grads.dw_hh),
+            Some(grads.db_ih),
+            Some(grads.db_hh),
+        ])
     }))
 }
 
@@ -55,18 +65,18 @@ pub fn last_state(outputs: &Var, lengths: &[usize], reverse: bool) -> Result<Var
             pick[i * t + step] = 1.0;
         }
     }
-    let pick = Var::constant(Tensor::from_slice(outputs.value().runtime(), &pick, &[b, 1, t])?);
+    let pick = Var::constant(Tensor::from_slice(
+        outputs.value().runtime(),
+        &pick,
+        &[b, 1, t],
+    )?);
     pick.matmul(outputs, false, false)?.reshape(&[b, h])
 }
 
-/// Swaps the last two axes of [B, R, C] -> [B, C, R] (as a product with the
-/// identity, which is cheap at the sizes it is used for: words and regions).
+/// Swaps the last two axes: [.., R, C] -> [.., C, R].
 pub fn transpose_last2(x: &Var) -> Result<Var> {
-    let r = x.shape()[1];
-    let mut eye = vec![0.0f32; r * r];
-    for i in 0..r {
-        eye[i * r + i] = 1.0;
-    }
-    let eye = Var::constant(Tensor::from_slice(x.value().runtime(), &eye, &[r, r])?);
-    x.matmul(&eye, true, false)
+    let y = crate::ops::transpose::transpose_last2(x.value())?;
+    Ok(Var::from_op(y, &[x], |g| {
+        Ok(vec![Some(crate::ops::transpose::transpose_last2(g)?)])
+    }))
 }

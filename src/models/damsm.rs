@@ -97,7 +97,14 @@ impl TextEncoder {
     }
 
     /// ids: [B, T] whole numbers as f32; lengths: B values (at least 1 each).
-    pub fn forward(&self, ps: &ParamStore, ids: &Tensor, lengths: &[usize], training: bool, seed: u64) -> Result<(Var, Var)> {
+    pub fn forward(
+        &self,
+        ps: &ParamStore,
+        ids: &Tensor,
+        lengths: &[usize],
+        training: bool,
+        seed: u64,
+    ) -> Result<(Var, Var)> {
         let x = self.embedding.forward(ps, ids)?; // [B, T, word_dim]
         let x = rnn::dropout(&x, self.dropout, seed, training)?;
         let (outputs, sentence) = self.lstm.forward(ps, &x, lengths)?; // [B, T, 2H], [B, 2H]
@@ -117,20 +124,50 @@ impl ImageEncoder {
     pub fn new(b: &mut ParamBuilder, c: &DamsmConfig) -> Self {
         let ch = c.base_channels;
         let init = Init::Normal(0.02);
-        let mut convs = vec![(Conv2d::new(b, "image.conv0", 3, ch, 3, 1, 1, false, init), Some(BatchNorm::new(b, "image.bn0", ch)))];
+        let mut convs = vec![(
+            Conv2d::new(b, "image.conv0", 3, ch, 3, 1, 1, false, init),
+            Some(BatchNorm::new(b, "image.bn0", ch)),
+        )];
         let mut cin = ch;
         for i in 1..=3 {
             let cout = cin * 2;
             convs.push((
-                Conv2d::new(b, &format!("image.conv{i}"), cin, cout, 4, 2, 1, false, init),
+                Conv2d::new(
+                    b,
+                    &format!("image.conv{i}"),
+                    cin,
+                    cout,
+                    4,
+                    2,
+                    1,
+                    false,
+                    init,
+                ),
                 Some(BatchNorm::new(b, &format!("image.bn{i}"), cout)),
             ));
             cin = cout;
         }
         ImageEncoder {
             convs,
-            regions: Conv2d::new(b, "image.emb_features", cin, c.embed_dim(), 1, 1, 0, false, Init::Uniform(0.1)),
-            global: Linear::new(b, "image.emb_cnn_code", cin, c.embed_dim(), true, Init::Uniform(0.1)),
+            regions: Conv2d::new(
+                b,
+                "image.emb_features",
+                cin,
+                c.embed_dim(),
+                1,
+                1,
+                0,
+                false,
+                Init::Uniform(0.1),
+            ),
+            global: Linear::new(
+                b,
+                "image.emb_cnn_code",
+                cin,
+                c.embed_dim(),
+                true,
+                Init::Uniform(0.1),
+            ),
         }
     }
 
@@ -193,7 +230,12 @@ fn masked(logits: Var, mask: &Option<Tensor>) -> Result<Var> {
 
 /// The sentence loss: cosines of every (image, caption) pair times gamma3,
 /// cross-entropy both ways. image, sentence: [B, D] -> (loss0, loss1) [1] each.
-pub fn sentence_loss(image: &Var, sentence: &Var, class_ids: &[u32], gamma3: f32) -> Result<(Var, Var)> {
+pub fn sentence_loss(
+    image: &Var,
+    sentence: &Var,
+    class_ids: &[u32],
+    gamma3: f32,
+) -> Result<(Var, Var)> {
     let rt = image.value().runtime().clone();
     let b = image.shape()[0];
     let (i, s) = (normalize_rows(image)?, normalize_rows(sentence)?);
@@ -201,47 +243,84 @@ pub fn sentence_loss(image: &Var, sentence: &Var, class_ids: &[u32], gamma3: f32
     let y = labels(&rt, b)?;
     let scores0 = masked(i.matmul(&s, false, true)?.mul_scalar(gamma3)?, &mask)?; // [img, cap]
     let scores1 = masked(s.matmul(&i, false, true)?.mul_scalar(gamma3)?, &mask)?; // [cap, img]
-    Ok((gan::cross_entropy(&scores0, &y)?, gan::cross_entropy(&scores1, &y)?))
+    Ok((
+        gan::cross_entropy(&scores0, &y)?,
+        gan::cross_entropy(&scores1, &y)?,
+    ))
 }
 
-/// The word-level match of caption `i` (its first `len` words) against every
-/// image: attention of each word over the regions (softmax over words, then
-/// over regions sharpened by gamma1), the cosine of each word with its region
-/// context, and log(sum_words exp(gamma2 * cos)). -> [B] (one per image)
-pub fn word_scores(words: &Var, regions: &Var, i: usize, len: usize, gamma1: f32, gamma2: f32) -> Result<Var> {
-    let b = regions.shape()[0];
-    let d = words.shape()[1];
-    let word = gan::narrow(&gan::narrow(words, 0, i, 1)?, 2, 0, len)?; // [1, D, L]
-    let attn = regions.matmul(&word, true, false)?; // [B, R, L]
-    let attn = gan::masked_softmax(&attn, 2, 1.0, None)?; // over words, per region
-    let attn = gan::masked_softmax(&attn, 1, gamma1, None)?; // over regions, per word
-    let context = regions.matmul(&attn, false, false)?; // [B, D, L]
-    let ones = Var::constant(fill::full(regions.value().runtime(), &[b, 1, 1], 1.0)?);
-    let word_b = word.mul(&ones)?; // [B, D, L]
-    let cos = gan::cosine_similarity(&word_b, &context, 1)?; // [B, L]
-    let _ = d;
-    cos.mul_scalar(gamma2)?.exp()?.sum(1, false)?.log() // [B]
+/// The word-level scores of every (caption, image) pair at once: attention
+/// of each word over the regions (softmax over the caption's real words per
+/// region, then over regions sharpened by gamma1), the cosine of each word
+/// with its region context, and log(sum over real words of exp(gamma2 * cos)).
+/// words: [B, D, T] (caption b has lengths[b] real words), regions: [B, D, R]
+/// -> [B_caption, B_image]
+pub fn word_scores(
+    words: &Var,
+    regions: &Var,
+    lengths: &[usize],
+    gamma1: f32,
+    gamma2: f32,
+) -> Result<Var> {
+    let rt = regions.value().runtime().clone();
+    let (b, d, t) = (words.shape()[0], words.shape()[1], words.shape()[2]);
+    let r = regions.shape()[2];
+    let mut excluded = vec![0.0f32; b * t]; // 1 marks padding words
+    let mut real = vec![0.0f32; b * t];
+    for (i, &len) in lengths.iter().enumerate() {
+        for k in 0..t {
+            if k < len {
+                real[i * t + k] = 1.0;
+            } else {
+                excluded[i * t + k] = 1.0;
+            }
+        }
+    }
+    let excluded = Tensor::from_slice(&rt, &excluded, &[b, t])?;
+    let real = Var::constant(Tensor::from_slice(&rt, &real, &[b, 1, t])?);
+    let regions_t = rnn::transpose_last2(regions)?; // [B_img, R, D]
+    let attn = regions_t
+        .reshape(&[b * r, d])?
+        .matmul(words, false, false)?; // [B_cap, B_img*R, T]
+    let attn = gan::masked_softmax(&attn, 2, 1.0, Some(&excluded))?; // over words, per region
+    let attn = gan::masked_softmax(&attn.reshape(&[b, b, r, t])?, 2, gamma1, None)?; // over regions, per word
+                                                                                     // context^T of pair (i, j) = attn[i, j]^T @ regions_t[j]; regions_t repeats over captions.
+    let context_t = attn
+        .reshape(&[b * b, r, t])?
+        .matmul(&regions_t, true, false)?; // [B_cap*B_img, T, D]
+    let ones = Var::constant(fill::full(&rt, &[1, b, 1, 1], 1.0)?);
+    let words_t = rnn::transpose_last2(words)?
+        .reshape(&[b, 1, t, d])?
+        .mul(&ones)?; // [B_cap, B_img, T, D]
+    let cos = gan::cosine_similarity(&words_t, &context_t.reshape(&[b, b, t, d])?, 3)?; // [B_cap, B_img, T]
+    cos.mul_scalar(gamma2)?
+        .exp()?
+        .mul(&real)?
+        .sum(2, false)?
+        .log()
 }
 
 /// The word loss: word scores of every caption against every image times
-/// gamma3, cross-entropy both ways -> (loss0, loss1).
-pub fn word_loss(words: &Var, regions: &Var, lengths: &[usize], class_ids: &[u32], c: &DamsmConfig) -> Result<(Var, Var)> {
+/// gamma3, cross-entropy both ways -> (loss0 over captions per image, loss1
+/// over images per caption).
+pub fn word_loss(
+    words: &Var,
+    regions: &Var,
+    lengths: &[usize],
+    class_ids: &[u32],
+    c: &DamsmConfig,
+) -> Result<(Var, Var)> {
     let rt = regions.value().runtime().clone();
     let b = lengths.len();
-    let mut columns = Vec::with_capacity(b);
-    let mut rows = Vec::with_capacity(b);
-    for (i, &len) in lengths.iter().enumerate() {
-        let s = word_scores(words, regions, i, len.max(1), c.gamma1, c.gamma2)?;
-        columns.push(s.reshape(&[b, 1])?);
-        rows.push(s.reshape(&[1, b])?);
-    }
+    let lengths: Vec<usize> = lengths.iter().map(|&l| l.max(1)).collect();
+    let sim1 = word_scores(words, regions, &lengths, c.gamma1, c.gamma2)?.mul_scalar(c.gamma3)?; // [cap, img]
+    let sim0 = rnn::transpose_last2(&sim1.reshape(&[1, b, b])?)?.reshape(&[b, b])?; // [img, cap]
     let mask = class_mask(&rt, class_ids)?;
     let y = labels(&rt, b)?;
-    let cols: Vec<&Var> = columns.iter().collect();
-    let rws: Vec<&Var> = rows.iter().collect();
-    let sim0 = masked(gan::concat(&cols, 1)?.mul_scalar(c.gamma3)?, &mask)?; // [img, cap]
-    let sim1 = masked(gan::concat(&rws, 0)?.mul_scalar(c.gamma3)?, &mask)?; // [cap, img]
-    Ok((gan::cross_entropy(&sim0, &y)?, gan::cross_entropy(&sim1, &y)?))
+    Ok((
+        gan::cross_entropy(&masked(sim0, &mask)?, &y)?,
+        gan::cross_entropy(&masked(sim1, &mask)?, &y)?,
+    ))
 }
 
 /// Both encoders, each in its own parameter store (the text encoder's
@@ -264,7 +343,10 @@ pub struct DamsmLosses {
 
 impl DamsmLosses {
     pub fn total(&self) -> Result<Var> {
-        self.word0.add(&self.word1)?.add(&self.sent0)?.add(&self.sent1)
+        self.word0
+            .add(&self.word1)?
+            .add(&self.sent0)?
+            .add(&self.sent1)
     }
 }
 
@@ -284,11 +366,27 @@ impl Damsm {
     }
 
     /// Losses of one batch. images: [B, 3, S, S]; ids: [B, T]; lengths >= 1.
-    pub fn losses(&self, images: &Tensor, ids: &Tensor, lengths: &[usize], class_ids: &[u32], seed: u64) -> Result<DamsmLosses> {
-        let (words, sentence) = self.text.forward(&self.text_params, ids, lengths, true, seed)?;
-        let (regions, global) = self.image.forward(&self.image_params, &Var::constant(images.clone()), true)?;
+    pub fn losses(
+        &self,
+        images: &Tensor,
+        ids: &Tensor,
+        lengths: &[usize],
+        class_ids: &[u32],
+        seed: u64,
+    ) -> Result<DamsmLosses> {
+        let (words, sentence) = self
+            .text
+            .forward(&self.text_params, ids, lengths, true, seed)?;
+        let (regions, global) =
+            self.image
+                .forward(&self.image_params, &Var::constant(images.clone()), true)?;
         let (word0, word1) = word_loss(&words, &regions, lengths, class_ids, &self.config)?;
         let (sent0, sent1) = sentence_loss(&global, &sentence, class_ids, self.config.gamma3)?;
-        Ok(DamsmLosses { word0, word1, sent0, sent1 })
+        Ok(DamsmLosses {
+            word0,
+            word1,
+            sent0,
+            sent1,
+        })
     }
 }

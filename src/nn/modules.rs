@@ -66,26 +66,48 @@ impl BiLstm {
         let init = Init::Uniform(1.0 / (hidden as f32).sqrt());
         let mut dir = |suffix: &str| {
             [
-                b.param(format!("{name}.weight_ih_l0{suffix}"), &[4 * hidden, input], init),
-                b.param(format!("{name}.weight_hh_l0{suffix}"), &[4 * hidden, hidden], init),
+                b.param(
+                    format!("{name}.weight_ih_l0{suffix}"),
+                    &[4 * hidden, input],
+                    init,
+                ),
+                b.param(
+                    format!("{name}.weight_hh_l0{suffix}"),
+                    &[4 * hidden, hidden],
+                    init,
+                ),
                 b.param(format!("{name}.bias_ih_l0{suffix}"), &[4 * hidden], init),
                 b.param(format!("{name}.bias_hh_l0{suffix}"), &[4 * hidden], init),
             ]
         };
         let forward = dir("");
         let reverse = dir("_reverse");
-        BiLstm { hidden, forward, reverse }
+        BiLstm {
+            hidden,
+            forward,
+            reverse,
+        }
     }
 
     /// x: [B, T, In] -> (outputs [B, T, 2H] (forward then reverse halves, 0 at
     /// padding), final states [B, 2H])
     pub fn forward(&self, ps: &ParamStore, x: &Var, lengths: &[usize]) -> Result<(Var, Var)> {
-        let w = |ids: &[ParamId; 4]| [ps.var(ids[0]), ps.var(ids[1]), ps.var(ids[2]), ps.var(ids[3])];
+        let w = |ids: &[ParamId; 4]| {
+            [
+                ps.var(ids[0]),
+                ps.var(ids[1]),
+                ps.var(ids[2]),
+                ps.var(ids[3]),
+            ]
+        };
         let out_f = rnn::lstm(x, lengths, w(&self.forward), false)?;
         let out_r = rnn::lstm(x, lengths, w(&self.reverse), true)?;
         let outputs = gan::concat(&[&out_f, &out_r], 2)?;
         let last = gan::concat(
-            &[&rnn::last_state(&out_f, lengths, false)?, &rnn::last_state(&out_r, lengths, true)?],
+            &[
+                &rnn::last_state(&out_f, lengths, false)?,
+                &rnn::last_state(&out_r, lengths, true)?,
+            ],
             1,
         )?;
         Ok((outputs, last))

@@ -6,16 +6,31 @@
 
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Tensor};
 
-/// Rows and columns of C per workgroup, in both variants.
+/// Rows and columns of C per workgroup of the tiled variant.
 const TILE: usize = 64;
 
-fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool) -> KernelSpec {
+/// Threads along N of the register kernel's 64-thread workgroup: 8 for
+/// square problems, fewer when N is small, more when M is (each thread
+/// computes 8x8, so the tile is (8 * 64 / wg_x) x (8 * wg_x)).
+fn register_wg_x(m: usize, n: usize) -> usize {
+    let fit = |d: usize| d.div_ceil(8).next_power_of_two().clamp(1, 64);
+    if n < 64 {
+        fit(n).min(8)
+    } else if m < 64 {
+        64 / fit(m).min(8)
+    } else {
+        8
+    }
+}
+
+fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: usize) -> KernelSpec {
     match flavour {
         Flavour::Registers => KernelSpec::new("matmul")
             .define("A_T", ta as u32)
             .define("B_T", tb as u32)
             .define("A_VEC", a_vec as u32)
-            .define("B_VEC", b_vec as u32),
+            .define("B_VEC", b_vec as u32)
+            .define("WG_X", wg_x),
         Flavour::Tiled => KernelSpec::new("matmul_tiled")
             .define("A_T", ta as u32)
             .define("B_T", tb as u32),
@@ -26,9 +41,11 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     let mut v = Vec::new();
     for bits in 0..16u32 {
         let f = |i: u32| bits & (1 << i) != 0;
-        v.push(spec(Flavour::Registers, f(0), f(1), f(2), f(3)));
+        for wg_x in [1, 2, 4, 8, 16, 32, 64] {
+            v.push(spec(Flavour::Registers, f(0), f(1), f(2), f(3), wg_x));
+        }
         if bits < 4 {
-            v.push(spec(Flavour::Tiled, f(0), f(1), false, false));
+            v.push(spec(Flavour::Tiled, f(0), f(1), false, false, 16));
         }
     }
     v
@@ -51,8 +68,9 @@ fn dims3(op: &'static str, t: &Tensor) -> Result<(usize, usize, usize)> {
 
 /// C = op(A) @ op(B), where op transposes the last two axes when asked.
 /// A is [M, K] or [batch, M, K] ([.., K, M] with `ta`); B is [K, N] or
-/// [batch, K, N] ([.., N, K] with `tb`). A batch of 1 (or a rank-2 operand) is
-/// broadcast over the other's batch. C is [M, N] when both are rank 2, else
+/// [batch, K, N] ([.., N, K] with `tb`). An operand with fewer batches that
+/// divide the other's is repeated cyclically (batch i uses its batch i mod
+/// its count): a batch of 1, or a rank-2 operand, is broadcast. C is [M, N] when both are rank 2, else
 /// [batch, M, N].
 pub fn matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
     let (batch, m, n) = check(a, b, ta, tb)?;
@@ -108,15 +126,16 @@ fn check(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<(usize, usize, us
             format!("inner dimensions differ: {ka} and {kb} (transposed: {ta}, {tb})"),
         ));
     }
-    if ba != bb && ba != 1 && bb != 1 {
+    let batch = ba.max(bb);
+    if !batch.is_multiple_of(ba) || !batch.is_multiple_of(bb) {
         return Err(Error::shape_hint(
             "matmul",
             a.shape(),
             b.shape(),
-            "batch sizes differ",
+            "batch sizes differ and the smaller does not divide the larger",
         ));
     }
-    Ok((ba.max(bb), m, n))
+    Ok((batch, m, n))
 }
 
 fn launch(
@@ -146,13 +165,18 @@ fn launch(
         };
         return super::fill::copy_into(&scaled, c);
     }
-    let a_bstride = if ba == 1 { 0 } else { m * k };
-    let b_bstride = if bb == 1 { 0 } else { k * n };
+    let a_bstride = m * k;
+    let b_bstride = k * n;
     // vec4 loads need the operand's contiguous axis and every offset to be multiples of 4.
     let a_vec = (if ta { m } else { k }) % 4 == 0 && a.offset().is_multiple_of(4);
     let b_vec = (if tb { k } else { n }) % 4 == 0 && b.offset().is_multiple_of(4);
-    let tiles_m = m.div_ceil(TILE);
-    let tiles_n = n.div_ceil(TILE);
+    let wg_x = register_wg_x(m, n);
+    let (tile_m, tile_n) = match rt.flavour() {
+        Flavour::Registers => (8 * (64 / wg_x), 8 * wg_x),
+        Flavour::Tiled => (TILE, TILE),
+    };
+    let tiles_m = m.div_ceil(tile_m);
+    let tiles_n = n.div_ceil(tile_n);
     let params = [
         m as u32,
         n as u32,
@@ -168,10 +192,12 @@ fn launch(
         tiles_m as u32,
         alpha.to_bits(),
         beta.to_bits(),
+        ba as u32,
+        bb as u32,
     ];
     let groups = (tiles_m * tiles_n * batch) as u32;
     rt.dispatch(
-        &spec(rt.flavour(), ta, tb, a_vec, b_vec),
+        &spec(rt.flavour(), ta, tb, a_vec, b_vec, wg_x),
         &params,
         &[a.buffer(), b.buffer(), c.buffer()],
         rt.fold_grid(groups),

@@ -53,6 +53,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "lstm_cell",
     "lstm_cell_backward",
     "swap01",
+    "transpose",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");

@@ -3,7 +3,14 @@
 
 use image::{Rgb, RgbImage};
 
-const COLOURS: [[u8; 3]; 6] = [[31, 119, 180], [214, 39, 40], [44, 160, 44], [255, 127, 14], [148, 103, 189], [23, 190, 207]];
+const COLOURS: [[u8; 3]; 6] = [
+    [31, 119, 180],
+    [214, 39, 40],
+    [44, 160, 44],
+    [255, 127, 14],
+    [148, 103, 189],
+    [23, 190, 207],
+];
 
 fn line(img: &mut RgbImage, (x0, y0): (f32, f32), (x1, y1): (f32, f32), c: [u8; 3]) {
     let steps = ((x1 - x0).abs().max((y1 - y0).abs()) as usize).max(1);
@@ -29,13 +36,30 @@ fn smooth(v: &[f32], window: usize) -> Vec<f32> {
 
 /// Writes `series` (name, values per step) as a PNG of width x height pixels;
 /// names are drawn in the data layer's bitmap font.
-pub fn loss_curves(path: &std::path::Path, series: &[(&str, &[f32])], width: u32, height: u32) -> std::io::Result<()> {
+pub fn loss_curves(
+    path: &std::path::Path,
+    series: &[(&str, &[f32])],
+    width: u32,
+    height: u32,
+) -> std::io::Result<()> {
     let mut img = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
     let (left, right, top, bottom) = (40.0f32, width as f32 - 10.0, 10.0f32, height as f32 - 20.0);
-    let n = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(2);
-    let finite = series.iter().flat_map(|(_, v)| v.iter()).filter(|x| x.is_finite());
+    let n = series
+        .iter()
+        .map(|(_, v)| v.len())
+        .max()
+        .unwrap_or(0)
+        .max(2);
+    let finite = series
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .filter(|x| x.is_finite());
     let (lo, hi) = finite.fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
-    let (lo, hi) = if lo < hi { (lo.min(0.0), hi) } else { (0.0, 1.0) };
+    let (lo, hi) = if lo < hi {
+        (lo.min(0.0), hi)
+    } else {
+        (0.0, 1.0)
+    };
     for k in 0..=4 {
         let y = top + (bottom - top) * k as f32 / 4.0;
         line(&mut img, (left, y), (right, y), [225, 225, 225]);
@@ -44,14 +68,25 @@ pub fn loss_curves(path: &std::path::Path, series: &[(&str, &[f32])], width: u32
     }
     line(&mut img, (left, bottom), (right, bottom), [0, 0, 0]);
     line(&mut img, (left, top), (left, bottom), [0, 0, 0]);
-    let map = |i: usize, v: f32| (left + (right - left) * i as f32 / (n - 1) as f32, bottom - (bottom - top) * (v - lo) / (hi - lo));
+    let map = |i: usize, v: f32| {
+        (
+            left + (right - left) * i as f32 / (n - 1) as f32,
+            bottom - (bottom - top) * (v - lo) / (hi - lo),
+        )
+    };
     for (s, (name, values)) in series.iter().enumerate() {
         let c = COLOURS[s % COLOURS.len()];
         let sm = smooth(values, (values.len() / 50).max(1));
         for i in 1..sm.len() {
             line(&mut img, map(i - 1, sm[i - 1]), map(i, sm[i]), c);
         }
-        crate::data::font::draw_text(&mut img, left as u32 + 10 + 110 * s as u32, height - 14, name, c);
+        crate::data::font::draw_text(
+            &mut img,
+            left as u32 + 10 + 110 * s as u32,
+            height - 14,
+            name,
+            c,
+        );
     }
     img.save(path).map_err(std::io::Error::other)
 }

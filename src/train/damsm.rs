@@ -1,0 +1,429 @@
+//! Training DAMSM (`engine train --model damsm`) and its R-precision
+//! (`engine eval r-precision`).
+//!
+//! The run lives in one folder: `checkpoint.safetensors` (both encoders, both
+//! optimisers, step, configuration, vocabulary, loss history), written
+//! atomically every `checkpoint_every` steps and at the end, and `loss.png`.
+//! `--resume` continues from the checkpoint exactly where it stopped: the data
+//! order is a function of (seed, epoch), dropout masks of (seed, step).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::autograd::{no_grad, Var};
+use crate::data::{
+    Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource, MAX_WORDS,
+};
+use crate::models::damsm::{Damsm, DamsmConfig};
+use crate::nn::checkpoint::Checkpoint;
+use crate::nn::optim::{Adam, StepDecay};
+use crate::nn::SplitMix64;
+use crate::runtime::{Error, Result, Runtime, Tensor};
+
+/// Options of a DAMSM run.
+#[derive(Debug, Clone)]
+pub struct DamsmTrainOptions {
+    pub out: PathBuf,
+    /// Stop after this many steps in all (counting those before a resume).
+    pub steps: u64,
+    /// Or after this many minutes of this session, whichever comes first.
+    pub minutes: Option<f64>,
+    pub batch: usize,
+    pub lr: f32,
+    pub seed: u64,
+    /// Scenes of the built-in world in the training split.
+    pub scenes: usize,
+    pub image_size: usize,
+    pub base_channels: usize,
+    pub checkpoint_every: u64,
+    pub resume: bool,
+    /// Print plain lines instead of a progress bar (logs, CI).
+    pub quiet: bool,
+}
+
+impl Default for DamsmTrainOptions {
+    fn default() -> Self {
+        DamsmTrainOptions {
+            out: PathBuf::from("runs/damsm"),
+            steps: 1000,
+            minutes: None,
+            batch: 16,
+            lr: 0.002,
+            seed: 0,
+            scenes: 4000,
+            image_size: 64,
+            base_channels: 16,
+            checkpoint_every: 100,
+            resume: false,
+            quiet: false,
+        }
+    }
+}
+
+/// What a finished (or stopped) run reports.
+#[derive(Debug, Clone)]
+pub struct DamsmReport {
+    pub steps: u64,
+    pub losses: Vec<f32>,
+    pub seconds: f64,
+    pub checkpoint: PathBuf,
+}
+
+fn world(seed: u64, size: usize) -> World {
+    World::new(WorldConfig {
+        seed,
+        resolution: size as u32,
+        captions_per_image: 10,
+    })
+}
+
+fn upload_batch(
+    rt: &Runtime,
+    b: &crate::data::Batch,
+    size: usize,
+) -> Result<(Tensor, Tensor, Vec<usize>)> {
+    let n = b.len();
+    let images = Tensor::from_slice(rt, &b.images[0], &[n, 3, size, size])?;
+    let ids: Vec<f32> = b.tokens.iter().map(|&t| t as f32).collect();
+    let ids = Tensor::from_slice(rt, &ids, &[n, MAX_WORDS])?;
+    let lengths = b
+        .lengths
+        .iter()
+        .map(|&l| (l as usize).clamp(1, MAX_WORDS))
+        .collect();
+    Ok((images, ids, lengths))
+}
+
+/// The model and optimisers of a run, with everything a checkpoint holds.
+struct Run {
+    model: Damsm,
+    vocab: Vocab,
+    text_adam: Adam,
+    image_adam: Adam,
+    step: u64,
+    losses: Vec<f32>,
+}
+
+fn checkpoint_path(out: &Path) -> PathBuf {
+    out.join("checkpoint.safetensors")
+}
+
+impl Run {
+    fn save(&self, path: &Path, opts_seed: u64) -> Result<()> {
+        let mut ck = Checkpoint::default();
+        ck.extend("text.", self.model.text_params.state()?);
+        ck.extend("image.", self.model.image_params.state()?);
+        self.text_adam.save_into(&mut ck, "optim.text.")?;
+        self.image_adam.save_into(&mut ck, "optim.image.")?;
+        let meta = &mut ck.metadata;
+        meta.insert("engine.model".into(), "damsm".into());
+        meta.insert("engine.version".into(), env!("CARGO_PKG_VERSION").into());
+        meta.insert("step".into(), self.step.to_string());
+        meta.insert("seed".into(), opts_seed.to_string());
+        meta.insert("config".into(), self.model.config.to_text());
+        meta.insert("vocab".into(), self.vocab.to_text());
+        meta.insert(
+            "losses".into(),
+            self.losses
+                .iter()
+                .map(|l| l.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        ck.save(path)
+    }
+}
+
+/// Loads a DAMSM checkpoint: the model (with its configuration and
+/// vocabulary) and the checkpoint itself.
+pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint)> {
+    let ck = Checkpoint::load(path)?;
+    let src = path.display().to_string();
+    let kind = ck.meta("engine.model", path)?;
+    if kind != "damsm" {
+        return Err(Error::Checkpoint {
+            path: src,
+            message: format!("holds a {kind} model, not DAMSM"),
+        });
+    }
+    let config = DamsmConfig::from_text(ck.meta("config", path)?)?;
+    let vocab = Vocab::from_text(ck.meta("vocab", path)?).map_err(|e| Error::Checkpoint {
+        path: src.clone(),
+        message: format!("bad vocabulary: {e}"),
+    })?;
+    let seed: u64 = ck.meta("seed", path)?.parse().unwrap_or(0);
+    let model = Damsm::new(rt, config, seed)?;
+    model
+        .text_params
+        .load_state(&ck.with_prefix("text."), &src)?;
+    model
+        .image_params
+        .load_state(&ck.with_prefix("image."), &src)?;
+    Ok((model, vocab, ck))
+}
+
+/// Trains DAMSM on the built-in world.
+pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport> {
+    let started = Instant::now();
+    let ck_path = checkpoint_path(&opts.out);
+    let world = world(opts.seed, opts.image_size);
+    let source: Arc<dyn Source> = Arc::new(WorldSource::new(world, Split::Train, opts.scenes));
+    let mut run = if opts.resume {
+        let (model, vocab, ck) = load_damsm(rt, &ck_path)?;
+        let src = ck_path.display().to_string();
+        let mut text_adam = Adam::new(&model.text_params, opts.lr, (0.5, 0.999))?;
+        let mut image_adam = Adam::new(&model.image_params, opts.lr, (0.5, 0.999))?;
+        text_adam.load_from(&ck, "optim.text.", &src)?;
+        image_adam.load_from(&ck, "optim.image.", &src)?;
+        text_adam.max_grad_norm = 0.25;
+        let step = ck.meta("step", &ck_path)?.parse().unwrap_or(0);
+        let losses = ck
+            .meta("losses", &ck_path)?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .filter_map(|s| s.parse().ok())
+            .collect();
+        Run {
+            model,
+            vocab,
+            text_adam,
+            image_adam,
+            step,
+            losses,
+        }
+    } else {
+        let vocab = crate::data::source::vocab_of(source.as_ref(), 1);
+        let mut config = DamsmConfig::new(vocab.len());
+        config.image_size = opts.image_size;
+        config.base_channels = opts.base_channels;
+        let model = Damsm::new(rt, config, opts.seed)?;
+        let mut text_adam = Adam::new(&model.text_params, opts.lr, (0.5, 0.999))?;
+        // AttnGAN clips the text encoder's gradient norm at 0.25.
+        text_adam.max_grad_norm = 0.25;
+        let image_adam = Adam::new(&model.image_params, opts.lr, (0.5, 0.999))?;
+        Run {
+            model,
+            vocab,
+            text_adam,
+            image_adam,
+            step: 0,
+            losses: Vec::new(),
+        }
+    };
+    let vocab = Arc::new(run.vocab.clone());
+    let per_epoch = (opts.scenes / opts.batch).max(1) as u64;
+    // AttnGAN: lr 0.002, x0.98 per epoch, not below 0.0002.
+    let schedule = StepDecay {
+        base: opts.lr,
+        factor: 0.98,
+        every: per_epoch,
+        min: opts.lr / 10.0,
+    };
+    let bar = progress_bar(opts);
+    bar.set_position(run.step);
+    let deadline = opts
+        .minutes
+        .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
+    'epochs: while run.step < opts.steps {
+        let epoch = run.step / per_epoch;
+        let skip = (run.step % per_epoch) as usize;
+        let cfg = LoaderConfig {
+            batch_size: opts.batch,
+            sizes: vec![opts.image_size as u32],
+            shuffle: true,
+            augment: false,
+            workers: 1,
+            prefetch: 2,
+            seed: opts.seed,
+            skip_bad: false,
+            drop_last: true,
+        };
+        let loader = Loader::new(source.clone(), vocab.clone(), cfg, epoch);
+        for batch in loader.skip(skip) {
+            let batch = batch.map_err(|e| Error::invalid("train", e.to_string()))?;
+            let (images, ids, lengths) = upload_batch(rt, &batch, opts.image_size)?;
+            let lr = schedule.lr_at(run.step);
+            run.text_adam.lr = lr;
+            run.image_adam.lr = lr;
+            run.model.text_params.zero_grad()?;
+            run.model.image_params.zero_grad()?;
+            let dropout_seed =
+                SplitMix64::new(opts.seed ^ run.step.wrapping_mul(0x9E37_79B9)).next_u64();
+            let losses =
+                run.model
+                    .losses(&images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
+            let total = losses.total()?;
+            total.backward()?;
+            run.text_adam.step(&run.model.text_params)?;
+            run.image_adam.step(&run.model.image_params)?;
+            let parts: Vec<f32> = [
+                &losses.word0,
+                &losses.word1,
+                &losses.sent0,
+                &losses.sent1,
+                &total,
+            ]
+            .iter()
+            .map(|v: &&Var| v.value().to_vec().map(|x| x[0]))
+            .collect::<Result<_>>()?;
+            if !parts[4].is_finite() {
+                run.save(&ck_path, opts.seed)?;
+                return Err(Error::invalid(
+                    "train",
+                    format!(
+                        "the loss became {} at step {}; the last checkpoint is kept in {}",
+                        parts[4],
+                        run.step,
+                        ck_path.display()
+                    ),
+                ));
+            }
+            run.losses.push(parts[4]);
+            run.step += 1;
+            let msg = format!(
+                "loss {:.3} (words {:.2}/{:.2}, sentence {:.2}/{:.2}) lr {lr:.5}",
+                parts[4], parts[0], parts[1], parts[2], parts[3]
+            );
+            if opts.quiet {
+                if run.step % 10 == 0 {
+                    println!("step {} {msg}", run.step);
+                }
+            } else {
+                bar.set_message(msg);
+                bar.set_position(run.step);
+            }
+            if run.step % opts.checkpoint_every == 0 {
+                run.save(&ck_path, opts.seed)?;
+            }
+            if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
+                break 'epochs;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    run.save(&ck_path, opts.seed)?;
+    let curve = opts.out.join("loss.png");
+    crate::train::plot::loss_curves(&curve, &[("damsm loss", &run.losses)], 640, 320)
+        .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
+    Ok(DamsmReport {
+        steps: run.step,
+        losses: run.losses,
+        seconds: started.elapsed().as_secs_f64(),
+        checkpoint: ck_path,
+    })
+}
+
+fn progress_bar(opts: &DamsmTrainOptions) -> indicatif::ProgressBar {
+    if opts.quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(opts.steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, {per_sec}, ETA {eta} | {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// R-precision: for each held-out image, its true caption ranked against
+/// `candidates - 1` captions of other scenes by the cosine of the DAMSM
+/// global image feature and sentence feature; top-1 accuracy, mean and
+/// standard deviation over `draws` random draws of the mismatched captions.
+pub struct RPrecision {
+    pub mean: f64,
+    pub std: f64,
+    pub images: usize,
+    pub draws: usize,
+}
+
+pub fn r_precision(
+    rt: &Runtime,
+    model: &Damsm,
+    vocab: &Vocab,
+    seed: u64,
+    images: usize,
+    candidates: usize,
+    draws: usize,
+) -> Result<RPrecision> {
+    if images < candidates {
+        return Err(Error::invalid(
+            "r-precision",
+            format!("needs at least {candidates} images, got {images}"),
+        ));
+    }
+    let size = model.config.image_size;
+    let world = world(seed, size);
+    let mut rng = SplitMix64::new(seed ^ 0xE7A1);
+    let batch = 50;
+    let mut img_feats: Vec<Vec<f32>> = Vec::with_capacity(images);
+    let mut sent_feats: Vec<Vec<f32>> = Vec::with_capacity(images);
+    let d = model.config.embed_dim();
+    no_grad(|| -> Result<()> {
+        for start in (0..images).step_by(batch) {
+            let n = batch.min(images - start);
+            let mut pixels = Vec::with_capacity(n * 3 * size * size);
+            let mut ids = Vec::with_capacity(n * MAX_WORDS);
+            let mut lengths = Vec::with_capacity(n);
+            for i in start..start + n {
+                let scene = world.scene(Split::Test, i as u64);
+                pixels.extend(scene.render_chw(size as u32));
+                let captions = world.scene_captions(&scene);
+                let caption = &captions[rng.below(captions.len())];
+                let mut r =
+                    <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(rng.next_u64());
+                let fixed = vocab.encode_fixed(caption, &mut r);
+                ids.extend(fixed.ids.iter().map(|&t| t as f32));
+                lengths.push(fixed.len.clamp(1, MAX_WORDS));
+            }
+            let img = Tensor::from_slice(rt, &pixels, &[n, 3, size, size])?;
+            let ids = Tensor::from_slice(rt, &ids, &[n, MAX_WORDS])?;
+            let (_, global) =
+                model
+                    .image
+                    .forward(&model.image_params, &Var::constant(img), false)?;
+            let (_, sentence) = model
+                .text
+                .forward(&model.text_params, &ids, &lengths, false, 0)?;
+            let (g, s) = (global.value().to_vec()?, sentence.value().to_vec()?);
+            for k in 0..n {
+                img_feats.push(normalize(&g[k * d..(k + 1) * d]));
+                sent_feats.push(normalize(&s[k * d..(k + 1) * d]));
+            }
+        }
+        Ok(())
+    })?;
+    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+    let mut accs = Vec::with_capacity(draws);
+    for _ in 0..draws {
+        let mut hits = 0;
+        for i in 0..images {
+            let truth = dot(&img_feats[i], &sent_feats[i]);
+            let mut best_other = f32::MIN;
+            let mut chosen = std::collections::HashSet::new();
+            while chosen.len() < candidates - 1 {
+                let j = rng.below(images);
+                if j != i && chosen.insert(j) {
+                    best_other = best_other.max(dot(&img_feats[i], &sent_feats[j]));
+                }
+            }
+            if truth > best_other {
+                hits += 1;
+            }
+        }
+        accs.push(hits as f64 / images as f64);
+    }
+    let mean = accs.iter().sum::<f64>() / draws as f64;
+    let std = (accs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / draws as f64).sqrt();
+    Ok(RPrecision {
+        mean,
+        std,
+        images,
+        draws,
+    })
+}
+
+fn normalize(v: &[f32]) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-8);
+    v.iter().map(|x| x / n).collect()
+}
