@@ -7,7 +7,9 @@
 // row in registers. All 64 threads of a workgroup share the same 8 channels,
 // so the weight loads are uniform across the workgroup (cheap on lavapipe's
 // SIMD lanes) and only the input is gathered per thread. KW and S are
-// compile-time constants so the inner loops unroll.
+// compile-time constants so the inner loops unroll. The input arrives padded
+// (shaders/pad2d.wgsl: H and W here are the padded sizes, P is 0), so the
+// inner loop has no bounds checks: one add and one load per element.
 
 struct Params {
     N: u32,
@@ -70,28 +72,33 @@ fn main(
     for (var i = 0u; i < 8u; i++) {
         wrow[i] = p.w_off + min(o0 + i, p.O - 1u) * p.C * p.KH * KW;
     }
+    // Input columns of the 8 pixels (clamped at the right edge: pixels past
+    // OW are computed from valid memory and never stored).
+    var col: array<u32, 8>;
+    for (var j = 0u; j < 8u; j++) {
+        col[j] = min(ow0 + j, p.OW - 1u) * S;
+    }
+    // Taps outside, channels inside: the long inner loop walks the input
+    // plane by plane and the weights with a stride of KH*KW.
     let ckk = p.KH * KW;
-    for (var c = 0u; c < p.C; c++) {
-        for (var kh = 0u; kh < p.KH; kh++) {
-            let ih = i32(oh * S + kh) - i32(p.P);
-            if (ih < 0 || ih >= i32(p.H)) {
-                continue;
-            }
-            let xrow = p.x_off + ((n * p.C + c) * p.H + u32(ih)) * p.W;
-            let wk = c * ckk + kh * KW;
-            for (var kw = 0u; kw < KW; kw++) {
+    let plane = p.H * p.W;
+    let xn = p.x_off + n * p.C * plane;
+    for (var kh = 0u; kh < p.KH; kh++) {
+        for (var kw = 0u; kw < KW; kw++) {
+            var xi = xn + (oh * S + kh) * p.W + kw;
+            var wi = kh * KW + kw;
+            for (var c = 0u; c < p.C; c++) {
                 var xv: array<vec4<f32>, 2>;
                 for (var j = 0u; j < 8u; j++) {
-                    let iw = i32((ow0 + j) * S + kw) - i32(p.P);
-                    let inside = iw >= 0 && iw < i32(p.W);
-                    let v = x[xrow + u32(clamp(iw, 0, i32(p.W) - 1))];
-                    xv[j / 4u][j % 4u] = select(0.0, v, inside);
+                    xv[j / 4u][j % 4u] = x[xi + col[j]];
                 }
                 for (var i = 0u; i < 8u; i++) {
-                    let wv = vec4<f32>(w[wrow[i] + wk + kw]);
+                    let wv = vec4<f32>(w[wrow[i] + wi]);
                     acc[2u * i] = fma(wv, xv[0], acc[2u * i]);
                     acc[2u * i + 1u] = fma(wv, xv[1], acc[2u * i + 1u]);
                 }
+                xi += plane;
+                wi += ckk;
             }
         }
     }

@@ -354,6 +354,46 @@ fn cases(quick: bool) -> Vec<Case> {
     v
 }
 
+/// One full DAMSM training step (both encoders forward and backward, both
+/// Adam steps) on random data: steps/s, images/s and peak memory.
+fn model_lines(rt: &Runtime, quick: bool, reps: usize) -> Result<Vec<serde_json::Value>> {
+    use engine::models::damsm::{Damsm, DamsmConfig};
+    use engine::nn::optim::Adam;
+    let (batch, size) = if quick { (16, 64) } else { (48, 64) };
+    let model = Damsm::new(rt, DamsmConfig::new(1000), 0)?;
+    let mut ta = Adam::new(&model.text_params, 2e-3, (0.5, 0.999))?;
+    ta.max_grad_norm = 0.25;
+    let mut ia = Adam::new(&model.image_params, 2e-3, (0.5, 0.999))?;
+    let images = det(rt, &[batch, 3, size, size])?;
+    let ids: Vec<f32> = (0..batch * 18).map(|i| (i % 997 + 2) as f32).collect();
+    let ids = Tensor::from_slice(rt, &ids, &[batch, 18])?;
+    let lengths: Vec<usize> = (0..batch).map(|i| 8 + i % 11).collect();
+    let classes: Vec<u32> = (1..=batch as u32).collect();
+    let mut step = || -> Result<()> {
+        model.text_params.zero_grad()?;
+        model.image_params.zero_grad()?;
+        model.losses(&images, &ids, &lengths, &classes, 1)?.total()?.backward()?;
+        ta.step(&model.text_params)?;
+        ia.step(&model.image_params)
+    };
+    step()?;
+    rt.sync()?;
+    rt.reset_peak_memory();
+    let reps = reps.min(5);
+    let (med, lo, hi) = median(rt, 0, reps, &mut step)?;
+    let peak = rt.memory().peak_in_use as f64 / (1 << 20) as f64;
+    println!(
+        "\nmodel step: DAMSM (text + image encoders, word and sentence losses, Adam), batch {batch} at {size}x{size}: \
+         {med:.0} ms [{lo:.0}..{hi:.0}] = {:.2} steps/s, {:.1} images/s, peak memory {peak:.0} MiB",
+        1e3 / med,
+        batch as f64 * 1e3 / med
+    );
+    Ok(vec![serde_json::json!({
+        "model": "damsm", "batch": batch, "image_size": size, "median_ms": med, "min_ms": lo, "max_ms": hi,
+        "steps_per_s": 1e3 / med, "images_per_s": batch as f64 * 1e3 / med, "peak_memory_mib": peak,
+    })])
+}
+
 /// The device's ceilings: (GB/s of a large copy, GFLOP/s of FMA chains).
 fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64)> {
     let n: usize = if quick { 4 << 20 } else { 32 << 20 }; // f32 elements per buffer
@@ -466,6 +506,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         drop(run);
         rt.trim_memory();
     }
+    let model_rows = if args.filter.as_deref().is_none_or(|f| "damsm".contains(f) || f == "model") {
+        model_lines(&rt, args.quick, reps)?
+    } else {
+        Vec::new()
+    };
     if let Some(path) = &args.json {
         let doc = serde_json::json!({
             "engine_version": env!("CARGO_PKG_VERSION"),
@@ -474,6 +519,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             "quick": args.quick, "reps": reps,
             "ceilings": { "memory_gb_s": bw, "arithmetic_gflop_s": fl },
             "kernels": rows,
+            "models": model_rows,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).map_err(|e| {
             engine::Error::invalid(

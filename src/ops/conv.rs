@@ -84,6 +84,7 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
         }
     }
     v.push(KernelSpec::new("conv2d_backward_weight"));
+    v.push(KernelSpec::new("pad2d"));
     v
 }
 
@@ -118,7 +119,26 @@ struct Geometry {
     p: usize,
 }
 
-/// y = conv(x, weight) + bias, the forward kernel.
+/// x [N, C, H, W] -> [N, C, H + 2p, W + 2p] with zeros around.
+pub fn pad2d(x: &Tensor, p: usize) -> Result<Tensor> {
+    let [n, c, h, w] = dims4("pad2d", "input", x)?;
+    if p == 0 {
+        return Ok(x.clone());
+    }
+    let rt = x.runtime();
+    let out = Tensor::uninit(rt, &[n, c, h + 2 * p, w + 2 * p])?;
+    let total = out.numel();
+    rt.dispatch(
+        &KernelSpec::new("pad2d"),
+        &[total, h, w, p, x.offset(), out.offset()].map(|v| v as u32),
+        &[x.buffer(), out.buffer()],
+        super::grid_1d(rt, total, 256),
+    )?;
+    Ok(out)
+}
+
+/// y = conv(x, weight) + bias, the forward kernel (on the zero-padded input,
+/// so that the kernel's inner loop has no bounds checks).
 fn launch_forward(
     rt: &Runtime,
     g: Geometry,
@@ -126,6 +146,13 @@ fn launch_forward(
     wt: &Tensor,
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
+    let x = &pad2d(x, g.p)?;
+    let g = Geometry {
+        h: g.h + 2 * g.p,
+        w: g.w + 2 * g.p,
+        p: 0,
+        ..g
+    };
     let y = Tensor::uninit(rt, &[g.n, g.o, g.oh, g.ow])?;
     let wblocks = g.ow.div_ceil(8);
     let tasks = g.n * g.oh * wblocks;

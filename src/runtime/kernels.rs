@@ -54,6 +54,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "lstm_cell_backward",
     "swap01",
     "transpose",
+    "pad2d",
 ];
 
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
