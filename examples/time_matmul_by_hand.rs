@@ -9,7 +9,9 @@ use engine::{Runtime, Tensor};
 fn main() -> engine::Result<()> {
     let rt = Runtime::new()?;
     let n = 1024;
-    let data: Vec<f32> = (0..n * n).map(|i| (i % 1000) as f32 / 1000.0 - 0.5).collect();
+    let data: Vec<f32> = (0..n * n)
+        .map(|i| (i % 1000) as f32 / 1000.0 - 0.5)
+        .collect();
     let a = Tensor::from_slice(&rt, &data, &[n, n])?;
     let b = Tensor::from_slice(&rt, &data, &[n, n])?;
     let mut times = Vec::new();

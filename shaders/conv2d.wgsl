@@ -78,6 +78,7 @@ fn main(
     for (var j = 0u; j < 8u; j++) {
         col[j] = min(ow0 + j, p.OW - 1u) * S;
     }
+//#if C_INNER
     // Taps outside, channels inside: the long inner loop walks the input
     // plane by plane and the weights with a stride of KH*KW.
     let ckk = p.KH * KW;
@@ -102,6 +103,27 @@ fn main(
             }
         }
     }
+//#else
+    // Few channels (an image's 3): channels outside, taps inside.
+    let ckk = p.KH * KW;
+    for (var c = 0u; c < p.C; c++) {
+        for (var kh = 0u; kh < p.KH; kh++) {
+            let xrow = p.x_off + ((n * p.C + c) * p.H + oh * S + kh) * p.W;
+            let wk = c * ckk + kh * KW;
+            for (var kw = 0u; kw < KW; kw++) {
+                var xv: array<vec4<f32>, 2>;
+                for (var j = 0u; j < 8u; j++) {
+                    xv[j / 4u][j % 4u] = x[xrow + col[j] + kw];
+                }
+                for (var i = 0u; i < 8u; i++) {
+                    let wv = vec4<f32>(w[wrow[i] + wk + kw]);
+                    acc[2u * i] = fma(wv, xv[0], acc[2u * i]);
+                    acc[2u * i + 1u] = fma(wv, xv[1], acc[2u * i + 1u]);
+                }
+            }
+        }
+    }
+//#endif
 
     for (var i = 0u; i < 8u; i++) {
         let o = o0 + i;

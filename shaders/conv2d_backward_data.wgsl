@@ -74,30 +74,39 @@ fn main(
     let ckk = p.C * p.KH * KW;
     let kh0 = (ih + p.P) % S;
     let kw0 = (r + p.P) % S;
-    for (var o = 0u; o < p.O; o++) {
-        for (var kh = kh0; kh < p.KH; kh += S) {
-            let oh = (i32(ih + p.P) - i32(kh)) / i32(S);
-            if (i32(ih + p.P) < i32(kh) || oh >= i32(p.OH)) {
-                continue;
+    // Taps outside, output channels innermost (a long loop that walks dy
+    // plane by plane): this order is what makes the forward kernel fast too.
+    let plane = p.OH * p.OW;
+    for (var kh = kh0; kh < p.KH; kh += S) {
+        let oh = (i32(ih + p.P) - i32(kh)) / i32(S);
+        if (i32(ih + p.P) < i32(kh) || oh >= i32(p.OH)) {
+            continue;
+        }
+        for (var kw = kw0; kw < KW; kw += S) {
+            // ow = (iw + P - kw) / S = (r + P - kw) / S + j0 + j: the
+            // division is exact by the choice of kw, negative or not.
+            let ow0 = (i32(r + p.P) - i32(kw)) / i32(S) + i32(j0);
+            var cols: array<u32, 8>;
+            var hits: array<f32, 8>;
+            for (var j = 0u; j < 8u; j++) {
+                let ow = ow0 + i32(j);
+                cols[j] = u32(clamp(ow, 0, i32(p.OW) - 1));
+                hits[j] = select(0.0, 1.0, ow >= 0 && ow < i32(p.OW));
             }
-            let dyrow = p.dy_off + ((n * p.O + o) * p.OH + u32(oh)) * p.OW;
-            let wk = p.w_off + o * ckk + kh * KW;
-            for (var kw = kw0; kw < KW; kw += S) {
-                // ow = (iw + P - kw) / S = (r + P - kw) / S + j0 + j: the
-                // division is exact by the choice of kw, negative or not.
-                let ow0 = (i32(r + p.P) - i32(kw)) / i32(S) + i32(j0);
+            var dyi = p.dy_off + n * p.O * plane + u32(oh) * p.OW;
+            var wi = p.w_off + kh * KW + kw;
+            for (var o = 0u; o < p.O; o++) {
                 var dv: array<vec4<f32>, 2>;
                 for (var j = 0u; j < 8u; j++) {
-                    let ow = ow0 + i32(j);
-                    let hit = ow >= 0 && ow < i32(p.OW);
-                    let v = dy[dyrow + u32(clamp(ow, 0, i32(p.OW) - 1))];
-                    dv[j / 4u][j % 4u] = select(0.0, v, hit);
+                    dv[j / 4u][j % 4u] = select(0.0, dy[dyi + cols[j]], hits[j] != 0.0);
                 }
                 for (var i = 0u; i < 8u; i++) {
-                    let wv = vec4<f32>(w[wk + wcol[i] + kw]);
+                    let wv = vec4<f32>(w[wi + wcol[i]]);
                     acc[2u * i] = fma(wv, dv[0], acc[2u * i]);
                     acc[2u * i + 1u] = fma(wv, dv[1], acc[2u * i + 1u]);
                 }
+                dyi += plane;
+                wi += ckk;
             }
         }
     }

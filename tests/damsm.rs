@@ -22,14 +22,28 @@ fn softmax(v: &[f64]) -> Vec<f64> {
 fn cross_entropy_both_ways(s: &[Vec<f64>]) -> (f64, f64) {
     let b = s.len();
     let ce = |row: &[f64], k: usize| -> f64 { -softmax(row)[k].ln() };
-    let l0 = (0..b).map(|j| ce(&(0..b).map(|i| s[i][j]).collect::<Vec<_>>(), j)).sum::<f64>() / b as f64;
+    let l0 = (0..b)
+        .map(|j| ce(&(0..b).map(|i| s[i][j]).collect::<Vec<_>>(), j))
+        .sum::<f64>()
+        / b as f64;
     let l1 = (0..b).map(|i| ce(&s[i], i)).sum::<f64>() / b as f64;
     (l0, l1)
 }
 
 /// AttnGAN's words_loss in f64. words [B][D][T], regions [B][D][R] -> (loss0, loss1):
 /// loss0 picks the caption for each image, loss1 the image for each caption.
-fn word_loss_ref(words: &[f64], regions: &[f64], lens: &[usize], b: usize, d: usize, t: usize, r: usize, g1: f64, g2: f64, g3: f64) -> (f64, f64) {
+fn word_loss_ref(
+    words: &[f64],
+    regions: &[f64],
+    lens: &[usize],
+    b: usize,
+    d: usize,
+    t: usize,
+    r: usize,
+    g1: f64,
+    g2: f64,
+    g3: f64,
+) -> (f64, f64) {
     let w = |i: usize, k: usize, tt: usize| words[(i * d + k) * t + tt];
     let rg = |j: usize, k: usize, rr: usize| regions[(j * d + k) * r + rr];
     // s[i][j]: caption i against image j
@@ -40,14 +54,18 @@ fn word_loss_ref(words: &[f64], regions: &[f64], lens: &[usize], b: usize, d: us
             // attention of each region over the caption's words, then of each word over regions
             let mut a = vec![vec![0.0; l]; r]; // [r][t]
             for rr in 0..r {
-                let sc: Vec<f64> = (0..l).map(|tt| (0..d).map(|k| rg(j, k, rr) * w(i, k, tt)).sum()).collect();
+                let sc: Vec<f64> = (0..l)
+                    .map(|tt| (0..d).map(|k| rg(j, k, rr) * w(i, k, tt)).sum())
+                    .collect();
                 a[rr] = softmax(&sc);
             }
             let mut total = 0.0;
             for tt in 0..l {
                 let col: Vec<f64> = (0..r).map(|rr| g1 * a[rr][tt]).collect();
                 let a2 = softmax(&col);
-                let ctx: Vec<f64> = (0..d).map(|k| (0..r).map(|rr| rg(j, k, rr) * a2[rr]).sum()).collect();
+                let ctx: Vec<f64> = (0..d)
+                    .map(|k| (0..r).map(|rr| rg(j, k, rr) * a2[rr]).sum())
+                    .collect();
                 let wv: Vec<f64> = (0..d).map(|k| w(i, k, tt)).collect();
                 let dot: f64 = wv.iter().zip(&ctx).map(|(x, y)| x * y).sum();
                 let nw = wv.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -101,11 +119,30 @@ fn losses_and_gradients_match_the_reference() {
     let (w0, w1) = word_loss(&wv, &rv, &lens, &classes, &cfg).unwrap();
     let (s0, s1) = sentence_loss(&iv, &sv, &classes, cfg.gamma3).unwrap();
     let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
-    let (rw0, rw1) = word_loss_ref(&f64s(&words), &f64s(&regions), &lens, b, d, t, rr, 4.0, 5.0, 10.0);
+    let (rw0, rw1) = word_loss_ref(
+        &f64s(&words),
+        &f64s(&regions),
+        &lens,
+        b,
+        d,
+        t,
+        rr,
+        4.0,
+        5.0,
+        10.0,
+    );
     let (rs0, rs1) = sentence_loss_ref(&f64s(&img), &f64s(&sent), b, d, 10.0);
     let got = |v: &Var| v.value().to_vec().unwrap()[0] as f64;
-    for (name, g, e) in [("word0", got(&w0), rw0), ("word1", got(&w1), rw1), ("sent0", got(&s0), rs0), ("sent1", got(&s1), rs1)] {
-        assert!((g - e).abs() < 1e-4 * (1.0 + e.abs()), "{name}: {g} vs {e} (seed {seed})");
+    for (name, g, e) in [
+        ("word0", got(&w0), rw0),
+        ("word1", got(&w1), rw1),
+        ("sent0", got(&s0), rs0),
+        ("sent1", got(&s1), rs1),
+    ] {
+        assert!(
+            (g - e).abs() < 1e-4 * (1.0 + e.abs()),
+            "{name}: {g} vs {e} (seed {seed})"
+        );
     }
 
     // Gradients of the total against central differences of the reference.
@@ -132,12 +169,16 @@ fn losses_and_gradients_match_the_reference() {
             let (mut p, mut m) = (base.clone(), base.clone());
             p[which][i] += eps;
             m[which][i] -= eps;
-            let fd = (loss(&p[0], &p[1], &p[2], &p[3]) - loss(&m[0], &m[1], &m[2], &m[3])) / (2.0 * eps);
+            let fd =
+                (loss(&p[0], &p[1], &p[2], &p[3]) - loss(&m[0], &m[1], &m[2], &m[3])) / (2.0 * eps);
             num += fd * fd;
             diff += (fd - grads[which][i] as f64).powi(2);
         }
         let rel = (diff / num.max(1e-30)).sqrt();
-        assert!(rel < 1e-3, "gradient of input {which}: relative error {rel:e} (seed {seed})");
+        assert!(
+            rel < 1e-3,
+            "gradient of input {which}: relative error {rel:e} (seed {seed})"
+        );
     }
 }
 
@@ -161,7 +202,10 @@ fn a_short_run_on_the_world_lowers_the_loss() {
     let first: f32 = report.losses[..8].iter().sum::<f32>() / 8.0;
     let last: f32 = report.losses[32..].iter().sum::<f32>() / 8.0;
     println!("DAMSM loss {first} -> {last}");
-    assert!(last < first * 0.8, "loss did not fall enough: {first} -> {last}");
+    assert!(
+        last < first * 0.8,
+        "loss did not fall enough: {first} -> {last}"
+    );
     assert!(dir.join("checkpoint.safetensors").exists() && dir.join("loss.png").exists());
     std::fs::remove_dir_all(dir).ok();
 }
@@ -187,6 +231,9 @@ fn a_resumed_run_continues_with_identical_losses() {
     // A new run object from the checkpoint alone, as after a crash.
     let resumed = train_damsm(&rt, &opts("stopped", 8, true)).unwrap();
     assert_eq!(resumed.steps, 8);
-    assert_eq!(resumed.losses, straight.losses, "the resumed run's losses differ");
+    assert_eq!(
+        resumed.losses, straight.losses,
+        "the resumed run's losses differ"
+    );
     std::fs::remove_dir_all(base).ok();
 }

@@ -372,7 +372,10 @@ fn model_lines(rt: &Runtime, quick: bool, reps: usize) -> Result<Vec<serde_json:
     let mut step = || -> Result<()> {
         model.text_params.zero_grad()?;
         model.image_params.zero_grad()?;
-        model.losses(&images, &ids, &lengths, &classes, 1)?.total()?.backward()?;
+        model
+            .losses(&images, &ids, &lengths, &classes, 1)?
+            .total()?
+            .backward()?;
         ta.step(&model.text_params)?;
         ia.step(&model.image_params)
     };
@@ -506,7 +509,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         drop(run);
         rt.trim_memory();
     }
-    let model_rows = if args.filter.as_deref().is_none_or(|f| "damsm".contains(f) || f == "model") {
+    let model_rows = if args
+        .filter
+        .as_deref()
+        .is_none_or(|f| "damsm".contains(f) || f == "model")
+    {
         model_lines(&rt, args.quick, reps)?
     } else {
         Vec::new()

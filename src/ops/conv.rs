@@ -79,7 +79,8 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     // The geometries the models use; others compile on first use.
     for (kw, s) in [(1, 1), (3, 1), (4, 2), (4, 1), (4, 4), (3, 2)] {
         for bias in [false, true] {
-            v.push(forward_spec(kw, s, bias));
+            v.push(forward_spec(kw, s, bias, true));
+            v.push(forward_spec(kw, s, bias, false));
             v.push(backward_data_spec(kw, s, bias));
         }
     }
@@ -88,11 +89,15 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     v
 }
 
-fn forward_spec(kw: usize, s: usize, bias: bool) -> KernelSpec {
+/// Channels from which the forward kernel loops over them innermost.
+const C_INNER_FROM: usize = 16;
+
+fn forward_spec(kw: usize, s: usize, bias: bool, c_inner: bool) -> KernelSpec {
     KernelSpec::new("conv2d")
         .define("KW", kw)
         .define("S", s)
         .define("HAS_BIAS", bias as u32)
+        .define("C_INNER", c_inner as u32)
 }
 
 fn backward_data_spec(kw: usize, s: usize, bias: bool) -> KernelSpec {
@@ -178,7 +183,7 @@ fn launch_forward(
         task_groups,
     ]
     .map(|v| v as u32);
-    let spec = forward_spec(g.kw, g.s, bias.is_some());
+    let spec = forward_spec(g.kw, g.s, bias.is_some(), g.c >= C_INNER_FROM);
     let groups = rt.fold_grid((oblocks * task_groups) as u32);
     match bias {
         Some(b) => rt.dispatch(
