@@ -321,3 +321,130 @@ fn gan_chain_gradients_match_finite_differences() {
         crate::common::assert_close(&format!("gradient of input {which}"), s, &grad, &num, 1e-3);
     }
 }
+
+/// A bidirectional LSTM module over padded sequences (its outputs and final
+/// states) against central differences of the f64 reference LSTM.
+#[test]
+fn bidirectional_lstm_over_padded_sequences_matches_finite_differences() {
+    use crate::lstm::{ref_forward, Dims, Weights};
+    use engine::nn::modules::BiLstm;
+    use engine::nn::ParamBuilder;
+    let (b, t, inp, h) = (2usize, 3usize, 3usize, 2usize);
+    let lens = [3usize, 2];
+    let rt = rt();
+    let s = seed();
+    let mut pb = ParamBuilder::new(s);
+    let lstm = BiLstm::new(&mut pb, "rnn", inp, h);
+    let ps = pb.build(&rt).unwrap();
+    let mut r = rng(s);
+    let xd = random_vec(&mut r, b * t * inp, -1.0, 1.0);
+    let r1: Vec<f64> = random_vec(&mut r, b * t * 2 * h, -1.0, 1.0)
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let r2: Vec<f64> = random_vec(&mut r, b * 2 * h, -1.0, 1.0)
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let x = Var::leaf(Tensor::from_slice(&rt, &xd, &[b, t, inp]).unwrap());
+    let (out, last) = lstm.forward(&ps, &x, &lens).unwrap();
+    let c1 = Var::constant(
+        Tensor::from_slice(
+            &rt,
+            &r1.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            &[b, t, 2 * h],
+        )
+        .unwrap(),
+    );
+    let c2 = Var::constant(
+        Tensor::from_slice(
+            &rt,
+            &r2.iter().map(|&v| v as f32).collect::<Vec<_>>(),
+            &[b, 2 * h],
+        )
+        .unwrap(),
+    );
+    let loss = out
+        .mul(&c1)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .add(&last.mul(&c2).unwrap().sum_all().unwrap())
+        .unwrap();
+    loss.backward().unwrap();
+
+    // params: [fwd w_ih, w_hh, b_ih, b_hh, rev w_ih, w_hh, b_ih, b_hh] in the store's order.
+    let state: Vec<Vec<f64>> = ps
+        .state()
+        .unwrap()
+        .into_iter()
+        .map(|(_, _, d)| d.into_iter().map(f64::from).collect())
+        .collect();
+    let cpu = |x: &[f64], p: &[Vec<f64>]| -> f64 {
+        let d = Dims { b, t, inp, h };
+        let wf = Weights {
+            w_ih: p[0].clone(),
+            w_hh: p[1].clone(),
+            b_ih: p[2].clone(),
+            b_hh: p[3].clone(),
+        };
+        let wr = Weights {
+            w_ih: p[4].clone(),
+            w_hh: p[5].clone(),
+            b_ih: p[6].clone(),
+            b_hh: p[7].clone(),
+        };
+        let (yf, hf, _) = ref_forward(Dims { ..d }, x, &lens, &wf, false);
+        let (yr, hr, _) = ref_forward(Dims { b, t, inp, h }, x, &lens, &wr, true);
+        let mut total = 0.0;
+        for bi in 0..b {
+            for ti in 0..t {
+                for j in 0..h {
+                    total += yf[(bi * t + ti) * h + j] * r1[(bi * t + ti) * 2 * h + j];
+                    total += yr[(bi * t + ti) * h + j] * r1[(bi * t + ti) * 2 * h + h + j];
+                }
+            }
+            for j in 0..h {
+                total +=
+                    hf[bi * h + j] * r2[bi * 2 * h + j] + hr[bi * h + j] * r2[bi * 2 * h + h + j];
+            }
+        }
+        total
+    };
+    let xf: Vec<f64> = xd.iter().map(|&v| v as f64).collect();
+    let got = loss.value().to_vec().unwrap()[0] as f64;
+    assert!(
+        (got - cpu(&xf, &state)).abs() < 1e-5,
+        "loss {got} vs {} (seed {s})",
+        cpu(&xf, &state)
+    );
+    let eps = 1e-6;
+    let num_x: Vec<f64> = (0..xf.len())
+        .map(|i| {
+            let (mut p, mut m) = (xf.clone(), xf.clone());
+            p[i] += eps;
+            m[i] -= eps;
+            (cpu(&p, &state) - cpu(&m, &state)) / (2.0 * eps)
+        })
+        .collect();
+    crate::common::assert_close(
+        "BiLSTM dx",
+        s,
+        &x.grad().unwrap().to_vec().unwrap(),
+        &num_x,
+        1e-4,
+    );
+    let ids = [lstm.forward, lstm.reverse].concat();
+    for (k, id) in ids.iter().enumerate() {
+        let num: Vec<f64> = (0..state[k].len())
+            .map(|i| {
+                let (mut p, mut m) = (state.clone(), state.clone());
+                p[k][i] += eps;
+                m[k][i] -= eps;
+                (cpu(&xf, &p) - cpu(&xf, &m)) / (2.0 * eps)
+            })
+            .collect();
+        let g = ps.var(*id).grad().unwrap().to_vec().unwrap();
+        crate::common::assert_close(&format!("BiLSTM parameter {k}"), s, &g, &num, 1e-4);
+    }
+}

@@ -14,23 +14,23 @@ use rand::Rng;
 use crate::common::{assert_close, random_vec, rng, rt, seed};
 
 #[derive(Clone, Copy, Debug)]
-struct Dims {
-    b: usize,
-    t: usize,
-    inp: usize,
-    h: usize,
+pub(crate) struct Dims {
+    pub b: usize,
+    pub t: usize,
+    pub inp: usize,
+    pub h: usize,
 }
 
 #[derive(Clone)]
-struct Weights {
-    w_ih: Vec<f64>, // [4H, In]
-    w_hh: Vec<f64>, // [4H, H]
-    b_ih: Vec<f64>,
-    b_hh: Vec<f64>,
+pub(crate) struct Weights {
+    pub w_ih: Vec<f64>, // [4H, In]
+    pub w_hh: Vec<f64>, // [4H, H]
+    pub b_ih: Vec<f64>,
+    pub b_hh: Vec<f64>,
 }
 
 /// Per (row, time) of an active step: activations (i, f, g, o), c_prev, c, h_prev.
-type Cache = Vec<Option<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)>>;
+pub(crate) type Cache = Vec<Option<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)>>;
 
 fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
@@ -45,7 +45,7 @@ fn order(t: usize, reverse: bool) -> Vec<usize> {
 }
 
 /// Reference forward, one row at a time. x: [B, T, In] -> (y [B, T, H], h_n [B, H], cache)
-fn ref_forward(
+pub(crate) fn ref_forward(
     d: Dims,
     x: &[f64],
     lens: &[usize],

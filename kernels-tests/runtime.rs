@@ -105,3 +105,29 @@ fn tensors_over_the_device_limit_are_clear_errors() {
     let e = Tensor::uninit(&rt, &[n]).unwrap_err().to_string();
     assert!(e.contains("limit") && e.contains(&format!("[{n}]")), "{e}");
 }
+
+#[test]
+fn a_host_device_can_be_handed_over_and_results_read_from_its_own_buffers() {
+    // The host application opens its own device and queue...
+    let (_adapter, device, queue) = engine::runtime::device::open_default().unwrap();
+    let rt = engine::Runtime::from_device(device.clone(), queue.clone());
+    // ...runs our ops on them...
+    let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let c = engine::ops::matmul(&a, &a, false, false).unwrap(); // [[7, 10], [15, 22]]
+    rt.flush();
+    // ...and copies the result into a buffer of its own with its own encoder.
+    let mine = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("host buffer"),
+        size: 16,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = device.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(c.buffer(), c.offset() as u64 * 4, &mine, 0, Some(16));
+    queue.submit([enc.finish()]);
+    mine.slice(..)
+        .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+    device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+    let got: Vec<f32> = bytemuck::pod_collect_to_vec(&mine.slice(..).get_mapped_range().unwrap());
+    assert_eq!(got, vec![7.0, 10.0, 15.0, 22.0]);
+}

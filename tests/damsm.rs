@@ -1,6 +1,7 @@
 //! DAMSM: the word and sentence losses and their gradients against an f64 CPU
 //! reference on small shapes, and a short training run on the built-in world
 //! that lowers the loss.
+#![allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 
 use engine::autograd::Var;
 use engine::models::damsm::{sentence_loss, word_loss, DamsmConfig};

@@ -74,6 +74,13 @@ fn check(args: &TrainArgs) -> Result<()> {
     if args.checkpoint_every == 0 {
         return bad("--checkpoint-every must be at least 1".into());
     }
+    let existing = args.out.join("checkpoint.safetensors");
+    if !args.resume && existing.exists() {
+        return bad(format!(
+            "{} already holds a run; pass --resume to continue it, or --out DIR for a new one",
+            existing.display()
+        ));
+    }
     Ok(())
 }
 
