@@ -25,12 +25,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 //#endif
 
-// sigmoid without overflow for large |x|.
-fn stable_sigmoid(x: f32) -> f32 {
-    let e = exp(-abs(x));
-    return select(e / (1.0 + e), 1.0 / (1.0 + e), x >= 0.0);
-}
-
 @compute @workgroup_size(64)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,

@@ -34,11 +34,6 @@ struct Params {
 @group(0) @binding(7) var<storage, read> lengths: array<f32>;
 @group(0) @binding(8) var<storage, read_write> dg: array<f32>;
 
-fn stable_tanh(x: f32) -> f32 {
-    let e = exp(-2.0 * abs(x));
-    return sign(x) * (1.0 - e) / (1.0 + e);
-}
-
 @compute @workgroup_size(64)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
