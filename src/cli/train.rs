@@ -119,6 +119,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         args.out.join("loss.png").display()
     );
     println!(
+        "peak device memory held by tensors: {:.0} MiB",
+        rt.memory().peak_in_use as f64 / (1 << 20) as f64
+    );
+    println!(
         "R-precision: engine eval r-precision --damsm {}",
         report.checkpoint.display()
     );
