@@ -21,6 +21,8 @@ struct Cli {
 enum Command {
     /// Train a model (DAMSM for now) on the built-in world; no arguments needed.
     Train(cli::train::TrainArgs),
+    /// Draw an image from a sentence with a trained AttnGAN, and its per-word attention maps.
+    Generate(cli::train::GenerateArgs),
     /// Measure a trained model.
     #[command(subcommand)]
     Eval(cli::train::EvalCommand),
@@ -37,6 +39,7 @@ fn main() -> ExitCode {
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Train(a) => cli::train::train(&a).map_err(Into::into),
         Command::Eval(c) => cli::train::eval(&c).map_err(Into::into),
+        Command::Generate(a) => cli::train::generate(&a).map_err(Into::into),
         Command::Devices => cli::devices::run().map_err(Into::into),
         Command::BenchKernels(a) => cli::bench::run(&a).map_err(Into::into),
         Command::World(a) => engine::data::tool::run_world(&a).map_err(Into::into),

@@ -9,6 +9,8 @@ use engine::{Result, Runtime};
 pub enum Model {
     /// AttnGAN's text-image matching model (text and image encoders).
     Damsm,
+    /// AttnGAN's generator and discriminators, guided by a trained, frozen DAMSM.
+    Attngan,
 }
 
 #[derive(clap::Args, Debug)]
@@ -16,19 +18,27 @@ pub struct TrainArgs {
     /// Which model to train (the generators land in later versions).
     #[arg(long, value_enum, default_value = "damsm")]
     model: Model,
-    /// Folder for the checkpoint and loss curve.
-    #[arg(long, default_value = "runs/damsm")]
-    out: PathBuf,
+    /// Folder for the checkpoint and loss curve [default: runs/<model>].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// AttnGAN: the trained DAMSM it learns from.
+    #[arg(long, default_value = "runs/damsm/checkpoint.safetensors")]
+    damsm: PathBuf,
+    /// AttnGAN: generator stages (1: 64x64, 2: 128x128, 3: 256x256).
+    #[arg(long, default_value_t = 2)]
+    stages: usize,
     /// Total steps (counting those before a resume).
     #[arg(long, default_value_t = 1000)]
     steps: u64,
     /// Stop after this many minutes (a checkpoint is written), whichever comes first.
     #[arg(long)]
     minutes: Option<f64>,
-    #[arg(long, default_value_t = 16)]
-    batch: usize,
-    #[arg(long, default_value_t = 0.002)]
-    lr: f32,
+    /// Pairs per step [default: 16 for DAMSM, 8 for AttnGAN].
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Learning rate [default: 0.002 for DAMSM, 0.0002 for AttnGAN].
+    #[arg(long)]
+    lr: Option<f32>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Training scenes of the built-in world.
@@ -48,13 +58,46 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
+impl TrainArgs {
+    fn out(&self) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| match self.model {
+            Model::Damsm => PathBuf::from("runs/damsm"),
+            Model::Attngan => PathBuf::from("runs/attngan"),
+        })
+    }
+
+    fn batch(&self) -> usize {
+        self.batch
+            .unwrap_or(if self.model == Model::Damsm { 16 } else { 8 })
+    }
+
+    fn lr(&self) -> f32 {
+        self.lr.unwrap_or(if self.model == Model::Damsm {
+            0.002
+        } else {
+            0.0002
+        })
+    }
+}
+
 fn check(args: &TrainArgs) -> Result<()> {
     let bad = |m: String| Err(engine::Error::invalid("train", m));
-    if args.batch < 2 {
+    let (batch, lr) = (args.batch(), args.lr());
+    if batch < 2 {
         return bad(format!(
-            "--batch {} is too small: the matching loss needs at least 2 pairs",
-            args.batch
+            "--batch {batch} is too small: the matching loss needs at least 2 pairs"
         ));
+    }
+    if args.model == Model::Attngan {
+        if !(1..=3).contains(&args.stages) {
+            return bad(format!("--stages {} must be 1, 2 or 3", args.stages));
+        }
+        if !args.damsm.exists() {
+            return bad(format!(
+                "AttnGAN learns from a trained DAMSM, and {} does not exist: run `engine train --model damsm` first, or pass --damsm PATH",
+                args.damsm.display()
+            ));
+        }
     }
     if !(32..=256).contains(&args.image_size) || !args.image_size.is_multiple_of(8) {
         return bad(format!(
@@ -62,19 +105,19 @@ fn check(args: &TrainArgs) -> Result<()> {
             args.image_size
         ));
     }
-    if args.scenes < args.batch {
+    if args.scenes < batch {
         return bad(format!(
-            "--scenes {} is smaller than one batch ({})",
-            args.scenes, args.batch
+            "--scenes {} is smaller than one batch ({batch})",
+            args.scenes
         ));
     }
-    if !(args.lr > 0.0 && args.lr.is_finite()) {
-        return bad(format!("--lr {} must be a positive number", args.lr));
+    if !(lr > 0.0 && lr.is_finite()) {
+        return bad(format!("--lr {lr} must be a positive number"));
     }
     if args.checkpoint_every == 0 {
         return bad("--checkpoint-every must be at least 1".into());
     }
-    let existing = args.out.join("checkpoint.safetensors");
+    let existing = args.out().join("checkpoint.safetensors");
     if !args.resume && existing.exists() {
         return bad(format!(
             "{} already holds a run; pass --resume to continue it, or --out DIR for a new one",
@@ -87,6 +130,9 @@ fn check(args: &TrainArgs) -> Result<()> {
 pub fn train(args: &TrainArgs) -> Result<()> {
     check(args)?;
     let rt = Runtime::new()?;
+    if args.model == Model::Attngan {
+        return train_attngan_cli(&rt, args);
+    }
     println!(
         "training {:?} on the built-in world ({} scenes) on {}",
         args.model,
@@ -94,11 +140,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         rt.adapter_info().name
     );
     let opts = DamsmTrainOptions {
-        out: args.out.clone(),
+        out: args.out(),
         steps: args.steps,
         minutes: args.minutes,
-        batch: args.batch,
-        lr: args.lr,
+        batch: args.batch(),
+        lr: args.lr(),
         seed: args.seed,
         scenes: args.scenes,
         image_size: args.image_size,
@@ -116,7 +162,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         report.seconds,
         tail.len(),
         report.checkpoint.display(),
-        args.out.join("loss.png").display()
+        args.out().join("loss.png").display()
     );
     println!(
         "peak device memory held by tensors: {:.0} MiB",
@@ -126,6 +172,159 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         "R-precision: engine eval r-precision --damsm {}",
         report.checkpoint.display()
     );
+    Ok(())
+}
+
+fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
+    use engine::train::attngan::{train_attngan, AttnGanTrainOptions};
+    println!(
+        "training AttnGAN ({} stages, up to {}x{}) on the built-in world ({} scenes) on {}, guided by {}",
+        args.stages,
+        64 << (args.stages - 1),
+        64 << (args.stages - 1),
+        args.scenes,
+        rt.adapter_info().name,
+        args.damsm.display()
+    );
+    let opts = AttnGanTrainOptions {
+        out: args.out(),
+        damsm: args.damsm.clone(),
+        steps: args.steps,
+        minutes: args.minutes,
+        batch: args.batch(),
+        lr: args.lr(),
+        seed: args.seed,
+        scenes: args.scenes,
+        stages: args.stages,
+        lambda: 5.0,
+        ngf: 16,
+        ndf: 16,
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
+        quiet: args.quiet,
+    };
+    let report = train_attngan(rt, &opts)?;
+    println!(
+        "{} steps in {:.0} s; checkpoint {}; loss curves {}",
+        report.steps,
+        report.seconds,
+        report.checkpoint.display(),
+        args.out().join("loss.png").display()
+    );
+    println!("try: engine generate \"a big red circle in the center on a white background\" --model {} -o sample.png", report.checkpoint.display());
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// The sentence to draw.
+    caption: String,
+    /// Where to write the image (PNG); the attention maps go beside it as <name>-attention.png.
+    #[arg(short, long, default_value = "sample.png")]
+    output: PathBuf,
+    /// An AttnGAN checkpoint.
+    #[arg(long, default_value = "runs/attngan/checkpoint.safetensors")]
+    model: PathBuf,
+    /// Images to draw (different noise), side by side.
+    #[arg(short, long, default_value_t = 1)]
+    n: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn generate(args: &GenerateArgs) -> Result<()> {
+    use engine::train::attngan::Sampler;
+    let caption = args.caption.trim();
+    if caption.is_empty() {
+        return Err(engine::Error::invalid(
+            "generate",
+            "the caption is empty; say what to draw, e.g. \"a small red circle\"",
+        ));
+    }
+    if !(1..=64).contains(&args.n) {
+        return Err(engine::Error::invalid(
+            "generate",
+            format!("-n {} must be between 1 and 64", args.n),
+        ));
+    }
+    if !args.model.exists() {
+        return Err(engine::Error::invalid(
+            "generate",
+            format!("no model at {}: train one with `engine train --model attngan`, or pass --model PATH", args.model.display()),
+        ));
+    }
+    let rt = Runtime::new()?;
+    let sampler = Sampler::load(&rt, &args.model)?;
+    let (images, words, unknown, maps, side) = sampler.generate(&rt, caption, args.n, args.seed)?;
+    if !unknown.is_empty() {
+        eprintln!(
+            "note: words the model never saw, left out: {}",
+            unknown.join(", ")
+        );
+    }
+    if words.len()
+        < engine::data::vocab::tokenize(caption)
+            .len()
+            .min(engine::data::MAX_WORDS)
+            - unknown.len().min(1)
+    {
+        eprintln!(
+            "note: the caption is longer than {} words; the first ones were used",
+            engine::data::MAX_WORDS
+        );
+    }
+    let s = images[0].width();
+    let mut strip = image::RgbImage::new(s * images.len() as u32, s);
+    for (i, img) in images.iter().enumerate() {
+        image::imageops::replace(&mut strip, img, (i as u32 * s) as i64, 0);
+    }
+    let save = |img: &image::RgbImage, path: &std::path::Path| {
+        img.save(path).map_err(|e| {
+            engine::Error::invalid("generate", format!("cannot write {}: {e}", path.display()))
+        })
+    };
+    save(&strip, &args.output)?;
+    println!(
+        "wrote {} ({} image(s), {}x{}) for \"{caption}\"",
+        args.output.display(),
+        images.len(),
+        s,
+        s
+    );
+    if !maps.is_empty() {
+        // The first image, then one panel per word: the image dimmed, the word's attention in red.
+        let panels: Vec<(image::RgbImage, String)> =
+            std::iter::once((images[0].clone(), String::from("image")))
+                .chain(words.iter().zip(&maps[0]).map(|(w, m)| {
+                    let max = m.iter().cloned().fold(f32::MIN, f32::max);
+                    let min = m.iter().cloned().fold(f32::MAX, f32::min);
+                    let panel = image::RgbImage::from_fn(s, s, |x, y| {
+                        let (mx, my) = (
+                            (x as usize * side) / s as usize,
+                            (y as usize * side) / s as usize,
+                        );
+                        let a = (m[my * side + mx] - min) / (max - min + 1e-6);
+                        let p = images[0].get_pixel(x, y).0;
+                        let dim = |c: u8| (c as f32 * 0.4) as u8;
+                        image::Rgb([(dim(p[0]) as f32 + 153.0 * a) as u8, dim(p[1]), dim(p[2])])
+                    });
+                    (panel, w.clone())
+                }))
+                .collect();
+        let grid = engine::data::grid::caption_grid(&panels, panels.len().min(6));
+        let path = args.output.with_file_name(format!(
+            "{}-attention.png",
+            args.output
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("sample")
+        ));
+        save(&grid, &path)?;
+        println!(
+            "wrote {} (attention of the last stage over each word)",
+            path.display()
+        );
+    }
     Ok(())
 }
 

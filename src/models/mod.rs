@@ -1,4 +1,5 @@
 //! The models, one file each: DAMSM first (AttnGAN's text-image matching
 //! model), then the generators and discriminators of the family.
 
+pub mod attngan;
 pub mod damsm;

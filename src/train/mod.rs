@@ -1,4 +1,5 @@
 //! Training and evaluation loops (the layer the CLI calls).
 
+pub mod attngan;
 pub mod damsm;
 pub mod plot;

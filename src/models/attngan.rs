@@ -1,0 +1,573 @@
+//! AttnGAN (Xu et al. 2018): conditioning augmentation, a first generator
+//! stage from noise and sentence, attentional refinement stages that attend
+//! to the words, one discriminator per resolution, and the losses of the
+//! released code (../shared/reference/attngan.md). Sizes are configurable so
+//! that the built-in world trains on a software GPU (2 stages, ngf 16).
+
+use crate::autograd::{gan, rnn, Var};
+use crate::nn::layers::{Conv2d, Linear};
+use crate::nn::modules::BatchNorm;
+use crate::nn::{Init, ParamBuilder, ParamStore};
+use crate::ops::fill;
+use crate::runtime::{Error, Result, Runtime, Tensor};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttnGanConfig {
+    pub ngf: usize,
+    pub ndf: usize,
+    pub z_dim: usize,
+    pub cond_dim: usize,
+    /// The DAMSM space (word and sentence features).
+    pub embed_dim: usize,
+    /// Generator stages: 1 gives 64x64, 2 gives 128x128, 3 gives 256x256.
+    pub stages: usize,
+    pub res_blocks: usize,
+}
+
+impl AttnGanConfig {
+    /// AttnGAN on CUB.
+    pub fn birds() -> Self {
+        AttnGanConfig {
+            ngf: 32,
+            ndf: 64,
+            z_dim: 100,
+            cond_dim: 100,
+            embed_dim: 256,
+            stages: 3,
+            res_blocks: 2,
+        }
+    }
+
+    /// Small enough for the built-in world on a software GPU.
+    pub fn world() -> Self {
+        AttnGanConfig {
+            ngf: 16,
+            ndf: 16,
+            stages: 2,
+            ..Self::birds()
+        }
+    }
+
+    pub fn image_size(&self, stage: usize) -> usize {
+        64 << stage
+    }
+
+    pub fn to_text(&self) -> String {
+        format!(
+            "ngf={}\nndf={}\nz_dim={}\ncond_dim={}\nembed_dim={}\nstages={}\nres_blocks={}\n",
+            self.ngf,
+            self.ndf,
+            self.z_dim,
+            self.cond_dim,
+            self.embed_dim,
+            self.stages,
+            self.res_blocks
+        )
+    }
+
+    pub fn from_text(text: &str) -> Result<Self> {
+        let mut c = Self::birds();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| Error::invalid("attngan config", format!("bad line {line:?}")))?;
+            let v: usize = v
+                .trim()
+                .parse()
+                .map_err(|_| Error::invalid("attngan config", format!("bad value in {line:?}")))?;
+            match k.trim() {
+                "ngf" => c.ngf = v,
+                "ndf" => c.ndf = v,
+                "z_dim" => c.z_dim = v,
+                "cond_dim" => c.cond_dim = v,
+                "embed_dim" => c.embed_dim = v,
+                "stages" => c.stages = v,
+                "res_blocks" => c.res_blocks = v,
+                _ => {
+                    return Err(Error::invalid(
+                        "attngan config",
+                        format!("unknown key {k:?}"),
+                    ))
+                }
+            }
+        }
+        Ok(c)
+    }
+}
+
+fn orth() -> Init {
+    Init::Orthogonal(1.0)
+}
+
+/// nearest x2 -> conv3x3 (no bias) to 2*out -> BN -> GLU. [N, in, H, W] -> [N, out, 2H, 2W]
+struct UpBlock {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+impl UpBlock {
+    fn new(b: &mut ParamBuilder, name: &str, cin: usize, cout: usize) -> Self {
+        UpBlock {
+            conv: Conv2d::new(
+                b,
+                &format!("{name}.conv"),
+                cin,
+                2 * cout,
+                3,
+                1,
+                1,
+                false,
+                orth(),
+            ),
+            bn: BatchNorm::new(b, &format!("{name}.bn"), 2 * cout),
+        }
+    }
+
+    fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
+        let h = self.conv.forward(ps, &gan::upsample2x(x)?)?;
+        gan::glu(&self.bn.forward(ps, &h, training)?)
+    }
+}
+
+/// conv3x3 (C -> 2C) -> BN -> GLU -> conv3x3 (C -> C) -> BN, plus the input.
+struct ResBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+}
+
+impl ResBlock {
+    fn new(b: &mut ParamBuilder, name: &str, c: usize) -> Self {
+        ResBlock {
+            conv1: Conv2d::new(
+                b,
+                &format!("{name}.conv1"),
+                c,
+                2 * c,
+                3,
+                1,
+                1,
+                false,
+                orth(),
+            ),
+            bn1: BatchNorm::new(b, &format!("{name}.bn1"), 2 * c),
+            conv2: Conv2d::new(b, &format!("{name}.conv2"), c, c, 3, 1, 1, false, orth()),
+            bn2: BatchNorm::new(b, &format!("{name}.bn2"), c),
+        }
+    }
+
+    fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
+        let h = gan::glu(
+            &self
+                .bn1
+                .forward(ps, &self.conv1.forward(ps, x)?, training)?,
+        )?;
+        self.bn2
+            .forward(ps, &self.conv2.forward(ps, &h)?, training)?
+            .add(x)
+    }
+}
+
+/// What one generator pass returns.
+pub struct Generated {
+    /// One image per stage, [B, 3, 64 << i, 64 << i] in [-1, 1].
+    pub images: Vec<Var>,
+    /// Per refinement stage: attention maps [B, P, T] (pixels of the stage's input).
+    pub attention: Vec<Tensor>,
+    pub mu: Var,
+    pub logvar: Var,
+}
+
+/// The generator tree.
+pub struct Generator {
+    pub config: AttnGanConfig,
+    ca: Linear,
+    fc: Linear,
+    fc_bn: BatchNorm,
+    ups: Vec<UpBlock>,
+    /// Per refinement stage: word projection [ngf, embed], residual blocks, upsampling.
+    word_proj: Vec<crate::nn::ParamId>,
+    res: Vec<Vec<ResBlock>>,
+    next_up: Vec<UpBlock>,
+    to_image: Vec<Conv2d>,
+}
+
+impl Generator {
+    pub fn new(b: &mut ParamBuilder, c: &AttnGanConfig) -> Self {
+        let g = c.ngf;
+        let ca = Linear::new(b, "gen.ca.fc", c.embed_dim, 4 * c.cond_dim, true, orth());
+        let fc = Linear::new(
+            b,
+            "gen.stage1.fc",
+            c.z_dim + c.cond_dim,
+            16 * g * 16 * 2,
+            false,
+            orth(),
+        );
+        let fc_bn = BatchNorm::new(b, "gen.stage1.fc_bn", 16 * g * 16 * 2);
+        let chans = [16 * g, 8 * g, 4 * g, 2 * g, g];
+        let ups = (0..4)
+            .map(|i| {
+                UpBlock::new(
+                    b,
+                    &format!("gen.stage1.up{}", i + 1),
+                    chans[i],
+                    chans[i + 1],
+                )
+            })
+            .collect();
+        let (mut word_proj, mut res, mut next_up, mut to_image) = (vec![], vec![], vec![], vec![]);
+        to_image.push(Conv2d::new(
+            b,
+            "gen.image1.conv",
+            g,
+            3,
+            3,
+            1,
+            1,
+            false,
+            orth(),
+        ));
+        for s in 2..=c.stages {
+            word_proj.push(b.param(
+                format!("gen.stage{s}.att.conv_context.weight"),
+                &[g, c.embed_dim],
+                orth(),
+            ));
+            res.push(
+                (0..c.res_blocks)
+                    .map(|r| ResBlock::new(b, &format!("gen.stage{s}.res{r}"), 2 * g))
+                    .collect(),
+            );
+            next_up.push(UpBlock::new(b, &format!("gen.stage{s}.up"), 2 * g, g));
+            to_image.push(Conv2d::new(
+                b,
+                &format!("gen.image{s}.conv"),
+                g,
+                3,
+                3,
+                1,
+                1,
+                false,
+                orth(),
+            ));
+        }
+        Generator {
+            config: c.clone(),
+            ca,
+            fc,
+            fc_bn,
+            ups,
+            word_proj,
+            res,
+            next_up,
+            to_image,
+        }
+    }
+
+    /// noise: [B, z], eps: [B, cond] (both N(0, 1)), sentence: [B, embed],
+    /// words: [B, embed, T], mask: [B, T] (1 = padding).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        ps: &ParamStore,
+        noise: &Var,
+        eps: &Var,
+        sentence: &Var,
+        words: &Var,
+        mask: &Tensor,
+        training: bool,
+    ) -> Result<Generated> {
+        let c = &self.config;
+        let (b, g) = (noise.shape()[0], c.ngf);
+        // Conditioning augmentation: Linear -> GLU -> (mu, logvar); c = mu + exp(logvar / 2) * eps.
+        let code = gan::glu(&self.ca.forward(ps, sentence)?)?; // [B, 2 cond]
+        let mu = gan::narrow(&code, 1, 0, c.cond_dim)?;
+        let logvar = gan::narrow(&code, 1, c.cond_dim, c.cond_dim)?;
+        let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
+        // Stage 1: [z, c] -> 16g x 4 x 4 -> four upsamplings -> g x 64 x 64.
+        let zc = gan::concat(&[noise, &cond], 1)?;
+        let h = gan::glu(
+            &self
+                .fc_bn
+                .forward(ps, &self.fc.forward(ps, &zc)?, training)?,
+        )?;
+        let mut h = h.reshape(&[b, 16 * g, 4, 4])?;
+        for up in &self.ups {
+            h = up.forward(ps, &h, training)?;
+        }
+        let mut images = vec![self.to_image[0].forward(ps, &h)?.tanh()?];
+        let mut attention = Vec::new();
+        // Words projected once per stage into the generator's channels: [B, g, T].
+        let words_t = rnn::transpose_last2(words)?; // [B, T, embed]
+        for s in 0..c.stages - 1 {
+            let (hh, ww) = (h.shape()[2], h.shape()[3]);
+            let proj =
+                rnn::transpose_last2(&words_t.matmul(ps.var(self.word_proj[s]), false, true)?)?; // [B, g, T]
+            let q = h.reshape(&[b, g, hh * ww])?;
+            let (ctx, attn) = gan::word_attention(&q, &proj, Some(mask))?;
+            attention.push(attn);
+            let mut x = gan::concat(&[&h, &ctx.reshape(&[b, g, hh, ww])?], 1)?;
+            for r in &self.res[s] {
+                x = r.forward(ps, &x, training)?;
+            }
+            h = self.next_up[s].forward(ps, &x, training)?;
+            images.push(self.to_image[s + 1].forward(ps, &h)?.tanh()?);
+        }
+        Ok(Generated {
+            images,
+            attention,
+            mu,
+            logvar,
+        })
+    }
+}
+
+/// KL(N(mu, sigma) || N(0, I)) as AttnGAN computes it: -0.5 * mean(1 + logvar - mu^2 - exp(logvar)).
+pub fn kl_loss(mu: &Var, logvar: &Var) -> Result<Var> {
+    logvar
+        .add_scalar(1.0)?
+        .sub(&mu.square()?)?
+        .sub(&logvar.exp()?)?
+        .mean_all()?
+        .mul_scalar(-0.5)
+}
+
+/// One discriminator: the 16x encoder, extra down blocks for larger images,
+/// and the unconditional and sentence-conditional logits.
+pub struct Discriminator {
+    convs: Vec<(Conv2d, Option<BatchNorm>)>,
+    joint: Conv2d,
+    joint_bn: BatchNorm,
+    uncond: Conv2d,
+    cond: Conv2d,
+}
+
+impl Discriminator {
+    pub fn new(b: &mut ParamBuilder, name: &str, c: &AttnGanConfig, stage: usize) -> Self {
+        let d = c.ndf;
+        let init = Init::Normal(0.02);
+        let mut convs = Vec::new();
+        let chans = [3, d, 2 * d, 4 * d, 8 * d];
+        for i in 0..4 {
+            let bn =
+                (i > 0).then(|| BatchNorm::new(b, &format!("{name}.down{i}.bn"), chans[i + 1]));
+            convs.push((
+                Conv2d::new(
+                    b,
+                    &format!("{name}.down{i}.conv"),
+                    chans[i],
+                    chans[i + 1],
+                    4,
+                    2,
+                    1,
+                    false,
+                    init,
+                ),
+                bn,
+            ));
+        }
+        // Each extra stage halves once more (8d -> 16d ...), then a 3x3 back to 8d.
+        let mut cin = 8 * d;
+        for k in 0..stage {
+            let cout = cin * 2;
+            convs.push((
+                Conv2d::new(
+                    b,
+                    &format!("{name}.extra{k}.conv"),
+                    cin,
+                    cout,
+                    4,
+                    2,
+                    1,
+                    false,
+                    init,
+                ),
+                Some(BatchNorm::new(b, &format!("{name}.extra{k}.bn"), cout)),
+            ));
+            cin = cout;
+        }
+        for k in 0..stage {
+            let cout = cin / 2;
+            convs.push((
+                Conv2d::new(
+                    b,
+                    &format!("{name}.back{k}.conv"),
+                    cin,
+                    cout,
+                    3,
+                    1,
+                    1,
+                    false,
+                    init,
+                ),
+                Some(BatchNorm::new(b, &format!("{name}.back{k}.bn"), cout)),
+            ));
+            cin = cout;
+        }
+        Discriminator {
+            convs,
+            joint: Conv2d::new(
+                b,
+                &format!("{name}.joint.conv"),
+                8 * d + c.embed_dim,
+                8 * d,
+                3,
+                1,
+                1,
+                false,
+                init,
+            ),
+            joint_bn: BatchNorm::new(b, &format!("{name}.joint.bn"), 8 * d),
+            uncond: Conv2d::new(
+                b,
+                &format!("{name}.uncond.conv"),
+                8 * d,
+                1,
+                4,
+                4,
+                0,
+                true,
+                init,
+            ),
+            cond: Conv2d::new(
+                b,
+                &format!("{name}.cond.conv"),
+                8 * d,
+                1,
+                4,
+                4,
+                0,
+                true,
+                init,
+            ),
+        }
+    }
+
+    /// The image code [B, 8 ndf, 4, 4].
+    pub fn encode(&self, ps: &ParamStore, img: &Var) -> Result<Var> {
+        let mut h = img.clone();
+        for (conv, bn) in &self.convs {
+            h = conv.forward(ps, &h)?;
+            if let Some(bn) = bn {
+                h = bn.forward(ps, &h, true)?;
+            }
+            h = h.leaky_relu(0.2)?;
+        }
+        Ok(h)
+    }
+
+    /// Unconditional logits [B].
+    pub fn uncond_logits(&self, ps: &ParamStore, code: &Var) -> Result<Var> {
+        let b = code.shape()[0];
+        self.uncond.forward(ps, code)?.reshape(&[b])
+    }
+
+    /// Logits of (image, sentence) matching [B]; sentence: [B, embed].
+    pub fn cond_logits(&self, ps: &ParamStore, code: &Var, sentence: &Var) -> Result<Var> {
+        let (b, e) = (sentence.shape()[0], sentence.shape()[1]);
+        let ones = Var::constant(fill::full(code.value().runtime(), &[1, 1, 4, 4], 1.0)?);
+        let tiled = sentence.reshape(&[b, e, 1, 1])?.mul(&ones)?;
+        let h = gan::concat(&[code, &tiled], 1)?;
+        let h = self
+            .joint_bn
+            .forward(ps, &self.joint.forward(ps, &h)?, true)?
+            .leaky_relu(0.2)?;
+        self.cond.forward(ps, &h)?.reshape(&[b])
+    }
+}
+
+/// The three parameter stores of a model: generator, discriminators (one
+/// store each, so each has its own optimiser).
+pub struct AttnGan {
+    pub config: AttnGanConfig,
+    pub gen: Generator,
+    pub gen_params: ParamStore,
+    pub discs: Vec<Discriminator>,
+    pub disc_params: Vec<ParamStore>,
+}
+
+impl AttnGan {
+    pub fn new(rt: &Runtime, config: AttnGanConfig, seed: u64) -> Result<AttnGan> {
+        if !(1..=3).contains(&config.stages) {
+            return Err(Error::invalid(
+                "attngan",
+                format!("stages must be 1 to 3, got {}", config.stages),
+            ));
+        }
+        let mut gb = ParamBuilder::new(seed);
+        let gen = Generator::new(&mut gb, &config);
+        let mut discs = Vec::new();
+        let mut disc_params = Vec::new();
+        for s in 0..config.stages {
+            let mut db = ParamBuilder::new(seed ^ (0xD15C + s as u64));
+            discs.push(Discriminator::new(
+                &mut db,
+                &format!("disc{}", 64 << s),
+                &config,
+                s,
+            ));
+            disc_params.push(db.build(rt)?);
+        }
+        Ok(AttnGan {
+            gen_params: gb.build(rt)?,
+            config,
+            gen,
+            discs,
+            disc_params,
+        })
+    }
+}
+
+/// Labels [B] of one value, for the BCE losses.
+pub fn labels(rt: &Runtime, b: usize, value: f32) -> Result<Tensor> {
+    fill::full(rt, &[b], value)
+}
+
+/// The discriminator loss of one stage (AttnGAN's `discriminator_loss`):
+/// (real_uncond + real_cond) / 2 + (fake_uncond + fake_cond + wrong_cond) / 3,
+/// where "wrong" pairs real image i + 1 with sentence i.
+pub fn discriminator_loss(
+    d: &Discriminator,
+    ps: &ParamStore,
+    real: &Var,
+    fake: &Var,
+    sentence: &Var,
+) -> Result<Var> {
+    let rt = real.value().runtime().clone();
+    let b = real.shape()[0];
+    let (ones, zeros) = (labels(&rt, b, 1.0)?, labels(&rt, b, 0.0)?);
+    let real_code = d.encode(ps, real)?;
+    let fake_code = d.encode(ps, &fake.detach())?;
+    let real_u = gan::bce_with_logits(&d.uncond_logits(ps, &real_code)?, &ones)?;
+    let real_c = gan::bce_with_logits(&d.cond_logits(ps, &real_code, sentence)?, &ones)?;
+    let fake_u = gan::bce_with_logits(&d.uncond_logits(ps, &fake_code)?, &zeros)?;
+    let fake_c = gan::bce_with_logits(&d.cond_logits(ps, &fake_code, sentence)?, &zeros)?;
+    // Wrong pairs: images 1..B against sentences 0..B-1.
+    let wrong_code = gan::narrow(&real_code, 0, 1, b - 1)?;
+    let wrong_sent = gan::narrow(sentence, 0, 0, b - 1)?;
+    let wrong_zeros = labels(&rt, b - 1, 0.0)?;
+    let wrong_c =
+        gan::bce_with_logits(&d.cond_logits(ps, &wrong_code, &wrong_sent)?, &wrong_zeros)?;
+    real_u
+        .add(&real_c)?
+        .mul_scalar(0.5)?
+        .add(&fake_u.add(&fake_c)?.add(&wrong_c)?.mul_scalar(1.0 / 3.0)?)
+}
+
+/// The adversarial part of the generator loss at one stage: uncond + cond against "real".
+pub fn generator_adversarial_loss(
+    d: &Discriminator,
+    ps: &ParamStore,
+    fake: &Var,
+    sentence: &Var,
+) -> Result<Var> {
+    let rt = fake.value().runtime().clone();
+    let ones = labels(&rt, fake.shape()[0], 1.0)?;
+    let code = d.encode(ps, fake)?;
+    gan::bce_with_logits(&d.uncond_logits(ps, &code)?, &ones)?.add(&gan::bce_with_logits(
+        &d.cond_logits(ps, &code, sentence)?,
+        &ones,
+    )?)
+}

@@ -1,0 +1,530 @@
+//! Training AttnGAN (`engine train --model attngan --damsm CKPT`) and
+//! sampling from it (`engine generate`).
+//!
+//! The DAMSM encoders come from a DAMSM checkpoint and stay frozen: the text
+//! encoder turns captions into word and sentence features, the image encoder
+//! scores the final generated image in the DAMSM loss. The run's checkpoint
+//! holds the generator, its moving average (what is sampled from), every
+//! discriminator, every optimiser, and a copy of the text encoder and
+//! vocabulary, so that `engine generate` needs this one file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use image::RgbImage;
+
+use crate::autograd::{gan, no_grad, Var};
+use crate::data::{
+    Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource, MAX_WORDS,
+};
+use crate::models::attngan::{
+    discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
+};
+use crate::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig, TextEncoder};
+use crate::nn::checkpoint::Checkpoint;
+use crate::nn::optim::{Adam, Ema};
+use crate::nn::{ParamBuilder, ParamStore, SplitMix64};
+use crate::runtime::{Error, Result, Runtime, Tensor};
+
+#[derive(Debug, Clone)]
+pub struct AttnGanTrainOptions {
+    pub out: PathBuf,
+    pub damsm: PathBuf,
+    pub steps: u64,
+    pub minutes: Option<f64>,
+    pub batch: usize,
+    pub lr: f32,
+    pub seed: u64,
+    pub scenes: usize,
+    /// Generator stages (1: 64x64, 2: 128x128, 3: 256x256).
+    pub stages: usize,
+    /// Weight of the DAMSM loss in G's loss (5 for birds).
+    pub lambda: f32,
+    /// Generator and discriminator widths (AttnGAN on birds: 32 and 64).
+    pub ngf: usize,
+    pub ndf: usize,
+    pub checkpoint_every: u64,
+    pub resume: bool,
+    pub quiet: bool,
+}
+
+impl Default for AttnGanTrainOptions {
+    fn default() -> Self {
+        AttnGanTrainOptions {
+            out: PathBuf::from("runs/attngan"),
+            damsm: PathBuf::from("runs/damsm/checkpoint.safetensors"),
+            steps: 1000,
+            minutes: None,
+            batch: 8,
+            lr: 2e-4,
+            seed: 0,
+            scenes: 4000,
+            stages: 2,
+            lambda: 5.0,
+            ngf: 16,
+            ndf: 16,
+            checkpoint_every: 100,
+            resume: false,
+            quiet: false,
+        }
+    }
+}
+
+pub struct AttnGanReport {
+    pub steps: u64,
+    /// (D loss summed over stages, G loss) per step.
+    pub losses: Vec<(f32, f32)>,
+    pub seconds: f64,
+    pub checkpoint: PathBuf,
+}
+
+/// Padding mask [B, T] (1 = padding word) from caption lengths.
+fn padding_mask(rt: &Runtime, lengths: &[usize]) -> Result<Tensor> {
+    let mut m = vec![1.0f32; lengths.len() * MAX_WORDS];
+    for (i, &l) in lengths.iter().enumerate() {
+        m[i * MAX_WORDS..i * MAX_WORDS + l].fill(0.0);
+    }
+    Tensor::from_slice(rt, &m, &[lengths.len(), MAX_WORDS])
+}
+
+fn normal(rt: &Runtime, rng: &mut SplitMix64, shape: &[usize]) -> Result<Var> {
+    let n = shape.iter().product();
+    let v: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
+    Ok(Var::constant(Tensor::from_slice(rt, &v, shape)?))
+}
+
+/// Average-pools an image [B, 3, S, S] down to side `to` (a power-of-two factor).
+fn shrink(img: &Var, to: usize) -> Result<Var> {
+    let s = img.shape()[2];
+    if s == to {
+        return Ok(img.clone());
+    }
+    gan::avg_pool2d(img, s / to, s / to)
+}
+
+/// A DAMSM text encoder alone, with its parameter store.
+pub struct TextModel {
+    pub config: DamsmConfig,
+    pub encoder: TextEncoder,
+    pub params: ParamStore,
+}
+
+impl TextModel {
+    fn from_damsm(rt: &Runtime, d: &Damsm) -> Result<TextModel> {
+        let mut b = ParamBuilder::new(0);
+        let encoder = TextEncoder::new(&mut b, &d.config);
+        let params = b.build(rt)?;
+        let state = d.text_params.state()?;
+        params.load_state(
+            &state.into_iter().map(|(n, s, v)| (n, (s, v))).collect(),
+            "DAMSM",
+        )?;
+        Ok(TextModel {
+            config: d.config.clone(),
+            encoder,
+            params,
+        })
+    }
+
+    /// (words [B, E, T], sentence [B, E]) without gradients.
+    pub fn encode(&self, ids: &Tensor, lengths: &[usize]) -> Result<(Var, Var)> {
+        no_grad(|| self.encoder.forward(&self.params, ids, lengths, false, 0))
+    }
+}
+
+struct Run {
+    gan: AttnGan,
+    ema: Ema,
+    g_adam: Adam,
+    d_adams: Vec<Adam>,
+    step: u64,
+    losses: Vec<(f32, f32)>,
+}
+
+fn save(run: &Run, text: &TextModel, vocab: &Vocab, seed: u64, path: &Path) -> Result<()> {
+    let mut ck = Checkpoint::default();
+    ck.extend("gen.", run.gan.gen_params.state()?);
+    for (i, ps) in run.gan.disc_params.iter().enumerate() {
+        ck.extend(&format!("disc{i}."), ps.state()?);
+        run.d_adams[i].save_into(&mut ck, &format!("optim.disc{i}."))?;
+    }
+    run.g_adam.save_into(&mut ck, "optim.gen.")?;
+    ck.insert(
+        "ema.flat",
+        vec![run.ema.shadow.numel()],
+        run.ema.shadow.to_vec()?,
+    );
+    ck.extend("text.", text.params.state()?);
+    let m = &mut ck.metadata;
+    m.insert("engine.model".into(), "attngan".into());
+    m.insert("engine.version".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("step".into(), run.step.to_string());
+    m.insert("seed".into(), seed.to_string());
+    m.insert("config".into(), run.gan.config.to_text());
+    m.insert("damsm_config".into(), text.config.to_text());
+    m.insert("vocab".into(), vocab.to_text());
+    let l: Vec<String> = run.losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
+    m.insert("losses".into(), l.join(","));
+    ck.save(path)
+}
+
+/// Trains AttnGAN on the built-in world with a frozen DAMSM.
+pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGanReport> {
+    let started = Instant::now();
+    let ck_path = opts.out.join("checkpoint.safetensors");
+    let (damsm, vocab, _) = crate::train::damsm::load_damsm(rt, &opts.damsm)?;
+    damsm.image_params.set_trainable(false);
+    let text = TextModel::from_damsm(rt, &damsm)?;
+    let mut config = AttnGanConfig::world();
+    config.stages = opts.stages;
+    config.ngf = opts.ngf;
+    config.ndf = opts.ndf;
+    config.embed_dim = damsm.config.embed_dim();
+    let sizes: Vec<u32> = (0..config.stages)
+        .map(|s| config.image_size(s) as u32)
+        .collect();
+    let world = World::new(WorldConfig {
+        seed: opts.seed,
+        resolution: *sizes.last().unwrap(),
+        captions_per_image: 10,
+    });
+    let source: Arc<dyn Source> = Arc::new(WorldSource::new(world, Split::Train, opts.scenes));
+    let gan = AttnGan::new(rt, config.clone(), opts.seed)?;
+    let mut run = Run {
+        ema: Ema::new(&gan.gen_params, 0.999)?,
+        g_adam: Adam::new(&gan.gen_params, opts.lr, (0.5, 0.999))?,
+        d_adams: gan
+            .disc_params
+            .iter()
+            .map(|ps| Adam::new(ps, opts.lr, (0.5, 0.999)))
+            .collect::<Result<_>>()?,
+        gan,
+        step: 0,
+        losses: Vec::new(),
+    };
+    if opts.resume {
+        let ck = Checkpoint::load(&ck_path)?;
+        let src = ck_path.display().to_string();
+        if ck.meta("config", &ck_path)? != config.to_text() {
+            return Err(Error::Checkpoint {
+                path: src,
+                message:
+                    "was trained with another configuration (stages?); resume with the same options"
+                        .into(),
+            });
+        }
+        run.gan
+            .gen_params
+            .load_state(&ck.with_prefix("gen."), &src)?;
+        run.g_adam.load_from(&ck, "optim.gen.", &src)?;
+        for i in 0..run.gan.disc_params.len() {
+            run.gan.disc_params[i].load_state(&ck.with_prefix(&format!("disc{i}.")), &src)?;
+            run.d_adams[i].load_from(&ck, &format!("optim.disc{i}."), &src)?;
+        }
+        let (_, shadow) = ck
+            .tensors
+            .get("ema.flat")
+            .ok_or_else(|| Error::Checkpoint {
+                path: src.clone(),
+                message: "has no moving average (ema.flat)".into(),
+            })?;
+        run.ema.shadow.write(shadow)?;
+        run.step = ck.meta("step", &ck_path)?.parse().unwrap_or(0);
+        run.losses = ck
+            .meta("losses", &ck_path)?
+            .split(',')
+            .filter_map(|p| p.split_once(':'))
+            .filter_map(|(d, g)| Some((d.parse().ok()?, g.parse().ok()?)))
+            .collect();
+    }
+    let vocab_arc = Arc::new(vocab.clone());
+    let per_epoch = (opts.scenes / opts.batch).max(1) as u64;
+    let bar = if opts.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(opts.steps)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, {per_sec}, ETA {eta} | {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(run.step);
+    let deadline = opts
+        .minutes
+        .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
+    let damsm_size = damsm.config.image_size;
+    'epochs: while run.step < opts.steps {
+        let epoch = run.step / per_epoch;
+        let cfg = LoaderConfig {
+            batch_size: opts.batch,
+            sizes: sizes.clone(),
+            shuffle: true,
+            augment: false,
+            workers: 1,
+            prefetch: 2,
+            seed: opts.seed,
+            skip_bad: false,
+            drop_last: true,
+        };
+        let loader = Loader::new(source.clone(), vocab_arc.clone(), cfg, epoch);
+        for batch in loader.skip((run.step % per_epoch) as usize) {
+            let batch = batch.map_err(|e| Error::invalid("train", e.to_string()))?;
+            let b = batch.len();
+            let reals: Vec<Var> = sizes
+                .iter()
+                .zip(&batch.images)
+                .map(|(&s, px)| {
+                    Tensor::from_slice(rt, px, &[b, 3, s as usize, s as usize]).map(Var::constant)
+                })
+                .collect::<Result<_>>()?;
+            let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
+            let ids = Tensor::from_slice(rt, &ids, &[b, MAX_WORDS])?;
+            let lengths: Vec<usize> = batch
+                .lengths
+                .iter()
+                .map(|&l| (l as usize).clamp(1, MAX_WORDS))
+                .collect();
+            let mask = padding_mask(rt, &lengths)?;
+            let (words, sentence) = text.encode(&ids, &lengths)?;
+            let mut rng = SplitMix64::new(opts.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D));
+            let noise = normal(rt, &mut rng, &[b, config.z_dim])?;
+            let eps = normal(rt, &mut rng, &[b, config.cond_dim])?;
+            let out = run.gan.gen.forward(
+                &run.gan.gen_params,
+                &noise,
+                &eps,
+                &sentence,
+                &words,
+                &mask,
+                true,
+            )?;
+
+            // Discriminators, on detached fakes.
+            let mut d_total = Vec::new();
+            for (i, real) in reals.iter().enumerate() {
+                let ps = &run.gan.disc_params[i];
+                ps.zero_grad()?;
+                let loss =
+                    discriminator_loss(&run.gan.discs[i], ps, real, &out.images[i], &sentence)?;
+                loss.backward()?;
+                run.d_adams[i].step(ps)?;
+                d_total.push(loss);
+            }
+
+            // Generator: adversarial at every stage, DAMSM on the last image, KL.
+            for ps in &run.gan.disc_params {
+                ps.set_trainable(false);
+            }
+            run.gan.gen_params.zero_grad()?;
+            let mut g_loss = kl_loss(&out.mu, &out.logvar)?;
+            for i in 0..config.stages {
+                let adv = generator_adversarial_loss(
+                    &run.gan.discs[i],
+                    &run.gan.disc_params[i],
+                    &out.images[i],
+                    &sentence,
+                )?;
+                g_loss = g_loss.add(&adv)?;
+            }
+            let last = shrink(out.images.last().unwrap(), damsm_size)?;
+            let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
+            let (w0, w1) = word_loss(&words, &regions, &lengths, &batch.class_ids, &damsm.config)?;
+            let (s0, s1) =
+                sentence_loss(&global, &sentence, &batch.class_ids, damsm.config.gamma3)?;
+            let damsm_loss = w0.add(&w1)?.add(&s0)?.add(&s1)?;
+            g_loss = g_loss.add(&damsm_loss.mul_scalar(opts.lambda)?)?;
+            g_loss.backward()?;
+            run.g_adam.step(&run.gan.gen_params)?;
+            run.ema.update(&run.gan.gen_params)?;
+            for ps in &run.gan.disc_params {
+                ps.set_trainable(true);
+            }
+
+            let mut d_sum = 0.0;
+            for l in &d_total {
+                d_sum += l.value().to_vec()?[0];
+            }
+            let g = g_loss.value().to_vec()?[0];
+            if !(d_sum.is_finite() && g.is_finite()) {
+                return Err(Error::invalid(
+                    "train",
+                    format!("a loss became non-finite at step {} (D {d_sum}, G {g}); the last checkpoint is kept in {}", run.step, ck_path.display()),
+                ));
+            }
+            run.losses.push((d_sum, g));
+            run.step += 1;
+            let msg = format!("D {d_sum:.3} G {g:.3}");
+            if opts.quiet {
+                if run.step.is_multiple_of(10) {
+                    println!("step {} {msg}", run.step);
+                }
+            } else {
+                bar.set_message(msg);
+                bar.set_position(run.step);
+            }
+            if run.step.is_multiple_of(opts.checkpoint_every) {
+                save(&run, &text, &vocab, opts.seed, &ck_path)?;
+            }
+            if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
+                break 'epochs;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    save(&run, &text, &vocab, opts.seed, &ck_path)?;
+    let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
+    let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
+    let curve = opts.out.join("loss.png");
+    crate::train::plot::loss_curves(&curve, &[("D", &d), ("G", &g)], 640, 320)
+        .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
+    Ok(AttnGanReport {
+        steps: run.step,
+        losses: run.losses,
+        seconds: started.elapsed().as_secs_f64(),
+        checkpoint: ck_path,
+    })
+}
+
+/// A trained generator (its moving average) with the text encoder it was trained with.
+pub struct Sampler {
+    pub gan: AttnGan,
+    pub text: TextModel,
+    pub vocab: Vocab,
+}
+
+impl Sampler {
+    pub fn load(rt: &Runtime, path: &Path) -> Result<Sampler> {
+        let ck = Checkpoint::load(path)?;
+        let src = path.display().to_string();
+        let kind = ck.meta("engine.model", path)?;
+        if kind != "attngan" {
+            return Err(Error::Checkpoint {
+                path: src,
+                message: format!("holds a {kind} model; engine generate needs an AttnGAN checkpoint (engine train --model attngan)"),
+            });
+        }
+        let config = AttnGanConfig::from_text(ck.meta("config", path)?)?;
+        let dconfig = DamsmConfig::from_text(ck.meta("damsm_config", path)?)?;
+        let vocab = Vocab::from_text(ck.meta("vocab", path)?).map_err(|e| Error::Checkpoint {
+            path: src.clone(),
+            message: format!("bad vocabulary: {e}"),
+        })?;
+        let gan = AttnGan::new(rt, config, 0)?;
+        gan.gen_params.load_state(&ck.with_prefix("gen."), &src)?;
+        // Sample from the moving average, as AttnGAN does.
+        if let Some((_, shadow)) = ck.tensors.get("ema.flat") {
+            gan.gen_params.flat().0.write(shadow)?;
+        }
+        let mut b = ParamBuilder::new(0);
+        let encoder = TextEncoder::new(&mut b, &dconfig);
+        let params = b.build(rt)?;
+        params.load_state(&ck.with_prefix("text."), &src)?;
+        Ok(Sampler {
+            gan,
+            text: TextModel {
+                config: dconfig,
+                encoder,
+                params,
+            },
+            vocab,
+        })
+    }
+
+    /// Images for `caption`, one per seed: the final stage's image and the
+    /// attention maps of its last refinement stage, per real word.
+    /// Returns (images, words used, unknown words, maps [n][word] as H x W grids, map side).
+    #[allow(clippy::type_complexity)]
+    pub fn generate(
+        &self,
+        rt: &Runtime,
+        caption: &str,
+        n: usize,
+        seed: u64,
+    ) -> Result<(
+        Vec<RgbImage>,
+        Vec<String>,
+        Vec<String>,
+        Vec<Vec<Vec<f32>>>,
+        usize,
+    )> {
+        let enc = self.vocab.encode(caption);
+        let used: Vec<u32> = enc
+            .ids
+            .iter()
+            .copied()
+            .filter(|&i| i != 1)
+            .take(MAX_WORDS)
+            .collect();
+        if used.is_empty() {
+            return Err(Error::invalid(
+                "generate",
+                format!(
+                    "the caption {caption:?} has no word the model knows (unknown: {})",
+                    enc.unknown.join(", ")
+                ),
+            ));
+        }
+        let len = used.len();
+        let mut ids = vec![0.0f32; n * MAX_WORDS];
+        for i in 0..n {
+            for (k, &t) in used.iter().enumerate() {
+                ids[i * MAX_WORDS + k] = t as f32;
+            }
+        }
+        let ids = Tensor::from_slice(rt, &ids, &[n, MAX_WORDS])?;
+        let lengths = vec![len; n];
+        let mask = padding_mask(rt, &lengths)?;
+        let c = &self.gan.config;
+        let mut rng = SplitMix64::new(seed);
+        let out = no_grad(|| -> Result<_> {
+            let (words, sentence) = self.text.encode(&ids, &lengths)?;
+            let noise = normal(rt, &mut rng, &[n, c.z_dim])?;
+            let eps = Var::constant(crate::ops::fill::zeros(rt, &[n, c.cond_dim])?); // the mean condition
+            self.gan.gen.forward(
+                &self.gan.gen_params,
+                &noise,
+                &eps,
+                &sentence,
+                &words,
+                &mask,
+                false,
+            )
+        })?;
+        let last = out.images.last().unwrap().value();
+        let side = last.dim(2);
+        let px = last.to_vec()?;
+        let images = (0..n)
+            .map(|i| {
+                RgbImage::from_fn(side as u32, side as u32, |x, y| {
+                    let at = |ch: usize| {
+                        let v = px[((i * 3 + ch) * side + y as usize) * side + x as usize];
+                        ((v * 0.5 + 0.5).clamp(0.0, 1.0) * 255.0).round() as u8
+                    };
+                    image::Rgb([at(0), at(1), at(2)])
+                })
+            })
+            .collect();
+        let words: Vec<String> = used
+            .iter()
+            .map(|&t| self.vocab.word(t).to_string())
+            .collect();
+        let (maps, map_side) = match out.attention.last() {
+            Some(attn) => {
+                // [n, P, T] -> per image, per word, a P-long map.
+                let (p, t) = (attn.dim(1), attn.dim(2));
+                let a = attn.to_vec()?;
+                let maps = (0..n)
+                    .map(|i| {
+                        (0..len)
+                            .map(|w| (0..p).map(|q| a[(i * p + q) * t + w]).collect())
+                            .collect()
+                    })
+                    .collect();
+                (maps, (p as f64).sqrt() as usize)
+            }
+            None => (Vec::new(), 0),
+        };
+        Ok((images, words, enc.unknown, maps, map_side))
+    }
+}
