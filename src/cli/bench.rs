@@ -391,10 +391,69 @@ fn model_lines(rt: &Runtime, quick: bool, reps: usize) -> Result<Vec<serde_json:
         1e3 / med,
         batch as f64 * 1e3 / med
     );
-    Ok(vec![serde_json::json!({
+    let damsm_row = serde_json::json!({
         "model": "damsm", "batch": batch, "image_size": size, "median_ms": med, "min_ms": lo, "max_ms": hi,
         "steps_per_s": 1e3 / med, "images_per_s": batch as f64 * 1e3 / med, "peak_memory_mib": peak,
-    })])
+    });
+    let gan_row = attngan_line(rt, quick, reps, &model)?;
+    Ok(vec![damsm_row, gan_row])
+}
+
+/// One full AttnGAN training step (G forward, every D forward and backward
+/// with its Adam, G backward through the discriminators and the frozen
+/// DAMSM, G's Adam and moving average).
+fn attngan_line(
+    rt: &Runtime,
+    quick: bool,
+    reps: usize,
+    damsm: &engine::models::damsm::Damsm,
+) -> Result<serde_json::Value> {
+    use engine::autograd::Var;
+    use engine::models::attngan::{AttnGan, AttnGanConfig};
+    use engine::train::attngan::{gan_step, GanNets, StepInput, TextModel};
+    let (batch, config) = if quick {
+        (4, AttnGanConfig::world())
+    } else {
+        (20, AttnGanConfig::birds())
+    };
+    let text = TextModel::from_damsm(rt, damsm)?;
+    damsm.image_params.set_trainable(false);
+    let mut nets = GanNets::new(AttnGan::new(rt, config.clone(), 0)?, 2e-4)?;
+    let reals: Vec<Var> = (0..config.stages)
+        .map(|s| {
+            det(rt, &[batch, 3, config.image_size(s), config.image_size(s)]).map(Var::constant)
+        })
+        .collect::<Result<_>>()?;
+    let ids: Vec<f32> = (0..batch * 18).map(|i| (i % 997 + 2) as f32).collect();
+    let ids = Tensor::from_slice(rt, &ids, &[batch, 18])?;
+    let lengths: Vec<usize> = (0..batch).map(|i| 8 + i % 11).collect();
+    let classes: Vec<u32> = (1..=batch as u32).collect();
+    let input = StepInput {
+        reals: &reals,
+        ids: &ids,
+        lengths: &lengths,
+        class_ids: &classes,
+    };
+    let mut step = || gan_step(&mut nets, damsm, &text, &input, 5.0, 1).map(|_| ());
+    step()?;
+    rt.sync()?;
+    rt.reset_peak_memory();
+    let (med, lo, hi) = median(rt, 0, reps.min(3), &mut step)?;
+    let peak = rt.memory().peak_in_use as f64 / (1 << 20) as f64;
+    let side = config.image_size(config.stages - 1);
+    println!(
+        "model step: AttnGAN ({} stages to {side}x{side}, ngf {}, ndf {}; G, Ds, frozen DAMSM loss, Adam, EMA), batch {batch}: \
+         {med:.0} ms [{lo:.0}..{hi:.0}] = {:.2} steps/s, {:.1} images/s, peak memory {peak:.0} MiB",
+        config.stages,
+        config.ngf,
+        config.ndf,
+        1e3 / med,
+        batch as f64 * 1e3 / med
+    );
+    Ok(serde_json::json!({
+        "model": "attngan", "batch": batch, "stages": config.stages, "image_size": side, "median_ms": med, "min_ms": lo, "max_ms": hi,
+        "steps_per_s": 1e3 / med, "images_per_s": batch as f64 * 1e3 / med, "peak_memory_mib": peak,
+    }))
 }
 
 /// The device's ceilings: (GB/s of a large copy, GFLOP/s of FMA chains).

@@ -111,7 +111,7 @@ pub struct TextModel {
 }
 
 impl TextModel {
-    fn from_damsm(rt: &Runtime, d: &Damsm) -> Result<TextModel> {
+    pub fn from_damsm(rt: &Runtime, d: &Damsm) -> Result<TextModel> {
         let mut b = ParamBuilder::new(0);
         let encoder = TextEncoder::new(&mut b, &d.config);
         let params = b.build(rt)?;
@@ -133,27 +133,131 @@ impl TextModel {
     }
 }
 
+/// The networks of a run and their optimisers.
+pub struct GanNets {
+    pub gan: AttnGan,
+    pub ema: Ema,
+    pub g_adam: Adam,
+    pub d_adams: Vec<Adam>,
+}
+
+impl GanNets {
+    pub fn new(gan: AttnGan, lr: f32) -> Result<GanNets> {
+        Ok(GanNets {
+            ema: Ema::new(&gan.gen_params, 0.999)?,
+            g_adam: Adam::new(&gan.gen_params, lr, (0.5, 0.999))?,
+            d_adams: gan
+                .disc_params
+                .iter()
+                .map(|ps| Adam::new(ps, lr, (0.5, 0.999)))
+                .collect::<Result<_>>()?,
+            gan,
+        })
+    }
+}
+
+/// One batch: real images per stage ([B, 3, 64 << s, 64 << s]), token ids [B, T], lengths, classes.
+pub struct StepInput<'a> {
+    pub reals: &'a [Var],
+    pub ids: &'a Tensor,
+    pub lengths: &'a [usize],
+    pub class_ids: &'a [u32],
+}
+
+/// One training step of AttnGAN: every discriminator on detached fakes, then
+/// the generator (adversarial losses at every stage, DAMSM on the last image,
+/// KL), then its moving average. Returns (the D losses, the G loss), not read back.
+pub fn gan_step(
+    nets: &mut GanNets,
+    damsm: &Damsm,
+    text: &TextModel,
+    input: &StepInput,
+    lambda: f32,
+    noise_seed: u64,
+) -> Result<(Vec<Var>, Var)> {
+    let rt = input.ids.runtime().clone();
+    let config = nets.gan.config.clone();
+    let b = input.lengths.len();
+    let mask = padding_mask(&rt, input.lengths)?;
+    let (words, sentence) = text.encode(input.ids, input.lengths)?;
+    let mut rng = SplitMix64::new(noise_seed);
+    let noise = normal(&rt, &mut rng, &[b, config.z_dim])?;
+    let eps = normal(&rt, &mut rng, &[b, config.cond_dim])?;
+    let out = nets.gan.gen.forward(
+        &nets.gan.gen_params,
+        &noise,
+        &eps,
+        &sentence,
+        &words,
+        &mask,
+        true,
+    )?;
+
+    // Discriminators, on detached fakes.
+    let mut d_total = Vec::new();
+    for (i, real) in input.reals.iter().enumerate() {
+        let ps = &nets.gan.disc_params[i];
+        ps.zero_grad()?;
+        let loss = discriminator_loss(&nets.gan.discs[i], ps, real, &out.images[i], &sentence)?;
+        loss.backward()?;
+        nets.d_adams[i].step(ps)?;
+        d_total.push(loss);
+    }
+
+    // Generator: adversarial at every stage, DAMSM on the last image, KL.
+    for ps in &nets.gan.disc_params {
+        ps.set_trainable(false);
+    }
+    nets.gan.gen_params.zero_grad()?;
+    let mut g_loss = kl_loss(&out.mu, &out.logvar)?;
+    for (i, fake) in out.images.iter().enumerate() {
+        let adv = generator_adversarial_loss(
+            &nets.gan.discs[i],
+            &nets.gan.disc_params[i],
+            fake,
+            &sentence,
+        )?;
+        g_loss = g_loss.add(&adv)?;
+    }
+    let last = shrink(out.images.last().unwrap(), damsm.config.image_size)?;
+    let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
+    let (w0, w1) = word_loss(
+        &words,
+        &regions,
+        input.lengths,
+        input.class_ids,
+        &damsm.config,
+    )?;
+    let (s0, s1) = sentence_loss(&global, &sentence, input.class_ids, damsm.config.gamma3)?;
+    let damsm_loss = w0.add(&w1)?.add(&s0)?.add(&s1)?;
+    g_loss = g_loss.add(&damsm_loss.mul_scalar(lambda)?)?;
+    g_loss.backward()?;
+    nets.g_adam.step(&nets.gan.gen_params)?;
+    nets.ema.update(&nets.gan.gen_params)?;
+    for ps in &nets.gan.disc_params {
+        ps.set_trainable(true);
+    }
+    Ok((d_total, g_loss))
+}
+
 struct Run {
-    gan: AttnGan,
-    ema: Ema,
-    g_adam: Adam,
-    d_adams: Vec<Adam>,
+    nets: GanNets,
     step: u64,
     losses: Vec<(f32, f32)>,
 }
 
 fn save(run: &Run, text: &TextModel, vocab: &Vocab, seed: u64, path: &Path) -> Result<()> {
     let mut ck = Checkpoint::default();
-    ck.extend("gen.", run.gan.gen_params.state()?);
-    for (i, ps) in run.gan.disc_params.iter().enumerate() {
+    ck.extend("gen.", run.nets.gan.gen_params.state()?);
+    for (i, ps) in run.nets.gan.disc_params.iter().enumerate() {
         ck.extend(&format!("disc{i}."), ps.state()?);
-        run.d_adams[i].save_into(&mut ck, &format!("optim.disc{i}."))?;
+        run.nets.d_adams[i].save_into(&mut ck, &format!("optim.disc{i}."))?;
     }
-    run.g_adam.save_into(&mut ck, "optim.gen.")?;
+    run.nets.g_adam.save_into(&mut ck, "optim.gen.")?;
     ck.insert(
         "ema.flat",
-        vec![run.ema.shadow.numel()],
-        run.ema.shadow.to_vec()?,
+        vec![run.nets.ema.shadow.numel()],
+        run.nets.ema.shadow.to_vec()?,
     );
     ck.extend("text.", text.params.state()?);
     let m = &mut ck.metadata;
@@ -161,7 +265,7 @@ fn save(run: &Run, text: &TextModel, vocab: &Vocab, seed: u64, path: &Path) -> R
     m.insert("engine.version".into(), env!("CARGO_PKG_VERSION").into());
     m.insert("step".into(), run.step.to_string());
     m.insert("seed".into(), seed.to_string());
-    m.insert("config".into(), run.gan.config.to_text());
+    m.insert("config".into(), run.nets.gan.config.to_text());
     m.insert("damsm_config".into(), text.config.to_text());
     m.insert("vocab".into(), vocab.to_text());
     let l: Vec<String> = run.losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
@@ -192,14 +296,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let source: Arc<dyn Source> = Arc::new(WorldSource::new(world, Split::Train, opts.scenes));
     let gan = AttnGan::new(rt, config.clone(), opts.seed)?;
     let mut run = Run {
-        ema: Ema::new(&gan.gen_params, 0.999)?,
-        g_adam: Adam::new(&gan.gen_params, opts.lr, (0.5, 0.999))?,
-        d_adams: gan
-            .disc_params
-            .iter()
-            .map(|ps| Adam::new(ps, opts.lr, (0.5, 0.999)))
-            .collect::<Result<_>>()?,
-        gan,
+        nets: GanNets::new(gan, opts.lr)?,
         step: 0,
         losses: Vec::new(),
     };
@@ -214,13 +311,14 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                         .into(),
             });
         }
-        run.gan
+        run.nets
+            .gan
             .gen_params
             .load_state(&ck.with_prefix("gen."), &src)?;
-        run.g_adam.load_from(&ck, "optim.gen.", &src)?;
-        for i in 0..run.gan.disc_params.len() {
-            run.gan.disc_params[i].load_state(&ck.with_prefix(&format!("disc{i}.")), &src)?;
-            run.d_adams[i].load_from(&ck, &format!("optim.disc{i}."), &src)?;
+        run.nets.g_adam.load_from(&ck, "optim.gen.", &src)?;
+        for i in 0..run.nets.gan.disc_params.len() {
+            run.nets.gan.disc_params[i].load_state(&ck.with_prefix(&format!("disc{i}.")), &src)?;
+            run.nets.d_adams[i].load_from(&ck, &format!("optim.disc{i}."), &src)?;
         }
         let (_, shadow) = ck
             .tensors
@@ -229,7 +327,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                 path: src.clone(),
                 message: "has no moving average (ema.flat)".into(),
             })?;
-        run.ema.shadow.write(shadow)?;
+        run.nets.ema.shadow.write(shadow)?;
         run.step = ck.meta("step", &ck_path)?.parse().unwrap_or(0);
         run.losses = ck
             .meta("losses", &ck_path)?
@@ -253,7 +351,6 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let deadline = opts
         .minutes
         .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
-    let damsm_size = damsm.config.image_size;
     'epochs: while run.step < opts.steps {
         let epoch = run.step / per_epoch;
         let cfg = LoaderConfig {
@@ -285,62 +382,21 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                 .iter()
                 .map(|&l| (l as usize).clamp(1, MAX_WORDS))
                 .collect();
-            let mask = padding_mask(rt, &lengths)?;
-            let (words, sentence) = text.encode(&ids, &lengths)?;
-            let mut rng = SplitMix64::new(opts.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D));
-            let noise = normal(rt, &mut rng, &[b, config.z_dim])?;
-            let eps = normal(rt, &mut rng, &[b, config.cond_dim])?;
-            let out = run.gan.gen.forward(
-                &run.gan.gen_params,
-                &noise,
-                &eps,
-                &sentence,
-                &words,
-                &mask,
-                true,
+            let noise_seed = opts.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            let input = StepInput {
+                reals: &reals,
+                ids: &ids,
+                lengths: &lengths,
+                class_ids: &batch.class_ids,
+            };
+            let (d_total, g_loss) = gan_step(
+                &mut run.nets,
+                &damsm,
+                &text,
+                &input,
+                opts.lambda,
+                noise_seed,
             )?;
-
-            // Discriminators, on detached fakes.
-            let mut d_total = Vec::new();
-            for (i, real) in reals.iter().enumerate() {
-                let ps = &run.gan.disc_params[i];
-                ps.zero_grad()?;
-                let loss =
-                    discriminator_loss(&run.gan.discs[i], ps, real, &out.images[i], &sentence)?;
-                loss.backward()?;
-                run.d_adams[i].step(ps)?;
-                d_total.push(loss);
-            }
-
-            // Generator: adversarial at every stage, DAMSM on the last image, KL.
-            for ps in &run.gan.disc_params {
-                ps.set_trainable(false);
-            }
-            run.gan.gen_params.zero_grad()?;
-            let mut g_loss = kl_loss(&out.mu, &out.logvar)?;
-            for i in 0..config.stages {
-                let adv = generator_adversarial_loss(
-                    &run.gan.discs[i],
-                    &run.gan.disc_params[i],
-                    &out.images[i],
-                    &sentence,
-                )?;
-                g_loss = g_loss.add(&adv)?;
-            }
-            let last = shrink(out.images.last().unwrap(), damsm_size)?;
-            let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
-            let (w0, w1) = word_loss(&words, &regions, &lengths, &batch.class_ids, &damsm.config)?;
-            let (s0, s1) =
-                sentence_loss(&global, &sentence, &batch.class_ids, damsm.config.gamma3)?;
-            let damsm_loss = w0.add(&w1)?.add(&s0)?.add(&s1)?;
-            g_loss = g_loss.add(&damsm_loss.mul_scalar(opts.lambda)?)?;
-            g_loss.backward()?;
-            run.g_adam.step(&run.gan.gen_params)?;
-            run.ema.update(&run.gan.gen_params)?;
-            for ps in &run.gan.disc_params {
-                ps.set_trainable(true);
-            }
-
             let mut d_sum = 0.0;
             for l in &d_total {
                 d_sum += l.value().to_vec()?[0];
