@@ -143,7 +143,7 @@ fn tiny_run_then_generate_with_attention_maps() {
         .losses
         .iter()
         .all(|(d, g)| d.is_finite() && g.is_finite()));
-    let sampler = Sampler::load(&rt, &report.checkpoint).unwrap();
+    let sampler = Sampler::load(&rt, &report.checkpoint, true).unwrap();
     let (images, words, unknown, maps, side) = sampler
         .generate(&rt, "a small red circle on a grey background flumph", 2, 7)
         .unwrap();
@@ -153,7 +153,10 @@ fn tiny_run_then_generate_with_attention_maps() {
     assert_eq!(words.len(), 8);
     assert_eq!((maps.len(), maps[0].len(), side), (2, 8, 64));
     // A DAMSM checkpoint is not a generator: a clear error.
-    let e = Sampler::load(&rt, &d.checkpoint).err().unwrap().to_string();
+    let e = Sampler::load(&rt, &d.checkpoint, true)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
         e.contains("damsm") && e.contains("engine train --model attngan"),
         "{e}"

@@ -217,8 +217,9 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
 
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
-    /// The sentence to draw.
-    caption: String,
+    /// The sentence to draw; several sentences give a captioned grid (one image each).
+    #[arg(required = true)]
+    captions: Vec<String>,
     /// Where to write the image (PNG); the attention maps go beside it as <name>-attention.png.
     #[arg(short, long, default_value = "sample.png")]
     output: PathBuf,
@@ -230,15 +231,20 @@ pub struct GenerateArgs {
     n: usize,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Sample from the generator's last weights instead of their moving average.
+    #[arg(long)]
+    no_ema: bool,
 }
 
 pub fn generate(args: &GenerateArgs) -> Result<()> {
     use engine::train::attngan::Sampler;
-    let caption = args.caption.trim();
-    if caption.is_empty() {
+    if let Some(empty) = args.captions.iter().position(|c| c.trim().is_empty()) {
         return Err(engine::Error::invalid(
             "generate",
-            "the caption is empty; say what to draw, e.g. \"a small red circle\"",
+            format!(
+                "caption {} is empty; say what to draw, e.g. \"a small red circle\"",
+                empty + 1
+            ),
         ));
     }
     if !(1..=64).contains(&args.n) {
@@ -254,43 +260,61 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         ));
     }
     let rt = Runtime::new()?;
-    let sampler = Sampler::load(&rt, &args.model)?;
-    let (images, words, unknown, maps, side) = sampler.generate(&rt, caption, args.n, args.seed)?;
-    if !unknown.is_empty() {
-        eprintln!(
-            "note: words the model never saw, left out: {}",
-            unknown.join(", ")
-        );
-    }
-    if words.len()
-        < engine::data::vocab::tokenize(caption)
-            .len()
-            .min(engine::data::MAX_WORDS)
-            - unknown.len().min(1)
-    {
-        eprintln!(
-            "note: the caption is longer than {} words; the first ones were used",
-            engine::data::MAX_WORDS
-        );
-    }
-    let s = images[0].width();
-    let mut strip = image::RgbImage::new(s * images.len() as u32, s);
-    for (i, img) in images.iter().enumerate() {
-        image::imageops::replace(&mut strip, img, (i as u32 * s) as i64, 0);
-    }
+    let sampler = Sampler::load(&rt, &args.model, !args.no_ema)?;
     let save = |img: &image::RgbImage, path: &std::path::Path| {
         img.save(path).map_err(|e| {
             engine::Error::invalid("generate", format!("cannot write {}: {e}", path.display()))
         })
     };
-    save(&strip, &args.output)?;
-    println!(
-        "wrote {} ({} image(s), {}x{}) for \"{caption}\"",
-        args.output.display(),
-        images.len(),
-        s,
-        s
-    );
+    let mut first = None;
+    let mut grid_items = Vec::new();
+    for caption in &args.captions {
+        let caption = caption.trim();
+        let out = sampler.generate(&rt, caption, args.n, args.seed)?;
+        let unknown = &out.2;
+        if !unknown.is_empty() {
+            eprintln!(
+                "note: words the model never saw, left out of {caption:?}: {}",
+                unknown.join(", ")
+            );
+        }
+        let known = engine::data::vocab::tokenize(caption).len() - unknown.len();
+        if known > engine::data::MAX_WORDS {
+            eprintln!(
+                "note: {caption:?} has {known} known words; the first {} were used",
+                engine::data::MAX_WORDS
+            );
+        }
+        grid_items.push((out.0[0].clone(), caption.to_string()));
+        if first.is_none() {
+            first = Some((caption.to_string(), out));
+        }
+    }
+    if args.captions.len() > 1 {
+        let grid = engine::data::grid::caption_grid(&grid_items, grid_items.len().min(4));
+        save(&grid, &args.output)?;
+        println!(
+            "wrote {} ({} captions)",
+            args.output.display(),
+            grid_items.len()
+        );
+    }
+    let (caption, (images, words, _, maps, side)) = first.expect("at least one caption");
+    let s = images[0].width();
+    let mut strip = image::RgbImage::new(s * images.len() as u32, s);
+    for (i, img) in images.iter().enumerate() {
+        image::imageops::replace(&mut strip, img, (i as u32 * s) as i64, 0);
+    }
+    if args.captions.len() == 1 {
+        save(&strip, &args.output)?;
+        println!(
+            "wrote {} ({} image(s), {}x{}) for \"{caption}\"",
+            args.output.display(),
+            images.len(),
+            s,
+            s
+        );
+    }
     if !maps.is_empty() {
         // The first image, then one panel per word: the image dimmed, the word's attention in red.
         let panels: Vec<(image::RgbImage, String)> =

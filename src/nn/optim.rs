@@ -119,6 +119,9 @@ pub fn grad_norm(ps: &ParamStore) -> Result<f32> {
 pub struct Ema {
     pub decay: f32,
     pub shadow: Tensor,
+    /// Updates so far: the first ones use a smaller decay, (1 + n) / (10 + n),
+    /// so that a short run's average is not still mostly the initialisation.
+    pub updates: u64,
 }
 
 impl Ema {
@@ -126,12 +129,21 @@ impl Ema {
         Ok(Ema {
             decay,
             shadow: fill::copy(ps.flat().0)?,
+            updates: 0,
         })
     }
 
-    /// shadow = decay * shadow + (1 - decay) * params
-    pub fn update(&self, ps: &ParamStore) -> Result<()> {
-        axpby_(ps.flat().0, &self.shadow, 1.0 - self.decay, self.decay)
+    /// The decay of the next update.
+    pub fn current_decay(&self) -> f32 {
+        let n = self.updates as f32;
+        self.decay.min((1.0 + n) / (10.0 + n))
+    }
+
+    /// shadow = d * shadow + (1 - d) * params, d = [`Ema::current_decay`]
+    pub fn update(&mut self, ps: &ParamStore) -> Result<()> {
+        let d = self.current_decay();
+        self.updates += 1;
+        axpby_(ps.flat().0, &self.shadow, 1.0 - d, d)
     }
 
     /// Writes the average into a store of the same model (for sampling).

@@ -261,6 +261,7 @@ fn save(run: &Run, text: &TextModel, vocab: &Vocab, seed: u64, path: &Path) -> R
     );
     ck.extend("text.", text.params.state()?);
     let m = &mut ck.metadata;
+    m.insert("ema.updates".into(), run.nets.ema.updates.to_string());
     m.insert("engine.model".into(), "attngan".into());
     m.insert("engine.version".into(), env!("CARGO_PKG_VERSION").into());
     m.insert("step".into(), run.step.to_string());
@@ -328,6 +329,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                 message: "has no moving average (ema.flat)".into(),
             })?;
         run.nets.ema.shadow.write(shadow)?;
+        run.nets.ema.updates = ck.meta("ema.updates", &ck_path)?.parse().unwrap_or(0);
         run.step = ck.meta("step", &ck_path)?.parse().unwrap_or(0);
         run.losses = ck
             .meta("losses", &ck_path)?
@@ -450,7 +452,9 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn load(rt: &Runtime, path: &Path) -> Result<Sampler> {
+    /// `use_ema`: sample from G's moving average (AttnGAN's choice) or, if
+    /// false, from G's last weights.
+    pub fn load(rt: &Runtime, path: &Path, use_ema: bool) -> Result<Sampler> {
         let ck = Checkpoint::load(path)?;
         let src = path.display().to_string();
         let kind = ck.meta("engine.model", path)?;
@@ -469,7 +473,7 @@ impl Sampler {
         let gan = AttnGan::new(rt, config, 0)?;
         gan.gen_params.load_state(&ck.with_prefix("gen."), &src)?;
         // Sample from the moving average, as AttnGAN does.
-        if let Some((_, shadow)) = ck.tensors.get("ema.flat") {
+        if let Some((_, shadow)) = ck.tensors.get("ema.flat").filter(|_| use_ema) {
             gan.gen_params.flat().0.write(shadow)?;
         }
         let mut b = ParamBuilder::new(0);
