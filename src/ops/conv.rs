@@ -60,6 +60,19 @@ fn check_stride(op: &'static str, stride: usize, k: [usize; 2], pad: usize) -> R
     Ok(())
 }
 
+/// The upstream gradient must have the forward output's shape.
+fn check_dy(op: &'static str, dy: &Tensor, expect: [usize; 4]) -> Result<()> {
+    if dy.shape() != expect {
+        return Err(Error::shape_hint(
+            op,
+            dy.shape(),
+            &expect,
+            "dy does not match the forward output",
+        ));
+    }
+    Ok(())
+}
+
 fn check_bias(op: &'static str, bias: Option<&Tensor>, channels: usize) -> Result<()> {
     if let Some(b) = bias {
         if b.shape() != [channels] {
@@ -387,17 +400,10 @@ pub fn conv2d_backward_data(
     pad: usize,
 ) -> Result<Tensor> {
     let op = "conv2d_backward_data";
-    let [n, o, _, _] = dims4(op, "dy", dy)?;
+    let [n, _, _, _] = dims4(op, "dy", dy)?;
     let wt = dims4(op, "weight", weight)?;
     let g = conv_geometry(op, [n, wt[1], input_hw[0], input_hw[1]], wt, stride, pad)?;
-    if dy.shape() != [n, o, g.oh, g.ow] || o != g.o {
-        return Err(Error::shape_hint(
-            op,
-            dy.shape(),
-            &[n, g.o, g.oh, g.ow],
-            "dy does not match the forward output",
-        ));
-    }
+    check_dy(op, dy, [n, g.o, g.oh, g.ow])?;
     launch_backward_data(dy.runtime(), g, dy, weight, None)
 }
 
@@ -411,16 +417,9 @@ pub fn conv2d_backward_weight(
 ) -> Result<Tensor> {
     let op = "conv2d_backward_weight";
     let xd = dims4(op, "input", x)?;
-    let [n, o, _, _] = dims4(op, "dy", dy)?;
+    let [_, o, _, _] = dims4(op, "dy", dy)?;
     let g = conv_geometry(op, xd, [o, xd[1], kernel[0], kernel[1]], stride, pad)?;
-    if dy.shape() != [n, o, g.oh, g.ow] || n != g.n {
-        return Err(Error::shape_hint(
-            op,
-            dy.shape(),
-            &[g.n, o, g.oh, g.ow],
-            "dy does not match the forward output",
-        ));
-    }
+    check_dy(op, dy, [g.n, o, g.oh, g.ow])?;
     launch_backward_weight(x.runtime(), g, x, dy)
 }
 
@@ -507,14 +506,7 @@ pub fn conv_transpose2d_backward_data(
     let [n, _, _, _] = dims4(op, "dy", dy)?;
     let wt = dims4(op, "weight", weight)?;
     let g = transpose_geometry(op, [n, wt[0], input_hw[0], input_hw[1]], wt, stride, pad)?;
-    if dy.shape() != [n, g.c, g.h, g.w] {
-        return Err(Error::shape_hint(
-            op,
-            dy.shape(),
-            &[n, g.c, g.h, g.w],
-            "dy does not match the forward output",
-        ));
-    }
+    check_dy(op, dy, [n, g.c, g.h, g.w])?;
     launch_forward(dy.runtime(), g, dy, weight, None)
 }
 
@@ -530,14 +522,7 @@ pub fn conv_transpose2d_backward_weight(
     let xd = dims4(op, "input", x)?;
     let [_, cout, _, _] = dims4(op, "dy", dy)?;
     let g = transpose_geometry(op, xd, [xd[1], cout, kernel[0], kernel[1]], stride, pad)?;
-    if dy.shape() != [g.n, g.c, g.h, g.w] {
-        return Err(Error::shape_hint(
-            op,
-            dy.shape(),
-            &[g.n, g.c, g.h, g.w],
-            "dy does not match the forward output",
-        ));
-    }
+    check_dy(op, dy, [g.n, g.c, g.h, g.w])?;
     // In forward-conv terms the weight gradient pairs "x" = dy with "dy" = x.
     launch_backward_weight(x.runtime(), g, dy, x)
 }
