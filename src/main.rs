@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a model (DAMSM for now) on the built-in world; no arguments needed.
+    /// Train a model on the built-in world (DAMSM by default; AttnGAN with --model attngan); no arguments needed.
     Train(cli::train::TrainArgs),
     /// Draw an image from a sentence with a trained AttnGAN, and its per-word attention maps.
     Generate(cli::train::GenerateArgs),
