@@ -15,7 +15,7 @@ pub enum Model {
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
-    /// Which model to train (the generators land in later versions).
+    /// Which model to train: DAMSM first, then AttnGAN guided by it.
     #[arg(long, value_enum, default_value = "damsm")]
     model: Model,
     /// Folder for the checkpoint and loss curve [default: runs/<model>].
