@@ -4,7 +4,9 @@
 //! Templating, on top of plain WGSL:
 //! - `{{KEY}}` is replaced by the value of define KEY (an expression, a type, a number);
 //! - lines `//#if KEY`, `//#else`, `//#endif` keep or drop blocks: KEY is true when
-//!   its define is `1` or `true`. Blocks nest.
+//!   its define is `1` or `true`. Blocks nest;
+//! - a line `//#include NAME` is replaced, first, by the fragment `shaders/NAME.wgsl`
+//!   (see [`FRAGMENTS`]): code a few kernels share.
 //!
 //! `shaders/common.wgsl` is prepended to every kernel: it holds the helpers
 //! shared by all of them (grid folding).
@@ -57,6 +59,35 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "pad2d",
 ];
 
+/// Pieces shared by a few kernels, pulled in by a line `//#include NAME`
+/// (before templating, so their `{{KEY}}` and `//#if` follow the kernel's defines).
+pub const FRAGMENTS: &[(&str, &str)] = shaders!["batch_norm_reduce"];
+
+/// Replaces each `//#include NAME` line by the fragment of that name.
+fn expand_includes(text: &str) -> std::result::Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    for (lineno, line) in text.lines().enumerate() {
+        match line.trim().strip_prefix("//#include ") {
+            Some(name) => {
+                let (_, frag) =
+                    FRAGMENTS
+                        .iter()
+                        .find(|(n, _)| *n == name.trim())
+                        .ok_or(format!(
+                            "line {}: no fragment {name:?} in shaders/",
+                            lineno + 1
+                        ))?;
+                out.push_str(frag);
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 /// One specialisation of one kernel family.
@@ -99,10 +130,12 @@ impl KernelSpec {
                 name: self.name.to_string(),
                 message: "no such shader in shaders/".into(),
             })?;
-        let body = render(text, &self.defines).map_err(|message| Error::Kernel {
-            name: self.key(),
-            message,
-        })?;
+        let body = expand_includes(text)
+            .and_then(|t| render(&t, &self.defines))
+            .map_err(|message| Error::Kernel {
+                name: self.key(),
+                message,
+            })?;
         Ok(format!("{COMMON}\n{body}"))
     }
 }
@@ -184,5 +217,15 @@ mod tests {
         assert_eq!(render(text, &d("0", "1")).unwrap(), "a 7 b\nno\nend\n");
         assert!(render("{{Y}}", &[]).is_err());
         assert!(render("//#if F\n", &d("1", "1")).is_err());
+    }
+
+    #[test]
+    fn includes_pull_in_fragments_and_name_unknown_ones() {
+        let text = super::expand_includes("a\n//#include batch_norm_reduce\nb\n").unwrap();
+        assert!(
+            text.starts_with("a\n") && text.contains("fn channel_sum") && text.ends_with("b\n")
+        );
+        let e = super::expand_includes("//#include nothing_here\n").unwrap_err();
+        assert!(e.contains("nothing_here"), "{e}");
     }
 }
