@@ -131,3 +131,16 @@ fn a_host_device_can_be_handed_over_and_results_read_from_its_own_buffers() {
     let got: Vec<f32> = bytemuck::pod_collect_to_vec(&mine.slice(..).get_mapped_range().unwrap());
     assert_eq!(got, vec![7.0, 10.0, 15.0, 22.0]);
 }
+
+#[test]
+fn several_small_tensors_read_back_in_order_with_one_submission() {
+    let rt = engine::Runtime::new().unwrap();
+    let a = full(&rt, &[1], 1.5).unwrap();
+    let b = Tensor::from_slice(&rt, &[2.0, 3.0], &[2, 1]).unwrap();
+    let c = full(&rt, &[1], -4.0).unwrap();
+    rt.flush();
+    let before = rt.batch_stats().submissions;
+    let v = engine::ops::concat::read_scalars(&[&a, &b, &c]).unwrap();
+    assert_eq!(v, vec![1.5, 2.0, 3.0, -4.0]);
+    assert_eq!(rt.batch_stats().submissions, before + 1);
+}

@@ -137,3 +137,17 @@ pub fn narrow_copy(x: &Tensor, axis: usize, start: usize, len: usize) -> Result<
     copy_block(x, start, &out, 0, axis, len)?;
     Ok(out)
 }
+
+/// The values of several small tensors with one readback (one submit and
+/// wait) instead of one each: e.g. a training step's losses.
+pub fn read_scalars(ts: &[&Tensor]) -> Result<Vec<f32>> {
+    if ts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let flat: Vec<Tensor> = ts
+        .iter()
+        .map(|t| t.reshape(&[t.numel()]))
+        .collect::<Result<_>>()?;
+    let refs: Vec<&Tensor> = flat.iter().collect();
+    concat(&refs, 0)?.to_vec()
+}

@@ -399,11 +399,14 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                 opts.lambda,
                 noise_seed,
             )?;
-            let mut d_sum = 0.0;
-            for l in &d_total {
-                d_sum += l.value().to_vec()?[0];
-            }
-            let g = g_loss.value().to_vec()?[0];
+            // One readback for the step's losses.
+            let mut values: Vec<&Tensor> = d_total.iter().map(|l| l.value()).collect();
+            values.push(g_loss.value());
+            let values = crate::ops::concat::read_scalars(&values)?;
+            let (d_sum, g) = (
+                values[..values.len() - 1].iter().sum::<f32>(),
+                values[values.len() - 1],
+            );
             if !(d_sum.is_finite() && g.is_finite()) {
                 return Err(Error::invalid(
                     "train",

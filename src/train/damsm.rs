@@ -257,16 +257,14 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             total.backward()?;
             run.text_adam.step(&run.model.text_params)?;
             run.image_adam.step(&run.model.image_params)?;
-            let parts: Vec<f32> = [
-                &losses.word0,
-                &losses.word1,
-                &losses.sent0,
-                &losses.sent1,
-                &total,
-            ]
-            .iter()
-            .map(|v: &&Var| v.value().to_vec().map(|x| x[0]))
-            .collect::<Result<_>>()?;
+            // One readback for the step's five losses.
+            let parts = crate::ops::concat::read_scalars(&[
+                losses.word0.value(),
+                losses.word1.value(),
+                losses.sent0.value(),
+                losses.sent1.value(),
+                total.value(),
+            ])?;
             if !parts[4].is_finite() {
                 run.save(&ck_path, opts.seed)?;
                 return Err(Error::invalid(
