@@ -19,7 +19,7 @@ pub mod gan;
 pub mod rnn;
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -172,20 +172,20 @@ impl Var {
         }
         // Topological order by iterative depth-first search.
         let mut order: Vec<Var> = Vec::new();
-        let mut seen: HashMap<u64, ()> = HashMap::new();
+        let mut seen: HashSet<u64> = HashSet::new();
         let mut stack: Vec<(Var, bool)> = vec![(self.clone(), false)];
         while let Some((v, expanded)) = stack.pop() {
             if expanded {
                 order.push(v);
                 continue;
             }
-            if seen.insert(v.0.id, ()).is_some() {
+            if !seen.insert(v.0.id) {
                 continue;
             }
             stack.push((v.clone(), true));
             if let Some((_, parents)) = v.0.grad_fn.lock().unwrap().as_ref() {
                 for p in parents {
-                    if p.requires_grad() && !seen.contains_key(&p.0.id) {
+                    if p.requires_grad() && !seen.contains(&p.0.id) {
                         stack.push((p.clone(), false));
                     }
                 }
