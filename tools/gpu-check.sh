@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# tools/gpu-check.sh: one prepared check for a machine with one NVIDIA GPU
+# (H100 or H200: no network, PyTorch installed, at most 10 minutes a command,
+# at most 64 MiB carried). Nothing is built there: the binaries are built here
+# and carried.
+#
+#   tools/gpu-check.sh --prepare            here: build the release binary and test
+#                                           binaries into .gpu/ (git-ignored, carried)
+#   tools/gpu-check.sh [--out DIR]          there: everything below, results in DIR
+#                                           (default $OUT, else gpu-check-out/)
+#   tools/gpu-check.sh --dry-run [--bin DIR] [--out DIR]
+#                                           the same steps at tiny sizes on whatever
+#                                           adapter is here (lavapipe); tests/gpu_check.rs
+#
+# The device call (see tools/gpu/README.md):
+#   run(carry=[".gpu", ".gl"], timeout_s=560, command="bash tools/gpu-check.sh")
+#
+# Steps, in order of importance; each has its own time limit and a failing
+# step never stops the rest. The whole run stops starting steps when its
+# budget (--budget seconds, default 480) is spent, so it fits in one command:
+#   1. the adapter wgpu picks (engine devices) and nvidia-smi;
+#   2. the kernel tests (every kernel against its f64 reference) with
+#      ENGINE_KERNELS=tiled and with ENGINE_KERNELS=registers;
+#   3. engine bench-kernels at AttnGAN's birds sizes (batch 20, ngf 32,
+#      ndf 64, 3 stages), JSON out;
+#   4. the PyTorch baseline at the same shapes, on the same GPU, JSON out
+#      (tools/gpu/torch_baseline.py);
+#   5. the DAMSM and AttnGAN model tests (tiled kernels);
+#   6. a short world training run (DAMSM, then AttnGAN guided by it) and
+#      samples from it; the checkpoints come back.
+# Results: DIR/results.tar.gz (logs, JSON, PNG, summary.txt) and
+# DIR/damsm.safetensors, DIR/attngan.safetensors.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+mode=run
+bin=""
+out="${OUT:-$ROOT/gpu-check-out}"
+budget=480
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --prepare) mode=prepare ;;
+        --dry-run) mode=dry ;;
+        --bin) bin="$2"; shift ;;
+        --out) out="$2"; shift ;;
+        --budget) budget="$2"; shift ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+        *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$budget" in
+    ''|*[!0-9]*) echo "gpu-check: --budget '$budget' must be a whole number of seconds" >&2; exit 2 ;;
+esac
+
+if [ "$mode" = prepare ]; then
+    set -e
+    mkdir -p .gpu
+    cargo build --release --bin engine
+    cp target/release/engine .gpu/engine
+    # Test binaries: cargo names them <test>-<hash>; keep the newest of each.
+    cargo test --release --no-run --test kernels --test damsm --test attngan 2>&1 |
+        sed -n 's/.*Executable .*(\(target\/release\/deps\/[a-z_]*-[0-9a-f]*\)).*/\1/p' |
+        while read -r exe; do
+            name=$(basename "$exe" | sed 's/-[0-9a-f]*$//')
+            cp "$exe" ".gpu/$name"
+        done
+    strip .gpu/* 2>/dev/null || true
+    ls -la .gpu
+    du -sh .gpu
+    exit 0
+fi
+
+[ -n "$bin" ] || bin="$ROOT/.gpu"
+engine="$bin/engine"
+if [ ! -x "$engine" ]; then
+    echo "gpu-check: no engine binary at $engine: run tools/gpu-check.sh --prepare here first (or pass --bin DIR)" >&2
+    exit 2
+fi
+mkdir -p "$out"
+work=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX")
+summary="$work/summary.txt"
+start=$(date +%s)
+
+# Carried Vulkan and GL loaders (.gl/*.deb, see the device tool's notes), and
+# the NVIDIA ICD where the image keeps it outside the loader's search path.
+if [ "$mode" = run ]; then
+    if ! ldconfig -p | grep -q libvulkan.so.1 && ls .gl/*.deb >/dev/null 2>&1; then
+        for f in .gl/*.deb; do dpkg -x "$f" /; done
+        ldconfig
+    fi
+    icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+    if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f "$icd" ] && ! ls /usr/share/vulkan/icd.d/nvidia* /etc/vulkan/icd.d/nvidia* >/dev/null 2>&1; then
+        export VK_DRIVER_FILES=$icd
+    fi
+fi
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
+
+{
+    echo "gpu-check ($mode) $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' (+ uncommitted changes)')"
+    echo "host: $(uname -srm), $(nproc) cores"
+} >"$summary"
+
+# step NAME SECONDS COMMAND...: runs COMMAND with its output in NAME.log,
+# stopped after SECONDS or when the budget is spent, whichever is first.
+step() {
+    local name=$1 limit=$2
+    shift 2
+    local left=$((budget - ($(date +%s) - start)))
+    if [ "$left" -lt 15 ]; then
+        echo "$name: skipped (budget spent)" | tee -a "$summary"
+        return
+    fi
+    [ "$limit" -le "$left" ] || limit=$left
+    echo "== $name (limit ${limit}s): $*"
+    local t0=$(date +%s)
+    timeout -k 5 "$limit" "$@" >"$work/$name.log" 2>&1
+    local rc=$?
+    local dt=$(($(date +%s) - t0))
+    tail -n 25 "$work/$name.log"
+    local verdict="ok"
+    [ $rc -eq 0 ] || verdict="FAILED (exit $rc)"
+    [ $rc -ne 124 ] && [ $rc -ne 137 ] || verdict="STOPPED at its limit (${limit}s)"
+    echo "$name: $verdict in ${dt}s" | tee -a "$summary"
+}
+
+# The kernel and model tests: from --bin when there (cargo's release test
+# binaries, copied by --prepare).
+tests() {
+    local name=$1 flavour=$2 exe=$3
+    shift 3
+    if [ -x "$bin/$exe" ]; then
+        step "$name" "$LIMIT_TESTS" env ENGINE_KERNELS="$flavour" RUST_TEST_THREADS="$(nproc)" "$bin/$exe" "$@"
+    else
+        echo "$name: skipped (no $exe test binary in $bin)" | tee -a "$summary"
+    fi
+}
+
+if [ "$mode" = dry ]; then
+    LIMIT_TESTS=300
+    kernel_filter=(glu::)
+    damsm_filter=(losses_and_gradients)
+    attngan_filter=(shapes_losses)
+    bench=(bench-kernels --quick --filter adam --reps 1)
+    torch=(--device cpu --tiny)
+    damsm_train=(--steps 2 --scenes 32 --batch 4 --image-size 64)
+    gan_train=(--steps 2 --scenes 32 --batch 2 --stages 1)
+else
+    LIMIT_TESTS=75
+    kernel_filter=()
+    damsm_filter=(--skip engine_train_killed)
+    attngan_filter=()
+    bench=(bench-kernels --reps 10)
+    torch=(--device cuda)
+    damsm_train=(--minutes 1 --batch 48 --image-size 64)
+    gan_train=(--minutes 1.5 --batch 20 --stages 2)
+fi
+
+step devices 30 "$engine" devices
+if command -v nvidia-smi >/dev/null 2>&1; then
+    step nvidia-smi 15 nvidia-smi
+fi
+tests kernels-tiled tiled kernels "${kernel_filter[@]}"
+tests kernels-registers registers kernels "${kernel_filter[@]}"
+step bench 150 "$engine" "${bench[@]}" --json "$work/bench-engine.json"
+if python3 -c 'import torch' >/dev/null 2>&1; then
+    step torch 150 python3 tools/gpu/torch_baseline.py "${torch[@]}" --json "$work/bench-torch.json"
+else
+    echo "torch: skipped (python3 has no torch here)" | tee -a "$summary"
+fi
+tests damsm-tests tiled damsm "${damsm_filter[@]}"
+tests attngan-tests tiled attngan "${attngan_filter[@]}"
+step train-damsm 100 "$engine" train --model damsm --out "$work/damsm" --quiet --checkpoint-every 50 "${damsm_train[@]}"
+step train-attngan 130 "$engine" train --model attngan --damsm "$work/damsm/checkpoint.safetensors" \
+    --out "$work/attngan" --quiet --checkpoint-every 50 "${gan_train[@]}"
+step generate 40 "$engine" generate --model "$work/attngan/checkpoint.safetensors" -n 4 --seed 1 \
+    -o "$work/samples.png" \
+    "a big red circle at the top left on a white background" \
+    "a small blue square in the center on a black background" \
+    "a green triangle at the bottom right on a grey background"
+
+echo "total: $(($(date +%s) - start))s of a ${budget}s budget" | tee -a "$summary"
+[ -f "$work/damsm/checkpoint.safetensors" ] && cp "$work/damsm/checkpoint.safetensors" "$out/damsm.safetensors"
+[ -f "$work/attngan/checkpoint.safetensors" ] && cp "$work/attngan/checkpoint.safetensors" "$out/attngan.safetensors"
+# Everything small in one file (the device tool brings back at most 8 files).
+(cd "$work" && find . -maxdepth 2 \( -name '*.log' -o -name '*.json' -o -name '*.png' -o -name '*.txt' \) -print0 |
+    tar --null -czf "$out/results.tar.gz" -T -)
+cp "$summary" "$out/summary.txt"
+echo "results in $out"
+cat "$summary"
+rm -rf "$work"
+# The check itself succeeded when every step that ran did.
+! grep -q 'FAILED\|STOPPED' "$out/summary.txt"
