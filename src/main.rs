@@ -23,9 +23,9 @@ enum Command {
     Train(cli::train::TrainArgs),
     /// Draw an image from a sentence with a trained AttnGAN, and its per-word attention maps.
     Generate(cli::train::GenerateArgs),
-    /// Measure a trained model.
+    /// Measure a trained model: the oracle, R-precision and FD-DAMSM on held-out captions.
     #[command(subcommand)]
-    Eval(cli::train::EvalCommand),
+    Eval(cli::eval::EvalCommand),
     /// List the GPU adapters wgpu finds, the one chosen, its limits and features.
     Devices,
     /// Time the kernels on this device.
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Train(a) => cli::train::train(&a).map_err(Into::into),
-        Command::Eval(c) => cli::train::eval(&c).map_err(Into::into),
+        Command::Eval(c) => cli::eval::eval(&c).map_err(Into::into),
         Command::Generate(a) => cli::train::generate(&a).map_err(Into::into),
         Command::Devices => cli::devices::run().map_err(Into::into),
         Command::BenchKernels(a) => cli::bench::run(&a).map_err(Into::into),

@@ -5,6 +5,9 @@
 use engine::data::oracle::{Oracle, OracleScores};
 use engine::data::world::{self, Split, World, WorldConfig};
 
+mod common;
+use common::perturb;
+
 fn world() -> World {
     World::new(WorldConfig {
         seed: 7,
@@ -13,32 +16,187 @@ fn world() -> World {
     })
 }
 
-fn oracle_figures(split: Split, n: u64, res: u32) -> (OracleScores, OracleScores) {
-    let w = world();
-    let scenes: Vec<_> = (0..n).map(|i| w.scene(split, i)).collect();
-    let images: Vec<_> = scenes.iter().map(|s| s.render(res)).collect();
-    let o = Oracle::default();
+/// Scores of `images` (already made from `scenes`) against their own scenes
+/// and against the scene `(i * 37 + 11) mod n` (never their own).
+fn own_and_wrong(
+    o: &Oracle,
+    images: &[image::RgbImage],
+    scenes: &[world::Scene],
+) -> (OracleScores, OracleScores) {
+    let n = scenes.len();
     let own = o.score_all(images.iter().zip(scenes.iter()));
-    // Random pairing: image i against scene (i * 37 + 11) mod n, never itself.
-    let shuffled: Vec<_> = (0..n as usize)
-        .map(|i| &scenes[(i * 37 + 11) % n as usize])
-        .collect();
+    let shuffled: Vec<_> = (0..n).map(|i| &scenes[(i * 37 + 11) % n]).collect();
     let wrong = o.score_all(images.iter().zip(shuffled));
     (own, wrong)
 }
 
+/// Upper bounds for an image scored against another scene: a little above
+/// chance (background 1/4, colour: the other scene's colours are used by the
+/// image 3 times in 8, position 1/9, shape 1/7, size 1/2).
+fn assert_near_floor(s: &OracleScores, what: &str) {
+    let bounds = [
+        ("background", 0.40),
+        ("found", 0.60),
+        ("colour", 0.50),
+        ("shape", 0.35),
+        ("size", 0.45),
+        ("position", 0.25),
+        ("relation", 0.35),
+        ("all", 0.02),
+    ];
+    for (name, t) in s.attributes() {
+        if let Some((_, max)) = bounds.iter().find(|(b, _)| *b == name) {
+            assert!(
+                t.accuracy() <= *max,
+                "{what}: {name} {:.3} on wrong scenes is above its bound {max}",
+                t.accuracy()
+            );
+        }
+    }
+}
+
 #[test]
 fn oracle_scores_own_held_out_images_high_and_random_pairings_low() {
+    let w = world();
+    let o = Oracle::default();
     for res in [64, 128] {
-        let (own, wrong) = oracle_figures(Split::Test, 300, res);
+        let scenes: Vec<_> = (0..300).map(|i| w.scene(Split::Test, i)).collect();
+        let images: Vec<_> = scenes.iter().map(|s| s.render(res)).collect();
+        let (own, wrong) = own_and_wrong(&o, &images, &scenes);
         println!("res {res} own held-out: {own}");
         println!("res {res} random pairs: {wrong}");
         for (name, t) in own.attributes() {
-            if name != "all" {
-                assert!(t.accuracy() >= 0.95, "{name} own accuracy {t:?} at {res}");
+            assert!(t.accuracy() >= 0.95, "{name} own accuracy {t:?} at {res}");
+        }
+        assert_near_floor(&wrong, &format!("renders at {res}"));
+    }
+}
+
+/// How close to the ceiling a perturbed render must score, as measured
+/// (2026-11-27). At 128x128, the side generators are scored at, everything
+/// stays at 90% or more but the shape under a 2-pixel blur (81%: such a blur
+/// rounds a small star's points and a cross's arms into a blob). At 64x64 a
+/// small object is 10-12 pixels wide and blur and rescaling cost shape
+/// accuracy (blur 1px: 78%, 2x down-up: 70%, blur 2px: 46%) and, for a 2-pixel
+/// blur, some objects altogether (found 91%).
+fn near_ceiling(res: u32, perturbation: &str, attr: &str) -> f64 {
+    let soft = perturbation.contains("blur") || perturbation.contains("down");
+    match (res, attr) {
+        (128, "shape") if perturbation == "blur 2px" => 0.75,
+        (128, "all") if soft => 0.60,
+        (128, _) => 0.90,
+        (_, _) if !soft => {
+            if attr == "all" {
+                0.90
+            } else {
+                0.95
             }
         }
+        (_, "shape") if perturbation == "blur 2px" => 0.40,
+        (_, "shape") => 0.55,
+        (_, "all") => 0.20,
+        (_, "size") if perturbation == "blur 2px" => 0.70,
+        (_, "relation") if perturbation == "blur 2px" => 0.70,
+        _ => 0.85,
     }
+}
+
+#[test]
+fn oracle_holds_up_on_blurred_noisy_shifted_and_rescaled_renders() {
+    let w = world();
+    let o = Oracle::default();
+    let mut failures = Vec::new();
+    for res in [64, 128] {
+        let scenes: Vec<_> = (0..200).map(|i| w.scene(Split::Test, i)).collect();
+        for (name, perturb) in perturb::all() {
+            let images: Vec<_> = scenes
+                .iter()
+                .enumerate()
+                .map(|(i, s)| perturb(&s.render(res), 1000 + i as u64))
+                .collect();
+            let (own, wrong) = own_and_wrong(&o, &images, &scenes);
+            println!("res {res} {name:>18}: own   {own}");
+            println!("res {res} {name:>18}: wrong {wrong}");
+            for (attr, t) in own.attributes() {
+                let min = near_ceiling(res, name, attr);
+                if t.accuracy() < min {
+                    failures.push(format!(
+                        "{name} at {res}: {attr} {:.3} < {min}",
+                        t.accuracy()
+                    ));
+                }
+            }
+            assert_near_floor(&wrong, &format!("{name} at {res}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn oracle_is_not_fooled_by_a_blob_of_every_colour() {
+    // One image with a large blob of each of the 8 colours in 8 of the 9
+    // cells, scored against real scenes: every object finds its colour, but
+    // the leftover blobs are hallucinations, so no scene is right.
+    let w = world();
+    let o = Oracle::default();
+    let mut scores = OracleScores::default();
+    for i in 0..100 {
+        let scene = w.scene(Split::Test, i);
+        let fake = world::Scene {
+            objects: (0..8)
+                .map(|c| {
+                    let cell = world::Cell {
+                        row: ((c + i as usize) % 9 / 3) as u8,
+                        col: ((c + i as usize) % 9 % 3) as u8,
+                    };
+                    world::Object {
+                        shape: world::Shape::ALL[(c + i as usize) % 7],
+                        colour: c,
+                        size: world::Size::Large,
+                        cell,
+                        center: [(cell.col as f32 + 0.5) / 3.0, (cell.row as f32 + 0.5) / 3.0],
+                        half: 0.13,
+                    }
+                })
+                .collect(),
+            ..scene.clone()
+        };
+        scores.add(&o.score(&fake.render(128), &scene));
+    }
+    println!("a blob of every colour: {scores}");
+    assert_eq!(scores.exact.correct, 0, "{scores}");
+    assert_eq!(scores.no_extra.correct, 0, "{scores}");
+    assert!(scores.extra_blobs >= 100 * 5, "{scores}");
+}
+
+#[test]
+fn a_missing_object_is_wrong_on_every_attribute_and_no_centre_is_guessed() {
+    // The scene's objects drawn in colours the scene does not use and in
+    // other shapes: nothing may be credited, whatever the positions.
+    let w = world();
+    let o = Oracle::default();
+    let mut scores = OracleScores::default();
+    for i in 0..100 {
+        let scene = w.scene(Split::Test, i);
+        let used: Vec<usize> = scene.objects.iter().map(|o| o.colour).collect();
+        let shapes: Vec<world::Shape> = scene.objects.iter().map(|o| o.shape).collect();
+        let mut free = (0..8).filter(|c| !used.contains(c));
+        let mut free_shapes = world::Shape::ALL
+            .into_iter()
+            .filter(|s| !shapes.contains(s));
+        let mut moved = scene.clone();
+        for ob in &mut moved.objects {
+            ob.colour = free.next().unwrap();
+            ob.shape = free_shapes.next().unwrap();
+        }
+        let r = o.score(&moved.render(128), &scene);
+        for ob in &r.objects {
+            assert!(!ob.found && !ob.position && !ob.size, "{r:?}");
+        }
+        scores.add(&r);
+    }
+    println!("recoloured and reshaped: {scores}");
+    assert_eq!(scores.position.correct, 0);
 }
 
 #[test]

@@ -2,4 +2,5 @@
 
 pub mod bench;
 pub mod devices;
+pub mod eval;
 pub mod train;

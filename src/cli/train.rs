@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use engine::train::damsm::{load_damsm, r_precision, train_damsm, DamsmTrainOptions};
+use engine::train::damsm::{train_damsm, DamsmTrainOptions};
 use engine::{Result, Runtime};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -350,45 +350,4 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-#[derive(clap::Subcommand, Debug)]
-pub enum EvalCommand {
-    /// Rank each held-out image's true caption against 99 mismatched ones by the DAMSM score.
-    RPrecision {
-        /// A DAMSM checkpoint from `engine train --model damsm`.
-        #[arg(long)]
-        damsm: PathBuf,
-        /// Held-out images of the built-in world.
-        #[arg(long, default_value_t = 500)]
-        images: usize,
-        /// Random draws of the mismatched captions.
-        #[arg(long, default_value_t = 10)]
-        draws: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
-}
-
-pub fn eval(cmd: &EvalCommand) -> Result<()> {
-    match cmd {
-        EvalCommand::RPrecision {
-            damsm,
-            images,
-            draws,
-            seed,
-        } => {
-            let rt = Runtime::new()?;
-            let (model, vocab, _) = load_damsm(&rt, damsm)?;
-            let r = r_precision(&rt, &model, &vocab, *seed, *images, 100, (*draws).max(1))?;
-            println!(
-                "R-precision (top-1 of 100, {} held-out images of the built-in world, {} draws): {:.2}% ± {:.2}% (chance: 1%)",
-                r.images,
-                r.draws,
-                100.0 * r.mean,
-                100.0 * r.std
-            );
-            Ok(())
-        }
-    }
 }

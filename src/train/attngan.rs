@@ -494,23 +494,8 @@ impl Sampler {
         })
     }
 
-    /// Images for `caption`, one per seed: the final stage's image and the
-    /// attention maps of its last refinement stage, per real word.
-    /// Returns (images, words used, unknown words, maps [n][word] as H x W grids, map side).
-    #[allow(clippy::type_complexity)]
-    pub fn generate(
-        &self,
-        rt: &Runtime,
-        caption: &str,
-        n: usize,
-        seed: u64,
-    ) -> Result<(
-        Vec<RgbImage>,
-        Vec<String>,
-        Vec<String>,
-        Vec<Vec<Vec<f32>>>,
-        usize,
-    )> {
+    /// The ids of a caption's known words (at most MAX_WORDS), and its unknown words.
+    fn caption_ids(&self, caption: &str) -> Result<(Vec<u32>, Vec<String>)> {
         let enc = self.vocab.encode(caption);
         let used: Vec<u32> = enc
             .ids
@@ -528,21 +513,31 @@ impl Sampler {
                 ),
             ));
         }
-        let len = used.len();
+        Ok((used, enc.unknown))
+    }
+
+    /// G's forward pass (no gradients) for a batch of captions given as word
+    /// ids, with the noise rows `noise` ([n, z_dim] values).
+    fn forward(
+        &self,
+        rt: &Runtime,
+        captions: &[Vec<u32>],
+        noise: Vec<f32>,
+    ) -> Result<crate::models::attngan::Generated> {
+        let n = captions.len();
         let mut ids = vec![0.0f32; n * MAX_WORDS];
-        for i in 0..n {
+        for (i, used) in captions.iter().enumerate() {
             for (k, &t) in used.iter().enumerate() {
                 ids[i * MAX_WORDS + k] = t as f32;
             }
         }
         let ids = Tensor::from_slice(rt, &ids, &[n, MAX_WORDS])?;
-        let lengths = vec![len; n];
+        let lengths: Vec<usize> = captions.iter().map(Vec::len).collect();
         let mask = padding_mask(rt, &lengths)?;
         let c = &self.gan.config;
-        let mut rng = SplitMix64::new(seed);
-        let out = no_grad(|| -> Result<_> {
+        no_grad(|| -> Result<_> {
             let (words, sentence) = self.text.encode(&ids, &lengths)?;
-            let noise = normal(rt, &mut rng, &[n, c.z_dim])?;
+            let noise = Var::constant(Tensor::from_slice(rt, &noise, &[n, c.z_dim])?);
             let eps = Var::constant(crate::ops::fill::zeros(rt, &[n, c.cond_dim])?); // the mean condition
             self.gan.gen.forward(
                 &self.gan.gen_params,
@@ -553,21 +548,67 @@ impl Sampler {
                 &mask,
                 false,
             )
-        })?;
-        let last = out.images.last().unwrap().value();
-        let side = last.dim(2);
-        let px = last.to_vec()?;
-        let images = (0..n)
-            .map(|i| {
-                RgbImage::from_fn(side as u32, side as u32, |x, y| {
-                    let at = |ch: usize| {
-                        let v = px[((i * 3 + ch) * side + y as usize) * side + x as usize];
-                        ((v * 0.5 + 0.5).clamp(0.0, 1.0) * 255.0).round() as u8
-                    };
-                    image::Rgb([at(0), at(1), at(2)])
-                })
-            })
-            .collect();
+        })
+    }
+
+    /// The side of the images this generator draws.
+    pub fn image_size(&self) -> usize {
+        self.gan.config.image_size(self.gan.config.stages - 1)
+    }
+
+    /// One image per caption, for evaluation: image `i` uses the noise of
+    /// (`seed`, `i`), so the result does not depend on how captions are
+    /// batched. Unknown words are left out; a caption with no known word is
+    /// an error.
+    pub fn draw(&self, rt: &Runtime, captions: &[String], seed: u64) -> Result<Vec<RgbImage>> {
+        const BATCH: usize = 16;
+        let z = self.gan.config.z_dim;
+        let mut images = Vec::with_capacity(captions.len());
+        for (chunk, caps) in captions.chunks(BATCH).enumerate() {
+            let ids = caps
+                .iter()
+                .map(|c| self.caption_ids(c).map(|(ids, _)| ids))
+                .collect::<Result<Vec<_>>>()?;
+            let mut noise = Vec::with_capacity(caps.len() * z);
+            for i in 0..caps.len() {
+                let key = rand::RngCore::next_u64(&mut crate::data::rng::SplitMix64::keyed(&[
+                    seed,
+                    (chunk * BATCH + i) as u64,
+                ]));
+                let mut rng = SplitMix64::new(key);
+                noise.extend((0..z).map(|_| rng.normal() as f32));
+            }
+            let out = self.forward(rt, &ids, noise)?;
+            images.extend(to_images(out.images.last().unwrap().value())?);
+            rt.trim_memory();
+        }
+        Ok(images)
+    }
+
+    /// Images for `caption`, one per seed: the final stage's image and the
+    /// attention maps of its last refinement stage, per real word.
+    /// Returns (images, words used, unknown words, maps [n][word] as H x W grids, map side).
+    #[allow(clippy::type_complexity)]
+    pub fn generate(
+        &self,
+        rt: &Runtime,
+        caption: &str,
+        n: usize,
+        seed: u64,
+    ) -> Result<(
+        Vec<RgbImage>,
+        Vec<String>,
+        Vec<String>,
+        Vec<Vec<Vec<f32>>>,
+        usize,
+    )> {
+        let (used, unknown) = self.caption_ids(caption)?;
+        let len = used.len();
+        let c = &self.gan.config;
+        let mut rng = SplitMix64::new(seed);
+        let noise: Vec<f32> = (0..n * c.z_dim).map(|_| rng.normal() as f32).collect();
+        let out = self.forward(rt, &vec![used.clone(); n], noise)?;
+        let images = to_images(out.images.last().unwrap().value())?;
         let words: Vec<String> = used
             .iter()
             .map(|&t| self.vocab.word(t).to_string())
@@ -588,6 +629,23 @@ impl Sampler {
             }
             None => (Vec::new(), 0),
         };
-        Ok((images, words, enc.unknown, maps, map_side))
+        Ok((images, words, unknown, maps, map_side))
     }
+}
+
+/// A batch of images [n, 3, S, S] in [-1, 1] as 8-bit RGB images.
+pub fn to_images(t: &Tensor) -> Result<Vec<RgbImage>> {
+    let (n, side) = (t.dim(0), t.dim(2));
+    let px = t.to_vec()?;
+    Ok((0..n)
+        .map(|i| {
+            RgbImage::from_fn(side as u32, side as u32, |x, y| {
+                let at = |ch: usize| {
+                    let v = px[((i * 3 + ch) * side + y as usize) * side + x as usize];
+                    ((v * 0.5 + 0.5).clamp(0.0, 1.0) * 255.0).round() as u8
+                };
+                image::Rgb([at(0), at(1), at(2)])
+            })
+        })
+        .collect())
 }

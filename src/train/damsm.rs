@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::autograd::{no_grad, Var};
 use crate::data::{
     Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource, MAX_WORDS,
 };
@@ -322,106 +321,4 @@ fn progress_bar(opts: &DamsmTrainOptions) -> indicatif::ProgressBar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
-}
-
-/// R-precision: for each held-out image, its true caption ranked against
-/// `candidates - 1` captions of other scenes by the cosine of the DAMSM
-/// global image feature and sentence feature; top-1 accuracy, mean and
-/// standard deviation over `draws` random draws of the mismatched captions.
-pub struct RPrecision {
-    pub mean: f64,
-    pub std: f64,
-    pub images: usize,
-    pub draws: usize,
-}
-
-pub fn r_precision(
-    rt: &Runtime,
-    model: &Damsm,
-    vocab: &Vocab,
-    seed: u64,
-    images: usize,
-    candidates: usize,
-    draws: usize,
-) -> Result<RPrecision> {
-    if images < candidates {
-        return Err(Error::invalid(
-            "r-precision",
-            format!("needs at least {candidates} images, got {images}"),
-        ));
-    }
-    let size = model.config.image_size;
-    let world = world(seed, size);
-    let mut rng = SplitMix64::new(seed ^ 0xE7A1);
-    let batch = 50;
-    let mut img_feats: Vec<Vec<f32>> = Vec::with_capacity(images);
-    let mut sent_feats: Vec<Vec<f32>> = Vec::with_capacity(images);
-    let d = model.config.embed_dim();
-    no_grad(|| -> Result<()> {
-        for start in (0..images).step_by(batch) {
-            let n = batch.min(images - start);
-            let mut pixels = Vec::with_capacity(n * 3 * size * size);
-            let mut ids = Vec::with_capacity(n * MAX_WORDS);
-            let mut lengths = Vec::with_capacity(n);
-            for i in start..start + n {
-                let scene = world.scene(Split::Test, i as u64);
-                pixels.extend(scene.render_chw(size as u32));
-                let captions = world.scene_captions(&scene);
-                let caption = &captions[rng.below(captions.len())];
-                let mut r =
-                    <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(rng.next_u64());
-                let fixed = vocab.encode_fixed(caption, &mut r);
-                ids.extend(fixed.ids.iter().map(|&t| t as f32));
-                lengths.push(fixed.len.clamp(1, MAX_WORDS));
-            }
-            let img = Tensor::from_slice(rt, &pixels, &[n, 3, size, size])?;
-            let ids = Tensor::from_slice(rt, &ids, &[n, MAX_WORDS])?;
-            let (_, global) =
-                model
-                    .image
-                    .forward(&model.image_params, &Var::constant(img), false)?;
-            let (_, sentence) = model
-                .text
-                .forward(&model.text_params, &ids, &lengths, false, 0)?;
-            let (g, s) = (global.value().to_vec()?, sentence.value().to_vec()?);
-            for k in 0..n {
-                img_feats.push(normalize(&g[k * d..(k + 1) * d]));
-                sent_feats.push(normalize(&s[k * d..(k + 1) * d]));
-            }
-        }
-        Ok(())
-    })?;
-    let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
-    let mut accs = Vec::with_capacity(draws);
-    for _ in 0..draws {
-        let mut hits = 0;
-        for i in 0..images {
-            let truth = dot(&img_feats[i], &sent_feats[i]);
-            let mut best_other = f32::MIN;
-            let mut chosen = std::collections::HashSet::new();
-            while chosen.len() < candidates - 1 {
-                let j = rng.below(images);
-                if j != i && chosen.insert(j) {
-                    best_other = best_other.max(dot(&img_feats[i], &sent_feats[j]));
-                }
-            }
-            if truth > best_other {
-                hits += 1;
-            }
-        }
-        accs.push(hits as f64 / images as f64);
-    }
-    let mean = accs.iter().sum::<f64>() / draws as f64;
-    let std = (accs.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / draws as f64).sqrt();
-    Ok(RPrecision {
-        mean,
-        std,
-        images,
-        draws,
-    })
-}
-
-fn normalize(v: &[f32]) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-8);
-    v.iter().map(|x| x / n).collect()
 }

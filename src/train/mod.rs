@@ -2,4 +2,5 @@
 
 pub mod attngan;
 pub mod damsm;
+pub mod eval;
 pub mod plot;

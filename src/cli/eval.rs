@@ -1,0 +1,419 @@
+//! `engine eval`: the oracle, R-precision and FD-DAMSM on held-out captions
+//! of the built-in world (src/train/eval.rs), printed as tables and, with
+//! `--json`, written with the device, the checkpoints' hashes, the seed and
+//! the data split.
+
+use std::path::{Path, PathBuf};
+
+use engine::data::oracle::{ImageReport, OracleScores, Tally};
+use engine::train::attngan::Sampler;
+use engine::train::damsm::load_damsm;
+use engine::train::eval::{self, EvalSet, EVAL_WORLD_SEED};
+use engine::{Error, Result, Runtime};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EvalCommand {
+    /// Generate an image for each held-out caption and score it with the world's oracle,
+    /// beside the world's own renders (ceiling) and renders of other scenes (floor).
+    Oracle {
+        /// An AttnGAN checkpoint from `engine train --model attngan`.
+        #[arg(long, default_value = "runs/attngan/checkpoint.safetensors")]
+        model: PathBuf,
+        /// Held-out captions (one image each).
+        #[arg(long, default_value_t = 500)]
+        captions: usize,
+        #[command(flatten)]
+        common: Common,
+        /// Also write a PNG of the first 24 samples with their captions and a mark per attribute.
+        #[arg(long)]
+        grid: Option<PathBuf>,
+    },
+    /// R-precision (AttnGAN's): each image's true caption ranked against 99 mismatched
+    /// ones by a DAMSM; on generated images with --model, and on real held-out images.
+    RPrecision {
+        /// The DAMSM that scores (use the same one for every model compared).
+        #[arg(long, default_value = "runs/damsm/checkpoint.safetensors")]
+        damsm: PathBuf,
+        /// An AttnGAN checkpoint: score its images; without it, only real images are scored.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Held-out captions (one image each); at least 100.
+        #[arg(long, default_value_t = 500)]
+        images: usize,
+        /// Random draws of the mismatched captions.
+        #[arg(long, default_value_t = 10)]
+        draws: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// FD-DAMSM: Fréchet distance between DAMSM image features of generated and of real
+    /// held-out images (not FID: no Inception network is involved).
+    Fd {
+        #[arg(long, default_value = "runs/damsm/checkpoint.safetensors")]
+        damsm: PathBuf,
+        #[arg(long, default_value = "runs/attngan/checkpoint.safetensors")]
+        model: PathBuf,
+        /// Images per set; at least 1000 for a stable figure.
+        #[arg(long, default_value_t = 1000)]
+        images: usize,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Common {
+    /// Chooses each scene's caption and the generator's noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also write the results, with the device, checkpoints and data split, as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Sample from the generator's last weights instead of their moving average.
+    #[arg(long)]
+    no_ema: bool,
+}
+
+pub fn eval(cmd: &EvalCommand) -> Result<()> {
+    match cmd {
+        EvalCommand::Oracle {
+            model,
+            captions,
+            common,
+            grid,
+        } => oracle(model, *captions, common, grid.as_deref()),
+        EvalCommand::RPrecision {
+            damsm,
+            model,
+            images,
+            draws,
+            common,
+        } => r_precision(damsm, model.as_deref(), *images, *draws, common),
+        EvalCommand::Fd {
+            damsm,
+            model,
+            images,
+            common,
+        } => fd(damsm, model, *images, common),
+    }
+}
+
+fn bad(what: &'static str, m: String) -> Error {
+    Error::invalid(what, m)
+}
+
+fn exists(path: &Path, what: &str, train: &str) -> Result<()> {
+    if path.exists() {
+        Ok(())
+    } else {
+        Err(bad(
+            "eval",
+            format!(
+                "no {what} at {}: train one with `{train}`, or pass the path",
+                path.display()
+            ),
+        ))
+    }
+}
+
+/// What every report says of itself: the command, device, data and checkpoints.
+fn header(rt: &Runtime, common: &Common, what: &str, n: usize) -> serde_json::Value {
+    let info = rt.adapter_info();
+    serde_json::json!({
+        "eval": what,
+        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "engine_version": env!("CARGO_PKG_VERSION"),
+        "device": info.name, "backend": format!("{:?}", info.backend),
+        "driver": format!("{} {}", info.driver, info.driver_info),
+        "seed": common.seed,
+        "data": {"source": "built-in world", "world_seed": EVAL_WORLD_SEED, "split": "test", "scenes": n},
+        "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    })
+}
+
+fn checkpoint_json(path: &Path) -> Result<serde_json::Value> {
+    let ck = engine::nn::checkpoint::Checkpoint::load(path)?;
+    let get = |k: &str| ck.metadata.get(k).cloned().unwrap_or_default();
+    Ok(serde_json::json!({
+        "path": path.display().to_string(),
+        "fnv1a64": eval::file_hash(path)?,
+        "model": get("engine.model"),
+        "step": get("step"),
+        "train_seed": get("seed"),
+    }))
+}
+
+fn write_json(path: Option<&Path>, doc: serde_json::Value) -> Result<()> {
+    if let Some(path) = path {
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap())
+            .map_err(|e| bad("eval", format!("cannot write {}: {e}", path.display())))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn load_generator(rt: &Runtime, model: &Path, common: &Common) -> Result<Sampler> {
+    exists(model, "AttnGAN model", "engine train --model attngan")?;
+    Sampler::load(rt, model, !common.no_ema)
+}
+
+fn pct(t: Tally) -> String {
+    let a = t.accuracy();
+    if a.is_finite() {
+        format!("{:.1}%", 100.0 * a)
+    } else {
+        "-".into()
+    }
+}
+
+fn oracle_line(label: &str, s: &OracleScores) {
+    print!("{label:<28}");
+    for (_, t) in s.attributes() {
+        print!(" {:>10}", pct(t));
+    }
+    println!(" {:>8.2}", s.extra_blobs as f64 / s.images.max(1) as f64);
+}
+
+fn oracle(model: &Path, n: usize, common: &Common, grid: Option<&Path>) -> Result<()> {
+    if n == 0 || n > 100_000 {
+        return Err(bad(
+            "eval oracle",
+            format!("--captions {n} must be between 1 and 100000"),
+        ));
+    }
+    let rt = Runtime::new()?;
+    let g = load_generator(&rt, model, common)?;
+    let res = g.image_size();
+    let set = EvalSet::new(0, n, common.seed);
+    println!(
+        "oracle on {n} held-out captions of the built-in world (test split, world seed {EVAL_WORLD_SEED}, seed {}), {res}x{res}, on {}",
+        common.seed,
+        rt.adapter_info().name
+    );
+    println!(
+        "model: {} (fnv1a64 {})",
+        model.display(),
+        eval::file_hash(model)?
+    );
+    let started = std::time::Instant::now();
+    let out = eval::oracle_eval(&rt, &g, &set, common.seed)?;
+    print!("{:<28}", "");
+    for (name, _) in out.generator.all.attributes() {
+        print!(" {name:>10}");
+    }
+    println!(" {:>8}", "extra/img");
+    oracle_line("generator", &out.generator.all);
+    oracle_line("ceiling: the world's renders", &out.ceiling.all);
+    oracle_line("floor: other scenes", &out.floor.all);
+    println!("by objects in the scene:");
+    for (k, row) in [&out.generator, &out.ceiling, &out.floor]
+        .iter()
+        .enumerate()
+    {
+        let name = ["generator", "ceiling", "floor"][k];
+        for (j, s) in row.by_objects.iter().enumerate() {
+            oracle_line(&format!("  {name}, {} object(s) ({})", j + 1, s.images), s);
+        }
+    }
+    println!("({:.0} s)", started.elapsed().as_secs_f64());
+    if let Some(path) = grid {
+        write_grid(path, &out.images, &set.captions, &out.reports)?;
+    }
+    let mut doc = header(&rt, common, "oracle", n);
+    doc["model"] = checkpoint_json(model)?;
+    doc["image_size"] = res.into();
+    doc["use_ema"] = (!common.no_ema).into();
+    doc["rows"] = serde_json::json!({
+        "generator": out.generator.to_json(),
+        "ceiling": out.ceiling.to_json(),
+        "floor": out.floor.to_json(),
+    });
+    write_json(common.json.as_deref(), doc)
+}
+
+/// "+" when every object has it right, "-" when none has, else "k/n".
+fn mark(ok: impl Iterator<Item = bool>) -> String {
+    let v: Vec<bool> = ok.collect();
+    let k = v.iter().filter(|&&b| b).count();
+    if k == v.len() {
+        "+".into()
+    } else if k == 0 {
+        "-".into()
+    } else {
+        format!("{k}/{}", v.len())
+    }
+}
+
+fn write_grid(
+    path: &Path,
+    images: &[image::RgbImage],
+    captions: &[String],
+    reports: &[ImageReport],
+) -> Result<()> {
+    let items: Vec<(image::RgbImage, String)> = images
+        .iter()
+        .zip(captions)
+        .zip(reports)
+        .take(24)
+        .map(|((img, cap), r)| {
+            let o = &r.objects;
+            let marks = format!(
+                "[bg{} colour{} shape{} size{} pos{} rel{} extra {}]",
+                if r.background { "+" } else { "-" },
+                mark(o.iter().map(|x| x.colour)),
+                mark(o.iter().map(|x| x.shape)),
+                mark(o.iter().map(|x| x.size)),
+                mark(o.iter().map(|x| x.position)),
+                if r.relation.total == 0 {
+                    "+".to_string()
+                } else {
+                    mark((0..r.relation.total).map(|i| i < r.relation.correct))
+                },
+                r.extra
+            );
+            (img.clone(), format!("{cap} {marks}"))
+        })
+        .collect();
+    let grid = engine::data::grid::caption_grid(&items, 6);
+    grid.save(path)
+        .map_err(|e| bad("eval", format!("cannot write {}: {e}", path.display())))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+fn r_precision(
+    damsm_path: &Path,
+    model: Option<&Path>,
+    n: usize,
+    draws: usize,
+    common: &Common,
+) -> Result<()> {
+    if !(100..=100_000).contains(&n) {
+        return Err(bad(
+            "eval r-precision",
+            format!(
+                "--images {n} must be between 100 and 100000 (each caption is ranked among 100)"
+            ),
+        ));
+    }
+    if !(1..=1000).contains(&draws) {
+        return Err(bad(
+            "eval r-precision",
+            format!("--draws {draws} must be between 1 and 1000"),
+        ));
+    }
+    exists(damsm_path, "DAMSM", "engine train --model damsm")?;
+    let rt = Runtime::new()?;
+    let (damsm, vocab, _) = load_damsm(&rt, damsm_path)?;
+    let g = model.map(|m| load_generator(&rt, m, common)).transpose()?;
+    let set = EvalSet::new(0, n, common.seed);
+    println!(
+        "R-precision (top-1 among 100 captions, {n} held-out captions of the built-in world, test split, world seed {EVAL_WORLD_SEED}, seed {}, {draws} draws) on {}",
+        common.seed,
+        rt.adapter_info().name
+    );
+    println!(
+        "scored by DAMSM {} (fnv1a64 {})",
+        damsm_path.display(),
+        eval::file_hash(damsm_path)?
+    );
+    let sentences = eval::sentence_features(&rt, &damsm, &vocab, &set.captions, common.seed)?;
+    let mut rows = serde_json::Map::new();
+    let mut line = |label: &str, key: &str, images: &[image::RgbImage]| -> Result<()> {
+        let feats = eval::image_features(&rt, &damsm, images)?;
+        let r = eval::r_precision_of(&feats, &sentences, 100, draws, common.seed)?;
+        println!(
+            "{label:<40} {:>6.2}% ± {:.2}%   (chance 1%)",
+            100.0 * r.mean,
+            100.0 * r.std
+        );
+        rows.insert(
+            key.into(),
+            serde_json::json!({"mean": r.mean, "std": r.std, "images": r.images, "draws": r.draws, "candidates": r.candidates}),
+        );
+        Ok(())
+    };
+    let res = g
+        .as_ref()
+        .map_or(damsm.config.image_size, |g| g.image_size());
+    if let Some(g) = &g {
+        let images = g.draw(&rt, &set.captions, common.seed)?;
+        line("generator", "generator", &images)?;
+    }
+    line(
+        &format!("ceiling: the world's renders at {res}x{res}"),
+        "ceiling",
+        &set.renders(res),
+    )?;
+    let mut doc = header(&rt, common, "r-precision", n);
+    doc["damsm"] = checkpoint_json(damsm_path)?;
+    if let Some(m) = model {
+        doc["model"] = checkpoint_json(m)?;
+    }
+    doc["rows"] = serde_json::Value::Object(rows);
+    write_json(common.json.as_deref(), doc)
+}
+
+fn fd(damsm_path: &Path, model: &Path, n: usize, common: &Common) -> Result<()> {
+    if !(10..=100_000).contains(&n) {
+        return Err(bad(
+            "eval fd",
+            format!(
+                "--images {n} must be between 10 and 100000 (1000 or more for a stable figure)"
+            ),
+        ));
+    }
+    exists(damsm_path, "DAMSM", "engine train --model damsm")?;
+    let rt = Runtime::new()?;
+    let (damsm, _, _) = load_damsm(&rt, damsm_path)?;
+    let g = load_generator(&rt, model, common)?;
+    let res = g.image_size();
+    let set = EvalSet::new(0, n, common.seed);
+    let reference = EvalSet::new(2_000_000, n, common.seed ^ 0x2EF);
+    println!(
+        "FD-DAMSM ({n} images per set, {res}x{res}, against renders of {n} other held-out scenes; world seed {EVAL_WORLD_SEED}, seed {}) on {}",
+        common.seed,
+        rt.adapter_info().name
+    );
+    println!(
+        "features: global image features of DAMSM {} (fnv1a64 {}); lower is better",
+        damsm_path.display(),
+        eval::file_hash(damsm_path)?
+    );
+    let real = eval::image_features(&rt, &damsm, &reference.renders(res))?;
+    let mut rows = serde_json::Map::new();
+    let mut line = |label: &str, key: &str, images: &[image::RgbImage]| -> Result<()> {
+        let feats = eval::image_features(&rt, &damsm, images)?;
+        let d = eval::frechet_distance(&feats, &real)?;
+        println!("{label:<44} {d:>10.4}");
+        rows.insert(key.into(), d.into());
+        Ok(())
+    };
+    let images = g.draw(&rt, &set.captions, common.seed)?;
+    line("generator", "generator", &images)?;
+    line(
+        "ceiling: the world's renders of its scenes",
+        "ceiling",
+        &set.renders(res),
+    )?;
+    let backgrounds: Vec<image::RgbImage> = set
+        .scenes
+        .iter()
+        .map(|s| {
+            let mut empty = s.clone();
+            empty.objects.clear();
+            empty.render(res as u32)
+        })
+        .collect();
+    line(
+        "floor: the right background, no objects",
+        "floor",
+        &backgrounds,
+    )?;
+    let mut doc = header(&rt, common, "fd-damsm", n);
+    doc["damsm"] = checkpoint_json(damsm_path)?;
+    doc["model"] = checkpoint_json(model)?;
+    doc["image_size"] = res.into();
+    doc["rows"] = serde_json::Value::Object(rows);
+    write_json(common.json.as_deref(), doc)
+}

@@ -1,0 +1,2 @@
+//! Helpers shared by several test binaries.
+pub mod perturb;
