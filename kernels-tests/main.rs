@@ -22,6 +22,7 @@ mod glu;
 mod lstm;
 mod matmul;
 mod pool;
+mod profile;
 mod reduce;
 mod runtime;
 mod shaders;

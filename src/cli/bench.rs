@@ -2,11 +2,16 @@
 //! at the shapes AttnGAN really runs (batch 20 on CUB) or a `--quick` set
 //! small enough for a software GPU, against the device's own two ceilings:
 //! memory bandwidth (a large vec4 copy) and arithmetic rate (independent FMA chains).
+//!
+//! With `--profile` it instead profiles one DAMSM and one AttnGAN training
+//! step (the model lines' steps): GPU time per kernel from timestamps, and
+//! the rest of the step's wall clock split into host work, submits, uploads,
+//! pool misses and waits.
 
 use std::io::Write;
 
 use engine::ops::{adam, attention, batch_norm, conv, fill, matmul};
-use engine::runtime::KernelSpec;
+use engine::runtime::{KernelSpec, Profile};
 use engine::{Result, Runtime, Tensor};
 
 #[derive(clap::Args, Debug)]
@@ -15,14 +20,36 @@ pub struct BenchArgs {
     #[arg(long)]
     quick: bool,
     /// Run only the kernels whose name contains this text (e.g. `conv`).
+    /// With --profile: `damsm`, `attngan` or `model` pick the steps to profile;
+    /// any other text profiles both and lists only the kernels whose name
+    /// contains it (shares stay of the whole step; the JSON keeps all kernels).
     #[arg(long)]
     filter: Option<String>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
-    /// Timed repetitions per kernel (after warm-up).
+    /// Timed repetitions per kernel (after warm-up); at least 1.
     #[arg(long)]
     reps: Option<usize>,
+    /// Profile one DAMSM and one AttnGAN training step (after a warm-up step)
+    /// instead of timing kernels: GPU time per kernel and where the rest goes.
+    #[arg(long)]
+    profile: bool,
+}
+
+/// How the model steps are measured.
+enum Mode<'a> {
+    /// Median of this many wall-clock timings.
+    Time(usize),
+    /// One profiled step each; only the kernel rows containing the text are listed.
+    Profile(Option<&'a str>),
+}
+
+/// Which model steps to run.
+#[derive(Clone, Copy)]
+struct Models {
+    damsm: bool,
+    attngan: bool,
 }
 
 /// What one run of a case does, for the rate column.
@@ -356,7 +383,12 @@ fn cases(quick: bool) -> Vec<Case> {
 
 /// One full DAMSM training step (both encoders forward and backward, both
 /// Adam steps) on random data: steps/s, images/s and peak memory.
-fn model_lines(rt: &Runtime, quick: bool, reps: usize) -> Result<Vec<serde_json::Value>> {
+fn model_lines(
+    rt: &Runtime,
+    quick: bool,
+    mode: &Mode,
+    which: Models,
+) -> Result<Vec<serde_json::Value>> {
     use engine::models::damsm::{Damsm, DamsmConfig};
     use engine::nn::optim::Adam;
     let (batch, size) = if quick { (16, 64) } else { (48, 64) };
@@ -379,8 +411,24 @@ fn model_lines(rt: &Runtime, quick: bool, reps: usize) -> Result<Vec<serde_json:
         ta.step(&model.text_params)?;
         ia.step(&model.image_params)
     };
-    step()?;
-    rt.sync()?;
+    let mut rows = Vec::new();
+    let title = format!("DAMSM step, batch {batch} at {size}x{size}");
+    if which.damsm {
+        step()?;
+        rt.sync()?;
+    }
+    let reps = match *mode {
+        Mode::Time(reps) => reps,
+        Mode::Profile(kernels) => {
+            if which.damsm {
+                rows.push(profile_step(rt, &title, "damsm", kernels, &mut step)?);
+            }
+            if which.attngan {
+                rows.push(attngan_line(rt, quick, mode, &model)?);
+            }
+            return Ok(rows);
+        }
+    };
     rt.reset_peak_memory();
     let reps = reps.min(5);
     let (med, lo, hi) = median(rt, 0, reps, &mut step)?;
@@ -395,7 +443,7 @@ fn model_lines(rt: &Runtime, quick: bool, reps: usize) -> Result<Vec<serde_json:
         "model": "damsm", "batch": batch, "image_size": size, "median_ms": med, "min_ms": lo, "max_ms": hi,
         "steps_per_s": 1e3 / med, "images_per_s": batch as f64 * 1e3 / med, "peak_memory_mib": peak,
     });
-    let gan_row = attngan_line(rt, quick, reps, &model)?;
+    let gan_row = attngan_line(rt, quick, &Mode::Time(reps), &model)?;
     Ok(vec![damsm_row, gan_row])
 }
 
@@ -405,7 +453,7 @@ fn model_lines(rt: &Runtime, quick: bool, reps: usize) -> Result<Vec<serde_json:
 fn attngan_line(
     rt: &Runtime,
     quick: bool,
-    reps: usize,
+    mode: &Mode,
     damsm: &engine::models::damsm::Damsm,
 ) -> Result<serde_json::Value> {
     use engine::autograd::Var;
@@ -437,10 +485,20 @@ fn attngan_line(
     let mut step = || gan_step(&mut nets, damsm, &text, &input, 5.0, 1).map(|_| ());
     step()?;
     rt.sync()?;
+    let side = config.image_size(config.stages - 1);
+    let reps = match *mode {
+        Mode::Time(reps) => reps,
+        Mode::Profile(kernels) => {
+            let title = format!(
+                "AttnGAN step, {} stages to {side}x{side}, batch {batch}",
+                config.stages
+            );
+            return profile_step(rt, &title, "attngan", kernels, &mut step);
+        }
+    };
     rt.reset_peak_memory();
     let (med, lo, hi) = median(rt, 0, reps.min(3), &mut step)?;
     let peak = rt.memory().peak_in_use as f64 / (1 << 20) as f64;
-    let side = config.image_size(config.stages - 1);
     println!(
         "model step: AttnGAN ({} stages to {side}x{side}, ngf {}, ndf {}; G, Ds, frozen DAMSM loss, Adam, EMA), batch {batch}: \
          {med:.0} ms [{lo:.0}..{hi:.0}] = {:.2} steps/s, {:.1} images/s, peak memory {peak:.0} MiB",
@@ -454,6 +512,188 @@ fn attngan_line(
         "model": "attngan", "batch": batch, "stages": config.stages, "image_size": side, "median_ms": med, "min_ms": lo, "max_ms": hi,
         "steps_per_s": 1e3 / med, "images_per_s": batch as f64 * 1e3 / med, "peak_memory_mib": peak,
     }))
+}
+
+/// Times one plain step (wall clock, for the profiler's overhead), then
+/// profiles one; prints the profile and returns it as JSON.
+fn profile_step(
+    rt: &Runtime,
+    title: &str,
+    model: &str,
+    kernels: Option<&str>,
+    step: &mut dyn FnMut() -> Result<()>,
+) -> Result<serde_json::Value> {
+    let start = std::time::Instant::now();
+    step()?;
+    rt.sync()?;
+    let plain_ms = start.elapsed().as_secs_f64() * 1e3;
+    let ((), p) = rt.profile(&mut *step)?;
+    print_profile(title, &p, plain_ms, kernels);
+    let _ = std::io::stdout().flush();
+    Ok(profile_json(model, &p, plain_ms))
+}
+
+fn share(ms: f64, p: &Profile) -> f64 {
+    if p.wall_ms > 0.0 {
+        ms / p.wall_ms * 100.0
+    } else {
+        0.0
+    }
+}
+
+fn bytes_text(b: u64) -> String {
+    match b {
+        0 => String::new(),
+        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
+    }
+}
+
+/// The profile as two tables: the GPU's kernels (and the gap outside them),
+/// then the host's side of the same wall-clock time.
+fn print_profile(title: &str, p: &Profile, plain_ms: f64, kernels: Option<&str>) {
+    let submits = p.submit.count;
+    println!(
+        "\nprofile: {title}: {:.1} ms profiled ({plain_ms:.1} ms plain), {} dispatches in {submits} submits",
+        p.wall_ms, p.dispatches
+    );
+    println!(
+        "  {:<44} {:>10} {:>11} {:>7}",
+        "kernel (GPU time from timestamps)", "dispatches", "GPU ms", "share"
+    );
+    let (mut hidden, mut hidden_n, mut hidden_ms) = (0, 0, 0.0);
+    for k in &p.per_kernel {
+        if kernels.is_some_and(|f| !k.name.contains(f)) {
+            hidden += 1;
+            hidden_n += k.dispatches;
+            hidden_ms += k.gpu_ms;
+            continue;
+        }
+        println!(
+            "  {:<44} {:>10} {:>11.2} {:>6.1}%",
+            k.name,
+            k.dispatches,
+            k.gpu_ms,
+            share(k.gpu_ms, p)
+        );
+    }
+    if hidden > 0 {
+        println!(
+            "  {:<44} {:>10} {:>11.2} {:>6.1}%",
+            format!("({hidden} other kernels)"),
+            hidden_n,
+            hidden_ms,
+            share(hidden_ms, p)
+        );
+    }
+    println!(
+        "  {:<44} {:>10} {:>11.2} {:>6.1}%",
+        "all kernels",
+        p.dispatches,
+        p.gpu_ms,
+        share(p.gpu_ms, p)
+    );
+    if !p.gpu_timestamps {
+        println!("  (no timestamp queries on this device: GPU times are not measured)");
+        return;
+    }
+    let outside = p.outside_kernels_ms();
+    let between = (p.gpu_busy_ms - p.gpu_ms).max(0.0);
+    let idle = (p.wall_ms - p.gpu_busy_ms.max(p.gpu_ms)).max(0.0);
+    println!(
+        "  {:<44} {:>10} {:>11.2} {:>6.1}%",
+        "outside kernels (wall - kernels)",
+        "",
+        outside,
+        share(outside, p)
+    );
+    println!(
+        "  {:<44} {:>10} {:>11.2} {:>6.1}%",
+        "  GPU between kernels of one submission",
+        "",
+        between,
+        share(between, p)
+    );
+    println!(
+        "  {:<44} {:>10} {:>11.2} {:>6.1}%",
+        "  GPU idle between submissions",
+        "",
+        idle,
+        share(idle, p)
+    );
+    println!(
+        "  {:<44} {:>10} {:>11} {:>7} {:>10}",
+        "host side of the same wall time", "calls", "host ms", "share", "bytes"
+    );
+    for (what, h) in p.host() {
+        println!(
+            "  {:<44} {:>10} {:>11.2} {:>6.1}% {:>10}",
+            format!("  {what}"),
+            h.count,
+            h.ms,
+            share(h.ms, p),
+            bytes_text(h.bytes)
+        );
+    }
+    let other = p.host_other_ms();
+    println!(
+        "  {:<44} {:>10} {:>11.2} {:>6.1}%",
+        "  other host work (autograd, model code)",
+        "",
+        other,
+        share(other, p)
+    );
+    println!(
+        "  pool: {} requests served from the cache, {} new buffers",
+        p.pool_reuses, p.pool_alloc.count
+    );
+    if p.submit.ms > 0.25 * p.wall_ms {
+        println!(
+            "  (submits block for {:.0} ms: this driver runs the work inside queue.submit, \
+             so the host does not run ahead of the GPU)",
+            p.submit.ms
+        );
+    }
+}
+
+fn profile_json(model: &str, p: &Profile, plain_ms: f64) -> serde_json::Value {
+    let kernels: Vec<serde_json::Value> = p
+        .per_kernel
+        .iter()
+        .map(|k| {
+            serde_json::json!({
+                "kernel": k.name, "dispatches": k.dispatches, "gpu_ms": k.gpu_ms,
+                "share": share(k.gpu_ms, p) / 100.0,
+            })
+        })
+        .collect();
+    let mut host = serde_json::Map::new();
+    for (key, h) in [
+        ("recording", p.record),
+        ("submits", p.submit),
+        ("uploads", p.upload),
+        ("parameter_uploads", p.params),
+        ("pool_misses", p.pool_alloc),
+        ("readbacks", p.readback),
+        ("waits", p.wait),
+    ] {
+        host.insert(
+            key.into(),
+            serde_json::json!({ "ms": h.ms, "count": h.count, "bytes": h.bytes, "share": share(h.ms, p) / 100.0 }),
+        );
+    }
+    let other = p.host_other_ms();
+    host.insert(
+        "other".into(),
+        serde_json::json!({ "ms": other, "share": share(other, p) / 100.0 }),
+    );
+    serde_json::json!({
+        "model": model, "wall_ms": p.wall_ms, "plain_wall_ms": plain_ms,
+        "gpu_timestamps": p.gpu_timestamps, "gpu_ms": p.gpu_ms, "gpu_busy_ms": p.gpu_busy_ms,
+        "outside_kernels_ms": p.outside_kernels_ms(),
+        "dispatches": p.dispatches, "submits": p.submit.count, "pool_reuses": p.pool_reuses,
+        "kernels": kernels, "host": host,
+    })
 }
 
 /// The device's ceilings: (GB/s of a large copy, GFLOP/s of FMA chains).
@@ -491,6 +731,12 @@ fn median(
     reps: usize,
     f: &mut dyn FnMut() -> Result<()>,
 ) -> Result<(f64, f64, f64)> {
+    if reps == 0 {
+        return Err(engine::Error::invalid(
+            "bench-kernels",
+            "no timed repetitions (--reps must be at least 1)",
+        ));
+    }
     for _ in 0..warmup {
         rt.time(&mut *f)?;
     }
@@ -500,29 +746,132 @@ fn median(
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    let reps = args.reps.unwrap_or(if args.quick { 5 } else { 10 });
+    if reps == 0 {
+        return Err(engine::Error::invalid(
+            "bench-kernels",
+            "--reps 0: at least one timed repetition is needed",
+        ));
+    }
     let rt = Runtime::new()?;
     let info = rt.adapter_info().clone();
-    let reps = args.reps.unwrap_or(if args.quick { 5 } else { 10 });
     println!(
-        "engine {} bench-kernels{}",
+        "engine {} bench-kernels{}{}",
         env!("CARGO_PKG_VERSION"),
-        if args.quick { " --quick" } else { "" }
+        if args.quick { " --quick" } else { "" },
+        if args.profile { " --profile" } else { "" }
     );
     println!(
         "device: {} ({:?}, {:?})",
         info.name, info.backend, info.device_type
     );
     println!("driver: {} {}", info.driver, info.driver_info);
-    println!(
-        "timing: {}, median of {reps} runs after warm-up (min..max in brackets); kernels: {:?}",
-        if rt.has_gpu_timestamps() {
-            "GPU timestamps"
+    let timestamps = rt.has_gpu_timestamps();
+    if args.profile {
+        println!(
+            "profile: one training step after a warm-up step, kernels: {:?}; {}",
+            rt.flavour(),
+            if rt.features().contains(wgpu::Features::TIMESTAMP_QUERY) {
+                "GPU timestamps at the start and end of every dispatch; shares are of the profiled step's wall time"
+            } else {
+                "no timestamp queries on this device: dispatch counts and host times only"
+            }
+        );
+    } else {
+        println!(
+            "timing: {}, median of {reps} runs after warm-up (min..max in brackets); kernels: {:?}",
+            if timestamps {
+                "GPU timestamps"
+            } else {
+                "wall clock around a full wait"
+            },
+            rt.flavour()
+        );
+    }
+    let (rows, model_rows, profiles, ceilings) = if args.profile {
+        // A filter naming a model picks the steps; any other text picks kernel rows.
+        let filter = args.filter.as_deref();
+        let (which, kernels) = match filter {
+            Some("damsm") => (
+                Models {
+                    damsm: true,
+                    attngan: false,
+                },
+                None,
+            ),
+            Some("attngan") => (
+                Models {
+                    damsm: false,
+                    attngan: true,
+                },
+                None,
+            ),
+            Some("model") | None => (
+                Models {
+                    damsm: true,
+                    attngan: true,
+                },
+                None,
+            ),
+            Some(f) => (
+                Models {
+                    damsm: true,
+                    attngan: true,
+                },
+                Some(f),
+            ),
+        };
+        let profiles = model_lines(&rt, args.quick, &Mode::Profile(kernels), which)?;
+        (Vec::new(), Vec::new(), profiles, None)
+    } else {
+        let (rows, bw, fl) = kernel_lines(&rt, args, reps)?;
+        let model_rows = if args
+            .filter
+            .as_deref()
+            .is_none_or(|f| "damsm".contains(f) || f == "model")
+        {
+            let both = Models {
+                damsm: true,
+                attngan: true,
+            };
+            model_lines(&rt, args.quick, &Mode::Time(reps), both)?
         } else {
-            "wall clock around a full wait"
-        },
-        rt.flavour()
-    );
-    let (bw, fl) = ceilings(&rt, args.quick, reps)?;
+            Vec::new()
+        };
+        (rows, model_rows, Vec::new(), Some((bw, fl)))
+    };
+    if let Some(path) = &args.json {
+        let mut doc = serde_json::json!({
+            "engine_version": env!("CARGO_PKG_VERSION"),
+            "device": info.name, "backend": format!("{:?}", info.backend), "driver": format!("{} {}", info.driver, info.driver_info),
+            "timing": if timestamps { "gpu_timestamps" } else { "wall_clock" },
+            "quick": args.quick, "reps": reps,
+            "ceilings": ceilings.map(|(bw, fl)| serde_json::json!({ "memory_gb_s": bw, "arithmetic_gflop_s": fl })),
+            "kernels": rows,
+            "models": model_rows,
+        });
+        if args.profile {
+            doc["profile"] = serde_json::Value::Array(profiles);
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).map_err(|e| {
+            engine::Error::invalid(
+                "bench-kernels",
+                format!("cannot write {}: {e}", path.display()),
+            )
+        })?;
+        println!("\nwrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// The device's ceilings and every kernel case (matching the filter): the JSON
+/// rows, memory GB/s and GFLOP/s.
+fn kernel_lines(
+    rt: &Runtime,
+    args: &BenchArgs,
+    reps: usize,
+) -> Result<(Vec<serde_json::Value>, f64, f64)> {
+    let (bw, fl) = ceilings(rt, args.quick, reps)?;
     println!(
         "ceilings: memory {bw:.1} GB/s (vec4 copy), arithmetic {fl:.1} GFLOP/s (FMA chains)\n"
     );
@@ -537,8 +886,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 continue;
             }
         }
-        let mut run = (case.setup)(&rt)?;
-        let (med, lo, hi) = median(&rt, 1, reps, &mut *run)?;
+        let mut run = (case.setup)(rt)?;
+        let (med, lo, hi) = median(rt, 1, reps, &mut *run)?;
         let (rate, unit, pct) = match case.work {
             Work::Flops(f) => (
                 f / (med * 1e-3) / 1e9,
@@ -568,32 +917,5 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         drop(run);
         rt.trim_memory();
     }
-    let model_rows = if args
-        .filter
-        .as_deref()
-        .is_none_or(|f| "damsm".contains(f) || f == "model")
-    {
-        model_lines(&rt, args.quick, reps)?
-    } else {
-        Vec::new()
-    };
-    if let Some(path) = &args.json {
-        let doc = serde_json::json!({
-            "engine_version": env!("CARGO_PKG_VERSION"),
-            "device": info.name, "backend": format!("{:?}", info.backend), "driver": format!("{} {}", info.driver, info.driver_info),
-            "timing": if rt.has_gpu_timestamps() { "gpu_timestamps" } else { "wall_clock" },
-            "quick": args.quick, "reps": reps,
-            "ceilings": { "memory_gb_s": bw, "arithmetic_gflop_s": fl },
-            "kernels": rows,
-            "models": model_rows,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).map_err(|e| {
-            engine::Error::invalid(
-                "bench-kernels",
-                format!("cannot write {}: {e}", path.display()),
-            )
-        })?;
-        println!("\nwrote {}", path.display());
-    }
-    Ok(())
+    Ok((rows, bw, fl))
 }

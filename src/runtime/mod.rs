@@ -9,6 +9,7 @@ pub mod device;
 pub mod error;
 pub mod kernels;
 pub mod pool;
+pub mod profile;
 pub mod tensor;
 pub mod timer;
 
@@ -19,13 +20,14 @@ pub use device::{list_adapters, AdapterSummary};
 pub use error::{Error, Result};
 pub use kernels::KernelSpec;
 pub use pool::PoolStats;
+pub use profile::{HostTime, KernelTime, Profile};
 
 pub use tensor::Tensor;
 
 /// Bytes of one dispatch's parameter slot (also the largest parameter block).
 const PARAM_SLOT: u64 = 256;
 /// Dispatches per submission at most (slots in one parameter arena).
-const ARENA_SLOTS: u64 = 256;
+pub(crate) const ARENA_SLOTS: u64 = 256;
 
 /// Which variant of a kernel family suits this device (see shaders/ and gpu.md):
 /// software rasterisers want big register blocks and no barriers; real GPUs
@@ -57,6 +59,10 @@ pub(crate) struct Inner {
     errors: Arc<Mutex<Vec<String>>>,
     /// Fill every new tensor with NaN (tests: unwritten outputs then fail).
     pub poison: std::sync::atomic::AtomicBool,
+    /// Whether [`Runtime::profile`] is running: the hooks' only cost when off.
+    profiling: std::sync::atomic::AtomicBool,
+    /// Lock order: taken last (after the batch and the pool), never held across them.
+    profiler: Mutex<Option<profile::Recorder>>,
 }
 
 #[derive(Default)]
@@ -119,6 +125,8 @@ impl Runtime {
                 batch: Mutex::default(),
                 errors,
                 poison: Default::default(),
+                profiling: Default::default(),
+                profiler: Mutex::default(),
             }),
         }
     }
@@ -198,11 +206,24 @@ impl Runtime {
     }
 
     pub(crate) fn take_buffer(&self, bytes: u64) -> (u64, wgpu::Buffer) {
-        self.inner
-            .pool
-            .lock()
-            .unwrap()
-            .take(&self.inner.device, bytes)
+        let scope = self.profile_begin();
+        let (class, buffer, fresh) = {
+            let mut pool = self.inner.pool.lock().unwrap();
+            let before = pool.stats().allocations;
+            let (class, buffer) = pool.take(&self.inner.device, bytes);
+            (class, buffer, pool.stats().allocations != before)
+        };
+        if fresh {
+            self.profile_end(scope, profile::Host::PoolAlloc, class);
+        }
+        (class, buffer)
+    }
+
+    /// `queue.write_buffer`, counted as an upload when profiling.
+    pub(crate) fn write_buffer(&self, buffer: &wgpu::Buffer, offset: u64, data: &[u8]) {
+        let scope = self.profile_begin();
+        self.inner.queue.write_buffer(buffer, offset, data);
+        self.profile_end(scope, profile::Host::Upload, data.len() as u64);
     }
 
     /// The compiled pipeline of a kernel specialisation, built once per device.
@@ -273,6 +294,7 @@ impl Runtime {
             "{}: parameter block too large",
             spec.name
         );
+        let scope = self.profile_begin();
         let pipeline = self.pipeline(spec)?;
         let device = &self.inner.device;
         let mut batch = self.inner.batch.lock().unwrap();
@@ -319,15 +341,29 @@ impl Runtime {
             })
         });
         {
+            // Profiling: one pass per dispatch already, so the pass's own
+            // timestamp writes time exactly this kernel.
+            let mut profiler = scope.as_ref().map(|_| self.inner.profiler.lock().unwrap());
+            let timestamp_writes = profiler
+                .as_mut()
+                .and_then(|p| p.as_mut())
+                .and_then(|r| r.dispatch(device, spec))
+                .map(|(query_set, i)| wgpu::ComputePassTimestampWrites {
+                    query_set,
+                    beginning_of_pass_write_index: Some(i),
+                    end_of_pass_write_index: Some(i + 1),
+                });
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some(spec.name),
-                timestamp_writes: None,
+                timestamp_writes,
             });
             pass.set_pipeline(&pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         }
         batch.dispatches += 1;
+        drop(batch);
+        self.profile_end(scope, profile::Host::Record, 0);
         Ok(())
     }
 
@@ -340,6 +376,7 @@ impl Runtime {
         dst_off: u64,
         bytes: u64,
     ) {
+        let scope = self.profile_begin();
         let mut batch = self.inner.batch.lock().unwrap();
         let device = &self.inner.device;
         let encoder = batch.encoder.get_or_insert_with(|| {
@@ -348,6 +385,8 @@ impl Runtime {
             })
         });
         encoder.copy_buffer_to_buffer(src, src_off, dst, dst_off, Some(bytes));
+        drop(batch);
+        self.profile_end(scope, profile::Host::Record, 0);
     }
 
     /// Lets the caller record its own commands into the current batch (timestamps, host copies).
@@ -363,24 +402,33 @@ impl Runtime {
     }
 
     fn submit_locked(&self, batch: &mut Batch) -> wgpu::SubmissionIndex {
+        let scope = self.profile_begin();
         if let Some(arena) = batch.arena.take() {
+            let params = self.profile_begin();
             self.inner.queue.write_buffer(&arena, 0, &batch.params);
+            self.profile_end(params, profile::Host::Params, batch.params.len() as u64);
             batch.used_arenas.push(arena);
         }
         batch.params.clear();
-        let encoder = batch.encoder.take().unwrap_or_else(|| {
+        let mut encoder = batch.encoder.take().unwrap_or_else(|| {
             self.inner
                 .device
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("batch"),
                 })
         });
+        if scope.is_some() {
+            if let Some(r) = self.inner.profiler.lock().unwrap().as_mut() {
+                r.resolve(&self.inner.device, &mut encoder);
+            }
+        }
         let index = self.inner.queue.submit([encoder.finish()]);
         batch.submissions += 1;
         // Queue order makes the arenas and released buffers safe to reuse from here on.
         let used = std::mem::take(&mut batch.used_arenas);
         batch.spare_arenas.extend(used);
         self.inner.pool.lock().unwrap().submitted();
+        self.profile_end(scope, profile::Host::Submit, 0);
         index
     }
 
@@ -397,13 +445,13 @@ impl Runtime {
     }
 
     fn wait(&self, index: wgpu::SubmissionIndex) -> Result<()> {
-        self.inner
-            .device
-            .poll(wgpu::PollType::Wait {
-                submission_index: Some(index),
-                timeout: None,
-            })
-            .map_err(|e| Error::Device(e.to_string()))?;
+        let scope = self.profile_begin();
+        let polled = self.inner.device.poll(wgpu::PollType::Wait {
+            submission_index: Some(index),
+            timeout: None,
+        });
+        self.profile_end(scope, profile::Host::Wait, 0);
+        polled.map_err(|e| Error::Device(e.to_string()))?;
         self.check_errors()
     }
 
@@ -425,6 +473,7 @@ impl Runtime {
         if bytes == 0 {
             return Ok(Vec::new());
         }
+        let scope = self.profile_begin();
         // Copies must be 4-byte aligned in offset and size.
         let start = offset & !3;
         let size = (offset + bytes - start).div_ceil(4) * 4;
@@ -452,6 +501,7 @@ impl Runtime {
         let out = view[skip..skip + bytes as usize].to_vec();
         drop(view);
         staging.unmap();
+        self.profile_end(scope, profile::Host::Readback, bytes);
         Ok(out)
     }
 }

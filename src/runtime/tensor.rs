@@ -67,8 +67,7 @@ impl Tensor {
         let (class, buffer) = rt.take_buffer(bytes);
         if rt.inner.poison.load(std::sync::atomic::Ordering::Relaxed) {
             // All bits set is a NaN in f32.
-            rt.queue()
-                .write_buffer(&buffer, 0, &vec![0xff; class as usize]);
+            rt.write_buffer(&buffer, 0, &vec![0xff; class as usize]);
         }
         Ok(Tensor {
             rt: rt.clone(),
@@ -98,8 +97,7 @@ impl Tensor {
         if !data.is_empty() {
             // A fresh (or submitted-and-released) buffer: queue order puts this
             // write after all earlier work and before the batch that reads it.
-            rt.queue()
-                .write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
+            rt.write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
         }
         Ok(t)
     }
@@ -118,7 +116,7 @@ impl Tensor {
         }
         // Earlier recorded work on this buffer must run before the new contents land.
         self.rt.flush();
-        self.rt.queue().write_buffer(
+        self.rt.write_buffer(
             self.buffer(),
             self.offset as u64 * 4,
             bytemuck::cast_slice(data),
