@@ -8,6 +8,9 @@
 #                                           binaries into .gpu/ (git-ignored, carried)
 #   tools/gpu-check.sh [--out DIR]          there: everything below, results in DIR
 #                                           (default $OUT, else gpu-check-out/)
+#   tools/gpu-check.sh [--skip "torch ..."] [--damsm CKPT]
+#                                           leave steps out by name; train AttnGAN
+#                                           guided by a carried DAMSM instead of a new one
 #   tools/gpu-check.sh --dry-run [--bin DIR] [--out DIR]
 #                                           the same steps at tiny sizes on whatever
 #                                           adapter is here (lavapipe); tests/gpu_check.rs
@@ -26,10 +29,13 @@
 #   4. the PyTorch baseline at the same shapes, on the same GPU, JSON out
 #      (tools/gpu/torch_baseline.py);
 #   5. the DAMSM and AttnGAN model tests (tiled kernels);
-#   6. a short world training run (DAMSM, then AttnGAN guided by it) and
-#      samples from it; the checkpoints come back.
-# Results: DIR/results.tar.gz (logs, JSON, PNG, summary.txt) and
-# DIR/damsm.safetensors, DIR/attngan.safetensors.
+#   6. the per-kernel profile of one DAMSM and one AttnGAN training step;
+#   7. a short world training run (DAMSM, then AttnGAN guided by it),
+#      samples from it, and engine eval oracle, r-precision and fd on it.
+# Results: DIR/results.tar.gz (logs, JSON, PNG, summary.txt),
+# DIR/damsm.safetensors, and the AttnGAN checkpoint without its
+# discriminators and optimiser state (what sampling and eval need), in parts
+# of 15 MB: DIR/attngan-sampler.safetensors.part-aa, -ab, ... (cat them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -38,6 +44,8 @@ mode=run
 bin=""
 out="${OUT:-$ROOT/gpu-check-out}"
 budget=480
+skip=""
+damsm_in=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --prepare) mode=prepare ;;
@@ -45,6 +53,8 @@ while [ $# -gt 0 ]; do
         --bin) bin="$2"; shift ;;
         --out) out="$2"; shift ;;
         --budget) budget="$2"; shift ;;
+        --skip) skip="$2"; shift ;;
+        --damsm) damsm_in="$2"; shift ;;
         -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
@@ -108,6 +118,9 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 step() {
     local name=$1 limit=$2
     shift 2
+    case " $skip " in
+        *" $name "*) echo "$name: skipped (--skip)" | tee -a "$summary"; return ;;
+    esac
     local left=$((budget - ($(date +%s) - start)))
     if [ "$left" -lt 15 ]; then
         echo "$name: skipped (budget spent)" | tee -a "$summary"
@@ -140,6 +153,7 @@ tests() {
 
 if [ "$mode" = dry ]; then
     LIMIT_TESTS=300
+    LIMIT_EVAL=300
     kernel_filter=(glu::)
     damsm_filter=(losses_and_gradients)
     attngan_filter=(shapes_losses)
@@ -147,8 +161,13 @@ if [ "$mode" = dry ]; then
     torch=(--device cpu --tiny)
     damsm_train=(--steps 2 --scenes 32 --batch 4 --image-size 64)
     gan_train=(--steps 2 --scenes 32 --batch 2 --stages 1)
+    profile=(bench-kernels --quick --profile --filter damsm)
+    evals=(--captions 8)
+    rp_images=100
+    fd_images=16
 else
     LIMIT_TESTS=75
+    LIMIT_EVAL=60
     kernel_filter=()
     damsm_filter=(--skip engine_train_killed)
     attngan_filter=()
@@ -156,7 +175,12 @@ else
     torch=(--device cuda)
     damsm_train=(--minutes 1 --batch 48 --image-size 64)
     gan_train=(--minutes 1.5 --batch 20 --stages 2)
+    profile=(bench-kernels --profile)
+    evals=(--captions 500)
+    rp_images=500
+    fd_images=1000
 fi
+[ -z "${GAN_MINUTES:-}" ] || gan_train=(--minutes "$GAN_MINUTES" --batch 20 --stages 2)
 
 step devices 30 "$engine" devices
 if command -v nvidia-smi >/dev/null 2>&1; then
@@ -172,10 +196,24 @@ else
 fi
 tests damsm-tests tiled damsm "${damsm_filter[@]}"
 tests attngan-tests tiled attngan "${attngan_filter[@]}"
-step train-damsm 100 "$engine" train --model damsm --out "$work/damsm" --quiet --checkpoint-every 50 "${damsm_train[@]}"
-step train-attngan 130 "$engine" train --model attngan --damsm "$work/damsm/checkpoint.safetensors" \
+step profile 90 "$engine" "${profile[@]}" --json "$work/profile.json"
+if [ -n "$damsm_in" ]; then
+    mkdir -p "$work/damsm" && cp "$damsm_in" "$work/damsm/checkpoint.safetensors"
+    echo "train-damsm: skipped (guided by the carried $damsm_in)" | tee -a "$summary"
+else
+    step train-damsm 100 "$engine" train --model damsm --out "$work/damsm" --quiet --checkpoint-every 50 "${damsm_train[@]}"
+fi
+damsm="$work/damsm/checkpoint.safetensors"
+gan="$work/attngan/checkpoint.safetensors"
+step train-attngan 330 "$engine" train --model attngan --damsm "$damsm" \
     --out "$work/attngan" --quiet --checkpoint-every 50 "${gan_train[@]}"
-step generate 40 "$engine" generate --model "$work/attngan/checkpoint.safetensors" -n 4 --seed 1 \
+step eval-oracle "$LIMIT_EVAL" "$engine" eval oracle --model "$gan" "${evals[@]}" \
+    --json "$work/eval-oracle.json" --grid "$work/eval-oracle-grid.png"
+step eval-r-precision "$LIMIT_EVAL" "$engine" eval r-precision --damsm "$damsm" --model "$gan" \
+    --images "$rp_images" --json "$work/eval-r-precision.json"
+step eval-fd "$LIMIT_EVAL" "$engine" eval fd --damsm "$damsm" --model "$gan" --images "$fd_images" \
+    --json "$work/eval-fd.json"
+step generate 40 "$engine" generate --model "$gan" -n 4 --seed 1 \
     -o "$work/samples.png" \
     "a big red circle at the top left on a white background" \
     "a small blue square in the center on a black background" \
@@ -183,7 +221,17 @@ step generate 40 "$engine" generate --model "$work/attngan/checkpoint.safetensor
 
 echo "total: $(($(date +%s) - start))s of a ${budget}s budget" | tee -a "$summary"
 [ -f "$work/damsm/checkpoint.safetensors" ] && cp "$work/damsm/checkpoint.safetensors" "$out/damsm.safetensors"
-[ -f "$work/attngan/checkpoint.safetensors" ] && cp "$work/attngan/checkpoint.safetensors" "$out/attngan.safetensors"
+# The sampler's part of the AttnGAN checkpoint (G, its moving average, the
+# text encoder, the metadata): what generate and eval need, a third of the whole.
+if [ -f "$gan" ] && ! python3 -c 'import safetensors.numpy' >/dev/null 2>&1; then
+    echo "strip: skipped (python3 has no safetensors here)" | tee -a "$summary"
+elif [ -f "$gan" ]; then
+    if python3 tools/gpu/sampler_checkpoint.py "$gan" "$work/attngan-sampler.safetensors" >>"$work/strip.log" 2>&1; then
+        split -b 15M -d "$work/attngan-sampler.safetensors" "$out/attngan-sampler.safetensors.part-"
+    else
+        echo "strip: FAILED (see strip.log)" | tee -a "$summary"
+    fi
+fi
 # Everything small in one file (the device tool brings back at most 8 files).
 (cd "$work" && find . -maxdepth 2 \( -name '*.log' -o -name '*.json' -o -name '*.png' -o -name '*.txt' \) -print0 |
     tar --null -czf "$out/results.tar.gz" -T -)
