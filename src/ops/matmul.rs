@@ -1,13 +1,29 @@
 //! Batched matmul with either operand transposed.
 //!
 //! Two kernel variants (see shaders/): `matmul` keeps an 8x8 block per thread
-//! in registers (software GPUs), `matmul_tiled` stages 64x64 tiles in
-//! workgroup memory (real GPUs). The runtime's flavour picks one.
+//! in registers (software GPUs), `matmul_tiled` stages 64x64 or 128x128
+//! tiles in workgroup memory (real GPUs). The runtime's flavour picks one.
 
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Tensor};
 
-/// Rows and columns of C per workgroup of the tiled variant.
-const TILE: usize = 64;
+/// Workgroups from which the tiled GEMMs (matmul_tiled, conv_tiled) use
+/// 128x128 tiles instead of 64x64: with fewer, the big tiles would leave
+/// most of a large GPU's multiprocessors (132 on an H100/H200) idle.
+pub(crate) const GEMM_BIG_FROM: usize = 264;
+
+/// The most K one launch of a tiled GEMM sums per invocation: llvmpipe ends
+/// loops after 65,535 iterations per invocation in all (shaders/gemm_tile.wgsl).
+pub(crate) const GEMM_K_CHUNK: usize = 32768;
+
+/// Side of the tiled GEMM's square tile for an M x N (times `batch`) problem.
+pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize) -> usize {
+    let big = m > 64 && n > 64 && m.div_ceil(128) * n.div_ceil(128) * batch >= GEMM_BIG_FROM;
+    if big {
+        128
+    } else {
+        64
+    }
+}
 
 /// Threads along N of the register kernel's 64-thread workgroup: 8 for
 /// square problems, fewer when N is small, more when M is (each thread
@@ -33,7 +49,10 @@ fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: us
             .define("WG_X", wg_x),
         Flavour::Tiled => KernelSpec::new("matmul_tiled")
             .define("A_T", ta as u32)
-            .define("B_T", tb as u32),
+            .define("B_T", tb as u32)
+            .define("A_KC", !ta as u32)
+            .define("B_NC", !tb as u32)
+            .define("BIG", (wg_x == 128) as u32),
     }
 }
 
@@ -45,7 +64,9 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
             v.push(spec(Flavour::Registers, f(0), f(1), f(2), f(3), wg_x));
         }
         if bits < 4 {
-            v.push(spec(Flavour::Tiled, f(0), f(1), false, false, 16));
+            for tile in [64, 128] {
+                v.push(spec(Flavour::Tiled, f(0), f(1), false, false, tile));
+            }
         }
     }
     v
@@ -170,14 +191,30 @@ fn launch(
     // vec4 loads need the operand's contiguous axis and every offset to be multiples of 4.
     let a_vec = (if ta { m } else { k }) % 4 == 0 && a.offset().is_multiple_of(4);
     let b_vec = (if tb { k } else { n }) % 4 == 0 && b.offset().is_multiple_of(4);
-    let wg_x = register_wg_x(m, n);
-    let (tile_m, tile_n) = match rt.flavour() {
-        Flavour::Registers => (8 * (64 / wg_x), 8 * wg_x),
-        Flavour::Tiled => (TILE, TILE),
+    // For the tiled kernel, wg_x carries the tile side instead.
+    let (wg_x, tile_m, tile_n) = match rt.flavour() {
+        Flavour::Registers => {
+            let wg_x = register_wg_x(m, n);
+            (wg_x, 8 * (64 / wg_x), 8 * wg_x)
+        }
+        Flavour::Tiled => {
+            let tile = gemm_tile(m, n, batch);
+            (tile, tile, tile)
+        }
     };
     let tiles_m = m.div_ceil(tile_m);
     let tiles_n = n.div_ceil(tile_n);
-    let params = [
+    // The registers kernel takes K whole; the tiled one in chunks that
+    // accumulate into C (see GEMM_K_CHUNK).
+    let chunk = match rt.flavour() {
+        Flavour::Registers => k,
+        Flavour::Tiled => GEMM_K_CHUNK,
+    };
+    let groups = (tiles_m * tiles_n * batch) as u32;
+    for k_begin in (0..k).step_by(chunk) {
+        let k_end = (k_begin + chunk).min(k);
+        let beta = if k_begin == 0 { beta } else { 1.0 };
+        let params = [
         m as u32,
         n as u32,
         k as u32,
@@ -194,12 +231,15 @@ fn launch(
         beta.to_bits(),
         ba as u32,
         bb as u32,
+        k_begin as u32,
+        k_end as u32,
     ];
-    let groups = (tiles_m * tiles_n * batch) as u32;
-    rt.dispatch(
-        &spec(rt.flavour(), ta, tb, a_vec, b_vec, wg_x),
-        &params,
-        &[a.buffer(), b.buffer(), c.buffer()],
-        rt.fold_grid(groups),
-    )
+        rt.dispatch(
+            &spec(rt.flavour(), ta, tb, a_vec, b_vec, wg_x),
+            &params,
+            &[a.buffer(), b.buffer(), c.buffer()],
+            rt.fold_grid(groups),
+        )?;
+    }
+    Ok(())
 }

@@ -1,0 +1,248 @@
+// Convolutions as implicit GEMMs for real GPUs (the "tiled" flavour): the
+// GEMM is the shared core in gemm_tile.wgsl, and this file says how its
+// operands are gathered from the NCHW tensors on the fly (no im2col buffer).
+// In conv2d's terms, x [N, C, H, W] -> y [N, O, OH, OW], weight [O, C, KH, KW],
+// stride S, padding P (zeros), taps t = (kh, kw), KK = KH * KW:
+//   FWD        (conv forward; conv_transpose backward to the input):
+//              y[o, (n, oh, ow)] = sum_{(c, t)} w[o, (c, t)] * x[n, c, oh*S - P + kh, ow*S - P + kw]
+//              M = O, N = batch * OH * OW, K = C * KK; + bias[o].
+//   BWD_DATA   (conv backward to the input; conv_transpose forward):
+//              dx[c, (n, ih, iw)] = sum_{(o, t)} w[o, c, t] * dy[n, o, (ih + P - kh) / S, (iw + P - kw) / S]
+//              over the taps where those divide exactly and land inside dy;
+//              M = C, N = batch * H * W, K = O * KK; + bias[c] (the transpose's).
+//              With S > 1 most (o, t) pairs of a column are zeros that are
+//              multiplied all the same (S*S times the useful work).
+//   BWD_WEIGHT (both weight gradients): dw[o, (c, t)] = sum_{(n, oh, ow)} dy[n, o, oh, ow] * x[n, c, oh*S - P + kh, ow*S - P + kw]
+//              M = O, N = C * KK, K = batch * OH * OW.
+// K may be split over workgroups ("splits", each k_len long): split s writes
+// its partial sums to out + s * M * N and the host adds the splits up
+// (src/ops/conv.rs); the bias goes into split 0 only. Bindings: src is x
+// (FWD, BWD_WEIGHT) or dy (BWD_DATA); wt is the weight (FWD, BWD_DATA) or
+// dy (BWD_WEIGHT). KH, KW and S are constants, so tap decoding is cheap.
+//
+// Versions (H200, Vulkan, fp32, batch 20; PyTorch/cuDNN with TF32 off in brackets):
+//   v1 (conv2d.wgsl, conv2d_backward_data.wgsl, conv2d_backward_weight.wgsl,
+//       still the registers flavour): 64 invocations, each 8 channels x 8
+//       pixels in registers, no workgroup memory.
+//       forward [20,512,8,8] 3x3 -> 512: 14.0 ms [0.28]; [20,64,128,128] 3x3 -> 64:
+//       27.1 ms [0.60]; [20,128,16,16] 4x4/2 -> 256: 6.9 ms [0.09];
+//       backward-data [20,512,8,8]: 13.1 ms [0.18]; backward-weight
+//       [20,64,64,64] -> 128: 24.2 ms [0.22], [20,64,128,128] -> 64: 46.9 ms [0.93];
+//       conv_transpose2d fwd / bwd [20,128,16,16] 4x4/2: 1.6-3.4 ms [0.07].
+//   v2 (this file): implicit GEMM on the gemm_tile core (64x64 or 128x128
+//       tiles), split K when the tiles alone cannot fill the GPU.
+//       H200: not measured yet.
+
+struct Params {
+    N: u32,
+    C: u32,
+    H: u32,
+    W: u32,
+    O: u32,
+    OH: u32,
+    OW: u32,
+    P: u32,
+    src_off: u32,
+    w_off: u32,
+    b_off: u32,
+    out_off: u32,
+    M: u32,  // GEMM rows
+    GN: u32, // GEMM columns
+    K: u32,
+    tiles_m: u32,
+    tiles_n: u32,
+    k_len: u32, // K per split, a multiple of BK
+    splits: u32,
+}
+
+const KH: u32 = {{KH}}u;
+const KW: u32 = {{KW}}u;
+const KK: u32 = {{KH}}u * {{KW}}u;
+const S: u32 = {{S}}u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+//#if HAS_BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+//#else
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+//#endif
+
+var<private> split: u32;
+// This invocation's column of B (prep_b) and the column being stored (prep_c).
+var<private> b_ok: bool;
+var<private> b_base: u32;
+var<private> b_h: i32;
+var<private> b_w: i32;
+var<private> c_base: u32;
+
+fn prep_a(m: u32) {}
+
+//#if FWD
+fn load_a(m: u32, k: u32) -> f32 {
+    if (m >= p.M) {
+        return 0.0;
+    }
+    return wt[p.w_off + m * p.K + k];
+}
+
+// Column j = (n, oh, ow) of the im2col matrix.
+fn prep_b(j: u32) {
+    b_ok = j < p.GN;
+    let ohw = p.OH * p.OW;
+    let n = j / ohw;
+    let q = j % ohw;
+    b_base = p.src_off + n * p.C * p.H * p.W;
+    b_h = i32((q / p.OW) * S) - i32(p.P);
+    b_w = i32((q % p.OW) * S) - i32(p.P);
+}
+
+fn load_b(k: u32, j: u32) -> f32 {
+    let c = k / KK;
+    let t = k % KK;
+    let ih = b_h + i32(t / KW);
+    let iw = b_w + i32(t % KW);
+    if (!b_ok || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
+        return 0.0;
+    }
+    return src[b_base + (c * p.H + u32(ih)) * p.W + u32(iw)];
+}
+
+fn prep_c(j: u32) {
+    let ohw = p.OH * p.OW;
+    c_base = p.out_off + split * p.M * p.GN + (j / ohw) * p.O * ohw + j % ohw;
+}
+
+fn store_c(m: u32, j: u32, v: f32) {
+    if (m < p.M && j < p.GN) {
+        var value = v;
+//#if HAS_BIAS
+        if (split == 0u) {
+            value += bias[p.b_off + m];
+        }
+//#endif
+        out[c_base + m * p.OH * p.OW] = value;
+    }
+}
+//#endif
+
+//#if BWD_DATA
+fn load_a(m: u32, k: u32) -> f32 {
+    if (m >= p.M) {
+        return 0.0;
+    }
+    return wt[p.w_off + ((k / KK) * p.C + m) * KK + k % KK];
+}
+
+// Column j = (n, ih, iw) of dx.
+fn prep_b(j: u32) {
+    b_ok = j < p.GN;
+    let hw = p.H * p.W;
+    let n = j / hw;
+    let q = j % hw;
+    b_base = p.src_off + n * p.O * p.OH * p.OW;
+    b_h = i32(q / p.W + p.P);
+    b_w = i32(q % p.W + p.P);
+}
+
+fn load_b(k: u32, j: u32) -> f32 {
+    let o = k / KK;
+    let t = k % KK;
+    let th = b_h - i32(t / KW);
+    let tw = b_w - i32(t % KW);
+    if (!b_ok || th < 0 || tw < 0) {
+        return 0.0;
+    }
+    let oh = u32(th) / S;
+    let ow = u32(tw) / S;
+    if (u32(th) % S != 0u || u32(tw) % S != 0u || oh >= p.OH || ow >= p.OW) {
+        return 0.0;
+    }
+    return src[b_base + (o * p.OH + oh) * p.OW + ow];
+}
+
+fn prep_c(j: u32) {
+    let hw = p.H * p.W;
+    c_base = p.out_off + split * p.M * p.GN + (j / hw) * p.C * hw + j % hw;
+}
+
+fn store_c(m: u32, j: u32, v: f32) {
+    if (m < p.M && j < p.GN) {
+        var value = v;
+//#if HAS_BIAS
+        if (split == 0u) {
+            value += bias[p.b_off + m];
+        }
+//#endif
+        out[c_base + m * p.H * p.W] = value;
+    }
+}
+//#endif
+
+//#if BWD_WEIGHT
+// A = dy as [O, (n, oh, ow)].
+fn load_a(m: u32, k: u32) -> f32 {
+    if (m >= p.M) {
+        return 0.0;
+    }
+    let ohw = p.OH * p.OW;
+    return wt[p.w_off + ((k / ohw) * p.O + m) * ohw + k % ohw];
+}
+
+// Column j = (c, kh, kw) of dw.
+fn prep_b(j: u32) {
+    b_ok = j < p.GN;
+    let t = j % KK;
+    b_base = p.src_off + (j / KK) * p.H * p.W;
+    b_h = i32(t / KW) - i32(p.P);
+    b_w = i32(t % KW) - i32(p.P);
+}
+
+fn load_b(k: u32, j: u32) -> f32 {
+    let ohw = p.OH * p.OW;
+    let n = k / ohw;
+    let q = k % ohw;
+    let ih = i32((q / p.OW) * S) + b_h;
+    let iw = i32((q % p.OW) * S) + b_w;
+    if (!b_ok || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
+        return 0.0;
+    }
+    return src[b_base + (n * p.C * p.H + u32(ih)) * p.W + u32(iw)];
+}
+
+fn prep_c(j: u32) {
+    c_base = p.out_off + split * p.M * p.GN + j;
+}
+
+fn store_c(m: u32, j: u32, v: f32) {
+    if (m < p.M && j < p.GN) {
+        out[c_base + m * p.GN] = v;
+    }
+}
+//#endif
+
+//#include gemm_tile
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let g = group_index(wid, nwg);
+    let tiles = p.tiles_m * p.tiles_n;
+    // Whole workgroups leave together, so the barriers in gemm stay uniform.
+    if (g >= tiles * p.splits) {
+        return;
+    }
+    split = g / tiles;
+    let t = g % tiles;
+    let tm = (t / p.tiles_n) * BM;
+    let tn = (t % p.tiles_n) * BM;
+    let k_begin = split * p.k_len;
+    let k_end = min(k_begin + p.k_len, p.K);
+    gemm(li, tm, tn, k_begin, k_end);
+    gemm_store(li, tm, tn);
+}
