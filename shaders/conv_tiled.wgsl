@@ -53,6 +53,7 @@ struct Params {
     tiles_n: u32,
     k_len: u32, // K per split, a multiple of BK
     splits: u32,
+    split_stride: u32, // elements of the output (one split's partial sums)
 }
 
 const KH: u32 = {{KH}}u;
@@ -71,6 +72,7 @@ const S: u32 = {{S}}u;
 //#endif
 
 var<private> split: u32;
+var<private> gn: u32; // GEMM columns of this workgroup's problem (p.GN, or its class's)
 // This invocation's column of B (prep_b) and the column being stored (prep_c).
 var<private> b_ok: bool;
 var<private> b_base: u32;
@@ -90,7 +92,7 @@ fn load_a(m: u32, k: u32) -> f32 {
 
 // Column j = (n, oh, ow) of the im2col matrix.
 fn prep_b(j: u32) {
-    b_ok = j < p.GN;
+    b_ok = j < gn;
     let ohw = p.OH * p.OW;
     let n = j / ohw;
     let q = j % ohw;
@@ -112,11 +114,11 @@ fn load_b(k: u32, j: u32) -> f32 {
 
 fn prep_c(j: u32) {
     let ohw = p.OH * p.OW;
-    c_base = p.out_off + split * p.M * p.GN + (j / ohw) * p.O * ohw + j % ohw;
+    c_base = p.out_off + split * p.split_stride + (j / ohw) * p.O * ohw + j % ohw;
 }
 
 fn store_c(m: u32, j: u32, v: f32) {
-    if (m < p.M && j < p.GN) {
+    if (m < p.M && j < gn) {
         var value = v;
 //#if HAS_BIAS
         if (split == 0u) {
@@ -129,6 +131,78 @@ fn store_c(m: u32, j: u32, v: f32) {
 //#endif
 
 //#if BWD_DATA
+//#if CLASSES
+// Stride S > 1 with S dividing KH and KW: the pixels of dx fall into S*S
+// classes (ih % S, iw % S) = (rh, rw), and a class's pixels meet only the
+// taps kh = kh0 + S*a, kw = kw0 + S*b (kh0 = (rh + P) % S), KH/S x KW/S of
+// them. Each class is its own GEMM (K = O * KKC, columns = its pixels), so
+// no zero is multiplied; the class is part of the workgroup index.
+const KHC: u32 = {{KH}}u / S;
+const KWC: u32 = {{KW}}u / S;
+const KKC: u32 = KHC * KWC;
+var<private> cls_rh: u32;
+var<private> cls_rw: u32;
+var<private> cls_hc: u32; // rows of dx in the class
+var<private> cls_wc: u32;
+var<private> cls_kh0: u32;
+var<private> cls_kw0: u32;
+
+fn set_class(cls: u32) {
+    cls_rh = cls / S;
+    cls_rw = cls % S;
+    cls_hc = (p.H + S - 1u - cls_rh) / S;
+    cls_wc = (p.W + S - 1u - cls_rw) / S;
+    cls_kh0 = (cls_rh + p.P) % S;
+    cls_kw0 = (cls_rw + p.P) % S;
+    gn = p.N * cls_hc * cls_wc;
+}
+
+fn load_a(m: u32, k: u32) -> f32 {
+    if (m >= p.M) {
+        return 0.0;
+    }
+    let t = k % KKC;
+    let kh = cls_kh0 + (t / KWC) * S;
+    let kw = cls_kw0 + (t % KWC) * S;
+    return wt[p.w_off + ((k / KKC) * p.C + m) * KK + kh * KW + kw];
+}
+
+// Column j = (n, ih', iw') of the class: ih = rh + S * ih'.
+fn prep_b(j: u32) {
+    b_ok = j < gn;
+    let hw = cls_hc * cls_wc;
+    let n = j / hw;
+    let q = j % hw;
+    b_base = p.src_off + n * p.O * p.OH * p.OW;
+    // ih + P - kh0: a multiple of S, from which each tap takes S * a.
+    b_h = i32(cls_rh + S * (q / cls_wc) + p.P - cls_kh0);
+    b_w = i32(cls_rw + S * (q % cls_wc) + p.P - cls_kw0);
+}
+
+fn load_b(k: u32, j: u32) -> f32 {
+    let o = k / KKC;
+    let t = k % KKC;
+    let th = b_h - i32((t / KWC) * S);
+    let tw = b_w - i32((t % KWC) * S);
+    if (!b_ok || th < 0 || tw < 0) {
+        return 0.0;
+    }
+    let oh = u32(th) / S;
+    let ow = u32(tw) / S;
+    if (oh >= p.OH || ow >= p.OW) {
+        return 0.0;
+    }
+    return src[b_base + (o * p.OH + oh) * p.OW + ow];
+}
+
+fn prep_c(j: u32) {
+    let hw = cls_hc * cls_wc;
+    let q = j % hw;
+    let ih = cls_rh + S * (q / cls_wc);
+    let iw = cls_rw + S * (q % cls_wc);
+    c_base = p.out_off + split * p.split_stride + (j / hw) * p.C * p.H * p.W + ih * p.W + iw;
+}
+//#else
 fn load_a(m: u32, k: u32) -> f32 {
     if (m >= p.M) {
         return 0.0;
@@ -138,7 +212,7 @@ fn load_a(m: u32, k: u32) -> f32 {
 
 // Column j = (n, ih, iw) of dx.
 fn prep_b(j: u32) {
-    b_ok = j < p.GN;
+    b_ok = j < gn;
     let hw = p.H * p.W;
     let n = j / hw;
     let q = j % hw;
@@ -165,11 +239,13 @@ fn load_b(k: u32, j: u32) -> f32 {
 
 fn prep_c(j: u32) {
     let hw = p.H * p.W;
-    c_base = p.out_off + split * p.M * p.GN + (j / hw) * p.C * hw + j % hw;
+    c_base = p.out_off + split * p.split_stride + (j / hw) * p.C * hw + j % hw;
 }
 
+//#endif
+
 fn store_c(m: u32, j: u32, v: f32) {
-    if (m < p.M && j < p.GN) {
+    if (m < p.M && j < gn) {
         var value = v;
 //#if HAS_BIAS
         if (split == 0u) {
@@ -193,7 +269,7 @@ fn load_a(m: u32, k: u32) -> f32 {
 
 // Column j = (c, kh, kw) of dw.
 fn prep_b(j: u32) {
-    b_ok = j < p.GN;
+    b_ok = j < gn;
     let t = j % KK;
     b_base = p.src_off + (j / KK) * p.H * p.W;
     b_h = i32(t / KW) - i32(p.P);
@@ -213,11 +289,11 @@ fn load_b(k: u32, j: u32) -> f32 {
 }
 
 fn prep_c(j: u32) {
-    c_base = p.out_off + split * p.M * p.GN + j;
+    c_base = p.out_off + split * p.split_stride + j;
 }
 
 fn store_c(m: u32, j: u32, v: f32) {
-    if (m < p.M && j < p.GN) {
+    if (m < p.M && j < gn) {
         out[c_base + m * p.GN] = v;
     }
 }
@@ -234,13 +310,27 @@ fn main(
     let g = group_index(wid, nwg);
     let tiles = p.tiles_m * p.tiles_n;
     // Whole workgroups leave together, so the barriers in gemm stay uniform.
-    if (g >= tiles * p.splits) {
+//#if CLASSES
+    let per_split = tiles * S * S;
+//#else
+    let per_split = tiles;
+//#endif
+    if (g >= per_split * p.splits) {
         return;
     }
-    split = g / tiles;
+    split = g / per_split;
     let t = g % tiles;
     let tm = (t / p.tiles_n) * BM;
     let tn = (t % p.tiles_n) * BM;
+    gn = p.GN;
+//#if CLASSES
+    set_class((g % per_split) / tiles);
+    // Classes have fewer columns than the first; their spare tiles leave
+    // (whole workgroups, so the barriers stay uniform).
+    if (tn >= gn) {
+        return;
+    }
+//#endif
     let k_begin = split * p.k_len;
     let k_end = min(k_begin + p.k_len, p.K);
     gemm(li, tm, tn, k_begin, k_end);

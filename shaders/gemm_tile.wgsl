@@ -32,13 +32,9 @@
 //#if BIG
 const BM: u32 = 128u;
 const BK: u32 = 8u;
-const NH: u32 = 2u; // vec4 column groups per invocation
-const TM: u32 = 8u; // rows per invocation
 //#else
 const BM: u32 = 64u;
 const BK: u32 = 16u;
-const NH: u32 = 1u;
-const TM: u32 = 4u;
 //#endif
 const BM4: u32 = BM / 4u;
 const TSZ: u32 = 256u; // vec4s of one operand slice: BK * BM / 4 in both shapes
@@ -159,9 +155,13 @@ fn multiply(base: u32, tx: u32, ty: u32) {
 fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
     let tx = li % 16u;
     let ty = li / 16u;
-    for (var i = 0u; i < TM * NH; i++) {
-        acc[i] = vec4<f32>(0.0);
-    }
+    // Constant indices only, here and everywhere: one indexed by a variable
+    // can make the driver keep acc in (slow, off-chip) local memory.
+//#if BIG
+    acc = array<vec4<f32>, 16>();
+//#else
+    acc = array<vec4<f32>, 4>();
+//#endif
     let ap = a_pos(li);
     let bp = b_pos(li);
     let am = tm + ap.x;
@@ -188,18 +188,39 @@ fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
     }
 }
 
-// Hands each value of acc to store_c, column by column.
-fn gemm_store(li: u32, tm: u32, tn: u32) {
-    let tx = li % 16u;
-    let ty = li / 16u;
-    for (var h = 0u; h < NH; h++) {
-        for (var c = 0u; c < 4u; c++) {
-            let n = tn + h * 64u + tx * 4u + c;
-            prep_c(n);
-            for (var r = 0u; r < TM; r++) {
-                let m = tm + (r / 4u) * 64u + ty * 4u + r % 4u;
-                store_c(m, n, acc[r * NH + h][c]);
-            }
-        }
+// Hands the 4 values of v (row m, columns n0 .. n0 + 3) to store_c.
+fn store4(m: u32, n0: u32, v: vec4<f32>) {
+    for (var c = 0u; c < 4u; c++) {
+        prep_c(n0 + c);
+        store_c(m, n0 + c, v[c]);
     }
+}
+
+// Hands each value of acc to store_c (rows 4*ty + r (+ 64), columns 4*tx + c (+ 64)).
+fn gemm_store(li: u32, tm: u32, tn: u32) {
+    let m = tm + (li / 16u) * 4u;
+    let n = tn + (li % 16u) * 4u;
+//#if BIG
+    store4(m, n, acc[0]);
+    store4(m, n + 64u, acc[1]);
+    store4(m + 1u, n, acc[2]);
+    store4(m + 1u, n + 64u, acc[3]);
+    store4(m + 2u, n, acc[4]);
+    store4(m + 2u, n + 64u, acc[5]);
+    store4(m + 3u, n, acc[6]);
+    store4(m + 3u, n + 64u, acc[7]);
+    store4(m + 64u, n, acc[8]);
+    store4(m + 64u, n + 64u, acc[9]);
+    store4(m + 65u, n, acc[10]);
+    store4(m + 65u, n + 64u, acc[11]);
+    store4(m + 66u, n, acc[12]);
+    store4(m + 66u, n + 64u, acc[13]);
+    store4(m + 67u, n, acc[14]);
+    store4(m + 67u, n + 64u, acc[15]);
+//#else
+    store4(m, n, acc[0]);
+    store4(m + 1u, n, acc[1]);
+    store4(m + 2u, n, acc[2]);
+    store4(m + 3u, n, acc[3]);
+//#endif
 }

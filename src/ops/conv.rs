@@ -139,6 +139,14 @@ fn tiled_spec(mode: Mode, kh: usize, kw: usize, s: usize, bias: bool, big: bool)
         // (output pixels) except for the weight gradient, whose K is the pixels.
         .define("A_KC", 1)
         .define("B_NC", (mode != Mode::BackwardWeight) as u32)
+        .define("CLASSES", stride_classes(mode, kh, kw, s) as u32)
+}
+
+/// Whether backward-data runs as S*S GEMMs, one per class of output pixels
+/// (ih % S, iw % S), each with only its own taps (see shaders/conv_tiled.wgsl):
+/// for strides above 1 that divide the kernel.
+fn stride_classes(mode: Mode, kh: usize, kw: usize, s: usize) -> bool {
+    mode == Mode::BackwardData && s > 1 && kh.is_multiple_of(s) && kw.is_multiple_of(s)
 }
 
 /// K of one workgroup at least, when K is split to fill the GPU.
@@ -158,21 +166,29 @@ fn launch_tiled(
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
     let kk = g.kh * g.kw;
-    let (m, gn, k, shape) = match mode {
+    let (m, mut gn, mut k, shape) = match mode {
         Mode::Forward => (g.o, g.n * g.oh * g.ow, g.c * kk, [g.n, g.o, g.oh, g.ow]),
         Mode::BackwardData => (g.c, g.n * g.h * g.w, g.o * kk, [g.n, g.c, g.h, g.w]),
         Mode::BackwardWeight => (g.o, g.c * kk, g.n * g.oh * g.ow, [g.o, g.c, g.kh, g.kw]),
     };
-    let tile = gemm_tile(m, gn, 1);
+    let numel = shape.iter().product::<usize>();
+    let classes = if stride_classes(mode, g.kh, g.kw, g.s) {
+        // The largest class (0, 0) sizes the grid; K is one class's taps.
+        gn = g.n * g.h.div_ceil(g.s) * g.w.div_ceil(g.s);
+        k = g.o * (g.kh / g.s) * (g.kw / g.s);
+        g.s * g.s
+    } else {
+        1
+    };
+    let tile = gemm_tile(m, gn, classes);
     let bk = if tile == 128 { 8 } else { 16 };
     let (tiles_m, tiles_n) = (m.div_ceil(tile), gn.div_ceil(tile));
-    let tiles = tiles_m * tiles_n;
+    let tiles = tiles_m * tiles_n * classes;
     let want = GEMM_BIG_FROM.div_ceil(tiles).min((k / MIN_SPLIT_K).max(1));
     let k_len = k
         .div_ceil(want.max(k.div_ceil(GEMM_K_CHUNK)))
         .next_multiple_of(bk);
     let splits = k.div_ceil(k_len);
-    let numel = m * gn;
     let out = Tensor::uninit(rt, &[splits * numel])?;
     let params = [
         g.n,
@@ -194,6 +210,7 @@ fn launch_tiled(
         tiles_n,
         k_len,
         splits,
+        numel,
     ]
     .map(|v| v as u32);
     let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), tile == 128);
