@@ -258,13 +258,42 @@ fn store_c(m: u32, j: u32, v: f32) {
 //#endif
 
 //#if BWD_WEIGHT
-// A = dy as [O, (n, oh, ow)].
-fn load_a(m: u32, k: u32) -> f32 {
+// The K axis is the batch's pixels (n, oh, ow): each fetch decodes its first
+// k once and steps to the next 3 (custom fetches), instead of dividing per
+// element.
+
+// A = dy as [O, (n, oh, ow)]: 4 consecutive k of row m.
+fn fetch_a(m: u32, k: u32, k_end: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
     if (m >= p.M) {
-        return 0.0;
+        return v;
     }
     let ohw = p.OH * p.OW;
-    return wt[p.w_off + ((k / ohw) * p.O + m) * ohw + k % ohw];
+    let n = k / ohw;
+    var q = k - n * ohw;
+    var i = p.w_off + (n * p.O + m) * ohw + q;
+    let skip = (p.O - 1u) * ohw; // from the end of one image's plane to the next's
+    if (k < k_end) {
+        v.x = wt[i];
+    }
+    q += 1u;
+    i += select(1u, 1u + skip, q == ohw);
+    q = select(q, 0u, q == ohw);
+    if (k + 1u < k_end) {
+        v.y = wt[i];
+    }
+    q += 1u;
+    i += select(1u, 1u + skip, q == ohw);
+    q = select(q, 0u, q == ohw);
+    if (k + 2u < k_end) {
+        v.z = wt[i];
+    }
+    q += 1u;
+    i += select(1u, 1u + skip, q == ohw);
+    if (k + 3u < k_end) {
+        v.w = wt[i];
+    }
+    return v;
 }
 
 // Column j = (c, kh, kw) of dw.
@@ -276,16 +305,49 @@ fn prep_b(j: u32) {
     b_w = i32(t % KW) - i32(p.P);
 }
 
-fn load_b(k: u32, j: u32) -> f32 {
-    let ohw = p.OH * p.OW;
-    let n = k / ohw;
-    let q = k % ohw;
-    let ih = i32((q / p.OW) * S) + b_h;
-    let iw = i32((q % p.OW) * S) + b_w;
-    if (!b_ok || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
+// x[n, c, oh*S - P + kh, ow*S - P + kw] (zero outside), base = this image's plane c.
+fn x_at(base: u32, oh: u32, ow: u32, live: bool) -> f32 {
+    let ih = i32(oh * S) + b_h;
+    let iw = i32(ow * S) + b_w;
+    if (!live || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
         return 0.0;
     }
-    return src[b_base + (n * p.C * p.H + u32(ih)) * p.W + u32(iw)];
+    return src[base + u32(ih) * p.W + u32(iw)];
+}
+
+// The next pixel (n, oh, ow) of the batch; base follows n.
+fn next_pixel(base: ptr<function, u32>, oh: ptr<function, u32>, ow: ptr<function, u32>) {
+    *ow += 1u;
+    if (*ow == p.OW) {
+        *ow = 0u;
+        *oh += 1u;
+        if (*oh == p.OH) {
+            *oh = 0u;
+            *base += p.C * p.H * p.W;
+        }
+    }
+}
+
+// B = im2col(x) as [(n, oh, ow), (c, kh, kw)]: 4 consecutive k of column j.
+fn fetch_b(j: u32, k: u32, k_end: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (!b_ok) {
+        return v;
+    }
+    let ohw = p.OH * p.OW;
+    let n = k / ohw;
+    let q = k - n * ohw;
+    var oh = q / p.OW;
+    var ow = q - oh * p.OW;
+    var base = b_base + n * p.C * p.H * p.W;
+    v.x = x_at(base, oh, ow, k < k_end);
+    next_pixel(&base, &oh, &ow);
+    v.y = x_at(base, oh, ow, k + 1u < k_end);
+    next_pixel(&base, &oh, &ow);
+    v.z = x_at(base, oh, ow, k + 2u < k_end);
+    next_pixel(&base, &oh, &ow);
+    v.w = x_at(base, oh, ow, k + 3u < k_end);
+    return v;
 }
 
 fn prep_c(j: u32) {

@@ -22,7 +22,9 @@
 //   fn load_a(m: u32, k: u32) -> f32  A[m, k], zero for m >= M (k < K is given)
 //   fn prep_b(n: u32), fn load_b(k: u32, n: u32) -> f32   the same for B
 //   fn prep_c(n: u32), fn store_c(m: u32, n: u32, v: f32)  the epilogue (bounds its own)
-// and the defines BIG, A_KC, B_NC.
+// and the defines BIG, A_KC, B_NC, CUSTOM_FETCH. With CUSTOM_FETCH it defines
+// instead of load_a / load_b the 4-element fetches (below), when it can walk
+// 4 consecutive k cheaper than it can address each.
 //
 // On llvmpipe (where the tiled flavour is tested) an invocation may run at
 // most 65,535 loop iterations in all; the loops here cost about BK + 1 per BK
@@ -64,6 +66,8 @@ fn b_pos(li: u32) -> vec2<u32> {
 //#endif
 }
 
+//#if CUSTOM_FETCH
+//#else
 fn fetch_a(m: u32, k: u32, k_end: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     if (k < k_end) {
@@ -97,6 +101,8 @@ fn fetch_b(n: u32, k: u32, k_end: u32) -> vec4<f32> {
     }
     return v;
 }
+
+//#endif
 
 // Writes the fetched values (4 consecutive k of one row / column) to buffer `buf`.
 fn put(buf: u32, ap: vec2<u32>, bp: vec2<u32>, ra: vec4<f32>, rb: vec4<f32>) {

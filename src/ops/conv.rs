@@ -140,6 +140,7 @@ fn tiled_spec(mode: Mode, kh: usize, kw: usize, s: usize, bias: bool, big: bool)
         .define("A_KC", 1)
         .define("B_NC", (mode != Mode::BackwardWeight) as u32)
         .define("CLASSES", stride_classes(mode, kh, kw, s) as u32)
+        .define("CUSTOM_FETCH", (mode == Mode::BackwardWeight) as u32)
 }
 
 /// Whether backward-data runs as S*S GEMMs, one per class of output pixels

@@ -16,7 +16,18 @@ pub(crate) const GEMM_BIG_FROM: usize = 264;
 pub(crate) const GEMM_K_CHUNK: usize = 32768;
 
 /// Side of the tiled GEMM's square tile for an M x N (times `batch`) problem.
+/// ENGINE_GEMM_TILE=64|128 forces one (for measuring both on a GPU).
 pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize) -> usize {
+    static FORCED: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let forced = FORCED.get_or_init(|| {
+        std::env::var("ENGINE_GEMM_TILE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|t| [64, 128].contains(t))
+    });
+    if let Some(t) = *forced {
+        return t;
+    }
     let big = m > 64 && n > 64 && m.div_ceil(128) * n.div_ceil(128) * batch >= GEMM_BIG_FROM;
     if big {
         128
@@ -52,7 +63,8 @@ fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: us
             .define("B_T", tb as u32)
             .define("A_KC", !ta as u32)
             .define("B_NC", !tb as u32)
-            .define("BIG", (wg_x == 128) as u32),
+            .define("BIG", (wg_x == 128) as u32)
+            .define("CUSTOM_FETCH", 0),
     }
 }
 
