@@ -192,5 +192,11 @@ fn tiled_big_tiles_and_long_k() {
         .zip(&dc)
         .map(|(&v, &c)| 0.5 * v - 2.0 * c as f64)
         .collect();
-    assert_close("tiled long K into C", s, &c.to_vec().unwrap(), &expect, 1e-5);
+    assert_close(
+        "tiled long K into C",
+        s,
+        &c.to_vec().unwrap(),
+        &expect,
+        1e-5,
+    );
 }

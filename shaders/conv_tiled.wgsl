@@ -29,9 +29,33 @@
 //       backward-data [20,512,8,8]: 13.1 ms [0.18]; backward-weight
 //       [20,64,64,64] -> 128: 24.2 ms [0.22], [20,64,128,128] -> 64: 46.9 ms [0.93];
 //       conv_transpose2d fwd / bwd [20,128,16,16] 4x4/2: 1.6-3.4 ms [0.07].
-//   v2 (this file): implicit GEMM on the gemm_tile core (64x64 or 128x128
-//       tiles), split K when the tiles alone cannot fill the GPU.
-//       H200: not measured yet.
+//   v2 (this file): implicit GEMM on the gemm_tile core, split K when the
+//       tiles alone cannot fill the GPU (264 workgroups).
+//       2a (128x128 tiles whenever 264 of them, accumulators indexed by loop
+//       variables, backward-data multiplying the S*S-fold zero taps, two
+//       divisions per element in backward-weight): forward [20,512,8,8] 0.47 ms,
+//       [20,64,64,64] -> 128 5.46 ms (128x128 tiles, accumulators spilled),
+//       [20,64,128,128] 1.43; backward-data [20,3,64,64] 4x4/2 0.67 (slower
+//       than v1's 0.52), [20,128,16,16] 4x4/2 0.44; backward-weight
+//       [20,64,64,64] 1.41, [20,64,128,128] 2.80; conv_transpose2d forward 0.42.
+//       2b (constant accumulator indices; one GEMM per stride class in
+//       backward-data; backward-weight steps through K; 128x128 tiles
+//       whenever M > 64 and N > 64, K split to fill the GPU). Both tiles
+//       were measured for every case; 128 won for each M >= 128, 64 for each
+//       M = 64. With the chosen tile, ms [PyTorch]:
+//         forward  [20,512,8,8] -> 512  0.38 [0.28]   [20,64,64,64] -> 128  0.54 [0.36]
+//                  [20,64,128,128] -> 64  1.46 [0.60]  [20,3,64,64] 4x4/2 -> 64  0.02 [0.013]
+//                  [20,128,16,16] 4x4/2 -> 256  0.12 [0.09]
+//         backward-data  [20,512,8,8]  0.41 [0.18]   [20,64,64,64]  0.81 [0.42]
+//                  [20,64,128,128]  1.55 [0.70]   [20,3,64,64] 4x4/2  0.19 [0.023] (M = 3)
+//                  [20,128,16,16] 4x4/2  0.14 [0.057]
+//         backward-weight  [20,512,8,8]  0.41 [0.074]   [20,64,64,64] -> 128  0.76 [0.22]
+//                  [20,64,128,128]  2.26 [0.93]   [20,3,64,64] 4x4/2  0.06 [0.028]
+//                  [20,128,16,16] 4x4/2 -> 256  0.12 [0.056]
+//         conv_transpose2d [20,128,16,16] 4x4/2: forward 0.13 [0.077],
+//                  backward-data 0.12 [0.068], backward-weight 0.12 [0.073]
+//       A whole AttnGAN birds step (batch 20): 4179 ms with v1, 234 ms with
+//       2b under 2a's tile rule (128x128 only where 264 such tiles) [PyTorch 113 ms].
 
 struct Params {
     N: u32,

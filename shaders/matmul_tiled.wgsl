@@ -13,9 +13,14 @@
 //       1024^3 in 0.825 ms = 2.6 TFLOP/s [0.058 ms]; the bench's FMA
 //       ceiling is 25.5 TFLOP/s.
 //   v2: the gemm_tile core: 128x128 tiles with BK 8 and 8x8 per invocation
-//       when there are enough tiles to fill the GPU, else 64x64 / BK 16 /
-//       4x4; vec4 reads of the staged tiles, register prefetch and double
-//       buffering (one barrier per slice). H200: not measured yet.
+//       when there are enough tiles to fill the GPU (264 workgroups), else
+//       64x64 / BK 16 / 4x4; vec4 reads of the staged tiles, register
+//       prefetch and double buffering (one barrier per slice).
+//       2a (accumulators indexed by loop variables in the epilogue): 1024^3
+//       0.135 ms = 15.9 TFLOP/s [0.058]; 20x16384x200 (tb) 0.177 -> 0.037 ms [0.011].
+//       2b (constant indices only): 1024^3 0.14 ms with 64x64 tiles (the
+//       choice), 0.20 ms forced to 128x128 (64 tiles for 132 SMs);
+//       20x16384x200 (tb) 0.04 ms.
 
 struct Params {
     M: u32,

@@ -10,7 +10,7 @@
 //! GPUs) runs all three as implicit GEMMs on workgroup-memory tiles, one
 //! kernel with three modes (shaders/conv_tiled.wgsl).
 
-use super::matmul::{gemm_tile, GEMM_BIG_FROM, GEMM_K_CHUNK};
+use super::matmul::{gemm_tile, GEMM_FILL_GROUPS, GEMM_K_CHUNK};
 use super::reduce::{reduce, ReduceOp};
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
 
@@ -181,11 +181,13 @@ fn launch_tiled(
     } else {
         1
     };
-    let tile = gemm_tile(m, gn, classes);
+    let tile = gemm_tile(m, gn, classes, true);
     let bk = if tile == 128 { 8 } else { 16 };
     let (tiles_m, tiles_n) = (m.div_ceil(tile), gn.div_ceil(tile));
     let tiles = tiles_m * tiles_n * classes;
-    let want = GEMM_BIG_FROM.div_ceil(tiles).min((k / MIN_SPLIT_K).max(1));
+    let want = GEMM_FILL_GROUPS
+        .div_ceil(tiles)
+        .min((k / MIN_SPLIT_K).max(1));
     let k_len = k
         .div_ceil(want.max(k.div_ceil(GEMM_K_CHUNK)))
         .next_multiple_of(bk);

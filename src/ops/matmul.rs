@@ -6,18 +6,23 @@
 
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Tensor};
 
-/// Workgroups from which the tiled GEMMs (matmul_tiled, conv_tiled) use
-/// 128x128 tiles instead of 64x64: with fewer, the big tiles would leave
-/// most of a large GPU's multiprocessors (132 on an H100/H200) idle.
-pub(crate) const GEMM_BIG_FROM: usize = 264;
+/// Workgroups that fill a large GPU (132 multiprocessors on an H100/H200, two
+/// workgroups each): matmul uses 128x128 tiles only from this many, and the
+/// convolutions split K until they have this many.
+pub(crate) const GEMM_FILL_GROUPS: usize = 264;
 
 /// The most K one launch of a tiled GEMM sums per invocation: llvmpipe ends
 /// loops after 65,535 iterations per invocation in all (shaders/gemm_tile.wgsl).
 pub(crate) const GEMM_K_CHUNK: usize = 32768;
 
 /// Side of the tiled GEMM's square tile for an M x N (times `batch`) problem.
+/// 128 needs both sides above 64 (else most of the tile is padding) and,
+/// unless the caller splits K to make up the parallelism (`split_k`), enough
+/// tiles to fill the GPU. On the H200 (see shaders/conv_tiled.wgsl) 128 won
+/// for every convolution with M >= 128 (split K or not), 64 for every one
+/// with M = 64 and for matmul 1024^3 (64 tiles of 128, 0.20 ms against 0.14).
 /// ENGINE_GEMM_TILE=64|128 forces one (for measuring both on a GPU).
-pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize) -> usize {
+pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize, split_k: bool) -> usize {
     static FORCED: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
     let forced = FORCED.get_or_init(|| {
         std::env::var("ENGINE_GEMM_TILE")
@@ -28,7 +33,9 @@ pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize) -> usize {
     if let Some(t) = *forced {
         return t;
     }
-    let big = m > 64 && n > 64 && m.div_ceil(128) * n.div_ceil(128) * batch >= GEMM_BIG_FROM;
+    let big = m > 64
+        && n > 64
+        && (split_k || m.div_ceil(128) * n.div_ceil(128) * batch >= GEMM_FILL_GROUPS);
     if big {
         128
     } else {
@@ -210,7 +217,7 @@ fn launch(
             (wg_x, 8 * (64 / wg_x), 8 * wg_x)
         }
         Flavour::Tiled => {
-            let tile = gemm_tile(m, n, batch);
+            let tile = gemm_tile(m, n, batch, false);
             (tile, tile, tile)
         }
     };
@@ -227,25 +234,25 @@ fn launch(
         let k_end = (k_begin + chunk).min(k);
         let beta = if k_begin == 0 { beta } else { 1.0 };
         let params = [
-        m as u32,
-        n as u32,
-        k as u32,
-        batch as u32,
-        a.offset() as u32,
-        b.offset() as u32,
-        c.offset() as u32,
-        tiles_n as u32,
-        a_bstride as u32,
-        b_bstride as u32,
-        (m * n) as u32,
-        tiles_m as u32,
-        alpha.to_bits(),
-        beta.to_bits(),
-        ba as u32,
-        bb as u32,
-        k_begin as u32,
-        k_end as u32,
-    ];
+            m as u32,
+            n as u32,
+            k as u32,
+            batch as u32,
+            a.offset() as u32,
+            b.offset() as u32,
+            c.offset() as u32,
+            tiles_n as u32,
+            a_bstride as u32,
+            b_bstride as u32,
+            (m * n) as u32,
+            tiles_m as u32,
+            alpha.to_bits(),
+            beta.to_bits(),
+            ba as u32,
+            bb as u32,
+            k_begin as u32,
+            k_end as u32,
+        ];
         rt.dispatch(
             &spec(rt.flavour(), ta, tb, a_vec, b_vec, wg_x),
             &params,
