@@ -55,7 +55,10 @@
 //         conv_transpose2d [20,128,16,16] 4x4/2: forward 0.13 [0.077],
 //                  backward-data 0.12 [0.068], backward-weight 0.12 [0.073]
 //       A whole AttnGAN birds step (batch 20): 4179 ms with v1, 234 ms with
-//       2b under 2a's tile rule (128x128 only where 264 such tiles) [PyTorch 113 ms].
+//       2b under 2a's tile rule (128x128 only where 264 such tiles), 216 ms
+//       with the rule above [PyTorch 113 ms]. (A fresh H200 starts at 345 MHz:
+//       a bench's first pass there timed some of these cases at 2x; the
+//       figures above are from warm passes, the same on three machines.)
 
 struct Params {
     N: u32,
