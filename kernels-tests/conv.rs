@@ -551,6 +551,66 @@ fn attngan_shapes() {
     );
 }
 
+/// Paths of the tiled flavour's implicit GEMMs that the small cases miss
+/// (both flavours run them): 128x128 tiles (many output pixels and more than
+/// 64 channels), a 1x1 stride-2 kernel, and a K (C*KH*KW) longer than one
+/// split may sum.
+#[test]
+fn gemm_paths() {
+    check_conv(
+        Case {
+            n: 1,
+            c: 3,
+            h: 184,
+            w: 183,
+            o: 65,
+            k: 3,
+            s: 1,
+            p: 1,
+        },
+        true,
+    );
+    check_transpose(
+        Case {
+            n: 1,
+            c: 5,
+            h: 92,
+            w: 92,
+            o: 67,
+            k: 4,
+            s: 2,
+            p: 1,
+        },
+        false,
+    );
+    check_conv(
+        Case {
+            n: 2,
+            c: 17,
+            h: 9,
+            w: 9,
+            o: 19,
+            k: 1,
+            s: 2,
+            p: 0,
+        },
+        false,
+    );
+    check_conv(
+        Case {
+            n: 1,
+            c: 2100,
+            h: 5,
+            w: 4,
+            o: 3,
+            k: 4,
+            s: 1,
+            p: 1,
+        },
+        true,
+    );
+}
+
 #[test]
 fn invalid_shapes_are_named() {
     let rt = rt();

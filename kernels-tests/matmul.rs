@@ -164,3 +164,39 @@ fn inner_dimension_mismatch_names_both_shapes() {
         "{e}"
     );
 }
+
+/// The tiled kernel's other paths: 128x128 tiles (taken when there are
+/// enough of them, here through the batch), and a K longer than one launch
+/// sums (chunks accumulating into C), with beta applied once.
+#[test]
+fn tiled_big_tiles_and_long_k() {
+    for t in 0..4 {
+        let (ta, tb) = (t & 1 != 0, t & 2 != 0);
+        check(Flavour::Tiled, (270, 1), 129, 130, 21, ta, tb);
+        check(Flavour::Tiled, (0, 0), 3, 5, 70_001, ta, tb);
+    }
+    let rt = rt().with_flavour(Flavour::Tiled);
+    let s = seed();
+    let mut r = rng(s);
+    let (m, n, k) = (5, 3, 40_000);
+    let da = random_vec(&mut r, m * k, -1.0, 1.0);
+    let db = random_vec(&mut r, k * n, -1.0, 1.0);
+    let dc = random_vec(&mut r, m * n, -1.0, 1.0);
+    let a = Tensor::from_slice(&rt, &da, &[m, k]).unwrap();
+    let b = Tensor::from_slice(&rt, &db, &[k, n]).unwrap();
+    let c = Tensor::from_slice(&rt, &dc, &[m, n]).unwrap();
+    matmul_into(&a, &b, &c, false, false, 0.5, -2.0).unwrap();
+    let ab = reference(&da, &db, 1, 1, 1, m, n, k, false, false);
+    let expect: Vec<f64> = ab
+        .iter()
+        .zip(&dc)
+        .map(|(&v, &c)| 0.5 * v - 2.0 * c as f64)
+        .collect();
+    assert_close(
+        "tiled long K into C",
+        s,
+        &c.to_vec().unwrap(),
+        &expect,
+        1e-5,
+    );
+}

@@ -5,9 +5,14 @@
 //! - `conv2d`: conv forward, and conv_transpose backward to the input;
 //! - `conv2d_backward_data`: conv backward to the input, and conv_transpose forward;
 //! - `conv2d_backward_weight`: both backwards to the weight (roles swapped for the transpose).
+//!
+//! Those are the registers flavour's (software GPUs). The tiled flavour (real
+//! GPUs) runs all three as implicit GEMMs on workgroup-memory tiles, one
+//! kernel with three modes (shaders/conv_tiled.wgsl).
 
+use super::matmul::{gemm_tile, GEMM_FILL_GROUPS, GEMM_K_CHUNK};
 use super::reduce::{reduce, ReduceOp};
-use crate::runtime::{Error, KernelSpec, Result, Runtime, Tensor};
+use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
 
 /// Output side of a convolution: floor((in + 2p - k) / s) + 1.
 pub fn conv_out(input: usize, k: usize, stride: usize, pad: usize) -> Option<usize> {
@@ -99,7 +104,140 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     }
     v.push(KernelSpec::new("conv2d_backward_weight"));
     v.push(KernelSpec::new("pad2d"));
+    for (k, s) in [(1, 1), (3, 1), (4, 2)] {
+        for mode in [Mode::Forward, Mode::BackwardData, Mode::BackwardWeight] {
+            for big in [false, true] {
+                v.push(tiled_spec(mode, k, k, s, false, big));
+                if mode != Mode::BackwardWeight {
+                    v.push(tiled_spec(mode, k, k, s, true, big));
+                }
+            }
+        }
+    }
     v
+}
+
+/// The three implicit GEMMs of the tiled flavour (shaders/conv_tiled.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Forward,
+    BackwardData,
+    BackwardWeight,
+}
+
+fn tiled_spec(mode: Mode, kh: usize, kw: usize, s: usize, bias: bool, big: bool) -> KernelSpec {
+    KernelSpec::new("conv_tiled")
+        .define("FWD", (mode == Mode::Forward) as u32)
+        .define("BWD_DATA", (mode == Mode::BackwardData) as u32)
+        .define("BWD_WEIGHT", (mode == Mode::BackwardWeight) as u32)
+        .define("KH", kh)
+        .define("KW", kw)
+        .define("S", s)
+        .define("HAS_BIAS", bias as u32)
+        .define("BIG", big as u32)
+        // Every mode's A is contiguous along K; B is contiguous along N
+        // (output pixels) except for the weight gradient, whose K is the pixels.
+        .define("A_KC", 1)
+        .define("B_NC", (mode != Mode::BackwardWeight) as u32)
+        .define("CLASSES", stride_classes(mode, kh, kw, s) as u32)
+        .define("CUSTOM_FETCH", (mode == Mode::BackwardWeight) as u32)
+}
+
+/// Whether backward-data runs as S*S GEMMs, one per class of output pixels
+/// (ih % S, iw % S), each with only its own taps (see shaders/conv_tiled.wgsl):
+/// for strides above 1 that divide the kernel.
+fn stride_classes(mode: Mode, kh: usize, kw: usize, s: usize) -> bool {
+    mode == Mode::BackwardData && s > 1 && kh.is_multiple_of(s) && kw.is_multiple_of(s)
+}
+
+/// K of one workgroup at least, when K is split to fill the GPU.
+const MIN_SPLIT_K: usize = 256;
+
+/// The tiled flavour's convolutions: one implicit GEMM (in forward-conv
+/// terms, `src` is x for the forward and weight modes, dy for backward-data;
+/// `wt` is the weight, or dy for the weight gradient). When the output tiles
+/// alone are too few to fill a large GPU, K is split and the partial sums
+/// are added up by a reduction.
+fn launch_tiled(
+    rt: &Runtime,
+    mode: Mode,
+    g: Geometry,
+    src: &Tensor,
+    wt: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<Tensor> {
+    let kk = g.kh * g.kw;
+    let (m, mut gn, mut k, shape) = match mode {
+        Mode::Forward => (g.o, g.n * g.oh * g.ow, g.c * kk, [g.n, g.o, g.oh, g.ow]),
+        Mode::BackwardData => (g.c, g.n * g.h * g.w, g.o * kk, [g.n, g.c, g.h, g.w]),
+        Mode::BackwardWeight => (g.o, g.c * kk, g.n * g.oh * g.ow, [g.o, g.c, g.kh, g.kw]),
+    };
+    let numel = shape.iter().product::<usize>();
+    let classes = if stride_classes(mode, g.kh, g.kw, g.s) {
+        // The largest class (0, 0) sizes the grid; K is one class's taps.
+        gn = g.n * g.h.div_ceil(g.s) * g.w.div_ceil(g.s);
+        k = g.o * (g.kh / g.s) * (g.kw / g.s);
+        g.s * g.s
+    } else {
+        1
+    };
+    let tile = gemm_tile(m, gn, classes, true);
+    let bk = if tile == 128 { 8 } else { 16 };
+    let (tiles_m, tiles_n) = (m.div_ceil(tile), gn.div_ceil(tile));
+    let tiles = tiles_m * tiles_n * classes;
+    let want = GEMM_FILL_GROUPS
+        .div_ceil(tiles)
+        .min((k / MIN_SPLIT_K).max(1));
+    let k_len = k
+        .div_ceil(want.max(k.div_ceil(GEMM_K_CHUNK)))
+        .next_multiple_of(bk);
+    let splits = k.div_ceil(k_len);
+    let out = Tensor::uninit(rt, &[splits * numel])?;
+    let params = [
+        g.n,
+        g.c,
+        g.h,
+        g.w,
+        g.o,
+        g.oh,
+        g.ow,
+        g.p,
+        src.offset(),
+        wt.offset(),
+        bias.map_or(0, |b| b.offset()),
+        out.offset(),
+        m,
+        gn,
+        k,
+        tiles_m,
+        tiles_n,
+        k_len,
+        splits,
+        numel,
+    ]
+    .map(|v| v as u32);
+    let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), tile == 128);
+    let groups = rt.fold_grid((tiles * splits) as u32);
+    match bias {
+        Some(b) => rt.dispatch(
+            &spec,
+            &params,
+            &[src.buffer(), wt.buffer(), b.buffer(), out.buffer()],
+            groups,
+        )?,
+        None => rt.dispatch(
+            &spec,
+            &params,
+            &[src.buffer(), wt.buffer(), out.buffer()],
+            groups,
+        )?,
+    }
+    let out = if splits > 1 {
+        reduce(&out.reshape(&[splits, numel])?, 0, ReduceOp::Sum, false)?
+    } else {
+        out
+    };
+    out.reshape(&shape)
 }
 
 /// Channels from which the forward kernel loops over them innermost.
@@ -164,6 +302,9 @@ fn launch_forward(
     wt: &Tensor,
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
+    if rt.flavour() == Flavour::Tiled {
+        return launch_tiled(rt, Mode::Forward, g, x, wt, bias);
+    }
     let x = &pad2d(x, g.p)?;
     let g = Geometry {
         h: g.h + 2 * g.p,
@@ -223,6 +364,9 @@ fn launch_backward_data(
     wt: &Tensor,
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
+    if rt.flavour() == Flavour::Tiled {
+        return launch_tiled(rt, Mode::BackwardData, g, dy, wt, bias);
+    }
     let dx = Tensor::uninit(rt, &[g.n, g.c, g.h, g.w])?;
     // Blocks of 8 pixels within each of the S residue classes of a row.
     let wblocks = g.w.div_ceil(g.s).div_ceil(8);
@@ -273,6 +417,9 @@ const WEIGHT_GRAD_THREADS: usize = 8192;
 
 /// dw [o, c, kh, kw] = sum over the batch's pixels of dy x im2col(x).
 fn launch_backward_weight(rt: &Runtime, g: Geometry, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    if rt.flavour() == Flavour::Tiled {
+        return launch_tiled(rt, Mode::BackwardWeight, g, x, dy, None);
+    }
     let cols = g.c * g.kh * g.kw;
     let colblocks = cols.div_ceil(8);
     let oblocks = g.o.div_ceil(8);

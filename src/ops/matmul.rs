@@ -1,13 +1,47 @@
 //! Batched matmul with either operand transposed.
 //!
 //! Two kernel variants (see shaders/): `matmul` keeps an 8x8 block per thread
-//! in registers (software GPUs), `matmul_tiled` stages 64x64 tiles in
-//! workgroup memory (real GPUs). The runtime's flavour picks one.
+//! in registers (software GPUs), `matmul_tiled` stages 64x64 or 128x128
+//! tiles in workgroup memory (real GPUs). The runtime's flavour picks one.
 
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Tensor};
 
-/// Rows and columns of C per workgroup of the tiled variant.
-const TILE: usize = 64;
+/// Workgroups that fill a large GPU (132 multiprocessors on an H100/H200, two
+/// workgroups each): matmul uses 128x128 tiles only from this many, and the
+/// convolutions split K until they have this many.
+pub(crate) const GEMM_FILL_GROUPS: usize = 264;
+
+/// The most K one launch of a tiled GEMM sums per invocation: llvmpipe ends
+/// loops after 65,535 iterations per invocation in all (shaders/gemm_tile.wgsl).
+pub(crate) const GEMM_K_CHUNK: usize = 32768;
+
+/// Side of the tiled GEMM's square tile for an M x N (times `batch`) problem.
+/// 128 needs both sides above 64 (else most of the tile is padding) and,
+/// unless the caller splits K to make up the parallelism (`split_k`), enough
+/// tiles to fill the GPU. On the H200 (see shaders/conv_tiled.wgsl) 128 won
+/// for every convolution with M >= 128 (split K or not), 64 for every one
+/// with M = 64 and for matmul 1024^3 (64 tiles of 128, 0.20 ms against 0.14).
+/// ENGINE_GEMM_TILE=64|128 forces one (for measuring both on a GPU).
+pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize, split_k: bool) -> usize {
+    static FORCED: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    let forced = FORCED.get_or_init(|| {
+        std::env::var("ENGINE_GEMM_TILE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|t| [64, 128].contains(t))
+    });
+    if let Some(t) = *forced {
+        return t;
+    }
+    let big = m > 64
+        && n > 64
+        && (split_k || m.div_ceil(128) * n.div_ceil(128) * batch >= GEMM_FILL_GROUPS);
+    if big {
+        128
+    } else {
+        64
+    }
+}
 
 /// Threads along N of the register kernel's 64-thread workgroup: 8 for
 /// square problems, fewer when N is small, more when M is (each thread
@@ -33,7 +67,11 @@ fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: us
             .define("WG_X", wg_x),
         Flavour::Tiled => KernelSpec::new("matmul_tiled")
             .define("A_T", ta as u32)
-            .define("B_T", tb as u32),
+            .define("B_T", tb as u32)
+            .define("A_KC", !ta as u32)
+            .define("B_NC", !tb as u32)
+            .define("BIG", (wg_x == 128) as u32)
+            .define("CUSTOM_FETCH", 0),
     }
 }
 
@@ -45,7 +83,9 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
             v.push(spec(Flavour::Registers, f(0), f(1), f(2), f(3), wg_x));
         }
         if bits < 4 {
-            v.push(spec(Flavour::Tiled, f(0), f(1), false, false, 16));
+            for tile in [64, 128] {
+                v.push(spec(Flavour::Tiled, f(0), f(1), false, false, tile));
+            }
         }
     }
     v
@@ -170,36 +210,55 @@ fn launch(
     // vec4 loads need the operand's contiguous axis and every offset to be multiples of 4.
     let a_vec = (if ta { m } else { k }) % 4 == 0 && a.offset().is_multiple_of(4);
     let b_vec = (if tb { k } else { n }) % 4 == 0 && b.offset().is_multiple_of(4);
-    let wg_x = register_wg_x(m, n);
-    let (tile_m, tile_n) = match rt.flavour() {
-        Flavour::Registers => (8 * (64 / wg_x), 8 * wg_x),
-        Flavour::Tiled => (TILE, TILE),
+    // For the tiled kernel, wg_x carries the tile side instead.
+    let (wg_x, tile_m, tile_n) = match rt.flavour() {
+        Flavour::Registers => {
+            let wg_x = register_wg_x(m, n);
+            (wg_x, 8 * (64 / wg_x), 8 * wg_x)
+        }
+        Flavour::Tiled => {
+            let tile = gemm_tile(m, n, batch, false);
+            (tile, tile, tile)
+        }
     };
     let tiles_m = m.div_ceil(tile_m);
     let tiles_n = n.div_ceil(tile_n);
-    let params = [
-        m as u32,
-        n as u32,
-        k as u32,
-        batch as u32,
-        a.offset() as u32,
-        b.offset() as u32,
-        c.offset() as u32,
-        tiles_n as u32,
-        a_bstride as u32,
-        b_bstride as u32,
-        (m * n) as u32,
-        tiles_m as u32,
-        alpha.to_bits(),
-        beta.to_bits(),
-        ba as u32,
-        bb as u32,
-    ];
+    // The registers kernel takes K whole; the tiled one in chunks that
+    // accumulate into C (see GEMM_K_CHUNK).
+    let chunk = match rt.flavour() {
+        Flavour::Registers => k,
+        Flavour::Tiled => GEMM_K_CHUNK,
+    };
     let groups = (tiles_m * tiles_n * batch) as u32;
-    rt.dispatch(
-        &spec(rt.flavour(), ta, tb, a_vec, b_vec, wg_x),
-        &params,
-        &[a.buffer(), b.buffer(), c.buffer()],
-        rt.fold_grid(groups),
-    )
+    for k_begin in (0..k).step_by(chunk) {
+        let k_end = (k_begin + chunk).min(k);
+        let beta = if k_begin == 0 { beta } else { 1.0 };
+        let params = [
+            m as u32,
+            n as u32,
+            k as u32,
+            batch as u32,
+            a.offset() as u32,
+            b.offset() as u32,
+            c.offset() as u32,
+            tiles_n as u32,
+            a_bstride as u32,
+            b_bstride as u32,
+            (m * n) as u32,
+            tiles_m as u32,
+            alpha.to_bits(),
+            beta.to_bits(),
+            ba as u32,
+            bb as u32,
+            k_begin as u32,
+            k_end as u32,
+        ];
+        rt.dispatch(
+            &spec(rt.flavour(), ta, tb, a_vec, b_vec, wg_x),
+            &params,
+            &[a.buffer(), b.buffer(), c.buffer()],
+            rt.fold_grid(groups),
+        )?;
+    }
+    Ok(())
 }

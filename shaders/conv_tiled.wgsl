@@ -1,0 +1,427 @@
+// Convolutions as implicit GEMMs for real GPUs (the "tiled" flavour): the
+// GEMM is the shared core in gemm_tile.wgsl, and this file says how its
+// operands are gathered from the NCHW tensors on the fly (no im2col buffer).
+// In conv2d's terms, x [N, C, H, W] -> y [N, O, OH, OW], weight [O, C, KH, KW],
+// stride S, padding P (zeros), taps t = (kh, kw), KK = KH * KW:
+//   FWD        (conv forward; conv_transpose backward to the input):
+//              y[o, (n, oh, ow)] = sum_{(c, t)} w[o, (c, t)] * x[n, c, oh*S - P + kh, ow*S - P + kw]
+//              M = O, N = batch * OH * OW, K = C * KK; + bias[o].
+//   BWD_DATA   (conv backward to the input; conv_transpose forward):
+//              dx[c, (n, ih, iw)] = sum_{(o, t)} w[o, c, t] * dy[n, o, (ih + P - kh) / S, (iw + P - kw) / S]
+//              over the taps where those divide exactly and land inside dy;
+//              M = C, N = batch * H * W, K = O * KK; + bias[c] (the transpose's).
+//              With S > 1 most (o, t) pairs of a column are zeros that are
+//              multiplied all the same (S*S times the useful work).
+//   BWD_WEIGHT (both weight gradients): dw[o, (c, t)] = sum_{(n, oh, ow)} dy[n, o, oh, ow] * x[n, c, oh*S - P + kh, ow*S - P + kw]
+//              M = O, N = C * KK, K = batch * OH * OW.
+// K may be split over workgroups ("splits", each k_len long): split s writes
+// its partial sums to out + s * M * N and the host adds the splits up
+// (src/ops/conv.rs); the bias goes into split 0 only. Bindings: src is x
+// (FWD, BWD_WEIGHT) or dy (BWD_DATA); wt is the weight (FWD, BWD_DATA) or
+// dy (BWD_WEIGHT). KH, KW and S are constants, so tap decoding is cheap.
+//
+// Versions (H200, Vulkan, fp32, batch 20; PyTorch/cuDNN with TF32 off in brackets):
+//   v1 (conv2d.wgsl, conv2d_backward_data.wgsl, conv2d_backward_weight.wgsl,
+//       still the registers flavour): 64 invocations, each 8 channels x 8
+//       pixels in registers, no workgroup memory.
+//       forward [20,512,8,8] 3x3 -> 512: 14.0 ms [0.28]; [20,64,128,128] 3x3 -> 64:
+//       27.1 ms [0.60]; [20,128,16,16] 4x4/2 -> 256: 6.9 ms [0.09];
+//       backward-data [20,512,8,8]: 13.1 ms [0.18]; backward-weight
+//       [20,64,64,64] -> 128: 24.2 ms [0.22], [20,64,128,128] -> 64: 46.9 ms [0.93];
+//       conv_transpose2d fwd / bwd [20,128,16,16] 4x4/2: 1.6-3.4 ms [0.07].
+//   v2 (this file): implicit GEMM on the gemm_tile core, split K when the
+//       tiles alone cannot fill the GPU (264 workgroups).
+//       2a (128x128 tiles whenever 264 of them, accumulators indexed by loop
+//       variables, backward-data multiplying the S*S-fold zero taps, two
+//       divisions per element in backward-weight): forward [20,512,8,8] 0.47 ms,
+//       [20,64,64,64] -> 128 5.46 ms (128x128 tiles, accumulators spilled),
+//       [20,64,128,128] 1.43; backward-data [20,3,64,64] 4x4/2 0.67 (slower
+//       than v1's 0.52), [20,128,16,16] 4x4/2 0.44; backward-weight
+//       [20,64,64,64] 1.41, [20,64,128,128] 2.80; conv_transpose2d forward 0.42.
+//       2b (constant accumulator indices; one GEMM per stride class in
+//       backward-data; backward-weight steps through K; 128x128 tiles
+//       whenever M > 64 and N > 64, K split to fill the GPU). Both tiles
+//       were measured for every case; 128 won for each M >= 128, 64 for each
+//       M = 64. With the chosen tile, ms [PyTorch]:
+//         forward  [20,512,8,8] -> 512  0.38 [0.28]   [20,64,64,64] -> 128  0.54 [0.36]
+//                  [20,64,128,128] -> 64  1.46 [0.60]  [20,3,64,64] 4x4/2 -> 64  0.02 [0.013]
+//                  [20,128,16,16] 4x4/2 -> 256  0.12 [0.09]
+//         backward-data  [20,512,8,8]  0.41 [0.18]   [20,64,64,64]  0.81 [0.42]
+//                  [20,64,128,128]  1.55 [0.70]   [20,3,64,64] 4x4/2  0.19 [0.023] (M = 3)
+//                  [20,128,16,16] 4x4/2  0.14 [0.057]
+//         backward-weight  [20,512,8,8]  0.41 [0.074]   [20,64,64,64] -> 128  0.76 [0.22]
+//                  [20,64,128,128]  2.26 [0.93]   [20,3,64,64] 4x4/2  0.06 [0.028]
+//                  [20,128,16,16] 4x4/2 -> 256  0.12 [0.056]
+//         conv_transpose2d [20,128,16,16] 4x4/2: forward 0.13 [0.077],
+//                  backward-data 0.12 [0.068], backward-weight 0.12 [0.073]
+//       A whole AttnGAN birds step (batch 20): 4179 ms with v1, 234 ms with
+//       2b under 2a's tile rule (128x128 only where 264 such tiles), 216 ms
+//       with the rule above [PyTorch 113 ms]. (A fresh H200 starts at 345 MHz:
+//       a bench's first pass there timed some of these cases at 2x; the
+//       figures above are from warm passes, the same on three machines.)
+
+struct Params {
+    N: u32,
+    C: u32,
+    H: u32,
+    W: u32,
+    O: u32,
+    OH: u32,
+    OW: u32,
+    P: u32,
+    src_off: u32,
+    w_off: u32,
+    b_off: u32,
+    out_off: u32,
+    M: u32,  // GEMM rows
+    GN: u32, // GEMM columns
+    K: u32,
+    tiles_m: u32,
+    tiles_n: u32,
+    k_len: u32, // K per split, a multiple of BK
+    splits: u32,
+    split_stride: u32, // elements of the output (one split's partial sums)
+}
+
+const KH: u32 = {{KH}}u;
+const KW: u32 = {{KW}}u;
+const KK: u32 = {{KH}}u * {{KW}}u;
+const S: u32 = {{S}}u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+//#if HAS_BIAS
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+//#else
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+//#endif
+
+var<private> split: u32;
+var<private> gn: u32; // GEMM columns of this workgroup's problem (p.GN, or its class's)
+// This invocation's column of B (prep_b) and the column being stored (prep_c).
+var<private> b_ok: bool;
+var<private> b_base: u32;
+var<private> b_h: i32;
+var<private> b_w: i32;
+var<private> c_base: u32;
+
+fn prep_a(m: u32) {}
+
+//#if FWD
+fn load_a(m: u32, k: u32) -> f32 {
+    if (m >= p.M) {
+        return 0.0;
+    }
+    return wt[p.w_off + m * p.K + k];
+}
+
+// Column j = (n, oh, ow) of the im2col matrix.
+fn prep_b(j: u32) {
+    b_ok = j < gn;
+    let ohw = p.OH * p.OW;
+    let n = j / ohw;
+    let q = j % ohw;
+    b_base = p.src_off + n * p.C * p.H * p.W;
+    b_h = i32((q / p.OW) * S) - i32(p.P);
+    b_w = i32((q % p.OW) * S) - i32(p.P);
+}
+
+fn load_b(k: u32, j: u32) -> f32 {
+    let c = k / KK;
+    let t = k % KK;
+    let ih = b_h + i32(t / KW);
+    let iw = b_w + i32(t % KW);
+    if (!b_ok || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
+        return 0.0;
+    }
+    return src[b_base + (c * p.H + u32(ih)) * p.W + u32(iw)];
+}
+
+fn prep_c(j: u32) {
+    let ohw = p.OH * p.OW;
+    c_base = p.out_off + split * p.split_stride + (j / ohw) * p.O * ohw + j % ohw;
+}
+
+fn store_c(m: u32, j: u32, v: f32) {
+    if (m < p.M && j < gn) {
+        var value = v;
+//#if HAS_BIAS
+        if (split == 0u) {
+            value += bias[p.b_off + m];
+        }
+//#endif
+        out[c_base + m * p.OH * p.OW] = value;
+    }
+}
+//#endif
+
+//#if BWD_DATA
+//#if CLASSES
+// Stride S > 1 with S dividing KH and KW: the pixels of dx fall into S*S
+// classes (ih % S, iw % S) = (rh, rw), and a class's pixels meet only the
+// taps kh = kh0 + S*a, kw = kw0 + S*b (kh0 = (rh + P) % S), KH/S x KW/S of
+// them. Each class is its own GEMM (K = O * KKC, columns = its pixels), so
+// no zero is multiplied; the class is part of the workgroup index.
+const KHC: u32 = {{KH}}u / S;
+const KWC: u32 = {{KW}}u / S;
+const KKC: u32 = KHC * KWC;
+var<private> cls_rh: u32;
+var<private> cls_rw: u32;
+var<private> cls_hc: u32; // rows of dx in the class
+var<private> cls_wc: u32;
+var<private> cls_kh0: u32;
+var<private> cls_kw0: u32;
+
+fn set_class(cls: u32) {
+    cls_rh = cls / S;
+    cls_rw = cls % S;
+    cls_hc = (p.H + S - 1u - cls_rh) / S;
+    cls_wc = (p.W + S - 1u - cls_rw) / S;
+    cls_kh0 = (cls_rh + p.P) % S;
+    cls_kw0 = (cls_rw + p.P) % S;
+    gn = p.N * cls_hc * cls_wc;
+}
+
+fn load_a(m: u32, k: u32) -> f32 {
+    if (m >= p.M) {
+        return 0.0;
+    }
+    let t = k % KKC;
+    let kh = cls_kh0 + (t / KWC) * S;
+    let kw = cls_kw0 + (t % KWC) * S;
+    return wt[p.w_off + ((k / KKC) * p.C + m) * KK + kh * KW + kw];
+}
+
+// Column j = (n, ih', iw') of the class: ih = rh + S * ih'.
+fn prep_b(j: u32) {
+    b_ok = j < gn;
+    let hw = cls_hc * cls_wc;
+    let n = j / hw;
+    let q = j % hw;
+    b_base = p.src_off + n * p.O * p.OH * p.OW;
+    // ih + P - kh0: a multiple of S, from which each tap takes S * a.
+    b_h = i32(cls_rh + S * (q / cls_wc) + p.P - cls_kh0);
+    b_w = i32(cls_rw + S * (q % cls_wc) + p.P - cls_kw0);
+}
+
+fn load_b(k: u32, j: u32) -> f32 {
+    let o = k / KKC;
+    let t = k % KKC;
+    let th = b_h - i32((t / KWC) * S);
+    let tw = b_w - i32((t % KWC) * S);
+    if (!b_ok || th < 0 || tw < 0) {
+        return 0.0;
+    }
+    let oh = u32(th) / S;
+    let ow = u32(tw) / S;
+    if (oh >= p.OH || ow >= p.OW) {
+        return 0.0;
+    }
+    return src[b_base + (o * p.OH + oh) * p.OW + ow];
+}
+
+fn prep_c(j: u32) {
+    let hw = cls_hc * cls_wc;
+    let q = j % hw;
+    let ih = cls_rh + S * (q / cls_wc);
+    let iw = cls_rw + S * (q % cls_wc);
+    c_base = p.out_off + split * p.split_stride + (j / hw) * p.C * p.H * p.W + ih * p.W + iw;
+}
+//#else
+fn load_a(m: u32, k: u32) -> f32 {
+    if (m >= p.M) {
+        return 0.0;
+    }
+    return wt[p.w_off + ((k / KK) * p.C + m) * KK + k % KK];
+}
+
+// Column j = (n, ih, iw) of dx.
+fn prep_b(j: u32) {
+    b_ok = j < gn;
+    let hw = p.H * p.W;
+    let n = j / hw;
+    let q = j % hw;
+    b_base = p.src_off + n * p.O * p.OH * p.OW;
+    b_h = i32(q / p.W + p.P);
+    b_w = i32(q % p.W + p.P);
+}
+
+fn load_b(k: u32, j: u32) -> f32 {
+    let o = k / KK;
+    let t = k % KK;
+    let th = b_h - i32(t / KW);
+    let tw = b_w - i32(t % KW);
+    if (!b_ok || th < 0 || tw < 0) {
+        return 0.0;
+    }
+    let oh = u32(th) / S;
+    let ow = u32(tw) / S;
+    if (u32(th) % S != 0u || u32(tw) % S != 0u || oh >= p.OH || ow >= p.OW) {
+        return 0.0;
+    }
+    return src[b_base + (o * p.OH + oh) * p.OW + ow];
+}
+
+fn prep_c(j: u32) {
+    let hw = p.H * p.W;
+    c_base = p.out_off + split * p.split_stride + (j / hw) * p.C * hw + j % hw;
+}
+
+//#endif
+
+fn store_c(m: u32, j: u32, v: f32) {
+    if (m < p.M && j < gn) {
+        var value = v;
+//#if HAS_BIAS
+        if (split == 0u) {
+            value += bias[p.b_off + m];
+        }
+//#endif
+        out[c_base + m * p.H * p.W] = value;
+    }
+}
+//#endif
+
+//#if BWD_WEIGHT
+// The K axis is the batch's pixels (n, oh, ow): each fetch decodes its first
+// k once and steps to the next 3 (custom fetches), instead of dividing per
+// element.
+
+// A = dy as [O, (n, oh, ow)]: 4 consecutive k of row m.
+fn fetch_a(m: u32, k: u32, k_end: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (m >= p.M) {
+        return v;
+    }
+    let ohw = p.OH * p.OW;
+    let n = k / ohw;
+    var q = k - n * ohw;
+    var i = p.w_off + (n * p.O + m) * ohw + q;
+    let skip = (p.O - 1u) * ohw; // from the end of one image's plane to the next's
+    if (k < k_end) {
+        v.x = wt[i];
+    }
+    q += 1u;
+    i += select(1u, 1u + skip, q == ohw);
+    q = select(q, 0u, q == ohw);
+    if (k + 1u < k_end) {
+        v.y = wt[i];
+    }
+    q += 1u;
+    i += select(1u, 1u + skip, q == ohw);
+    q = select(q, 0u, q == ohw);
+    if (k + 2u < k_end) {
+        v.z = wt[i];
+    }
+    q += 1u;
+    i += select(1u, 1u + skip, q == ohw);
+    if (k + 3u < k_end) {
+        v.w = wt[i];
+    }
+    return v;
+}
+
+// Column j = (c, kh, kw) of dw.
+fn prep_b(j: u32) {
+    b_ok = j < gn;
+    let t = j % KK;
+    b_base = p.src_off + (j / KK) * p.H * p.W;
+    b_h = i32(t / KW) - i32(p.P);
+    b_w = i32(t % KW) - i32(p.P);
+}
+
+// x[n, c, oh*S - P + kh, ow*S - P + kw] (zero outside), base = this image's plane c.
+fn x_at(base: u32, oh: u32, ow: u32, live: bool) -> f32 {
+    let ih = i32(oh * S) + b_h;
+    let iw = i32(ow * S) + b_w;
+    if (!live || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
+        return 0.0;
+    }
+    return src[base + u32(ih) * p.W + u32(iw)];
+}
+
+// The next pixel (n, oh, ow) of the batch; base follows n.
+fn next_pixel(base: ptr<function, u32>, oh: ptr<function, u32>, ow: ptr<function, u32>) {
+    *ow += 1u;
+    if (*ow == p.OW) {
+        *ow = 0u;
+        *oh += 1u;
+        if (*oh == p.OH) {
+            *oh = 0u;
+            *base += p.C * p.H * p.W;
+        }
+    }
+}
+
+// B = im2col(x) as [(n, oh, ow), (c, kh, kw)]: 4 consecutive k of column j.
+fn fetch_b(j: u32, k: u32, k_end: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if (!b_ok) {
+        return v;
+    }
+    let ohw = p.OH * p.OW;
+    let n = k / ohw;
+    let q = k - n * ohw;
+    var oh = q / p.OW;
+    var ow = q - oh * p.OW;
+    var base = b_base + n * p.C * p.H * p.W;
+    v.x = x_at(base, oh, ow, k < k_end);
+    next_pixel(&base, &oh, &ow);
+    v.y = x_at(base, oh, ow, k + 1u < k_end);
+    next_pixel(&base, &oh, &ow);
+    v.z = x_at(base, oh, ow, k + 2u < k_end);
+    next_pixel(&base, &oh, &ow);
+    v.w = x_at(base, oh, ow, k + 3u < k_end);
+    return v;
+}
+
+fn prep_c(j: u32) {
+    c_base = p.out_off + split * p.split_stride + j;
+}
+
+fn store_c(m: u32, j: u32, v: f32) {
+    if (m < p.M && j < gn) {
+        out[c_base + m * p.GN] = v;
+    }
+}
+//#endif
+
+//#include gemm_tile
+
+@compute @workgroup_size(256)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let g = group_index(wid, nwg);
+    let tiles = p.tiles_m * p.tiles_n;
+    // Whole workgroups leave together, so the barriers in gemm stay uniform.
+//#if CLASSES
+    let per_split = tiles * S * S;
+//#else
+    let per_split = tiles;
+//#endif
+    if (g >= per_split * p.splits) {
+        return;
+    }
+    split = g / per_split;
+    let t = g % tiles;
+    let tm = (t / p.tiles_n) * BM;
+    let tn = (t % p.tiles_n) * BM;
+    gn = p.GN;
+//#if CLASSES
+    set_class((g % per_split) / tiles);
+    // Classes have fewer columns than the first; their spare tiles leave
+    // (whole workgroups, so the barriers stay uniform).
+    if (tn >= gn) {
+        return;
+    }
+//#endif
+    let k_begin = split * p.k_len;
+    let k_end = min(k_begin + p.k_len, p.K);
+    gemm(li, tm, tn, k_begin, k_end);
+    gemm_store(li, tm, tn);
+}
