@@ -109,6 +109,21 @@ fn backward_dx_scale(dy: &[f64], x: &[f64], shape: &[usize], g: &[f64]) -> Vec<f
         .collect()
 }
 
+/// Per channel, sum |dy * xhat| and sum |dy|.
+fn backward_param_scale(dy: &[f64], x: &[f64], shape: &[usize]) -> (Vec<f64>, Vec<f64>) {
+    let (_, c, inner) = dims(shape);
+    let st = stats(x, shape);
+    let mut dg = vec![0.0; c];
+    let mut db = vec![0.0; c];
+    for (i, &d) in dy.iter().enumerate() {
+        let ci = (i / inner) % c;
+        let xhat = (x[i] - st[ci].0) / (st[ci].1 + BN_EPS as f64).sqrt();
+        dg[ci] += (d * xhat).abs();
+        db[ci] += d.abs();
+    }
+    (dg, db)
+}
+
 fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
@@ -221,18 +236,24 @@ fn check_shape(shape: &[usize], with_running: bool) {
         &backward_dx_scale(&f64s(&dyv), &x64, shape, &g64),
         1e-4,
     );
-    assert_close(
+    // dgamma and dbeta sum dy * xhat and dy over a channel: judged against
+    // the sums of magnitudes (an H200 with the register kernels missed 1e-4
+    // relative to the result by 4x at 21 values per channel).
+    let (dg_scale, db_scale) = backward_param_scale(&f64s(&dyv), &x64, shape);
+    assert_close_to_scale(
         &format!("{what} dgamma"),
         s,
         &grads.dgamma.to_vec().unwrap(),
         &dg_ref,
+        &dg_scale,
         1e-4,
     );
-    assert_close(
+    assert_close_to_scale(
         &format!("{what} dbeta"),
         s,
         &grads.dbeta.to_vec().unwrap(),
         &db_ref,
+        &db_scale,
         1e-4,
     );
 }

@@ -23,8 +23,15 @@ fn gpu_check_dry_run_passes_every_step() {
     let summary = std::fs::read_to_string(out.join("summary.txt")).unwrap_or_default();
     assert!(status.success(), "gpu-check --dry-run failed:\n{summary}");
     for step in [
-        "devices", "bench", "profile", "train-damsm", "train-attngan", "eval-oracle",
-        "eval-r-precision", "eval-fd", "generate",
+        "devices",
+        "bench",
+        "profile",
+        "train-damsm",
+        "train-attngan",
+        "eval-oracle",
+        "eval-r-precision",
+        "eval-fd",
+        "generate",
     ] {
         assert!(
             summary.contains(&format!("{step}: ok")),

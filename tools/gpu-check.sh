@@ -28,10 +28,10 @@
 #      ndf 64, 3 stages), JSON out;
 #   4. the PyTorch baseline at the same shapes, on the same GPU, JSON out
 #      (tools/gpu/torch_baseline.py);
-#   5. the DAMSM and AttnGAN model tests (tiled kernels);
+#   5. a short world training run (DAMSM, then AttnGAN guided by it),
+#      samples from it, and engine eval oracle, r-precision and fd on it;
 #   6. the per-kernel profile of one DAMSM and one AttnGAN training step;
-#   7. a short world training run (DAMSM, then AttnGAN guided by it),
-#      samples from it, and engine eval oracle, r-precision and fd on it.
+#   7. the DAMSM and AttnGAN model tests (tiled kernels).
 # Results: DIR/results.tar.gz (logs, JSON, PNG, summary.txt),
 # DIR/damsm.safetensors, and the AttnGAN checkpoint without its
 # discriminators and optimiser state (what sampling and eval need), in parts
@@ -194,9 +194,6 @@ if python3 -c 'import torch' >/dev/null 2>&1; then
 else
     echo "torch: skipped (python3 has no torch here)" | tee -a "$summary"
 fi
-tests damsm-tests tiled damsm "${damsm_filter[@]}"
-tests attngan-tests tiled attngan "${attngan_filter[@]}"
-step profile 90 "$engine" "${profile[@]}" --json "$work/profile.json"
 if [ -n "$damsm_in" ]; then
     mkdir -p "$work/damsm" && cp "$damsm_in" "$work/damsm/checkpoint.safetensors"
     echo "train-damsm: skipped (guided by the carried $damsm_in)" | tee -a "$summary"
@@ -219,6 +216,9 @@ step generate 40 "$engine" generate --model "$gan" -n 4 --seed 1 \
     "a small blue square in the center on a black background" \
     "a green triangle at the bottom right on a grey background"
 
+step profile 90 "$engine" "${profile[@]}" --json "$work/profile.json"
+tests damsm-tests tiled damsm "${damsm_filter[@]}"
+tests attngan-tests tiled attngan "${attngan_filter[@]}"
 echo "total: $(($(date +%s) - start))s of a ${budget}s budget" | tee -a "$summary"
 [ -f "$work/damsm/checkpoint.safetensors" ] && cp "$work/damsm/checkpoint.safetensors" "$out/damsm.safetensors"
 # The sampler's part of the AttnGAN checkpoint (G, its moving average, the
