@@ -221,50 +221,19 @@ impl Oracle {
         let min_area = (self.min_area * small_box).max(2.0) as usize;
         let mut seen = vec![false; labels.len()];
         let mut out = Vec::new();
-        let mut stack = Vec::new();
         for start in 0..labels.len() {
             let l = labels[start];
             if seen[start] || l == NONE || l < nb {
                 continue;
             }
             seen[start] = true;
-            stack.push(start);
-            let mut c = Component {
-                label: l - nb,
-                area: 0,
-                x0: w,
-                y0: h,
-                x1: 0,
-                y1: 0,
-                pixels: vec![],
-            };
-            while let Some(i) = stack.pop() {
-                let (x, y) = ((i as u32) % w, (i as u32) / w);
-                c.area += 1;
-                c.x0 = c.x0.min(x);
-                c.y0 = c.y0.min(y);
-                c.x1 = c.x1.max(x);
-                c.y1 = c.y1.max(y);
-                c.pixels.push((x, y));
-                let mut visit = |j: usize| {
-                    if !seen[j] && labels[j] == l {
-                        seen[j] = true;
-                        stack.push(j);
-                    }
-                };
-                if x > 0 {
-                    visit(i - 1);
-                }
-                if x + 1 < w {
-                    visit(i + 1);
-                }
-                if y > 0 {
-                    visit(i - w as usize);
-                }
-                if y + 1 < h {
-                    visit(i + w as usize);
-                }
-            }
+            let seed = ((start as u32) % w, (start as u32) / w);
+            let c = flood(w, h, l - nb, vec![seed], |x, y| {
+                let j = (y * w + x) as usize;
+                let take = !seen[j] && labels[j] == l;
+                seen[j] |= take;
+                take
+            });
             if c.area >= min_area {
                 out.push(c);
             }
@@ -442,34 +411,44 @@ fn grow(img: &RgbImage, c: &Component, bg: [u8; 3]) -> Component {
     let margin = (w.max(h) / 16).max(2);
     let (bx0, by0) = (c.x0.saturating_sub(margin), c.y0.saturating_sub(margin));
     let (bx1, by1) = ((c.x1 + margin).min(w - 1), (c.y1 + margin).min(h - 1));
-    let mut seen = std::collections::HashSet::with_capacity(c.pixels.len() * 2);
-    let mut stack: Vec<(u32, u32)> = c.pixels.clone();
-    for &p in &c.pixels {
-        seen.insert(p);
-    }
-    let mut out = Component {
-        label: c.label,
+    let mut seen: std::collections::HashSet<(u32, u32)> = c.pixels.iter().copied().collect();
+    flood(w, h, c.label, c.pixels.clone(), |x, y| {
+        (bx0..=bx1).contains(&x)
+            && (by0..=by1).contains(&y)
+            && !seen.contains(&(x, y))
+            && inside(x, y)
+            && seen.insert((x, y))
+    })
+}
+
+/// The 4-connected component grown from `seeds` (already taken) over the
+/// pixels `take` accepts (it also marks them, so each is taken once).
+fn flood(
+    w: u32,
+    h: u32,
+    label: u8,
+    seeds: Vec<(u32, u32)>,
+    mut take: impl FnMut(u32, u32) -> bool,
+) -> Component {
+    let mut c = Component {
+        label,
         area: 0,
         x0: w,
         y0: h,
         x1: 0,
         y1: 0,
-        pixels: Vec::with_capacity(c.pixels.len() * 2),
+        pixels: Vec::with_capacity(seeds.len()),
     };
+    let mut stack = seeds;
     while let Some((x, y)) = stack.pop() {
-        out.area += 1;
-        out.x0 = out.x0.min(x);
-        out.y0 = out.y0.min(y);
-        out.x1 = out.x1.max(x);
-        out.y1 = out.y1.max(y);
-        out.pixels.push((x, y));
+        c.area += 1;
+        c.x0 = c.x0.min(x);
+        c.y0 = c.y0.min(y);
+        c.x1 = c.x1.max(x);
+        c.y1 = c.y1.max(y);
+        c.pixels.push((x, y));
         let mut visit = |xx: u32, yy: u32| {
-            if (bx0..=bx1).contains(&xx)
-                && (by0..=by1).contains(&yy)
-                && !seen.contains(&(xx, yy))
-                && inside(xx, yy)
-            {
-                seen.insert((xx, yy));
+            if take(xx, yy) {
                 stack.push((xx, yy));
             }
         };
@@ -486,7 +465,7 @@ fn grow(img: &RgbImage, c: &Component, bg: [u8; 3]) -> Component {
             visit(x, y + 1);
         }
     }
-    out
+    c
 }
 
 /// The shape whose template, stretched over the component's box, has the
