@@ -175,3 +175,44 @@ fn bad_checkpoints_are_clear_errors() {
     assert!(Checkpoint::load(&path).is_ok());
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn bad_numbers_and_environment_are_clear_errors_not_panics() {
+    let exe = env!("CARGO_BIN_EXE_engine");
+    let out_dir = temp_dir("bad-flags");
+    let run = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut cmd = std::process::Command::new(exe);
+        cmd.args(args);
+        if let Some((k, v)) = env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let out = out_dir.to_str().unwrap();
+    for minutes in ["nan", "inf", "-1", "0"] {
+        let flag = format!("--minutes={minutes}");
+        let (code, err) = run(&["train", "--out", out, &flag], None);
+        assert_eq!(code, Some(1), "--minutes {minutes}: {err}");
+        assert!(
+            err.contains("--minutes") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+    let (code, err) = run(&["world", "--size", "1000", "--out", out], None);
+    assert!(code == Some(1) && err.contains("--size 1000"), "{err}");
+    let (code, err) = run(&["world", "--count", "100000000", "--out", out], None);
+    assert!(
+        code == Some(1) && err.contains("--count 100000000"),
+        "{err}"
+    );
+    let (code, err) = run(&["devices"], Some(("ENGINE_KERNELS", "bogus")));
+    assert!(
+        code == Some(1) && err.contains("ENGINE_KERNELS") && err.contains("bogus"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(out_dir).ok();
+}

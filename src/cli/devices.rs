@@ -5,6 +5,7 @@ use engine::runtime::device::{self, WANTED_FEATURES};
 use engine::Result;
 
 pub fn run() -> Result<()> {
+    let forced = engine::runtime::kernels_override()?;
     let adapters = device::list_adapters();
     if adapters.is_empty() {
         return Err(engine::Error::NoAdapter {
@@ -66,10 +67,16 @@ pub fn run() -> Result<()> {
         "  f16 in shaders               {}",
         yes(wgpu::Features::SHADER_F16)
     );
-    let flavour = if a.info.device_type == wgpu::DeviceType::Cpu {
-        "registers (software GPU: register-blocked kernels, no workgroup memory)"
-    } else {
-        "tiled (workgroup-memory tiles)"
+    let flavour = match (
+        forced.unwrap_or(engine::Flavour::for_device_type(a.info.device_type)),
+        forced.is_some(),
+    ) {
+        (engine::Flavour::Registers, false) => {
+            "registers (software GPU: register-blocked kernels, no workgroup memory)"
+        }
+        (engine::Flavour::Tiled, false) => "tiled (workgroup-memory tiles)",
+        (engine::Flavour::Registers, true) => "registers (ENGINE_KERNELS)",
+        (engine::Flavour::Tiled, true) => "tiled (ENGINE_KERNELS)",
     };
     println!("  kernel flavour               {flavour}");
     let _ = WANTED_FEATURES;

@@ -114,6 +114,13 @@ fn check(args: &TrainArgs) -> Result<()> {
     if !(lr > 0.0 && lr.is_finite()) {
         return bad(format!("--lr {lr} must be a positive number"));
     }
+    if let Some(m) = args.minutes {
+        if !(m.is_finite() && m > 0.0) {
+            return bad(format!(
+                "--minutes {m} must be a positive number of minutes (e.g. 30 or 0.5)"
+            ));
+        }
+    }
     if args.checkpoint_every == 0 {
         return bad("--checkpoint-every must be at least 1".into());
     }

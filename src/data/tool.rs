@@ -24,10 +24,16 @@ pub struct WorldArgs {
 
 /// Render the grid, write it, print each scene and its captions.
 pub fn run_world(args: &WorldArgs) -> Result<(), String> {
-    if !(8..=1024).contains(&args.size) {
+    if !(32..=256).contains(&args.size) {
         return Err(format!(
             "--size {} is out of range (use 32 to 256)",
             args.size
+        ));
+    }
+    if !(1..=1024).contains(&args.count) {
+        return Err(format!(
+            "--count {} is out of range: a grid holds 1 to 1024 scenes",
+            args.count
         ));
     }
     let world = World::new(WorldConfig {

@@ -18,6 +18,20 @@ use std::sync::{Arc, Mutex};
 
 pub use device::{list_adapters, AdapterSummary};
 pub use error::{Error, Result};
+
+/// The kernel flavour ENGINE_KERNELS asks for, if it is set: an error names
+/// any value other than `registers` or `tiled`.
+pub fn kernels_override() -> Result<Option<Flavour>> {
+    match std::env::var("ENGINE_KERNELS") {
+        Err(_) => Ok(None),
+        Ok(v) if v == "registers" => Ok(Some(Flavour::Registers)),
+        Ok(v) if v == "tiled" => Ok(Some(Flavour::Tiled)),
+        Ok(v) => Err(Error::invalid(
+            "ENGINE_KERNELS",
+            format!("{v:?} is not a kernel flavour: set it to registers or tiled, or unset it to choose by adapter type"),
+        )),
+    }
+}
 pub use kernels::KernelSpec;
 pub use pool::PoolStats;
 pub use profile::{HostTime, KernelTime, Profile};
@@ -38,6 +52,18 @@ pub enum Flavour {
     Registers,
     /// Workgroup-memory tiled kernels (discrete and integrated GPUs).
     Tiled,
+}
+
+impl Flavour {
+    /// The flavour chosen when ENGINE_KERNELS is not set: registers for
+    /// software GPUs, tiles for everything else.
+    pub fn for_device_type(t: wgpu::DeviceType) -> Flavour {
+        if t == wgpu::DeviceType::Cpu {
+            Flavour::Registers
+        } else {
+            Flavour::Tiled
+        }
+    }
 }
 
 /// A handle on one device; cheap to clone.
@@ -89,6 +115,7 @@ impl Runtime {
     /// Opens the best adapter (see [`device::choose`]) with its own limits and
     /// the optional features it has (timestamps, subgroups, f16).
     pub fn new() -> Result<Runtime> {
+        kernels_override()?;
         let (adapter, device, queue) = device::open_default()?;
         Ok(Self::build(device, queue, adapter.get_info()))
     }
@@ -106,11 +133,14 @@ impl Runtime {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             sink.lock().unwrap().push(e.to_string());
         }));
-        let flavour = match std::env::var("ENGINE_KERNELS").as_deref() {
-            Ok("registers") => Flavour::Registers,
-            Ok("tiled") => Flavour::Tiled,
-            _ if info.device_type == wgpu::DeviceType::Cpu => Flavour::Registers,
-            _ => Flavour::Tiled,
+        let flavour = match kernels_override() {
+            Ok(Some(f)) => f,
+            Ok(None) => Flavour::for_device_type(info.device_type),
+            Err(e) => {
+                // from_device cannot fail; Runtime::new refused it already.
+                eprintln!("warning: {e}");
+                Flavour::for_device_type(info.device_type)
+            }
         };
         Runtime {
             flavour,
