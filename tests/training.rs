@@ -214,5 +214,10 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
         code == Some(1) && err.contains("ENGINE_KERNELS") && err.contains("bogus"),
         "{err}"
     );
+    let (code, err) = run(&["devices"], Some(("WGPU_BACKEND", "dx12")));
+    if code == Some(1) {
+        // No DX12 here (Linux): the message names the variable that narrowed the search.
+        assert!(err.contains("WGPU_BACKEND=\"dx12\""), "{err}");
+    }
     std::fs::remove_dir_all(out_dir).ok();
 }

@@ -9,7 +9,7 @@ pub fn run() -> Result<()> {
     let adapters = device::list_adapters();
     if adapters.is_empty() {
         return Err(engine::Error::NoAdapter {
-            details: String::new(),
+            details: device::backend_details(),
         });
     }
     let chosen = device::choose(&adapters).ok();

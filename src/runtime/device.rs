@@ -65,18 +65,27 @@ pub fn choose(adapters: &[AdapterSummary]) -> Result<usize> {
     match best {
         Some((i, _)) => Ok(i),
         None => {
-            let mut details = String::new();
-            if let Some(w) = &wanted {
-                details = format!(" matching WGPU_ADAPTER_NAME={w:?}");
-                if !adapters.is_empty() {
+            let details = match &wanted {
+                Some(w) if !adapters.is_empty() => {
                     let names: Vec<_> = adapters.iter().map(|a| a.info.name.clone()).collect();
-                    details.push_str(&format!(" (found: {})", names.join(", ")));
+                    format!(
+                        " matching WGPU_ADAPTER_NAME={w:?} (found: {})",
+                        names.join(", ")
+                    )
                 }
-            } else if let Ok(b) = std::env::var("WGPU_BACKEND") {
-                details = format!(" for WGPU_BACKEND={b:?}");
-            }
+                Some(w) => format!(" matching WGPU_ADAPTER_NAME={w:?}"),
+                None => backend_details(),
+            };
             Err(Error::NoAdapter { details })
         }
+    }
+}
+
+/// What narrowed the search, for the no-adapter message: WGPU_BACKEND, if set.
+pub fn backend_details() -> String {
+    match std::env::var("WGPU_BACKEND") {
+        Ok(b) => format!(" for WGPU_BACKEND={b:?} (unset it to let wgpu try every backend)"),
+        Err(_) => String::new(),
     }
 }
 
