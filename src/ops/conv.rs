@@ -417,6 +417,11 @@ const WEIGHT_GRAD_THREADS: usize = 8192;
 
 /// dw [o, c, kh, kw] = sum over the batch's pixels of dy x im2col(x).
 fn launch_backward_weight(rt: &Runtime, g: Geometry, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    if g.n * g.c * g.o == 0 {
+        // An empty batch sums nothing (dw is zeros); no channels leave dw
+        // empty. Both kernels' split arithmetic assumes neither.
+        return super::fill::zeros(rt, &[g.o, g.c, g.kh, g.kw]);
+    }
     if rt.flavour() == Flavour::Tiled {
         return launch_tiled(rt, Mode::BackwardWeight, g, x, dy, None);
     }
