@@ -401,6 +401,11 @@ fn masked_softmax_along_each_axis() {
         (&[1, 1], 1, None, 1.0),
         (&[33, 3], 0, None, 2.0),
         (&[2, 1031], 1, None, 1.0),
+        // Lines of 30,000: a thread per line (three passes over it) ran into
+        // llvmpipe's cap of 65,535 loop iterations per invocation and was
+        // cut short; such lines take chunked reductions.
+        (&[4, 30_000], 1, Some(2), 1.0),
+        (&[30_000, 2], 0, None, 3.0),
     ];
     for &(shape, axis, mask_rows, scale) in cases {
         let s = seed();

@@ -9,6 +9,8 @@
 use super::grid_1d;
 use super::matmul::matmul;
 use super::reduce::{reduce, ReduceOp};
+use super::softmax::LONG_LINE;
+use super::unary::{unary, UnaryOp};
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 /// Longest sentence of the fused kernels (their private arrays); longer ones
@@ -330,6 +332,9 @@ pub fn masked_softmax(
         }
         group = outer / m.dim(0);
     }
+    if len > LONG_LINE && outer * inner > 0 {
+        return long_masked_softmax(x, (outer, len, inner), scale, mask);
+    }
     let rt = x.runtime();
     let y = Tensor::uninit(rt, x.shape())?;
     let lines = outer * inner;
@@ -358,6 +363,44 @@ pub fn masked_softmax(
     Ok(y)
 }
 
+/// [`masked_softmax`] of lines over [`LONG_LINE`], where the kernel's thread
+/// per line would run into llvmpipe's loop cap (65,535 iterations per
+/// invocation in all; three passes over a line of 30,000 were cut short):
+/// the line maxima and sums come from chunked reductions, the rest is
+/// elementwise. x is viewed as [mask rows, group, len, inner].
+fn long_masked_softmax(
+    x: &Tensor,
+    (outer, len, inner): (usize, usize, usize),
+    scale: f32,
+    mask: Option<&Tensor>,
+) -> Result<Tensor> {
+    let rows = mask.map_or(1, |m| m.dim(0));
+    let lines = [rows, outer / rows, len, inner];
+    let z = x.reshape(&lines)?.mul_scalar(scale)?;
+    // keep = 1 where the mask is below 0.5 (a real entry), as in the kernel.
+    let keep = match mask {
+        Some(m) => {
+            Some(unary(&m.rsub_scalar(0.5)?, UnaryOp::Step, 0.0)?.reshape(&[rows, 1, len, 1])?)
+        }
+        None => None,
+    };
+    // Masked entries sit at -3.4e38 for the max, and are zeroed after exp.
+    let z = match &keep {
+        Some(k) => z.add(&k.add_scalar(-1.0)?.mul_scalar(3.4e38)?)?,
+        None => z,
+    };
+    let mx = reduce(&z, 2, ReduceOp::Max, true)?;
+    let e = z.sub(&mx)?.exp()?;
+    let e = match &keep {
+        Some(k) => e.mul(k)?,
+        None => e,
+    };
+    // A fully masked line sums to 0 (else at least 1): its zeros stay zeros.
+    let floor = super::fill::full(x.runtime(), &[1], 0.5)?;
+    let sum = reduce(&e, 2, ReduceOp::Sum, true)?.maximum(&floor)?;
+    e.div(&sum)?.reshape(x.shape())
+}
+
 /// Backward of [`masked_softmax`] from its output y: dx = scale * y * (dy - sum(y * dy)).
 // y, dy: like x -> dx like x
 pub fn masked_softmax_backward(y: &Tensor, dy: &Tensor, axis: usize, scale: f32) -> Result<Tensor> {
@@ -371,6 +414,18 @@ pub fn masked_softmax_backward(y: &Tensor, dy: &Tensor, axis: usize, scale: f32)
         ));
     }
     let (outer, len, inner) = axis_dims(OP, y, axis)?;
+    if len > LONG_LINE && outer * inner > 0 {
+        // As in long_masked_softmax: the dot along each line by chunked reductions.
+        let (y3, dy3) = (
+            y.reshape(&[outer, len, inner])?,
+            dy.reshape(&[outer, len, inner])?,
+        );
+        let dot = reduce(&y3.mul(&dy3)?, 1, ReduceOp::Sum, true)?;
+        return y3
+            .mul(&dy3.sub(&dot)?)?
+            .mul_scalar(scale)?
+            .reshape(y.shape());
+    }
     let rt = y.runtime();
     let dx = Tensor::uninit(rt, y.shape())?;
     let lines = outer * inner;
