@@ -611,6 +611,26 @@ fn gemm_paths() {
     );
 }
 
+/// llvmpipe ends the loops of one invocation after 65,535 iterations in all:
+/// 70,000 channels of a 1x1 kernel summed in one register-kernel launch were
+/// cut short. The conv forward sums the input channels (conv2d), the
+/// backward-data kernel the transpose's input channels (conv_transpose2d).
+#[test]
+fn long_channel_sums() {
+    let g = Case {
+        n: 1,
+        c: 70_000,
+        h: 1,
+        w: 2,
+        o: 2,
+        k: 1,
+        s: 1,
+        p: 0,
+    };
+    check_conv(g, true);
+    check_transpose(g, true);
+}
+
 #[test]
 fn invalid_shapes_are_named() {
     let rt = rt();
