@@ -16,6 +16,17 @@ use crate::runtime::{Error, KernelSpec, Result, Tensor};
 /// Longest sentence of the fused kernels (their private arrays); longer ones
 /// go through matmul + softmax + matmul.
 pub const FUSED_MAX_WORDS: usize = 64;
+/// The most loop iterations the fused kernels may take per invocation, about
+/// 2 C (T + 1) + 4 T: llvmpipe ends the loops of one invocation after 65,535
+/// iterations in all, with no error, and cut C = 512, T = 64 and C = 2048,
+/// T = 18 short. Wider problems go through matmul + softmax + matmul.
+const FUSED_LOOP_BUDGET: usize = 32768;
+
+/// Whether the fused kernels take C channels and T words (see above).
+fn fused(c: usize, t: usize) -> bool {
+    t <= FUSED_MAX_WORDS && 2 * c * (t + 1) + 4 * t <= FUSED_LOOP_BUDGET
+}
+
 /// Pixels per partial sum of the word gradient.
 const WORD_GRAD_CHUNK: usize = 256;
 
@@ -111,7 +122,7 @@ fn check(
 pub fn attention(q: &Tensor, w: &Tensor, mask: Option<&Tensor>) -> Result<Attention> {
     let (b, c, p, t) = check("attention", q, w, mask)?;
     let rt = q.runtime();
-    if t > FUSED_MAX_WORDS || b * p == 0 {
+    if !fused(c, t) || b * p == 0 {
         // scores [B, P, T] = q^T w; context [B, C, P] = w attn^T.
         let scores = matmul(q, w, true, false)?.reshape(&[b, p, t])?;
         let attn = masked_softmax(&scores, 2, 1.0, mask)?;
@@ -183,7 +194,7 @@ pub fn attention_backward(
         }
     }
     let rt = q.runtime();
-    let (ds, dq) = if t > FUSED_MAX_WORDS || b * p == 0 {
+    let (ds, dq) = if !fused(c, t) || b * p == 0 {
         // dattn = dctx^T w; ds = softmax backward; dq = w ds^T.
         let mut g = matmul(d_context, w, true, false)?.reshape(&[b, p, t])?;
         if let Some(da) = d_attn {
