@@ -229,6 +229,17 @@ fn attention_long_sentences_take_the_unfused_path() {
     );
 }
 
+/// llvmpipe ends the loops of one invocation after 65,535 iterations in all;
+/// the fused kernels loop about 2 C (T + 1) times per pixel, and were cut
+/// short at C = 512, T = 64 and at C = 2048, T = 18. Those take the
+/// unfused path.
+#[test]
+fn attention_wide_channels_stay_under_the_loop_cap() {
+    for (c, t) in [(512, 64), (2048, 18)] {
+        check(Dims { b: 1, c, p: 3, t }, true, 1e-5);
+    }
+}
+
 #[test]
 fn attention_many_pixels_sum_word_gradient_in_chunks() {
     check(
@@ -401,6 +412,11 @@ fn masked_softmax_along_each_axis() {
         (&[1, 1], 1, None, 1.0),
         (&[33, 3], 0, None, 2.0),
         (&[2, 1031], 1, None, 1.0),
+        // Lines of 30,000: a thread per line (three passes over it) ran into
+        // llvmpipe's cap of 65,535 loop iterations per invocation and was
+        // cut short; such lines take chunked reductions.
+        (&[4, 30_000], 1, Some(2), 1.0),
+        (&[30_000, 2], 0, None, 3.0),
     ];
     for &(shape, axis, mask_rows, scale) in cases {
         let s = seed();

@@ -288,6 +288,14 @@ fn batch_norm_attngan_shape() {
     check_shape(&[2, 64, 64, 64], true);
 }
 
+/// llvmpipe ends the loops of one invocation after 65,535 iterations in all:
+/// a workgroup of 256 per channel looping three times over it was cut short
+/// at 6.5M values per channel. Such channels take chunked reductions.
+#[test]
+fn batch_norm_long_channels() {
+    check_shape(&[2, 1, 3_250_000], true);
+}
+
 #[test]
 fn batch_norm_views_with_offsets() {
     // x and gamma as views into larger buffers: the kernels must add offsets.

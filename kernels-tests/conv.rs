@@ -611,6 +611,26 @@ fn gemm_paths() {
     );
 }
 
+/// llvmpipe ends the loops of one invocation after 65,535 iterations in all:
+/// 70,000 channels of a 1x1 kernel summed in one register-kernel launch were
+/// cut short. The conv forward sums the input channels (conv2d), the
+/// backward-data kernel the transpose's input channels (conv_transpose2d).
+#[test]
+fn long_channel_sums() {
+    let g = Case {
+        n: 1,
+        c: 70_000,
+        h: 1,
+        w: 2,
+        o: 2,
+        k: 1,
+        s: 1,
+        p: 0,
+    };
+    check_conv(g, true);
+    check_transpose(g, true);
+}
+
 #[test]
 fn invalid_shapes_are_named() {
     let rt = rt();
@@ -637,4 +657,41 @@ fn invalid_shapes_are_named() {
         .unwrap_err()
         .to_string()
         .contains("rank 4"));
+}
+
+/// An empty batch, or no channels, gives a weight gradient of zeros of the
+/// weight's shape (an empty one when it has no elements); the split
+/// arithmetic of both flavours used to panic ("min > max", division by zero).
+#[test]
+fn weight_gradients_of_empty_inputs() {
+    for flavour in [engine::Flavour::Registers, engine::Flavour::Tiled] {
+        let rt = rt().with_flavour(flavour);
+        let t = |shape: &[usize]| {
+            let n = shape.iter().product();
+            Tensor::from_slice(&rt, &vec![1.0; n], shape).unwrap()
+        };
+        let check = |what: &str, dw: Tensor, shape: &[usize]| {
+            assert_eq!(dw.shape(), shape, "{flavour:?} {what}");
+            let v = dw.to_vec().unwrap();
+            assert!(v.iter().all(|&x| x == 0.0), "{flavour:?} {what}: {v:?}");
+        };
+        // conv2d 3x3, pad 1: x [N, C, 5, 5], dy [N, O, 5, 5] -> dw [O, C, 3, 3].
+        let dw = conv2d_backward_weight(&t(&[0, 3, 5, 5]), &t(&[0, 4, 5, 5]), [3, 3], 1, 1);
+        check("conv2d N=0", dw.unwrap(), &[4, 3, 3, 3]);
+        let dw = conv2d_backward_weight(&t(&[2, 0, 5, 5]), &t(&[2, 4, 5, 5]), [3, 3], 1, 1);
+        check("conv2d C=0", dw.unwrap(), &[4, 0, 3, 3]);
+        let dw = conv2d_backward_weight(&t(&[2, 3, 5, 5]), &t(&[2, 0, 5, 5]), [3, 3], 1, 1);
+        check("conv2d O=0", dw.unwrap(), &[0, 3, 3, 3]);
+        // conv_transpose2d 4x4 stride 2 pad 1: x [N, Cin, 5, 5], dy [N, Cout, 10, 10]
+        // -> dw [Cin, Cout, 4, 4].
+        let dw =
+            conv_transpose2d_backward_weight(&t(&[0, 3, 5, 5]), &t(&[0, 4, 10, 10]), [4, 4], 2, 1);
+        check("conv_transpose2d N=0", dw.unwrap(), &[3, 4, 4, 4]);
+        let dw =
+            conv_transpose2d_backward_weight(&t(&[2, 0, 5, 5]), &t(&[2, 4, 10, 10]), [4, 4], 2, 1);
+        check("conv_transpose2d Cin=0", dw.unwrap(), &[0, 4, 4, 4]);
+        let dw =
+            conv_transpose2d_backward_weight(&t(&[2, 3, 5, 5]), &t(&[2, 0, 10, 10]), [4, 4], 2, 1);
+        check("conv_transpose2d Cout=0", dw.unwrap(), &[3, 0, 4, 4]);
+    }
 }

@@ -200,3 +200,26 @@ fn tiled_big_tiles_and_long_k() {
         1e-5,
     );
 }
+
+/// llvmpipe ends the loops of one invocation after 65,535 iterations in all:
+/// a whole K of 70,001 in one register-kernel launch was summed only to
+/// about 43,690, and rows 1-7 of the 8x8 block were never written. Both
+/// flavours chunk K (the tiled one's other transposes are in
+/// tiled_big_tiles_and_long_k). 70,001 takes the scalar loads and the K % 4
+/// tail, 70,000 the vec4 loads. About 6 s a case on lavapipe.
+#[test]
+fn long_k_every_flavour_and_transpose() {
+    for t in 0..4 {
+        check(
+            Flavour::Registers,
+            (0, 0),
+            8,
+            8,
+            70_001,
+            t & 1 != 0,
+            t & 2 != 0,
+        );
+    }
+    check(Flavour::Registers, (0, 0), 8, 8, 70_000, false, false);
+    check(Flavour::Tiled, (0, 0), 8, 8, 70_001, false, false);
+}

@@ -8,6 +8,10 @@
 //     row of padding only gives all zeros (not NaN)
 //   ctx[b, c, p] = sum_t attn[b, p, t] * w[b, c, t]
 // T <= TMAX (the private arrays); longer sentences take the unfused path.
+// So do wide problems, 2 C (T + 1) + 4 T over 32,768 (FUSED_LOOP_BUDGET in
+// src/ops/attention.rs): a thread loops about that many times, and llvmpipe
+// ends the loops of one invocation after 65,535 iterations in all, with no
+// error (C = 512, T = 64 and C = 2048, T = 18 were cut short).
 
 struct Params {
     b: u32,

@@ -4,6 +4,9 @@
 //   dq[b, c, p] = sum_t ds[t] * w[b, c, t]
 // ds is written out for the word gradient (attention_backward_words.wgsl).
 // Padding words have attn = 0, hence ds = 0: the mask needs no input here.
+// Like the forward, only for T <= TMAX and 2 C (T + 1) + 4 T <= 32,768
+// (llvmpipe's cap of 65,535 loop iterations per invocation); the rest takes
+// the unfused path (src/ops/attention.rs).
 
 struct Params {
     b: u32,

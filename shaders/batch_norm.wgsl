@@ -14,6 +14,11 @@
 // The mean is saved as an unevaluated sum hi + lo of two f32 (hi is the
 // rounded mean): on inputs like 100 +- 0.5 the rounding of hi alone would
 // shift every xhat by up to 2e-5; x - hi is exact there and - lo restores it.
+//
+// Channels over 2M values (LONG_CHANNEL in src/ops/batch_norm.rs) do not come
+// here: llvmpipe ends the loops of one invocation after 65,535 iterations in
+// all, with no error, and three passes of count / WG per thread were cut
+// short at 6.5M; the host does the same arithmetic with chunked reductions.
 
 struct Params {
     n: u32,

@@ -4,6 +4,7 @@
 //   dx = gamma * invstd * (dy - sum(dy)/M - xhat * sum(dy * xhat)/M),
 // with xhat = (x - mean) * invstd recomputed from the saved statistics.
 // Layout and the TREE / one-thread-per-channel choice as in batch_norm.wgsl.
+// So is the host's path for channels over 2M values (llvmpipe's loop cap).
 
 struct Params {
     n: u32,

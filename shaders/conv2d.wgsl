@@ -10,6 +10,13 @@
 // compile-time constants so the inner loops unroll. The input arrives padded
 // (shaders/pad2d.wgsl: H and W here are the padded sizes, P is 0), so the
 // inner loop has no bounds checks: one add and one load per element.
+//
+// One launch sums the channels c_begin .. c_end; with `accumulate` it adds to
+// out (and leaves the bias to the first launch). llvmpipe ends every loop of
+// an invocation after 65,535 iterations in all, with no error: 70,000
+// channels of a 1x1 kernel in one launch were summed short. The host
+// (src/ops/conv.rs) splits the channels so that one launch loops at most
+// 16,384 times over channels and taps.
 
 struct Params {
     N: u32,
@@ -29,6 +36,9 @@ struct Params {
     wblocks: u32,
     oblocks: u32,
     task_groups: u32, // ceil(tasks / 64)
+    c_begin: u32, // this launch sums channels c_begin .. c_end
+    c_end: u32,
+    accumulate: u32, // 1: out += sum (a later launch); 0: out = sum + bias
 }
 
 const KW: u32 = {{KW}}u;
@@ -83,12 +93,12 @@ fn main(
     // plane by plane and the weights with a stride of KH*KW.
     let ckk = p.KH * KW;
     let plane = p.H * p.W;
-    let xn = p.x_off + n * p.C * plane;
+    let xn = p.x_off + (n * p.C + p.c_begin) * plane;
     for (var kh = 0u; kh < p.KH; kh++) {
         for (var kw = 0u; kw < KW; kw++) {
             var xi = xn + (oh * S + kh) * p.W + kw;
-            var wi = kh * KW + kw;
-            for (var c = 0u; c < p.C; c++) {
+            var wi = p.c_begin * ckk + kh * KW + kw;
+            for (var c = p.c_begin; c < p.c_end; c++) {
                 var xv: array<vec4<f32>, 2>;
                 for (var j = 0u; j < 8u; j++) {
                     xv[j / 4u][j % 4u] = x[xi + col[j]];
@@ -106,7 +116,7 @@ fn main(
 //#else
     // Few channels (an image's 3): channels outside, taps inside.
     let ckk = p.KH * KW;
-    for (var c = 0u; c < p.C; c++) {
+    for (var c = p.c_begin; c < p.c_end; c++) {
         for (var kh = 0u; kh < p.KH; kh++) {
             let xrow = p.x_off + ((n * p.C + c) * p.H + oh * S + kh) * p.W;
             let wk = c * ckk + kh * KW;
@@ -131,13 +141,16 @@ fn main(
             break;
         }
 //#if HAS_BIAS
-        let b = bias[p.b_off + o];
+        var b = bias[p.b_off + o];
 //#else
-        let b = 0.0;
+        var b = 0.0;
 //#endif
         let orow = p.out_off + ((n * p.O + o) * p.OH + oh) * p.OW;
         for (var j = 0u; j < 8u; j++) {
             if (ow0 + j < p.OW) {
+                if (p.accumulate != 0u) {
+                    b = out[orow + ow0 + j];
+                }
                 out[orow + ow0 + j] = acc[2u * i + j / 4u][j % 4u] + b;
             }
         }

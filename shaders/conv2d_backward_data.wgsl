@@ -9,6 +9,13 @@
 // so a thread takes 8 pixels of one residue r = iw mod S (iw = r + S*(8b + j)):
 // they share their taps, which are visited directly (no wasted multiplies),
 // and they read consecutive dy columns.
+//
+// One launch sums the output channels o_begin .. o_end; with `accumulate` it
+// adds to out (and leaves the bias to the first launch). llvmpipe ends every
+// loop of an invocation after 65,535 iterations in all, with no error:
+// 70,000 channels of a 1x1 kernel in one launch were summed short. The host
+// (src/ops/conv.rs) splits the channels so that one launch loops at most
+// 16,384 times over channels and taps.
 
 struct Params {
     N: u32,
@@ -28,6 +35,9 @@ struct Params {
     wblocks: u32,
     cblocks: u32,
     task_groups: u32,
+    o_begin: u32, // this launch sums output channels o_begin .. o_end
+    o_end: u32,
+    accumulate: u32, // 1: out += sum (a later launch); 0: out = sum + bias
 }
 
 const KW: u32 = {{KW}}u;
@@ -93,9 +103,9 @@ fn main(
                 cols[j] = u32(clamp(ow, 0, i32(p.OW) - 1));
                 hits[j] = select(0.0, 1.0, ow >= 0 && ow < i32(p.OW));
             }
-            var dyi = p.dy_off + n * p.O * plane + u32(oh) * p.OW;
-            var wi = p.w_off + kh * KW + kw;
-            for (var o = 0u; o < p.O; o++) {
+            var dyi = p.dy_off + (n * p.O + p.o_begin) * plane + u32(oh) * p.OW;
+            var wi = p.w_off + p.o_begin * ckk + kh * KW + kw;
+            for (var o = p.o_begin; o < p.o_end; o++) {
                 var dv: array<vec4<f32>, 2>;
                 for (var j = 0u; j < 8u; j++) {
                     dv[j / 4u][j % 4u] = select(0.0, dy[dyi + cols[j]], hits[j] != 0.0);
@@ -117,14 +127,17 @@ fn main(
             break;
         }
 //#if HAS_BIAS
-        let b = bias[p.b_off + c];
+        var b = bias[p.b_off + c];
 //#else
-        let b = 0.0;
+        var b = 0.0;
 //#endif
         let orow = p.out_off + ((n * p.C + c) * p.H + ih) * p.W;
         for (var j = 0u; j < 8u; j++) {
             let iw = r + S * (j0 + j);
             if (iw < p.W) {
+                if (p.accumulate != 0u) {
+                    b = out[orow + iw];
+                }
                 out[orow + iw] = acc[2u * i + j / 4u][j % 4u] + b;
             }
         }

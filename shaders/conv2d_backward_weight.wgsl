@@ -6,7 +6,9 @@
 // K is split: split s sums the rows r = n*OH + oh in its range and writes
 // partial[s, o, col]; the host then sums the splits. Each thread computes 8
 // channels o x 8 columns; the threads of a workgroup share the channels, so
-// the dy loads are uniform and only x is gathered.
+// the dy loads are uniform and only x is gathered. The host also splits so
+// that a thread loops over at most 16,384 pixels: llvmpipe ends the loops of
+// one invocation after 65,535 iterations in all, with no error.
 
 struct Params {
     N: u32,

@@ -12,6 +12,13 @@
 // lavapipe barriers are costly and speed follows FMAs per load. A_VEC / B_VEC
 // bind an operand as vec4 when its contiguous axis (and offsets) are multiples
 // of 4. Rows and columns past the edge are clamped on load and skipped on store.
+//
+// One launch sums k_begin .. k_end of K (a multiple of 4 apart but for the
+// last): llvmpipe ends every loop of an invocation after 65,535 iterations
+// in all, with no error, and a whole K of 43,690 ran into it (the sum cut
+// short, and the store loop after it cut off: rows 1-7 of an 8x8 block were
+// never written). The host splits K into passes of REGISTER_K_CHUNK
+// (src/ops/matmul.rs) that accumulate into C with beta = 1.
 
 struct Params {
     M: u32,
@@ -30,6 +37,8 @@ struct Params {
     beta: f32,
     a_batches: u32, // batch bi reads A batch bi % a_batches (1 broadcasts A)
     b_batches: u32,
+    k_begin: u32, // this launch sums K indices k_begin .. k_end
+    k_end: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -108,9 +117,9 @@ fn main(
         acc[i] = vec4<f32>(0.0);
     }
 
-    var k = 0u;
+    var k = p.k_begin;
     loop {
-        if (k + 4u > p.K) {
+        if (k + 4u > p.k_end) {
             break;
         }
         // av[r] = opA[rows[r], k .. k+3]
@@ -194,7 +203,7 @@ fn main(
         k = k + 4u;
     }
     // The last K % 4 steps, one at a time.
-    for (; k < p.K; k++) {
+    for (; k < p.k_end; k++) {
         var bk: array<vec4<f32>, 2>;
         for (var v = 0u; v < 2u; v++) {
             bk[v] = vec4<f32>(b_at(b_base, k, cols[4u * v]), b_at(b_base, k, cols[4u * v + 1u]),

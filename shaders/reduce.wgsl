@@ -3,6 +3,9 @@
 // [outer, chunks, inner], each element reducing its piece and multiplied by
 // `scale` (1/len for a mean's last pass). One pass when chunks = 1; long axes
 // with few outputs take a second pass over the chunks (src/ops/reduce.rs).
+// Axes over 16,384 always go in chunks (and the chunks' partials again when
+// over 16,384 of them): llvmpipe ends the loops of one invocation after
+// 65,535 iterations in all, with no error, which cut longer sums short.
 // {{INIT}} is the identity and {{COMBINE}} folds x into acc.
 
 struct Params {

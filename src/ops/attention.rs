@@ -9,11 +9,24 @@
 use super::grid_1d;
 use super::matmul::matmul;
 use super::reduce::{reduce, ReduceOp};
+use super::softmax::LONG_LINE;
+use super::unary::{unary, UnaryOp};
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 /// Longest sentence of the fused kernels (their private arrays); longer ones
 /// go through matmul + softmax + matmul.
 pub const FUSED_MAX_WORDS: usize = 64;
+/// The most loop iterations the fused kernels may take per invocation, about
+/// 2 C (T + 1) + 4 T: llvmpipe ends the loops of one invocation after 65,535
+/// iterations in all, with no error, and cut C = 512, T = 64 and C = 2048,
+/// T = 18 short. Wider problems go through matmul + softmax + matmul.
+const FUSED_LOOP_BUDGET: usize = 32768;
+
+/// Whether the fused kernels take C channels and T words (see above).
+fn fused(c: usize, t: usize) -> bool {
+    t <= FUSED_MAX_WORDS && 2 * c * (t + 1) + 4 * t <= FUSED_LOOP_BUDGET
+}
+
 /// Pixels per partial sum of the word gradient.
 const WORD_GRAD_CHUNK: usize = 256;
 
@@ -109,7 +122,7 @@ fn check(
 pub fn attention(q: &Tensor, w: &Tensor, mask: Option<&Tensor>) -> Result<Attention> {
     let (b, c, p, t) = check("attention", q, w, mask)?;
     let rt = q.runtime();
-    if t > FUSED_MAX_WORDS || b * p == 0 {
+    if !fused(c, t) || b * p == 0 {
         // scores [B, P, T] = q^T w; context [B, C, P] = w attn^T.
         let scores = matmul(q, w, true, false)?.reshape(&[b, p, t])?;
         let attn = masked_softmax(&scores, 2, 1.0, mask)?;
@@ -181,7 +194,7 @@ pub fn attention_backward(
         }
     }
     let rt = q.runtime();
-    let (ds, dq) = if t > FUSED_MAX_WORDS || b * p == 0 {
+    let (ds, dq) = if !fused(c, t) || b * p == 0 {
         // dattn = dctx^T w; ds = softmax backward; dq = w ds^T.
         let mut g = matmul(d_context, w, true, false)?.reshape(&[b, p, t])?;
         if let Some(da) = d_attn {
@@ -330,6 +343,9 @@ pub fn masked_softmax(
         }
         group = outer / m.dim(0);
     }
+    if len > LONG_LINE && outer * inner > 0 {
+        return long_masked_softmax(x, (outer, len, inner), scale, mask);
+    }
     let rt = x.runtime();
     let y = Tensor::uninit(rt, x.shape())?;
     let lines = outer * inner;
@@ -358,6 +374,44 @@ pub fn masked_softmax(
     Ok(y)
 }
 
+/// [`masked_softmax`] of lines over [`LONG_LINE`], where the kernel's thread
+/// per line would run into llvmpipe's loop cap (65,535 iterations per
+/// invocation in all; three passes over a line of 30,000 were cut short):
+/// the line maxima and sums come from chunked reductions, the rest is
+/// elementwise. x is viewed as [mask rows, group, len, inner].
+fn long_masked_softmax(
+    x: &Tensor,
+    (outer, len, inner): (usize, usize, usize),
+    scale: f32,
+    mask: Option<&Tensor>,
+) -> Result<Tensor> {
+    let rows = mask.map_or(1, |m| m.dim(0));
+    let lines = [rows, outer / rows, len, inner];
+    let z = x.reshape(&lines)?.mul_scalar(scale)?;
+    // keep = 1 where the mask is below 0.5 (a real entry), as in the kernel.
+    let keep = match mask {
+        Some(m) => {
+            Some(unary(&m.rsub_scalar(0.5)?, UnaryOp::Step, 0.0)?.reshape(&[rows, 1, len, 1])?)
+        }
+        None => None,
+    };
+    // Masked entries sit at -3.4e38 for the max, and are zeroed after exp.
+    let z = match &keep {
+        Some(k) => z.add(&k.add_scalar(-1.0)?.mul_scalar(3.4e38)?)?,
+        None => z,
+    };
+    let mx = reduce(&z, 2, ReduceOp::Max, true)?;
+    let e = z.sub(&mx)?.exp()?;
+    let e = match &keep {
+        Some(k) => e.mul(k)?,
+        None => e,
+    };
+    // A fully masked line sums to 0 (else at least 1): its zeros stay zeros.
+    let floor = super::fill::full(x.runtime(), &[1], 0.5)?;
+    let sum = reduce(&e, 2, ReduceOp::Sum, true)?.maximum(&floor)?;
+    e.div(&sum)?.reshape(x.shape())
+}
+
 /// Backward of [`masked_softmax`] from its output y: dx = scale * y * (dy - sum(y * dy)).
 // y, dy: like x -> dx like x
 pub fn masked_softmax_backward(y: &Tensor, dy: &Tensor, axis: usize, scale: f32) -> Result<Tensor> {
@@ -371,6 +425,18 @@ pub fn masked_softmax_backward(y: &Tensor, dy: &Tensor, axis: usize, scale: f32)
         ));
     }
     let (outer, len, inner) = axis_dims(OP, y, axis)?;
+    if len > LONG_LINE && outer * inner > 0 {
+        // As in long_masked_softmax: the dot along each line by chunked reductions.
+        let (y3, dy3) = (
+            y.reshape(&[outer, len, inner])?,
+            dy.reshape(&[outer, len, inner])?,
+        );
+        let dot = reduce(&y3.mul(&dy3)?, 1, ReduceOp::Sum, true)?;
+        return y3
+            .mul(&dy3.sub(&dot)?)?
+            .mul_scalar(scale)?
+            .reshape(y.shape());
+    }
     let rt = y.runtime();
     let dx = Tensor::uninit(rt, y.shape())?;
     let lines = outer * inner;

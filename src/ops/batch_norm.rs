@@ -15,6 +15,12 @@ pub const BN_MOMENTUM: f32 = 0.1;
 /// reduction); shorter ones a thread each (no barriers, which lavapipe pays dearly).
 const TREE_MIN: usize = 1024;
 const TREE_WG: u32 = 256;
+/// Channels with more elements than this take chunked reductions and
+/// elementwise ops instead of the kernels: llvmpipe ends the loops of one
+/// invocation after 65,535 iterations in all, with no error, and the
+/// kernels' three passes of count / 256 per thread were cut short at 6.5M
+/// values per channel (the limit is about 5.6M).
+const LONG_CHANNEL: usize = 1 << 21;
 const THREAD_WG: u32 = 64;
 
 fn wg(tree: bool) -> u32 {
@@ -151,6 +157,9 @@ pub fn batch_norm_train(
             format!("eps must be positive, got {eps}"),
         ));
     }
+    if count > LONG_CHANNEL {
+        return train_long(x, (n, c, inner), gamma, beta, running, momentum, eps);
+    }
     let rt = x.runtime();
     let y = Tensor::uninit(rt, x.shape())?;
     let stats = Tensor::uninit(rt, &[3, c])?;
@@ -193,6 +202,86 @@ pub fn batch_norm_train(
         groups,
     )?;
     Ok((y, BatchNormSaved { stats }))
+}
+
+/// Sum over all but the channel axis of t [n, c, inner] -> [1, c, 1], by
+/// chunked reductions (no loop of one invocation over a whole channel).
+fn per_channel_sum(t: &Tensor) -> Result<Tensor> {
+    t.sum(2, true)?.sum(0, true)
+}
+
+/// [`batch_norm_train`] of channels over [`LONG_CHANNEL`] elements, with the
+/// kernel's arithmetic (two-pass variance, the mean as hi + lo) in chunked
+/// reductions and elementwise ops.
+fn train_long(
+    x: &Tensor,
+    (n, c, inner): (usize, usize, usize),
+    gamma: &Tensor,
+    beta: &Tensor,
+    running: Option<(&Tensor, &Tensor)>,
+    momentum: f32,
+    eps: f32,
+) -> Result<(Tensor, BatchNormSaved)> {
+    let count = (n * inner) as f32;
+    let x3 = x.reshape(&[n, c, inner])?;
+    let mean0 = per_channel_sum(&x3)?.div_scalar(count)?;
+    let d = x3.sub(&mean0)?;
+    let d1 = per_channel_sum(&d)?.div_scalar(count)?;
+    let d2 = per_channel_sum(&d.square()?)?.div_scalar(count)?;
+    let mean = mean0.add(&d1)?;
+    // Fast2Sum: exact since |mean0| >= |d1|.
+    let mean_lo = mean0.sub(&mean)?.add(&d1)?;
+    let var_biased = d2.sub(&d1.square()?)?.relu()?;
+    let invstd = var_biased.add_scalar(eps)?.sqrt()?.rdiv_scalar(1.0)?;
+    let scale = gamma.reshape(&[1, c, 1])?.mul(&invstd)?;
+    let y = x3
+        .sub(&mean)?
+        .sub(&mean_lo)?
+        .mul(&scale)?
+        .add(&beta.reshape(&[1, c, 1])?)?
+        .reshape(x.shape())?;
+    let row = |t: &Tensor| t.reshape(&[1, c]);
+    let stats = super::concat::concat(&[&row(&mean)?, &row(&invstd)?, &row(&mean_lo)?], 0)?;
+    if let Some((rm, rv)) = running {
+        let unbiased = var_biased.mul_scalar(count / (count - 1.0).max(1.0))?;
+        for (run, batch) in [(rm, &mean), (rv, &unbiased)] {
+            let new = run
+                .mul_scalar(1.0 - momentum)?
+                .add(&batch.reshape(&[c])?.mul_scalar(momentum)?)?;
+            super::fill::copy_into(&new, run)?;
+        }
+    }
+    Ok((y, BatchNormSaved { stats }))
+}
+
+/// [`batch_norm_backward`] of channels over [`LONG_CHANNEL`] elements (see
+/// [`train_long`]).
+fn backward_long(
+    dy: &Tensor,
+    x: &Tensor,
+    (n, c, inner): (usize, usize, usize),
+    gamma: &Tensor,
+    saved: &BatchNormSaved,
+) -> Result<BatchNormGrads> {
+    let count = (n * inner) as f32;
+    let stat = |i: usize| saved.stats.narrow(i, 1)?.reshape(&[1, c, 1]);
+    let (mean, invstd, mean_lo) = (stat(0)?, stat(1)?, stat(2)?);
+    let x3 = x.reshape(&[n, c, inner])?;
+    let dy3 = dy.reshape(&[n, c, inner])?;
+    let xhat = x3.sub(&mean)?.sub(&mean_lo)?.mul(&invstd)?;
+    let dbeta = per_channel_sum(&dy3)?;
+    let dgamma = per_channel_sum(&dy3.mul(&xhat)?)?;
+    let k = gamma.reshape(&[1, c, 1])?.mul(&invstd)?;
+    let dx = dy3
+        .sub(&dbeta.div_scalar(count)?)?
+        .sub(&xhat.mul(&dgamma.div_scalar(count)?)?)?
+        .mul(&k)?
+        .reshape(x.shape())?;
+    Ok(BatchNormGrads {
+        dx,
+        dgamma: dgamma.reshape(&[c])?,
+        dbeta: dbeta.reshape(&[c])?,
+    })
 }
 
 /// Eval mode: normalises by the running statistics.
@@ -274,10 +363,13 @@ pub fn batch_norm_backward(
             "saved statistics must be [3, C]",
         ));
     }
+    let count = n * inner;
+    if count > LONG_CHANNEL {
+        return backward_long(dy, x, (n, c, inner), gamma, saved);
+    }
     let rt = x.runtime();
     let dx = Tensor::uninit(rt, x.shape())?;
     let dparams = Tensor::uninit(rt, &[2, c])?;
-    let count = n * inner;
     let tree = count >= TREE_MIN;
     let groups = if tree {
         rt.fold_grid(c as u32)

@@ -240,6 +240,13 @@ fn launch_tiled(
     out.reshape(&shape)
 }
 
+/// The most channel-times-tap iterations one launch of a register kernel
+/// loops over per invocation: llvmpipe ends the loops of one invocation after
+/// 65,535 iterations in all, with no error (70,000 channels at 1x1 were
+/// summed short), so the forward and backward-data launchers split the
+/// summed channels into launches that accumulate.
+const REGISTER_LOOP_BUDGET: usize = 16384;
+
 /// Channels from which the forward kernel loops over them innermost.
 const C_INNER_FROM: usize = 16;
 
@@ -317,41 +324,48 @@ fn launch_forward(
     let tasks = g.n * g.oh * wblocks;
     let oblocks = g.o.div_ceil(8);
     let task_groups = tasks.div_ceil(64);
-    let params = [
-        g.n,
-        g.c,
-        g.h,
-        g.w,
-        g.o,
-        g.oh,
-        g.ow,
-        g.kh,
-        g.p,
-        x.offset(),
-        wt.offset(),
-        bias.map_or(0, |b| b.offset()),
-        y.offset(),
-        tasks,
-        wblocks,
-        oblocks,
-        task_groups,
-    ]
-    .map(|v| v as u32);
     let spec = forward_spec(g.kw, g.s, bias.is_some(), g.c >= C_INNER_FROM);
     let groups = rt.fold_grid((oblocks * task_groups) as u32);
-    match bias {
-        Some(b) => rt.dispatch(
-            &spec,
-            &params,
-            &[x.buffer(), wt.buffer(), b.buffer(), y.buffer()],
-            groups,
-        )?,
-        None => rt.dispatch(
-            &spec,
-            &params,
-            &[x.buffer(), wt.buffer(), y.buffer()],
-            groups,
-        )?,
+    // Channels in launches that accumulate (llvmpipe's loop cap).
+    let chunk = (REGISTER_LOOP_BUDGET / (g.kh * g.kw)).max(1);
+    for c_begin in (0..g.c.max(1)).step_by(chunk) {
+        let params = [
+            g.n,
+            g.c,
+            g.h,
+            g.w,
+            g.o,
+            g.oh,
+            g.ow,
+            g.kh,
+            g.p,
+            x.offset(),
+            wt.offset(),
+            bias.map_or(0, |b| b.offset()),
+            y.offset(),
+            tasks,
+            wblocks,
+            oblocks,
+            task_groups,
+            c_begin,
+            (c_begin + chunk).min(g.c),
+            (c_begin > 0) as usize,
+        ]
+        .map(|v| v as u32);
+        match bias {
+            Some(b) => rt.dispatch(
+                &spec,
+                &params,
+                &[x.buffer(), wt.buffer(), b.buffer(), y.buffer()],
+                groups,
+            )?,
+            None => rt.dispatch(
+                &spec,
+                &params,
+                &[x.buffer(), wt.buffer(), y.buffer()],
+                groups,
+            )?,
+        }
     }
     Ok(y)
 }
@@ -373,41 +387,50 @@ fn launch_backward_data(
     let tasks = g.n * g.h * g.s * wblocks;
     let cblocks = g.c.div_ceil(8);
     let task_groups = tasks.div_ceil(64);
-    let params = [
-        g.n,
-        g.c,
-        g.h,
-        g.w,
-        g.o,
-        g.oh,
-        g.ow,
-        g.kh,
-        g.p,
-        dy.offset(),
-        wt.offset(),
-        bias.map_or(0, |b| b.offset()),
-        dx.offset(),
-        tasks,
-        wblocks,
-        cblocks,
-        task_groups,
-    ]
-    .map(|v| v as u32);
     let spec = backward_data_spec(g.kw, g.s, bias.is_some());
     let groups = rt.fold_grid((cblocks * task_groups) as u32);
-    match bias {
-        Some(b) => rt.dispatch(
-            &spec,
-            &params,
-            &[dy.buffer(), wt.buffer(), b.buffer(), dx.buffer()],
-            groups,
-        )?,
-        None => rt.dispatch(
-            &spec,
-            &params,
-            &[dy.buffer(), wt.buffer(), dx.buffer()],
-            groups,
-        )?,
+    // Output channels in launches that accumulate (llvmpipe's loop cap); a
+    // thread visits only the taps of its stride class.
+    let taps = g.kh.div_ceil(g.s) * g.kw.div_ceil(g.s);
+    let chunk = (REGISTER_LOOP_BUDGET / taps).max(1);
+    for o_begin in (0..g.o.max(1)).step_by(chunk) {
+        let params = [
+            g.n,
+            g.c,
+            g.h,
+            g.w,
+            g.o,
+            g.oh,
+            g.ow,
+            g.kh,
+            g.p,
+            dy.offset(),
+            wt.offset(),
+            bias.map_or(0, |b| b.offset()),
+            dx.offset(),
+            tasks,
+            wblocks,
+            cblocks,
+            task_groups,
+            o_begin,
+            (o_begin + chunk).min(g.o),
+            (o_begin > 0) as usize,
+        ]
+        .map(|v| v as u32);
+        match bias {
+            Some(b) => rt.dispatch(
+                &spec,
+                &params,
+                &[dy.buffer(), wt.buffer(), b.buffer(), dx.buffer()],
+                groups,
+            )?,
+            None => rt.dispatch(
+                &spec,
+                &params,
+                &[dy.buffer(), wt.buffer(), dx.buffer()],
+                groups,
+            )?,
+        }
     }
     Ok(dx)
 }
@@ -417,6 +440,11 @@ const WEIGHT_GRAD_THREADS: usize = 8192;
 
 /// dw [o, c, kh, kw] = sum over the batch's pixels of dy x im2col(x).
 fn launch_backward_weight(rt: &Runtime, g: Geometry, x: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    if g.n * g.c * g.o == 0 {
+        // An empty batch sums nothing (dw is zeros); no channels leave dw
+        // empty. Both kernels' split arithmetic assumes neither.
+        return super::fill::zeros(rt, &[g.o, g.c, g.kh, g.kw]);
+    }
     if rt.flavour() == Flavour::Tiled {
         return launch_tiled(rt, Mode::BackwardWeight, g, x, dy, None);
     }
@@ -425,7 +453,12 @@ fn launch_backward_weight(rt: &Runtime, g: Geometry, x: &Tensor, dy: &Tensor) ->
     let oblocks = g.o.div_ceil(8);
     let rows = g.n * g.oh;
     let threads = colblocks * oblocks;
-    let splits = WEIGHT_GRAD_THREADS.div_ceil(threads).clamp(1, rows);
+    // Also enough splits that a thread loops over at most REGISTER_LOOP_BUDGET
+    // pixels (about OW + 1 iterations a row).
+    let splits = WEIGHT_GRAD_THREADS
+        .div_ceil(threads)
+        .max((rows * (g.ow + 1)).div_ceil(REGISTER_LOOP_BUDGET))
+        .clamp(1, rows);
     let rows_per_split = rows.div_ceil(splits);
     let splits = rows.div_ceil(rows_per_split);
     let col_groups = colblocks.div_ceil(64);

@@ -15,6 +15,11 @@ pub(crate) const GEMM_FILL_GROUPS: usize = 264;
 /// loops after 65,535 iterations per invocation in all (shaders/gemm_tile.wgsl).
 pub(crate) const GEMM_K_CHUNK: usize = 32768;
 
+/// The most K one launch of the register kernel sums: llvmpipe's loop cap
+/// (above) cut a whole K short at 43,690 (shaders/matmul.wgsl); a quarter of
+/// that cap leaves room for the variants whose inner loops are not unrolled.
+const REGISTER_K_CHUNK: usize = 8192;
+
 /// Side of the tiled GEMM's square tile for an M x N (times `batch`) problem.
 /// 128 needs both sides above 64 (else most of the tile is padding) and,
 /// unless the caller splits K to make up the parallelism (`split_k`), enough
@@ -223,10 +228,10 @@ fn launch(
     };
     let tiles_m = m.div_ceil(tile_m);
     let tiles_n = n.div_ceil(tile_n);
-    // The registers kernel takes K whole; the tiled one in chunks that
-    // accumulate into C (see GEMM_K_CHUNK).
+    // Both kernels sum K in chunks that accumulate into C: llvmpipe caps the
+    // loop iterations of one invocation (see GEMM_K_CHUNK, REGISTER_K_CHUNK).
     let chunk = match rt.flavour() {
-        Flavour::Registers => k,
+        Flavour::Registers => REGISTER_K_CHUNK,
         Flavour::Tiled => GEMM_K_CHUNK,
     };
     let groups = (tiles_m * tiles_n * batch) as u32;

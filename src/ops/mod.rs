@@ -62,7 +62,8 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         specs.push(pool::spec(backward));
         specs.push(bce::spec(backward));
         specs.push(softmax::log_softmax_spec(backward));
-        specs.push(softmax::cross_entropy_spec(backward));
+        specs.push(softmax::cross_entropy_spec(backward, false));
+        specs.push(softmax::cross_entropy_spec(backward, true));
         specs.push(cosine::spec(backward));
     }
     specs.push(concat::spec());

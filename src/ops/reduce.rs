@@ -29,6 +29,10 @@ pub(crate) fn spec(op: ReduceOp) -> KernelSpec {
 /// threads share the work.
 const FEW_OUTPUTS: usize = 4096;
 const CHUNK: usize = 256;
+/// The longest axis one pass reduces per thread: llvmpipe ends the loops of
+/// one invocation after 65,535 iterations in all, with no error (the sum is
+/// cut short), so longer axes always go in chunks.
+const MAX_PASS_LEN: usize = 16384;
 
 /// Reduces `x` along `axis`; the axis is dropped from the shape unless `keepdim`
 /// (a rank-1 input gives shape [1]).
@@ -90,9 +94,21 @@ pub fn reduce(x: &Tensor, axis: usize, op: ReduceOp, keepdim: bool) -> Result<Te
         }
         Ok(dst)
     };
-    if outer * inner < FEW_OUTPUTS && len > 2 * CHUNK {
-        let chunks = len.div_ceil(CHUNK);
-        let partial = pass(x, len, CHUNK, 1.0, &[outer.max(1), chunks, inner.max(1)])?;
+    if (outer * inner < FEW_OUTPUTS && len > 2 * CHUNK) || len > MAX_PASS_LEN {
+        let mut chunks = len.div_ceil(CHUNK);
+        let mut partial = pass(x, len, CHUNK, 1.0, &[outer.max(1), chunks, inner.max(1)])?;
+        // Over 4M elements the chunks' partials are themselves too many for one pass.
+        while chunks > MAX_PASS_LEN {
+            let next = chunks.div_ceil(CHUNK);
+            partial = pass(
+                &partial,
+                chunks,
+                CHUNK,
+                1.0,
+                &[outer.max(1), next, inner.max(1)],
+            )?;
+            chunks = next;
+        }
         pass(&partial, chunks, chunks, scale, &out_shape)
     } else {
         pass(x, len, len, scale, &out_shape)

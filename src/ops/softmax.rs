@@ -1,6 +1,12 @@
 //! Log-softmax along the last axis and cross-entropy with class targets
 //! (DAMSM's matching losses, with R = C = batch size). Both subtract the row
 //! max before exponentiating. One thread per row: rows are short here.
+//!
+//! Rows over [`LONG_LINE`] take another path: llvmpipe ends the loops of one
+//! invocation after 65,535 iterations in all, with no error, and a thread
+//! looping over a row of 30,000 three times left the sums cut short. There
+//! each row's max and logsumexp come from chunked reductions, and what is
+//! left is elementwise (cross-entropy: the `LONG` kernel, without loops).
 
 use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
@@ -9,8 +15,22 @@ pub(crate) fn log_softmax_spec(backward: bool) -> KernelSpec {
     KernelSpec::new("log_softmax").define("BACKWARD", backward as u32)
 }
 
-pub(crate) fn cross_entropy_spec(backward: bool) -> KernelSpec {
-    KernelSpec::new("cross_entropy").define("BACKWARD", backward as u32)
+pub(crate) fn cross_entropy_spec(backward: bool, long: bool) -> KernelSpec {
+    KernelSpec::new("cross_entropy")
+        .define("BACKWARD", backward as u32)
+        .define("LONG", long as u32)
+}
+
+/// Rows longer than this go through per-row statistics from chunked
+/// reductions (a few passes over every row in one thread would run into
+/// llvmpipe's loop cap; see the module's comment).
+pub(crate) const LONG_LINE: usize = 8192;
+
+/// logsumexp of each row of x [R, C] -> [R, 1], from chunked reductions.
+fn row_logsumexp(x: &Tensor) -> Result<Tensor> {
+    let m = x.max(1, true)?;
+    let s = x.sub(&m)?.exp()?.sum(1, true)?;
+    m.add(&s.log()?)
 }
 
 fn check_2d(op: &'static str, shape: &[usize]) -> Result<(usize, usize)> {
@@ -26,6 +46,9 @@ fn check_2d(op: &'static str, shape: &[usize]) -> Result<(usize, usize)> {
 // x: [R, C] -> [R, C], log-softmax of each row
 pub fn log_softmax(x: &Tensor) -> Result<Tensor> {
     let (rows, cols) = check_2d("log_softmax", x.shape())?;
+    if cols > LONG_LINE {
+        return x.sub(&row_logsumexp(x)?);
+    }
     let rt = x.runtime();
     let out = Tensor::uninit(rt, x.shape())?;
     rt.dispatch(
@@ -49,6 +72,9 @@ pub fn log_softmax_backward(y: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let (rows, cols) = check_2d(op, y.shape())?;
     if dy.shape() != y.shape() {
         return Err(Error::shape(op, y.shape(), dy.shape()));
+    }
+    if cols > LONG_LINE {
+        return dy.sub(&y.exp()?.mul(&dy.sum(1, true)?)?);
     }
     let rt = y.runtime();
     let dx = Tensor::uninit(rt, y.shape())?;
@@ -88,8 +114,18 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
     let (rows, cols) = check_targets("cross_entropy", logits, targets)?;
     let rt = logits.runtime();
     let partial = Tensor::uninit(rt, &[rows])?;
+    let long = cols > LONG_LINE;
+    let lse = if long {
+        Some(row_logsumexp(logits)?)
+    } else {
+        None
+    };
+    let mut buffers = vec![logits.buffer(), targets.buffer(), partial.buffer()];
+    if let Some(l) = &lse {
+        buffers.push(l.buffer());
+    }
     rt.dispatch(
-        &cross_entropy_spec(false),
+        &cross_entropy_spec(false, long),
         &[
             rows as u32,
             cols as u32,
@@ -98,8 +134,9 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
             0,
             partial.offset() as u32,
             (1.0 / rows as f32).to_bits(),
+            lse.as_ref().map_or(0, |l| l.offset()) as u32,
         ],
-        &[logits.buffer(), targets.buffer(), partial.buffer()],
+        &buffers,
         grid_1d(rt, rows, 64),
     )?;
     if rows == 1 {
@@ -124,8 +161,23 @@ pub fn cross_entropy_backward(logits: &Tensor, targets: &Tensor, dloss: &Tensor)
     }
     let rt = logits.runtime();
     let dx = Tensor::uninit(rt, logits.shape())?;
+    let long = cols > LONG_LINE;
+    let lse = if long {
+        Some(row_logsumexp(logits)?)
+    } else {
+        None
+    };
+    let mut buffers = vec![
+        logits.buffer(),
+        targets.buffer(),
+        dloss.buffer(),
+        dx.buffer(),
+    ];
+    if let Some(l) = &lse {
+        buffers.push(l.buffer());
+    }
     rt.dispatch(
-        &cross_entropy_spec(true),
+        &cross_entropy_spec(true, long),
         &[
             rows as u32,
             cols as u32,
@@ -134,14 +186,11 @@ pub fn cross_entropy_backward(logits: &Tensor, targets: &Tensor, dloss: &Tensor)
             dloss.offset() as u32,
             dx.offset() as u32,
             (1.0 / rows as f32).to_bits(),
+            lse.as_ref().map_or(0, |l| l.offset()) as u32,
         ],
-        &[
-            logits.buffer(),
-            targets.buffer(),
-            dloss.buffer(),
-            dx.buffer(),
-        ],
-        grid_1d(rt, rows, 64),
+        &buffers,
+        // The long kernel has a thread per element.
+        grid_1d(rt, if long { rows * cols } else { rows }, 64),
     )?;
     Ok(dx)
 }
