@@ -200,7 +200,7 @@ impl Generator {
         let fc = Linear::new(
             b,
             "gen.stage1.fc",
-            c.z_dim + c.cond_dim,
+            c.cond_dim + c.z_dim,
             16 * g * 16 * 2,
             false,
             orth(),
@@ -286,12 +286,13 @@ impl Generator {
         let mu = gan::narrow(&code, 1, 0, c.cond_dim)?;
         let logvar = gan::narrow(&code, 1, c.cond_dim, c.cond_dim)?;
         let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
-        // Stage 1: [z, c] -> 16g x 4 x 4 -> four upsamplings -> g x 64 x 64.
-        let zc = gan::concat(&[noise, &cond], 1)?;
+        // Stage 1: [c, z] (the released INIT_STAGE_G's order) -> 16g x 4 x 4
+        // -> four upsamplings -> g x 64 x 64.
+        let cz = gan::concat(&[&cond, noise], 1)?;
         let h = gan::glu(
             &self
                 .fc_bn
-                .forward(ps, &self.fc.forward(ps, &zc)?, training)?,
+                .forward(ps, &self.fc.forward(ps, &cz)?, training)?,
         )?;
         let mut h = h.reshape(&[b, 16 * g, 4, 4])?;
         for up in &self.ups {
@@ -347,7 +348,9 @@ pub struct Discriminator {
 impl Discriminator {
     pub fn new(b: &mut ParamBuilder, name: &str, c: &AttnGanConfig, stage: usize) -> Self {
         let d = c.ndf;
-        let init = Init::Normal(0.02);
+        // The released code initialises D as it does G (`weights_init`:
+        // orthogonal convolutions), not DCGAN's N(0, 0.02).
+        let init = orth();
         let mut convs = Vec::new();
         let chans = [3, d, 2 * d, 4 * d, 8 * d];
         for i in 0..4 {
