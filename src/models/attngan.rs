@@ -1,7 +1,7 @@
 //! AttnGAN (Xu et al. 2018): conditioning augmentation, a first generator
 //! stage from noise and sentence, attentional refinement stages that attend
 //! to the words, one discriminator per resolution, and the losses of the
-//! released code (../shared/reference/attngan.md). Sizes are configurable so
+//! released code (docs/attngan-reference.md). Sizes are configurable so
 //! that the built-in world trains on a software GPU (2 stages, ngf 16).
 
 use crate::autograd::{gan, rnn, Var};
@@ -22,6 +22,10 @@ pub struct AttnGanConfig {
     /// Generator stages: 1 gives 64x64, 2 gives 128x128, 3 gives 256x256.
     pub stages: usize,
     pub res_blocks: usize,
+    /// Words per caption (T of the word features, the attention and the
+    /// padding mask): the data set's limit, [`crate::data::Source::max_words`].
+    /// 18 on birds and in checkpoints written before it was recorded.
+    pub max_words: usize,
 }
 
 impl AttnGanConfig {
@@ -35,15 +39,18 @@ impl AttnGanConfig {
             embed_dim: 256,
             stages: 3,
             res_blocks: 2,
+            max_words: crate::data::DEFAULT_MAX_WORDS,
         }
     }
 
-    /// Small enough for the built-in world on a software GPU.
+    /// Small enough for the built-in world on a software GPU, with every
+    /// word of its captions.
     pub fn world() -> Self {
         AttnGanConfig {
             ngf: 16,
             ndf: 16,
             stages: 2,
+            max_words: crate::data::world::WORLD_MAX_WORDS,
             ..Self::birds()
         }
     }
@@ -54,17 +61,20 @@ impl AttnGanConfig {
 
     pub fn to_text(&self) -> String {
         format!(
-            "ngf={}\nndf={}\nz_dim={}\ncond_dim={}\nembed_dim={}\nstages={}\nres_blocks={}\n",
+            "ngf={}\nndf={}\nz_dim={}\ncond_dim={}\nembed_dim={}\nstages={}\nres_blocks={}\nmax_words={}\n",
             self.ngf,
             self.ndf,
             self.z_dim,
             self.cond_dim,
             self.embed_dim,
             self.stages,
-            self.res_blocks
+            self.res_blocks,
+            self.max_words
         )
     }
 
+    /// Keys missing from `text` take the birds values (so a checkpoint from
+    /// before `max_words` was recorded loads with 18, what it was trained with).
     pub fn from_text(text: &str) -> Result<Self> {
         let mut c = Self::birds();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -83,6 +93,7 @@ impl AttnGanConfig {
                 "embed_dim" => c.embed_dim = v,
                 "stages" => c.stages = v,
                 "res_blocks" => c.res_blocks = v,
+                "max_words" => c.max_words = v,
                 _ => {
                     return Err(Error::invalid(
                         "attngan config",
