@@ -269,6 +269,33 @@ fn attention_attngan_shape() {
     );
 }
 
+/// The built-in world's captions are up to 42 words (WORLD_MAX_WORDS): the
+/// fused kernels loop about (2C + 5) T times per invocation, far under
+/// llvmpipe's 65,535, also at the fused limit T = 64 with a wide C.
+#[test]
+fn attention_world_caption_length_and_fused_limit() {
+    check(
+        Dims {
+            b: 2,
+            c: 32,
+            p: 1024,
+            t: engine::data::world::WORLD_MAX_WORDS,
+        },
+        true,
+        1e-5,
+    );
+    check(
+        Dims {
+            b: 1,
+            c: 256,
+            p: 64,
+            t: FUSED_MAX_WORDS,
+        },
+        true,
+        1e-5,
+    );
+}
+
 #[test]
 fn attention_masks_fully_padded_rows_to_zero() {
     let rt = rt();

@@ -271,7 +271,7 @@ fn world_held_out_split_is_disjoint() {
 
 use engine::data::error::DataError;
 use engine::data::source::{vocab_of, Source, WorldSource};
-use engine::data::vocab::{fit_length, tokenize, Vocab, MAX_WORDS, UNK};
+use engine::data::vocab::{fit_length, tokenize, Vocab, DEFAULT_MAX_WORDS, UNK};
 use engine::data::{Cub, CubConfig, Folder, FolderConfig, Loader, LoaderConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -377,7 +377,7 @@ fn cub_layout_loads_with_classes_bbox_crop_and_scales() {
         assert_eq!(img.len(), 2 * 3 * s * s);
         assert!(img.iter().all(|v| (-1.0..=1.0).contains(v)));
     }
-    assert_eq!(b.tokens.len(), 2 * MAX_WORDS);
+    assert_eq!(b.tokens.len(), 2 * DEFAULT_MAX_WORDS);
     assert_eq!(b.lengths, [8, 8]);
     assert!(b.unknown_words.is_empty());
     let _ = std::fs::remove_dir_all(root);
@@ -567,18 +567,70 @@ fn long_captions_lose_random_words_in_order_short_ones_are_padded() {
     let mut seen_different = false;
     let mut first = None;
     for _ in 0..20 {
-        let (out, len) = fit_length(&ids, &mut rng);
-        assert_eq!(len, MAX_WORDS);
+        let (out, len) = fit_length(&ids, DEFAULT_MAX_WORDS, &mut rng);
+        assert_eq!((len, out.len()), (DEFAULT_MAX_WORDS, DEFAULT_MAX_WORDS));
         assert!(out.windows(2).all(|w| w[0] < w[1]), "order kept: {out:?}");
         assert!(out.iter().all(|i| ids.contains(i)));
         seen_different |= first.is_some_and(|f| f != out);
         first = Some(out);
     }
     assert!(seen_different);
-    let (out, len) = fit_length(&[5, 6, 7], &mut rng);
-    assert_eq!(len, 3);
+    let (out, len) = fit_length(&[5, 6, 7], DEFAULT_MAX_WORDS, &mut rng);
+    assert_eq!((len, out.len()), (3, DEFAULT_MAX_WORDS));
     assert_eq!(&out[..4], &[5, 6, 7, 0]);
     assert!(out[3..].iter().all(|&i| i == 0));
+    // The limit is the caller's: 30 words fit 42 whole, padded.
+    let (out, len) = fit_length(&ids, 42, &mut rng);
+    assert_eq!((len, out.len()), (30, 42));
+    assert_eq!(&out[..30], &ids[..]);
+}
+
+/// The world's word limit covers every caption it can produce, held-out
+/// phrasings included, and is reached: many scenes of both splits, then
+/// captions of one scene built to allow the longest form.
+#[test]
+fn world_captions_fit_world_max_words() {
+    use engine::data::world::WORLD_MAX_WORDS;
+    let w = world();
+    let mut longest = 0;
+    let mut over_18 = 0usize;
+    let mut total = 0usize;
+    for split in [Split::Train, Split::Test] {
+        let src = WorldSource::new(w.clone(), split, 20_000);
+        assert_eq!(src.max_words(), WORLD_MAX_WORDS);
+        for i in 0..src.len() {
+            for c in src.captions(i) {
+                let n = tokenize(&c).len();
+                assert!(n <= WORLD_MAX_WORDS, "{n} words: {c:?}");
+                longest = longest.max(n);
+                over_18 += (n > DEFAULT_MAX_WORDS) as usize;
+                total += 1;
+            }
+        }
+    }
+    // AttnGAN's 18 would cut a large share of world captions.
+    assert!(longest > 30, "longest {longest}");
+    assert!(over_18 * 5 > total, "{over_18} of {total} over 18 words");
+    // A test scene of three objects in three corners can be captioned with
+    // the longest template, three ten-word object phrases and a relation.
+    let corner = |o: &engine::data::world::Object| o.cell.row != 1 && o.cell.col != 1;
+    let scene = (0..)
+        .map(|i| w.scene(Split::Test, i))
+        .find(|s| s.objects.len() == 3 && s.objects.iter().all(corner))
+        .unwrap();
+    let mut rng = engine::data::rng::SplitMix64::new(11);
+    let mut best = 0;
+    for _ in 0..100_000 {
+        for c in w.captions(&scene, &mut rng) {
+            let n = tokenize(&c).len();
+            assert!(n <= WORLD_MAX_WORDS, "{n} words: {c:?}");
+            best = best.max(n);
+        }
+        if best == WORLD_MAX_WORDS {
+            break;
+        }
+    }
+    assert_eq!(best, WORLD_MAX_WORDS, "the bound is reached");
 }
 
 #[test]
@@ -615,6 +667,25 @@ fn world_loader_is_deterministic_and_matches_scenes() {
         &w.scene(Split::Train, i as u64).render_chw(64)[..]
     );
     assert_eq!(a[0].class_ids[0], 1 + i as u32);
+    // The default limit (18) cuts long world captions at random.
+    assert!(a
+        .iter()
+        .flat_map(|b| &b.lengths)
+        .all(|&l| l as usize <= DEFAULT_MAX_WORDS));
+    // With the world's limit every caption is whole.
+    let whole = LoaderConfig {
+        max_words: src.max_words(),
+        ..cfg.clone()
+    };
+    for b in Loader::new(src.clone(), vocab.clone(), whole, 3).map(Result::unwrap) {
+        assert_eq!(b.tokens.len(), b.len() * src.max_words());
+        for (k, c) in b.captions.iter().enumerate() {
+            let n = tokenize(c).len();
+            assert_eq!(b.lengths[k] as usize, n);
+            let row = &b.tokens[k * src.max_words()..(k + 1) * src.max_words()];
+            assert_eq!(vocab.decode(row), tokenize(c).join(" "));
+        }
+    }
     // Dropping a loader mid-epoch does not hang.
     let mut l = Loader::new(src, vocab, LoaderConfig { prefetch: 1, ..cfg }, 4);
     l.next();

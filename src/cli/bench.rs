@@ -289,7 +289,7 @@ fn cases(quick: bool) -> Vec<Case> {
     use ConvJob::*;
     let mut v = Vec::new();
     if quick {
-        // The shapes of ../shared/reference/peers.md (batch 8), to compare with other runtimes.
+        // The shapes of docs/peers.md (batch 8), to compare with other runtimes.
         v.push(matmul_case(1024, 1024, 1024, false, false, "(peers)"));
         v.push(matmul_case(512, 512, 512, true, false, ""));
         for job in [Forward, BackwardData, BackwardWeight] {
@@ -316,7 +316,7 @@ fn cases(quick: bool) -> Vec<Case> {
         v.push(elementwise_case(vec![8, 64, 64, 64], ""));
         v.push(adam_case(1 << 20, ""));
     } else {
-        // AttnGAN on CUB at batch 20 (../shared/reference/attngan.md).
+        // AttnGAN on CUB at batch 20 (docs/attngan-reference.md).
         v.push(matmul_case(1024, 1024, 1024, false, false, ""));
         v.push(matmul_case(20, 16384, 200, false, true, "(G stage-1 fc)"));
         for job in [Forward, BackwardData, BackwardWeight] {

@@ -241,6 +241,10 @@ pub struct GenerateArgs {
     /// Sample from the generator's last weights instead of their moving average.
     #[arg(long)]
     no_ema: bool,
+    /// Condition on the mean mu of conditioning augmentation (eps = 0)
+    /// instead of sampling c = mu + sigma * eps as the released AttnGAN does.
+    #[arg(long)]
+    no_ca_noise: bool,
 }
 
 pub fn generate(args: &GenerateArgs) -> Result<()> {
@@ -267,7 +271,8 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         ));
     }
     let rt = Runtime::new()?;
-    let sampler = Sampler::load(&rt, &args.model, !args.no_ema)?;
+    let mut sampler = Sampler::load(&rt, &args.model, !args.no_ema)?;
+    sampler.ca_noise = !args.no_ca_noise;
     let save = |img: &image::RgbImage, path: &std::path::Path| {
         img.save(path).map_err(|e| {
             engine::Error::invalid("generate", format!("cannot write {}: {e}", path.display()))
@@ -286,10 +291,10 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
             );
         }
         let known = engine::data::vocab::tokenize(caption).len() - unknown.len();
-        if known > engine::data::MAX_WORDS {
+        if known > sampler.max_words() {
             eprintln!(
                 "note: {caption:?} has {known} known words; the first {} were used",
-                engine::data::MAX_WORDS
+                sampler.max_words()
             );
         }
         grid_items.push((out.0[0].clone(), caption.to_string()));

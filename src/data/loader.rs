@@ -8,7 +8,7 @@ use super::error::DataError;
 use super::imageops::{downscale, push_chw};
 use super::rng::SplitMix64;
 use super::source::Source;
-use super::vocab::{Vocab, MAX_WORDS};
+use super::vocab::{Vocab, DEFAULT_MAX_WORDS};
 use rand::{Rng, RngCore};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -33,6 +33,9 @@ pub struct LoaderConfig {
     pub skip_bad: bool,
     /// Drop a last incomplete batch.
     pub drop_last: bool,
+    /// Words per caption (cut at random or padded to this): the model's
+    /// `max_words`, which is the data set's ([`super::source::Source::max_words`]).
+    pub max_words: usize,
 }
 
 impl Default for LoaderConfig {
@@ -47,6 +50,7 @@ impl Default for LoaderConfig {
             seed: 0,
             skip_bad: false,
             drop_last: true,
+            max_words: DEFAULT_MAX_WORDS,
         }
     }
 }
@@ -57,9 +61,9 @@ pub struct Batch {
     pub sizes: Vec<u32>,
     /// Per size: NCHW f32 in [-1, 1], `len * 3 * s * s` values.
     pub images: Vec<Vec<f32>>,
-    /// [len, MAX_WORDS] token ids, 0-padded.
+    /// [len, max_words] token ids, 0-padded.
     pub tokens: Vec<u32>,
-    /// True caption lengths (<= MAX_WORDS).
+    /// True caption lengths (<= max_words).
     pub lengths: Vec<u32>,
     pub class_ids: Vec<u32>,
     /// The caption chosen for each item.
@@ -126,7 +130,7 @@ impl Job {
                 .iter()
                 .map(|&s| Vec::with_capacity(count * 3 * (s * s) as usize))
                 .collect(),
-            tokens: Vec::with_capacity(count * MAX_WORDS),
+            tokens: Vec::with_capacity(count * cfg.max_words),
             lengths: Vec::with_capacity(count),
             class_ids: Vec::with_capacity(count),
             captions: Vec::with_capacity(count),
@@ -156,9 +160,9 @@ impl Job {
             } else {
                 item.captions[rng.random_range(0..item.captions.len())].clone()
             };
-            let fixed = self
-                .vocab
-                .encode_fixed(&caption, &mut rng as &mut dyn RngCore);
+            let fixed =
+                self.vocab
+                    .encode_fixed(&caption, cfg.max_words, &mut rng as &mut dyn RngCore);
             out.tokens.extend_from_slice(&fixed.ids);
             out.lengths.push(fixed.len as u32);
             out.unknown_words.extend(fixed.unknown);

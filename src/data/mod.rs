@@ -36,5 +36,5 @@ pub use folder::{Folder, FolderConfig};
 pub use loader::{Batch, Loader, LoaderConfig};
 pub use oracle::{Oracle, OracleScores};
 pub use source::{Item, Source, WorldSource};
-pub use vocab::{Vocab, MAX_WORDS};
+pub use vocab::{Vocab, DEFAULT_MAX_WORDS};
 pub use world::{Scene, Split, World, WorldConfig};

@@ -28,6 +28,12 @@ pub trait Source: Send + Sync {
     /// a vocabulary).
     fn captions(&self, index: usize) -> Vec<String>;
 
+    /// Words per caption a model of this data set takes (longer captions
+    /// lose random words): AttnGAN's 18 unless the data set says otherwise.
+    fn max_words(&self) -> usize {
+        super::vocab::DEFAULT_MAX_WORDS
+    }
+
     /// Item `index` with its image a `size` x `size` square; `augment`
     /// enables the source's random crop/flip.
     fn item(
@@ -63,6 +69,12 @@ impl Source for WorldSource {
     fn captions(&self, index: usize) -> Vec<String> {
         self.world
             .scene_captions(&self.world.scene(self.split, index as u64))
+    }
+
+    /// Every world caption whole: cutting one drops colour, shape or
+    /// position words the image shows.
+    fn max_words(&self) -> usize {
+        super::world::WORLD_MAX_WORDS
     }
 
     fn item(

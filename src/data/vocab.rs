@@ -2,14 +2,19 @@
 //! into runs of word characters (Python's `\w`: letters, digits, underscore),
 //! words under a minimum count are dropped, index 0 is `<end>` (and padding).
 //! We add `<unk>` at index 1 so unknown words at generation time map to it
-//! and are reported, never a crash. Captions are cut or padded to
-//! [`MAX_WORDS`] tokens; a longer one loses random words, order kept.
+//! and are reported, never a crash. Captions are cut or padded to a data
+//! set's word limit (AttnGAN's 18 on birds, [`DEFAULT_MAX_WORDS`]; the built-in
+//! world's is [`super::world::WORLD_MAX_WORDS`]); a longer one loses random
+//! words, order kept. The limit travels in the model configs and checkpoints
+//! (`max_words`), so every consumer uses the one the model was trained with.
 
 use super::error::DataError;
 use rand::{seq::index::sample, RngCore};
 use std::collections::HashMap;
 
-pub const MAX_WORDS: usize = 18;
+/// AttnGAN's words per caption on birds (`cfg.TEXT.WORDS_NUM`), the limit of
+/// CUB and folder data sets and of checkpoints that predate the setting.
+pub const DEFAULT_MAX_WORDS: usize = 18;
 pub const END: u32 = 0;
 pub const UNK: u32 = 1;
 pub const END_WORD: &str = "<end>";
@@ -166,10 +171,10 @@ impl Vocab {
         Ok(Vocab::from_words(words))
     }
 
-    /// Tokenize, encode and fit to [`MAX_WORDS`] in one go.
-    pub fn encode_fixed(&self, caption: &str, rng: &mut dyn RngCore) -> Fixed {
+    /// Tokenize, encode and fit to `max_words` in one go.
+    pub fn encode_fixed(&self, caption: &str, max_words: usize, rng: &mut dyn RngCore) -> Fixed {
         let enc = self.encode(caption);
-        let (ids, len) = fit_length(&enc.ids, rng);
+        let (ids, len) = fit_length(&enc.ids, max_words, rng);
         Fixed {
             ids,
             len,
@@ -178,29 +183,30 @@ impl Vocab {
     }
 }
 
-/// A caption as the text encoder takes it: [`MAX_WORDS`] ids, 0-padded.
+/// A caption as the text encoder takes it: `max_words` ids, 0-padded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fixed {
-    pub ids: [u32; MAX_WORDS],
-    /// True length (<= MAX_WORDS); at least 1 for a non-empty caption.
+    pub ids: Vec<u32>,
+    /// True length (<= max_words); at least 1 for a non-empty caption.
     pub len: usize,
     pub unknown: Vec<String>,
 }
 
-/// AttnGAN's cut: keep `MAX_WORDS` randomly chosen words in their order if
-/// longer, pad with [`END`] if shorter. Returns the ids and true length.
-pub fn fit_length(ids: &[u32], rng: &mut dyn RngCore) -> ([u32; MAX_WORDS], usize) {
-    let mut out = [END; MAX_WORDS];
-    if ids.len() <= MAX_WORDS {
+/// AttnGAN's cut: keep `max_words` randomly chosen words in their order if
+/// longer, pad with [`END`] if shorter. Returns the ids (`max_words` of them)
+/// and the true length.
+pub fn fit_length(ids: &[u32], max_words: usize, rng: &mut dyn RngCore) -> (Vec<u32>, usize) {
+    let mut out = vec![END; max_words];
+    if ids.len() <= max_words {
         out[..ids.len()].copy_from_slice(ids);
         return (out, ids.len());
     }
-    let mut keep = sample(rng, ids.len(), MAX_WORDS).into_vec();
+    let mut keep = sample(rng, ids.len(), max_words).into_vec();
     keep.sort_unstable();
     for (o, k) in out.iter_mut().zip(keep) {
         *o = ids[k];
     }
-    (out, MAX_WORDS)
+    (out, max_words)
 }
 
 #[cfg(test)]

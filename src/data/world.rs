@@ -410,6 +410,18 @@ pub fn is_held_out(shape: Shape, colour: usize) -> bool {
     held_out_colour(shape) == colour
 }
 
+/// Words (tokens) in the longest caption the world can produce: 6 for the
+/// longest template ("an image of {o} on a {b} background") and its one-word
+/// background, 10 per object for the longest object phrase ("a tiny square
+/// in turquoise in the upper left corner", or the test-only "a star, tiny
+/// and pink, in the upper left corner"), 4 for a relation ("to the left of")
+/// and 1 for the "and" of the object list: 6 + 1 + 3 * 10 + 4 + 1 = 42. The
+/// test `world_captions_fit_world_max_words` checks the bound over many
+/// scenes of both splits (held-out phrasings included) and that it is
+/// reached. AttnGAN cuts birds captions to 18 words; a world caption of two
+/// or three objects runs 17 to 42, so the world keeps every word instead.
+pub const WORLD_MAX_WORDS: usize = 42;
+
 /// Scene templates; `{o}` is the object list, `{b}` the background colour.
 const TRAIN_TEMPLATES: [&str; 7] = [
     "{o} on a {b} background",

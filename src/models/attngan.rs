@@ -1,7 +1,7 @@
 //! AttnGAN (Xu et al. 2018): conditioning augmentation, a first generator
 //! stage from noise and sentence, attentional refinement stages that attend
 //! to the words, one discriminator per resolution, and the losses of the
-//! released code (../shared/reference/attngan.md). Sizes are configurable so
+//! released code (docs/attngan-reference.md). Sizes are configurable so
 //! that the built-in world trains on a software GPU (2 stages, ngf 16).
 
 use crate::autograd::{gan, rnn, Var};
@@ -22,6 +22,10 @@ pub struct AttnGanConfig {
     /// Generator stages: 1 gives 64x64, 2 gives 128x128, 3 gives 256x256.
     pub stages: usize,
     pub res_blocks: usize,
+    /// Words per caption (T of the word features, the attention and the
+    /// padding mask): the data set's limit, [`crate::data::Source::max_words`].
+    /// 18 on birds and in checkpoints written before it was recorded.
+    pub max_words: usize,
 }
 
 impl AttnGanConfig {
@@ -35,15 +39,18 @@ impl AttnGanConfig {
             embed_dim: 256,
             stages: 3,
             res_blocks: 2,
+            max_words: crate::data::DEFAULT_MAX_WORDS,
         }
     }
 
-    /// Small enough for the built-in world on a software GPU.
+    /// Small enough for the built-in world on a software GPU, with every
+    /// word of its captions.
     pub fn world() -> Self {
         AttnGanConfig {
             ngf: 16,
             ndf: 16,
             stages: 2,
+            max_words: crate::data::world::WORLD_MAX_WORDS,
             ..Self::birds()
         }
     }
@@ -54,17 +61,20 @@ impl AttnGanConfig {
 
     pub fn to_text(&self) -> String {
         format!(
-            "ngf={}\nndf={}\nz_dim={}\ncond_dim={}\nembed_dim={}\nstages={}\nres_blocks={}\n",
+            "ngf={}\nndf={}\nz_dim={}\ncond_dim={}\nembed_dim={}\nstages={}\nres_blocks={}\nmax_words={}\n",
             self.ngf,
             self.ndf,
             self.z_dim,
             self.cond_dim,
             self.embed_dim,
             self.stages,
-            self.res_blocks
+            self.res_blocks,
+            self.max_words
         )
     }
 
+    /// Keys missing from `text` take the birds values (so a checkpoint from
+    /// before `max_words` was recorded loads with 18, what it was trained with).
     pub fn from_text(text: &str) -> Result<Self> {
         let mut c = Self::birds();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -83,6 +93,7 @@ impl AttnGanConfig {
                 "embed_dim" => c.embed_dim = v,
                 "stages" => c.stages = v,
                 "res_blocks" => c.res_blocks = v,
+                "max_words" => c.max_words = v,
                 _ => {
                     return Err(Error::invalid(
                         "attngan config",
@@ -200,7 +211,7 @@ impl Generator {
         let fc = Linear::new(
             b,
             "gen.stage1.fc",
-            c.z_dim + c.cond_dim,
+            c.cond_dim + c.z_dim,
             16 * g * 16 * 2,
             false,
             orth(),
@@ -286,12 +297,13 @@ impl Generator {
         let mu = gan::narrow(&code, 1, 0, c.cond_dim)?;
         let logvar = gan::narrow(&code, 1, c.cond_dim, c.cond_dim)?;
         let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
-        // Stage 1: [z, c] -> 16g x 4 x 4 -> four upsamplings -> g x 64 x 64.
-        let zc = gan::concat(&[noise, &cond], 1)?;
+        // Stage 1: [c, z] (the released INIT_STAGE_G's order) -> 16g x 4 x 4
+        // -> four upsamplings -> g x 64 x 64.
+        let cz = gan::concat(&[&cond, noise], 1)?;
         let h = gan::glu(
             &self
                 .fc_bn
-                .forward(ps, &self.fc.forward(ps, &zc)?, training)?,
+                .forward(ps, &self.fc.forward(ps, &cz)?, training)?,
         )?;
         let mut h = h.reshape(&[b, 16 * g, 4, 4])?;
         for up in &self.ups {
@@ -347,7 +359,9 @@ pub struct Discriminator {
 impl Discriminator {
     pub fn new(b: &mut ParamBuilder, name: &str, c: &AttnGanConfig, stage: usize) -> Self {
         let d = c.ndf;
-        let init = Init::Normal(0.02);
+        // The released code initialises D as it does G (`weights_init`:
+        // orthogonal convolutions), not DCGAN's N(0, 0.02).
+        let init = orth();
         let mut convs = Vec::new();
         let chans = [3, d, 2 * d, 4 * d, 8 * d];
         for i in 0..4 {

@@ -2,7 +2,7 @@
 //! bidirectional LSTM) and an image encoder (a CNN trained from scratch, since
 //! no pretrained Inception can be downloaded) mapped into one 256-d space,
 //! trained with the word- and sentence-level matching losses exactly as the
-//! released code computes them (../shared/reference/attngan.md).
+//! released code computes them (docs/attngan-reference.md).
 
 use crate::autograd::{gan, rnn, Var};
 use crate::nn::layers::{Conv2d, Linear};
@@ -25,6 +25,9 @@ pub struct DamsmConfig {
     pub gamma1: f32,
     pub gamma2: f32,
     pub gamma3: f32,
+    /// Words per caption (the data set's limit, [`crate::data::Source::max_words`]);
+    /// 18 in checkpoints written before it was recorded.
+    pub max_words: usize,
 }
 
 impl DamsmConfig {
@@ -39,6 +42,7 @@ impl DamsmConfig {
             gamma1: 4.0,
             gamma2: 5.0,
             gamma3: 10.0,
+            max_words: crate::data::DEFAULT_MAX_WORDS,
         }
     }
 
@@ -49,8 +53,8 @@ impl DamsmConfig {
     /// As checkpoint metadata (key=value lines).
     pub fn to_text(&self) -> String {
         format!(
-            "vocab={}\nword_dim={}\nhidden={}\nimage_size={}\nbase_channels={}\ndropout={}\ngamma1={}\ngamma2={}\ngamma3={}\n",
-            self.vocab, self.word_dim, self.hidden, self.image_size, self.base_channels, self.dropout, self.gamma1, self.gamma2, self.gamma3
+            "vocab={}\nword_dim={}\nhidden={}\nimage_size={}\nbase_channels={}\ndropout={}\ngamma1={}\ngamma2={}\ngamma3={}\nmax_words={}\n",
+            self.vocab, self.word_dim, self.hidden, self.image_size, self.base_channels, self.dropout, self.gamma1, self.gamma2, self.gamma3, self.max_words
         )
     }
 
@@ -73,6 +77,7 @@ impl DamsmConfig {
                 "gamma1" => c.gamma1 = f()?,
                 "gamma2" => c.gamma2 = f()?,
                 "gamma3" => c.gamma3 = f()?,
+                "max_words" => c.max_words = u()?,
                 _ => return Err(Error::invalid("damsm config", format!("unknown key {k:?}"))),
             }
         }

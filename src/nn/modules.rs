@@ -16,6 +16,9 @@ pub struct BatchNorm {
 impl BatchNorm {
     pub fn new(b: &mut ParamBuilder, name: &str, channels: usize) -> Self {
         BatchNorm {
+            // The released AttnGAN draws these from N(1, 0.02); 1 is a
+            // deterministic start the 2% spread hardly changes
+            // (docs/attngan-reference.md).
             gamma: b.param(format!("{name}.weight"), &[channels], Init::Constant(1.0)),
             beta: b.param(format!("{name}.bias"), &[channels], Init::Zeros),
             running_mean: b.buffer(format!("{name}.running_mean"), &[channels], 0.0),

@@ -121,6 +121,8 @@ pub struct Ema {
     pub shadow: Tensor,
     /// Updates so far: the first ones use a smaller decay, (1 + n) / (10 + n),
     /// so that a short run's average is not still mostly the initialisation.
+    /// A departure from the released AttnGAN's plain 0.999 from the first
+    /// step (docs/attngan-reference.md); from about 9,000 updates it is 0.999.
     pub updates: u64,
 }
 

@@ -15,6 +15,11 @@ use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 /// Longest sentence of the fused kernels (their private arrays); longer ones
 /// go through matmul + softmax + matmul.
+/// An invocation of the fused kernels loops about (2C + 5) T times (scores and
+/// context over C channels and T words), so llvmpipe's cap of 65,535 loop
+/// iterations per invocation is far off for AttnGAN's C = ngf and the world's
+/// T = 42 (WORLD_MAX_WORDS); kernels-tests/attention.rs runs T = 42 and T = 64
+/// with C = 256.
 pub const FUSED_MAX_WORDS: usize = 64;
 /// The most loop iterations the fused kernels may take per invocation, about
 /// 2 C (T + 1) + 4 T: llvmpipe ends the loops of one invocation after 65,535

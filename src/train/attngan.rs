@@ -15,9 +15,7 @@ use std::time::Instant;
 use image::RgbImage;
 
 use crate::autograd::{gan, no_grad, Var};
-use crate::data::{
-    Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource, MAX_WORDS,
-};
+use crate::data::{Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource};
 use crate::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
@@ -79,13 +77,14 @@ pub struct AttnGanReport {
     pub checkpoint: PathBuf,
 }
 
-/// Padding mask [B, T] (1 = padding word) from caption lengths.
-fn padding_mask(rt: &Runtime, lengths: &[usize]) -> Result<Tensor> {
-    let mut m = vec![1.0f32; lengths.len() * MAX_WORDS];
+/// Padding mask [B, T] (1 = padding word) from caption lengths; T is the
+/// model's `max_words`.
+fn padding_mask(rt: &Runtime, lengths: &[usize], max_words: usize) -> Result<Tensor> {
+    let mut m = vec![1.0f32; lengths.len() * max_words];
     for (i, &l) in lengths.iter().enumerate() {
-        m[i * MAX_WORDS..i * MAX_WORDS + l].fill(0.0);
+        m[i * max_words..i * max_words + l.min(max_words)].fill(0.0);
     }
-    Tensor::from_slice(rt, &m, &[lengths.len(), MAX_WORDS])
+    Tensor::from_slice(rt, &m, &[lengths.len(), max_words])
 }
 
 fn normal(rt: &Runtime, rng: &mut SplitMix64, shape: &[usize]) -> Result<Var> {
@@ -94,13 +93,41 @@ fn normal(rt: &Runtime, rng: &mut SplitMix64, shape: &[usize]) -> Result<Var> {
     Ok(Var::constant(Tensor::from_slice(rt, &v, shape)?))
 }
 
-/// Average-pools an image [B, 3, S, S] down to side `to` (a power-of-two factor).
-fn shrink(img: &Var, to: usize) -> Result<Var> {
-    let s = img.shape()[2];
-    if s == to {
-        return Ok(img.clone());
+/// Checks, before any work, that a DAMSM can score this generator's final
+/// images: the same joint space, and an image size its encoder takes (a
+/// multiple of 8, its region grid being S/8 x S/8). G's final image is then
+/// resized bilinearly to the DAMSM's size, up or down, as the released code
+/// resizes it to 299 for its Inception encoder.
+pub fn check_damsm_fits(g: &AttnGanConfig, d: &DamsmConfig) -> Result<()> {
+    let gen_side = g.image_size(g.stages - 1);
+    if d.embed_dim() != g.embed_dim {
+        return Err(Error::invalid(
+            "attngan",
+            format!(
+                "the DAMSM's joint space has {} dimensions, the generator's config {}",
+                d.embed_dim(),
+                g.embed_dim
+            ),
+        ));
     }
-    gan::avg_pool2d(img, s / to, s / to)
+    if d.image_size < 8 || !d.image_size.is_multiple_of(8) {
+        return Err(Error::invalid(
+            "attngan",
+            format!(
+                "the DAMSM was trained on {0}x{0} images; its image encoder needs a side that is a positive multiple of 8 to score G's {1}x{1} images",
+                d.image_size, gen_side
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// G's final image [B, 3, S, S] at the DAMSM's training size, resized
+/// bilinearly (the released CNN_ENCODER's `nn.Upsample(size=(299, 299),
+/// mode='bilinear')`; we resize to the size our from-scratch encoder was
+/// trained at instead of Inception's 299).
+fn to_damsm_size(img: &Var, side: usize) -> Result<Var> {
+    gan::resize_bilinear(img, side, side)
 }
 
 /// A DAMSM text encoder alone, with its parameter store.
@@ -178,7 +205,18 @@ pub fn gan_step(
     let rt = input.ids.runtime().clone();
     let config = nets.gan.config.clone();
     let b = input.lengths.len();
-    let mask = padding_mask(&rt, input.lengths)?;
+    check_damsm_fits(&config, &damsm.config)?;
+    let t = input.ids.dim(1);
+    if t != config.max_words {
+        return Err(Error::invalid(
+            "attngan",
+            format!(
+                "captions come as {t} word ids, the model takes {} (max_words)",
+                config.max_words
+            ),
+        ));
+    }
+    let mask = padding_mask(&rt, input.lengths, config.max_words)?;
     let (words, sentence) = text.encode(input.ids, input.lengths)?;
     let mut rng = SplitMix64::new(noise_seed);
     let noise = normal(&rt, &mut rng, &[b, config.z_dim])?;
@@ -219,7 +257,7 @@ pub fn gan_step(
         )?;
         g_loss = g_loss.add(&adv)?;
     }
-    let last = shrink(out.images.last().unwrap(), damsm.config.image_size)?;
+    let last = to_damsm_size(out.images.last().unwrap(), damsm.config.image_size)?;
     let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
     let (w0, w1) = word_loss(
         &words,
@@ -286,6 +324,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     config.ngf = opts.ngf;
     config.ndf = opts.ndf;
     config.embed_dim = damsm.config.embed_dim();
+    check_damsm_fits(&config, &damsm.config)?;
     let sizes: Vec<u32> = (0..config.stages)
         .map(|s| config.image_size(s) as u32)
         .collect();
@@ -295,6 +334,9 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         captions_per_image: 10,
     });
     let source: Arc<dyn Source> = Arc::new(WorldSource::new(world, Split::Train, opts.scenes));
+    // Every word of the world's captions (AttnGAN's 18 would drop colour,
+    // shape and position words at random).
+    config.max_words = source.max_words();
     let gan = AttnGan::new(rt, config.clone(), opts.seed)?;
     let mut run = Run {
         nets: GanNets::new(gan, opts.lr)?,
@@ -304,12 +346,15 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     if opts.resume {
         let ck = Checkpoint::load(&ck_path)?;
         let src = ck_path.display().to_string();
-        if ck.meta("config", &ck_path)? != config.to_text() {
+        let old = AttnGanConfig::from_text(ck.meta("config", &ck_path)?)?;
+        if old != config {
             return Err(Error::Checkpoint {
                 path: src,
-                message:
-                    "was trained with another configuration (stages?); resume with the same options"
-                        .into(),
+                message: format!(
+                    "was trained with another configuration; resume with the same options (it has\n{}this run has\n{})",
+                    old.to_text(),
+                    config.to_text()
+                ),
             });
         }
         run.nets
@@ -365,6 +410,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
             seed: opts.seed,
             skip_bad: false,
             drop_last: true,
+            max_words: config.max_words,
         };
         let loader = Loader::new(source.clone(), vocab_arc.clone(), cfg, epoch);
         for batch in loader.skip((run.step % per_epoch) as usize) {
@@ -378,11 +424,11 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                 })
                 .collect::<Result<_>>()?;
             let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
-            let ids = Tensor::from_slice(rt, &ids, &[b, MAX_WORDS])?;
+            let ids = Tensor::from_slice(rt, &ids, &[b, config.max_words])?;
             let lengths: Vec<usize> = batch
                 .lengths
                 .iter()
-                .map(|&l| (l as usize).clamp(1, MAX_WORDS))
+                .map(|&l| (l as usize).clamp(1, config.max_words))
                 .collect();
             let noise_seed = opts.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
             let input = StepInput {
@@ -452,6 +498,10 @@ pub struct Sampler {
     pub gan: AttnGan,
     pub text: TextModel,
     pub vocab: Vocab,
+    /// Draw the conditioning-augmentation noise (c = mu + sigma * eps,
+    /// eps ~ N(0, I)), as the released code always does, also when sampling;
+    /// false uses eps = 0, the mean condition mu (`engine generate --no-ca-noise`).
+    pub ca_noise: bool,
 }
 
 impl Sampler {
@@ -491,10 +541,13 @@ impl Sampler {
                 params,
             },
             vocab,
+            ca_noise: true,
         })
     }
 
-    /// The ids of a caption's known words (at most MAX_WORDS), and its unknown words.
+    /// The ids of a caption's known words (at most the model's `max_words`:
+    /// the first ones, so that a drawing does not depend on a random cut), and
+    /// its unknown words.
     fn caption_ids(&self, caption: &str) -> Result<(Vec<u32>, Vec<String>)> {
         let enc = self.vocab.encode(caption);
         let used: Vec<u32> = enc
@@ -502,7 +555,7 @@ impl Sampler {
             .iter()
             .copied()
             .filter(|&i| i != 1)
-            .take(MAX_WORDS)
+            .take(self.gan.config.max_words)
             .collect();
         if used.is_empty() {
             return Err(Error::invalid(
@@ -516,29 +569,48 @@ impl Sampler {
         Ok((used, enc.unknown))
     }
 
+    /// The words per caption this model takes.
+    pub fn max_words(&self) -> usize {
+        self.gan.config.max_words
+    }
+
+    /// z and the conditioning-augmentation eps of one image, from `rng`:
+    /// z_dim values of z, then cond_dim of eps (zeros without `ca_noise`).
+    fn noise_of(&self, rng: &mut SplitMix64, z: &mut Vec<f32>, eps: &mut Vec<f32>) {
+        let c = &self.gan.config;
+        z.extend((0..c.z_dim).map(|_| rng.normal() as f32));
+        if self.ca_noise {
+            eps.extend((0..c.cond_dim).map(|_| rng.normal() as f32));
+        } else {
+            eps.extend(std::iter::repeat_n(0.0, c.cond_dim));
+        }
+    }
+
     /// G's forward pass (no gradients) for a batch of captions given as word
-    /// ids, with the noise rows `noise` ([n, z_dim] values).
+    /// ids, with the noise rows `noise` ([n, z_dim] values) and `eps` ([n, cond_dim]).
     fn forward(
         &self,
         rt: &Runtime,
         captions: &[Vec<u32>],
         noise: Vec<f32>,
+        eps: Vec<f32>,
     ) -> Result<crate::models::attngan::Generated> {
         let n = captions.len();
-        let mut ids = vec![0.0f32; n * MAX_WORDS];
+        let t = self.max_words();
+        let mut ids = vec![0.0f32; n * t];
         for (i, used) in captions.iter().enumerate() {
-            for (k, &t) in used.iter().enumerate() {
-                ids[i * MAX_WORDS + k] = t as f32;
+            for (k, &w) in used.iter().take(t).enumerate() {
+                ids[i * t + k] = w as f32;
             }
         }
-        let ids = Tensor::from_slice(rt, &ids, &[n, MAX_WORDS])?;
-        let lengths: Vec<usize> = captions.iter().map(Vec::len).collect();
-        let mask = padding_mask(rt, &lengths)?;
+        let ids = Tensor::from_slice(rt, &ids, &[n, t])?;
+        let lengths: Vec<usize> = captions.iter().map(|c| c.len().min(t)).collect();
+        let mask = padding_mask(rt, &lengths, t)?;
         let c = &self.gan.config;
         no_grad(|| -> Result<_> {
             let (words, sentence) = self.text.encode(&ids, &lengths)?;
             let noise = Var::constant(Tensor::from_slice(rt, &noise, &[n, c.z_dim])?);
-            let eps = Var::constant(crate::ops::fill::zeros(rt, &[n, c.cond_dim])?); // the mean condition
+            let eps = Var::constant(Tensor::from_slice(rt, &eps, &[n, c.cond_dim])?);
             self.gan.gen.forward(
                 &self.gan.gen_params,
                 &noise,
@@ -562,7 +634,7 @@ impl Sampler {
     /// an error.
     pub fn draw(&self, rt: &Runtime, captions: &[String], seed: u64) -> Result<Vec<RgbImage>> {
         const BATCH: usize = 16;
-        let z = self.gan.config.z_dim;
+        let (z, cd) = (self.gan.config.z_dim, self.gan.config.cond_dim);
         let mut images = Vec::with_capacity(captions.len());
         for (chunk, caps) in captions.chunks(BATCH).enumerate() {
             let ids = caps
@@ -570,15 +642,16 @@ impl Sampler {
                 .map(|c| self.caption_ids(c).map(|(ids, _)| ids))
                 .collect::<Result<Vec<_>>>()?;
             let mut noise = Vec::with_capacity(caps.len() * z);
+            let mut eps = Vec::with_capacity(caps.len() * cd);
             for i in 0..caps.len() {
                 let key = rand::RngCore::next_u64(&mut crate::data::rng::SplitMix64::keyed(&[
                     seed,
                     (chunk * BATCH + i) as u64,
                 ]));
                 let mut rng = SplitMix64::new(key);
-                noise.extend((0..z).map(|_| rng.normal() as f32));
+                self.noise_of(&mut rng, &mut noise, &mut eps);
             }
-            let out = self.forward(rt, &ids, noise)?;
+            let out = self.forward(rt, &ids, noise, eps)?;
             images.extend(to_images(out.images.last().unwrap().value())?);
             rt.trim_memory();
         }
@@ -606,8 +679,14 @@ impl Sampler {
         let len = used.len();
         let c = &self.gan.config;
         let mut rng = SplitMix64::new(seed);
-        let noise: Vec<f32> = (0..n * c.z_dim).map(|_| rng.normal() as f32).collect();
-        let out = self.forward(rt, &vec![used.clone(); n], noise)?;
+        let (mut noise, mut eps) = (
+            Vec::with_capacity(n * c.z_dim),
+            Vec::with_capacity(n * c.cond_dim),
+        );
+        for _ in 0..n {
+            self.noise_of(&mut rng, &mut noise, &mut eps);
+        }
+        let out = self.forward(rt, &vec![used.clone(); n], noise, eps)?;
         let images = to_images(out.images.last().unwrap().value())?;
         let words: Vec<String> = used
             .iter()

@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::data::{
-    Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource, MAX_WORDS,
-};
+use crate::data::{Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource};
 use crate::models::damsm::{Damsm, DamsmConfig};
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::optim::{Adam, StepDecay};
@@ -81,15 +79,16 @@ fn upload_batch(
     rt: &Runtime,
     b: &crate::data::Batch,
     size: usize,
+    max_words: usize,
 ) -> Result<(Tensor, Tensor, Vec<usize>)> {
     let n = b.len();
     let images = Tensor::from_slice(rt, &b.images[0], &[n, 3, size, size])?;
     let ids: Vec<f32> = b.tokens.iter().map(|&t| t as f32).collect();
-    let ids = Tensor::from_slice(rt, &ids, &[n, MAX_WORDS])?;
+    let ids = Tensor::from_slice(rt, &ids, &[n, max_words])?;
     let lengths = b
         .lengths
         .iter()
-        .map(|&l| (l as usize).clamp(1, MAX_WORDS))
+        .map(|&l| (l as usize).clamp(1, max_words))
         .collect();
     Ok((images, ids, lengths))
 }
@@ -196,6 +195,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         let mut config = DamsmConfig::new(vocab.len());
         config.image_size = opts.image_size;
         config.base_channels = opts.base_channels;
+        config.max_words = source.max_words();
         let model = Damsm::new(rt, config, opts.seed)?;
         let mut text_adam = Adam::new(&model.text_params, opts.lr, (0.5, 0.999))?;
         // AttnGAN clips the text encoder's gradient norm at 0.25.
@@ -237,11 +237,14 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             seed: opts.seed,
             skip_bad: false,
             drop_last: true,
+            // A resumed run keeps the limit it was trained with.
+            max_words: run.model.config.max_words,
         };
         let loader = Loader::new(source.clone(), vocab.clone(), cfg, epoch);
         for batch in loader.skip(skip) {
             let batch = batch.map_err(|e| Error::invalid("train", e.to_string()))?;
-            let (images, ids, lengths) = upload_batch(rt, &batch, opts.image_size)?;
+            let (images, ids, lengths) =
+                upload_batch(rt, &batch, opts.image_size, run.model.config.max_words)?;
             let lr = schedule.lr_at(run.step);
             run.text_adam.lr = lr;
             run.image_adam.lr = lr;

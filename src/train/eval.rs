@@ -22,7 +22,7 @@ use rand::RngCore;
 use crate::autograd::{no_grad, Var};
 use crate::data::oracle::{ImageReport, Oracle, OracleScores};
 use crate::data::rng::SplitMix64;
-use crate::data::vocab::{Vocab, MAX_WORDS};
+use crate::data::vocab::Vocab;
 use crate::data::world::{Scene, Split, World, WorldConfig};
 use crate::models::damsm::Damsm;
 use crate::runtime::{Error, Result, Runtime, Tensor};
@@ -221,7 +221,8 @@ pub fn image_features(rt: &Runtime, damsm: &Damsm, images: &[RgbImage]) -> Resul
 }
 
 /// The DAMSM text encoder's sentence features [n][D] of `captions`
-/// (encoded as in training: at most MAX_WORDS words, dropped at random by `seed`).
+/// (encoded as in training: at most the DAMSM's `max_words` words, dropped at
+/// random by `seed`).
 pub fn sentence_features(
     rt: &Runtime,
     damsm: &Damsm,
@@ -230,20 +231,21 @@ pub fn sentence_features(
     seed: u64,
 ) -> Result<Vec<Vec<f32>>> {
     let d = damsm.config.embed_dim();
+    let max_words = damsm.config.max_words;
     let mut rng = SplitMix64::keyed(&[seed, 0x5E47]);
     let mut feats = Vec::with_capacity(captions.len());
     no_grad(|| -> Result<()> {
         for chunk in captions.chunks(50) {
-            let mut ids = Vec::with_capacity(chunk.len() * MAX_WORDS);
+            let mut ids = Vec::with_capacity(chunk.len() * max_words);
             let mut lengths = Vec::with_capacity(chunk.len());
             for caption in chunk {
                 let mut r =
                     <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(rng.next_u64());
-                let fixed = vocab.encode_fixed(caption, &mut r);
+                let fixed = vocab.encode_fixed(caption, max_words, &mut r);
                 ids.extend(fixed.ids.iter().map(|&t| t as f32));
-                lengths.push(fixed.len.clamp(1, MAX_WORDS));
+                lengths.push(fixed.len.clamp(1, max_words));
             }
-            let ids = Tensor::from_slice(rt, &ids, &[chunk.len(), MAX_WORDS])?;
+            let ids = Tensor::from_slice(rt, &ids, &[chunk.len(), max_words])?;
             let (_, sentence) = damsm
                 .text
                 .forward(&damsm.text_params, &ids, &lengths, false, 0)?;
