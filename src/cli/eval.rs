@@ -72,6 +72,9 @@ pub struct Common {
     /// Sample from the generator's last weights instead of their moving average.
     #[arg(long)]
     no_ema: bool,
+    /// Condition on the mean of conditioning augmentation instead of sampling its noise.
+    #[arg(long)]
+    no_ca_noise: bool,
 }
 
 pub fn eval(cmd: &EvalCommand) -> Result<()> {
@@ -126,6 +129,7 @@ fn header(rt: &Runtime, common: &Common, what: &str, n: usize) -> serde_json::Va
         "device": info.name, "backend": format!("{:?}", info.backend),
         "driver": format!("{} {}", info.driver, info.driver_info),
         "seed": common.seed,
+        "use_ema": !common.no_ema, "ca_noise": !common.no_ca_noise,
         "data": {"source": "built-in world", "world_seed": EVAL_WORLD_SEED, "split": "test", "scenes": n},
         "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     })
@@ -154,7 +158,9 @@ fn write_json(path: Option<&Path>, doc: serde_json::Value) -> Result<()> {
 
 fn load_generator(rt: &Runtime, model: &Path, common: &Common) -> Result<Sampler> {
     exists(model, "AttnGAN model", "engine train --model attngan")?;
-    Sampler::load(rt, model, !common.no_ema)
+    let mut s = Sampler::load(rt, model, !common.no_ema)?;
+    s.ca_noise = !common.no_ca_noise;
+    Ok(s)
 }
 
 fn pct(t: Tally) -> String {
@@ -222,7 +228,6 @@ fn oracle(model: &Path, n: usize, common: &Common, grid: Option<&Path>) -> Resul
     let mut doc = header(&rt, common, "oracle", n);
     doc["model"] = checkpoint_json(model)?;
     doc["image_size"] = res.into();
-    doc["use_ema"] = (!common.no_ema).into();
     doc["rows"] = serde_json::json!({
         "generator": out.generator.to_json(),
         "ceiling": out.ceiling.to_json(),
