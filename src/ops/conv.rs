@@ -218,20 +218,7 @@ fn launch_tiled(
     .map(|v| v as u32);
     let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), tile == 128);
     let groups = rt.fold_grid((tiles * splits) as u32);
-    match bias {
-        Some(b) => rt.dispatch(
-            &spec,
-            &params,
-            &[src.buffer(), wt.buffer(), b.buffer(), out.buffer()],
-            groups,
-        )?,
-        None => rt.dispatch(
-            &spec,
-            &params,
-            &[src.buffer(), wt.buffer(), out.buffer()],
-            groups,
-        )?,
-    }
+    dispatch_with_bias(rt, &spec, &params, src, wt, bias, &out, groups)?;
     let out = if splits > 1 {
         reduce(&out.reshape(&[splits, numel])?, 0, ReduceOp::Sum, false)?
     } else {
@@ -352,20 +339,7 @@ fn launch_forward(
             (c_begin > 0) as usize,
         ]
         .map(|v| v as u32);
-        match bias {
-            Some(b) => rt.dispatch(
-                &spec,
-                &params,
-                &[x.buffer(), wt.buffer(), b.buffer(), y.buffer()],
-                groups,
-            )?,
-            None => rt.dispatch(
-                &spec,
-                &params,
-                &[x.buffer(), wt.buffer(), y.buffer()],
-                groups,
-            )?,
-        }
+        dispatch_with_bias(rt, &spec, &params, x, wt, bias, &y, groups)?;
     }
     Ok(y)
 }
@@ -417,20 +391,7 @@ fn launch_backward_data(
             (o_begin > 0) as usize,
         ]
         .map(|v| v as u32);
-        match bias {
-            Some(b) => rt.dispatch(
-                &spec,
-                &params,
-                &[dy.buffer(), wt.buffer(), b.buffer(), dx.buffer()],
-                groups,
-            )?,
-            None => rt.dispatch(
-                &spec,
-                &params,
-                &[dy.buffer(), wt.buffer(), dx.buffer()],
-                groups,
-            )?,
-        }
+        dispatch_with_bias(rt, &spec, &params, dy, wt, bias, &dx, groups)?;
     }
     Ok(dx)
 }
@@ -705,4 +666,33 @@ pub fn conv_transpose2d_backward_weight(
     check_dy(op, dy, [g.n, g.c, g.h, g.w])?;
     // In forward-conv terms the weight gradient pairs "x" = dy with "dy" = x.
     launch_backward_weight(x.runtime(), g, dy, x)
+}
+
+/// Dispatches a convolution kernel over (input, weight, [bias,] output): the
+/// bias is bound only when there is one (the kernel is built without it).
+#[allow(clippy::too_many_arguments)]
+fn dispatch_with_bias(
+    rt: &Runtime,
+    spec: &KernelSpec,
+    params: &[u32],
+    input: &Tensor,
+    wt: &Tensor,
+    bias: Option<&Tensor>,
+    out: &Tensor,
+    groups: [u32; 3],
+) -> Result<()> {
+    match bias {
+        Some(b) => rt.dispatch(
+            spec,
+            params,
+            &[input.buffer(), wt.buffer(), b.buffer(), out.buffer()],
+            groups,
+        ),
+        None => rt.dispatch(
+            spec,
+            params,
+            &[input.buffer(), wt.buffer(), out.buffer()],
+            groups,
+        ),
+    }
 }
