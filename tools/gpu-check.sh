@@ -154,6 +154,7 @@ tests() {
 if [ "$mode" = dry ]; then
     LIMIT_TESTS=300
     LIMIT_EVAL=300
+    LIMIT_PROFILE=300
     kernel_filter=(glu::)
     damsm_filter=(losses_and_gradients)
     attngan_filter=(shapes_losses)
@@ -161,13 +162,14 @@ if [ "$mode" = dry ]; then
     torch=(--device cpu --tiny)
     damsm_train=(--steps 2 --scenes 32 --batch 4 --image-size 64)
     gan_train=(--steps 2 --scenes 32 --batch 2 --stages 1)
-    profile=(bench-kernels --quick --profile --filter damsm)
+    profile=(bench-kernels --quick --profile --filter model)
     evals=(--captions 8)
     rp_images=100
     fd_images=16
 else
     LIMIT_TESTS=75
     LIMIT_EVAL=60
+    LIMIT_PROFILE=90
     kernel_filter=()
     damsm_filter=(--skip engine_train_killed)
     attngan_filter=()
@@ -216,7 +218,7 @@ step generate 40 "$engine" generate --model "$gan" -n 4 --seed 1 \
     "a small blue square in the center on a black background" \
     "a green triangle at the bottom right on a grey background"
 
-step profile 90 "$engine" "${profile[@]}" --json "$work/profile.json"
+step profile "$LIMIT_PROFILE" "$engine" "${profile[@]}" --json "$work/profile.json"
 tests damsm-tests tiled damsm "${damsm_filter[@]}"
 tests attngan-tests tiled attngan "${attngan_filter[@]}"
 echo "total: $(($(date +%s) - start))s of a ${budget}s budget" | tee -a "$summary"

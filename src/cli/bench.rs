@@ -459,11 +459,15 @@ fn attngan_line(
     use engine::autograd::Var;
     use engine::models::attngan::{AttnGan, AttnGanConfig};
     use engine::train::attngan::{gan_step, GanNets, StepInput, TextModel};
-    let (batch, config) = if quick {
+    let (batch, mut config) = if quick {
         (4, AttnGanConfig::world())
     } else {
         (20, AttnGanConfig::birds())
     };
+    // Captions as long as the DAMSM's (AttnGAN's 18), as training takes the
+    // limit from its data: the world config alone would ask for 42.
+    config.max_words = damsm.config.max_words;
+    let words = config.max_words;
     let text = TextModel::from_damsm(rt, damsm)?;
     damsm.image_params.set_trainable(false);
     let mut nets = GanNets::new(AttnGan::new(rt, config.clone(), 0)?, 2e-4)?;
@@ -472,9 +476,9 @@ fn attngan_line(
             det(rt, &[batch, 3, config.image_size(s), config.image_size(s)]).map(Var::constant)
         })
         .collect::<Result<_>>()?;
-    let ids: Vec<f32> = (0..batch * 18).map(|i| (i % 997 + 2) as f32).collect();
-    let ids = Tensor::from_slice(rt, &ids, &[batch, 18])?;
-    let lengths: Vec<usize> = (0..batch).map(|i| 8 + i % 11).collect();
+    let ids: Vec<f32> = (0..batch * words).map(|i| (i % 997 + 2) as f32).collect();
+    let ids = Tensor::from_slice(rt, &ids, &[batch, words])?;
+    let lengths: Vec<usize> = (0..batch).map(|i| (8 + i % 11).min(words)).collect();
     let classes: Vec<u32> = (1..=batch as u32).collect();
     let input = StepInput {
         reals: &reals,
