@@ -31,6 +31,7 @@ fn shapes_losses_and_gradients_of_every_stage() {
         z_dim: 6,
         cond_dim: 5,
         stages: 2,
+        base_size: 64,
         res_blocks: 1,
         max_words: 18,
     };
@@ -134,6 +135,7 @@ fn tiny_run_then_generate_with_attention_maps() {
         batch: 2,
         scenes: 16,
         stages: 2,
+        base_size: 32,
         ngf: 4,
         ndf: 4,
         quiet: true,
@@ -145,6 +147,41 @@ fn tiny_run_then_generate_with_attention_maps() {
         .losses
         .iter()
         .all(|(d, g)| d.is_finite() && g.is_finite()));
+    // Resume is exact: one step, then a resumed second, writes bit for bit
+    // the checkpoint of two steps straight (G, Ds, Adam states, moving
+    // average, losses).
+    use engine::nn::checkpoint::Checkpoint;
+    let split = AttnGanTrainOptions {
+        out: base.join("attngan-resumed"),
+        steps: 1,
+        ..opts.clone()
+    };
+    train_attngan(&rt, &split).unwrap();
+    let resumed = train_attngan(
+        &rt,
+        &AttnGanTrainOptions {
+            steps: 2,
+            resume: true,
+            ..split
+        },
+    )
+    .unwrap();
+    let (a, b) = (
+        Checkpoint::load(&report.checkpoint).unwrap(),
+        Checkpoint::load(&resumed.checkpoint).unwrap(),
+    );
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    for (name, (shape, data)) in &a.tensors {
+        let (s2, d2) = &b.tensors[name];
+        assert_eq!(shape, s2, "{name}");
+        assert!(
+            data.iter().zip(d2).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{name} differs after resume"
+        );
+    }
+    for key in ["losses", "step", "ema.updates"] {
+        assert_eq!(a.metadata[key], b.metadata[key], "{key}");
+    }
     // The world's word limit, in the DAMSM's and the generator's checkpoints.
     let (dm, _, _) = engine::train::damsm::load_damsm(&rt, &d.checkpoint).unwrap();
     assert_eq!(dm.config.max_words, WORLD_MAX_WORDS);
@@ -158,10 +195,10 @@ fn tiny_run_then_generate_with_attention_maps() {
         .generate(&rt, "a small red circle on a grey background flumph", 2, 7)
         .unwrap();
     assert_eq!(images.len(), 2);
-    assert_eq!(images[0].width(), 128);
+    assert_eq!(images[0].width(), 64);
     assert_eq!(unknown, vec!["flumph".to_string()]);
     assert_eq!(words.len(), 8);
-    assert_eq!((maps.len(), maps[0].len(), side), (2, 8, 64));
+    assert_eq!((maps.len(), maps[0].len(), side), (2, 8, 32));
     // A three-object caption of 34 words is used whole (18 before).
     let long = "a tiny red circle in the upper left corner to the left of a big blue \
                 square in the upper right corner and a small green star at the bottom \
@@ -177,6 +214,47 @@ fn tiny_run_then_generate_with_attention_maps() {
     let mean = sampler.generate(&rt, long, 2, 7).unwrap().0;
     assert_ne!(a, mean, "eps = 0 is another condition");
     assert_eq!(mean, sampler.generate(&rt, long, 2, 7).unwrap().0);
+    // The exported model (f32) samples exactly the images of the full
+    // checkpoint; f16 within its rounding, in half the bytes.
+    sampler.ca_noise = true;
+    let caps: Vec<String> = [
+        "a big red circle at the top left on a white background",
+        long,
+    ]
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
+    let full = sampler.draw(&rt, &caps, 5).unwrap();
+    let (x32, x16) = (base.join("m32.safetensors"), base.join("m16.safetensors"));
+    sampler.export(&x32, false, &[]).unwrap();
+    sampler.export(&x16, true, &[]).unwrap();
+    let exported = Sampler::load(&rt, &x32, true).unwrap();
+    assert_eq!(exported.draw(&rt, &caps, 5).unwrap(), full);
+    let half = Sampler::load(&rt, &x16, true)
+        .unwrap()
+        .draw(&rt, &caps, 5)
+        .unwrap();
+    let diff: Vec<i32> = half
+        .iter()
+        .zip(&full)
+        .flat_map(|(a, b)| {
+            a.as_raw()
+                .iter()
+                .zip(b.as_raw())
+                .map(|(&p, &q)| p as i32 - q as i32)
+        })
+        .collect();
+    let mean = diff.iter().map(|d| d.abs() as f64).sum::<f64>() / diff.len() as f64;
+    assert!(mean < 2.0, "f16 export moves pixels by {mean} on average");
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len() as f64;
+    assert!((0.45..0.55).contains(&(size(&x16) / size(&x32))));
+    assert!(
+        size(&x32) < size(&report.checkpoint) / 3.0,
+        "no optimiser or D in the export"
+    );
+    // An exported model has no last weights to fall back to.
+    let e = Sampler::load(&rt, &x16, false).err().unwrap().to_string();
+    assert!(e.contains("--no-ema"), "{e}");
     // A DAMSM checkpoint is not a generator: a clear error.
     let e = Sampler::load(&rt, &d.checkpoint, true)
         .err()
@@ -217,9 +295,62 @@ fn tiny(stages: usize, t: usize) -> AttnGanConfig {
         z_dim: 6,
         cond_dim: 5,
         stages,
+        base_size: 64,
         res_blocks: 1,
         max_words: t,
     }
+}
+
+/// A first stage of 32 (the world preset's): three upsamplings from 8g x 4 x
+/// 4, then 64; each discriminator still ends at 8 ndf x 4 x 4.
+#[test]
+fn base_32_draws_32_then_64() {
+    let rt = rt();
+    let config = AttnGanConfig {
+        base_size: 32,
+        ..tiny(2, 7)
+    };
+    assert_eq!((config.image_size(0), config.image_size(1)), (32, 64));
+    let gan = AttnGan::new(&rt, config.clone(), 2).unwrap();
+    let ups = gan
+        .gen_params
+        .names()
+        .iter()
+        .filter(|n| n.starts_with("gen.stage1.up") && n.ends_with("conv.weight"))
+        .count();
+    assert_eq!(ups, 3);
+    let b = 2;
+    let mask = Tensor::from_slice(&rt, &[0.0; 14], &[b, 7]).unwrap();
+    let out = gan
+        .gen
+        .forward(
+            &gan.gen_params,
+            &det(&rt, &[b, 6], 0),
+            &det(&rt, &[b, 5], 1),
+            &det(&rt, &[b, 8], 2),
+            &det(&rt, &[b, 8, 7], 3),
+            &mask,
+            true,
+        )
+        .unwrap();
+    assert_eq!(out.images[0].shape(), &[b, 3, 32, 32]);
+    assert_eq!(out.images[1].shape(), &[b, 3, 64, 64]);
+    assert_eq!(out.attention[0].shape(), &[b, 32 * 32, 7]);
+    for (s, d) in gan.discs.iter().enumerate() {
+        let code = d.encode(&gan.disc_params[s], &out.images[s]).unwrap();
+        assert_eq!(code.shape(), &[b, 8 * 4, 4, 4], "stage {s}");
+    }
+    // Only 32 and 64 are sizes the first stage can have.
+    for bad in [16, 48, 128] {
+        let c = AttnGanConfig {
+            base_size: bad,
+            ..config.clone()
+        };
+        let e = AttnGan::new(&rt, c, 0).err().unwrap().to_string();
+        assert!(e.contains("base_size must be 32 or 64"), "{e}");
+    }
+    let old = "ngf=16\nndf=16\nz_dim=100\ncond_dim=100\nembed_dim=256\nstages=2\nres_blocks=2\n";
+    assert_eq!(AttnGanConfig::from_text(old).unwrap().base_size, 64);
 }
 
 /// Rows (or columns) of a [rows, cols] matrix are orthonormal.
@@ -379,4 +510,159 @@ fn damsm_loss_resizes_g_images_and_checks_sizes_up_front() {
         .unwrap()
         .to_string();
     assert!(e.contains("max_words"), "{e}");
+}
+
+/// mean over a batch of BCE with logits, in f64: softplus(x) - y x.
+fn bce_ref(logits: &[f32], y: f64) -> f64 {
+    logits
+        .iter()
+        .map(|&x| {
+            let x = x as f64;
+            x.max(0.0) + (-x.abs()).exp().ln_1p() - y * x
+        })
+        .sum::<f64>()
+        / logits.len() as f64
+}
+
+fn rel(a: f64, b: f64) -> f64 {
+    (a - b).abs() / b.abs().max(1e-12)
+}
+
+/// The discriminator loss against an f64 reference built from D's logits:
+/// (real_uncond + real_cond) / 2 + (fake_uncond + fake_cond + wrong_cond) / 3,
+/// the wrong pairs being image i + 1 with sentence i (the released code's
+/// `real_features[:(batch_size - 1)]` against `conditions[1:batch_size]`
+/// pairs the same neighbours); and the generator's adversarial term,
+/// uncond + cond against "real".
+#[test]
+fn discriminator_and_adversarial_losses_match_an_f64_reference() {
+    use engine::autograd::gan;
+    let rt = rt();
+    let gan_ = AttnGan::new(&rt, tiny(1, 7), 11).unwrap();
+    let (d, ps) = (&gan_.discs[0], &gan_.disc_params[0]);
+    let b = 5;
+    let real = det(&rt, &[b, 3, 64, 64], 4);
+    let fake = det(&rt, &[b, 3, 64, 64], 9);
+    let sent = det(&rt, &[b, 8], 5);
+    let v = |x: &Var| x.value().to_vec().unwrap();
+    let real_code = d.encode(ps, &real).unwrap();
+    let fake_code = d.encode(ps, &fake).unwrap();
+    let ru = v(&d.uncond_logits(ps, &real_code).unwrap());
+    let rc = v(&d.cond_logits(ps, &real_code, &sent).unwrap());
+    let fu = v(&d.uncond_logits(ps, &fake_code).unwrap());
+    let fc = v(&d.cond_logits(ps, &fake_code, &sent).unwrap());
+    let pairs = |img0: usize, sent0: usize| {
+        let code = gan::narrow(&real_code, 0, img0, b - 1).unwrap();
+        let s = gan::narrow(&sent, 0, sent0, b - 1).unwrap();
+        v(&d.cond_logits(ps, &code, &s).unwrap())
+    };
+    let reference = |wrong: &[f32]| {
+        (bce_ref(&ru, 1.0) + bce_ref(&rc, 1.0)) / 2.0
+            + (bce_ref(&fu, 0.0) + bce_ref(&fc, 0.0) + bce_ref(wrong, 0.0)) / 3.0
+    };
+    let got = v(&discriminator_loss(d, ps, &real, &fake, &sent).unwrap())[0] as f64;
+    let want = reference(&pairs(1, 0));
+    assert!(rel(got, want) < 1e-5, "D loss {got} vs reference {want}");
+    // The other neighbour (image i with sentence i + 1) is another loss, so
+    // the check above does see the pairing.
+    let other = reference(&pairs(0, 1));
+    assert!(rel(other, want) > 1e-4, "{other} vs {want}");
+
+    let adv = v(&generator_adversarial_loss(d, ps, &fake, &sent).unwrap())[0] as f64;
+    let want = bce_ref(&fu, 1.0) + bce_ref(&fc, 1.0);
+    assert!(rel(adv, want) < 1e-5, "G adversarial {adv} vs {want}");
+}
+
+/// KL(N(mu, sigma^2) || N(0, 1)) as AttnGAN computes it, value and
+/// gradients, against f64; the reference gradient against finite differences.
+#[test]
+fn kl_loss_and_its_gradient_match_an_f64_reference() {
+    let rt = rt();
+    let (b, c) = (3, 7);
+    let n = b * c;
+    let mu_v: Vec<f32> = (0..n).map(|i| ((i * 37 % 19) as f32 - 9.0) / 7.0).collect();
+    let lv_v: Vec<f32> = (0..n).map(|i| ((i * 23 % 17) as f32 - 8.0) / 6.0).collect();
+    let kl64 = |mu: &[f64], lv: &[f64]| {
+        -0.5 * mu
+            .iter()
+            .zip(lv)
+            .map(|(m, l)| 1.0 + l - m * m - l.exp())
+            .sum::<f64>()
+            / n as f64
+    };
+    let f64s = |x: &[f32]| x.iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let (mu64, lv64) = (f64s(&mu_v), f64s(&lv_v));
+    let mu = Var::leaf(Tensor::from_slice(&rt, &mu_v, &[b, c]).unwrap());
+    let lv = Var::leaf(Tensor::from_slice(&rt, &lv_v, &[b, c]).unwrap());
+    let loss = kl_loss(&mu, &lv).unwrap();
+    let got = loss.value().to_vec().unwrap()[0] as f64;
+    assert!(rel(got, kl64(&mu64, &lv64)) < 1e-5);
+    loss.backward().unwrap();
+    let (gmu, glv) = (
+        mu.grad().unwrap().to_vec().unwrap(),
+        lv.grad().unwrap().to_vec().unwrap(),
+    );
+    for i in 0..n {
+        // d/dmu = mu / n, d/dlogvar = (exp(logvar) - 1) / (2 n).
+        let (rm, rl) = (mu64[i] / n as f64, (lv64[i].exp() - 1.0) / (2.0 * n as f64));
+        let h = 1e-6;
+        let fd = |which: usize| {
+            let (mut a, mut l) = (mu64.clone(), lv64.clone());
+            let (mut a2, mut l2) = (mu64.clone(), lv64.clone());
+            if which == 0 {
+                a[i] += h;
+                a2[i] -= h;
+            } else {
+                l[i] += h;
+                l2[i] -= h;
+            }
+            (kl64(&a, &l) - kl64(&a2, &l2)) / (2.0 * h)
+        };
+        assert!((fd(0) - rm).abs() < 1e-7 && (fd(1) - rl).abs() < 1e-7);
+        assert!((gmu[i] as f64 - rm).abs() < 1e-6, "dmu[{i}]");
+        assert!(
+            (glv[i] as f64 - rl).abs() < 1e-5 * rl.abs().max(1.0),
+            "dlogvar[{i}]"
+        );
+    }
+}
+
+/// The moving average of G against an f64 reference:
+/// shadow = d shadow + (1 - d) params, d = min(0.999, (1 + n) / (10 + n)).
+#[test]
+fn ema_matches_an_f64_reference_with_its_warm_up() {
+    use engine::nn::optim::Ema;
+    use engine::nn::{Init, ParamBuilder};
+    let rt = rt();
+    let mut pb = ParamBuilder::new(1);
+    pb.param("w", &[5, 3], Init::Orthogonal(1.0));
+    let ps = pb.build(&rt).unwrap();
+    let mut ema = Ema::new(&ps, 0.999).unwrap();
+    let mut shadow: Vec<f64> = ps
+        .flat()
+        .0
+        .to_vec()
+        .unwrap()
+        .iter()
+        .map(|&x| x as f64)
+        .collect();
+    // The flat buffer may be padded past the 15 weights; every value is averaged.
+    let len = ps.flat().0.numel();
+    for n in 0..40u64 {
+        let p: Vec<f32> = (0..len)
+            .map(|i| ((i as f32 + n as f32) * 0.37).sin())
+            .collect();
+        ps.flat().0.write(&p).unwrap();
+        let d = 0.999f64.min((1.0 + n as f64) / (10.0 + n as f64));
+        assert!((ema.current_decay() as f64 - d).abs() < 1e-7);
+        ema.update(&ps).unwrap();
+        for (s, &x) in shadow.iter_mut().zip(&p) {
+            *s = d * *s + (1.0 - d) * x as f64;
+        }
+    }
+    let got = ema.shadow.to_vec().unwrap();
+    for (g, w) in got.iter().zip(&shadow) {
+        assert!((*g as f64 - w).abs() < 1e-5, "{g} vs {w}");
+    }
+    assert_eq!(ema.updates, 40);
 }

@@ -176,6 +176,58 @@ fn bad_checkpoints_are_clear_errors() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// f16 storage (engine export --f16) widens back to within f16's rounding;
+/// a value beyond its range refuses to be stored; a non-finite value, in
+/// either type, refuses to load and names its tensor.
+#[test]
+fn f16_checkpoints_round_trip_and_non_finite_values_refuse_to_load() {
+    let dir = temp_dir("f16");
+    let path = dir.join("m.safetensors");
+    let data: Vec<f32> = (0..1001)
+        .map(|i| ((i as f32) * 0.7311).sin() * 300.0 / (1.0 + i as f32))
+        .collect();
+    let mut ck = Checkpoint {
+        f16: true,
+        ..Default::default()
+    };
+    ck.insert("w", vec![7, 11, 13], data.clone());
+    ck.metadata.insert("k".into(), "v".into());
+    ck.save(&path).unwrap();
+    let back = Checkpoint::load(&path).unwrap();
+    assert!(back.f16);
+    assert_eq!(back.metadata["k"], "v");
+    let (shape, got) = &back.tensors["w"];
+    assert_eq!(shape, &vec![7, 11, 13]);
+    for (a, b) in got.iter().zip(&data) {
+        // f16 keeps 11 significant bits; below 2^-14 it is subnormal (steps of 2^-24).
+        let tol = (b.abs() * 2f32.powi(-11)).max(2f32.powi(-25));
+        assert!((a - b).abs() <= tol, "{b} came back as {a}");
+    }
+    let size_f16 = std::fs::metadata(&path).unwrap().len();
+    ck.f16 = false;
+    ck.save(&path).unwrap();
+    let size_f32 = std::fs::metadata(&path).unwrap().len();
+    assert!(size_f16 * 2 < size_f32 + 200, "{size_f16} vs {size_f32}");
+    assert_eq!(Checkpoint::load(&path).unwrap().tensors["w"].1, data);
+
+    ck.f16 = true;
+    ck.insert("big", vec![1], vec![70000.0]);
+    let e = ck.save(&path).unwrap_err().to_string();
+    assert!(e.contains("\"big\"") && e.contains("f16"), "{e}");
+    for f16 in [false, true] {
+        let mut bad = Checkpoint {
+            f16,
+            ..Default::default()
+        };
+        bad.insert("ok", vec![2], vec![1.0, 2.0]);
+        bad.insert("gen.fc.weight", vec![3], vec![0.5, f32::NAN, 1.0]);
+        bad.save(&path).unwrap();
+        let e = Checkpoint::load(&path).unwrap_err().to_string();
+        assert!(e.contains("gen.fc.weight") && e.contains("NaN"), "{e}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn bad_numbers_and_environment_are_clear_errors_not_panics() {
     let exe = env!("CARGO_BIN_EXE_engine");

@@ -3,4 +3,5 @@
 pub mod bench;
 pub mod devices;
 pub mod eval;
+pub mod export;
 pub mod train;

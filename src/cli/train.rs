@@ -13,23 +13,100 @@ pub enum Model {
     Attngan,
 }
 
+/// A recipe whose settings were chosen and measured (tools/train-world.sh).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preset {
+    /// The built-in world on a software GPU: DAMSM at 64x64; AttnGAN with
+    /// two stages from 32x32 to 64x64, widths 16.
+    World,
+}
+
+/// Settings of one run: the preset's where it has them, else the defaults;
+/// a flag given on the command line wins over both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    pub steps: u64,
+    pub batch: usize,
+    pub lr: f32,
+    pub scenes: usize,
+    pub image_size: usize,
+    pub stages: usize,
+    pub base_size: usize,
+}
+
+impl Settings {
+    pub fn of(model: Model, preset: Option<Preset>) -> Settings {
+        match (model, preset) {
+            (Model::Damsm, None) => Settings {
+                steps: 1000,
+                batch: 16,
+                lr: 0.002,
+                scenes: 4000,
+                image_size: 64,
+                stages: 2,
+                base_size: 64,
+            },
+            (Model::Attngan, None) => Settings {
+                steps: 1000,
+                batch: 8,
+                lr: 0.0002,
+                scenes: 4000,
+                image_size: 64,
+                stages: 2,
+                base_size: 64,
+            },
+            (Model::Damsm, Some(Preset::World)) => Settings {
+                steps: DAMSM_WORLD_STEPS,
+                batch: 16,
+                lr: 0.002,
+                scenes: 20000,
+                image_size: 64,
+                stages: 2,
+                base_size: 64,
+            },
+            (Model::Attngan, Some(Preset::World)) => Settings {
+                steps: ATTNGAN_WORLD_STEPS,
+                batch: 8,
+                lr: 0.0002,
+                scenes: 20000,
+                image_size: 64,
+                stages: 2,
+                base_size: 32,
+            },
+        }
+    }
+}
+
+/// Steps of the world presets: what Mesa 25's lavapipe on a 2-core machine
+/// runs in about 30 (DAMSM) and 85 (AttnGAN) minutes, together under the
+/// 2 hours of tools/train-world.sh.
+pub const DAMSM_WORLD_STEPS: u64 = 800;
+pub const ATTNGAN_WORLD_STEPS: u64 = 1500;
+
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
     /// Which model to train: DAMSM first, then AttnGAN guided by it.
     #[arg(long, value_enum, default_value = "damsm")]
     model: Model,
+    /// A measured recipe (flags given beside it win): `world`.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
     /// Folder for the checkpoint and loss curve [default: runs/<model>].
     #[arg(long)]
     out: Option<PathBuf>,
     /// AttnGAN: the trained DAMSM it learns from.
     #[arg(long, default_value = "runs/damsm/checkpoint.safetensors")]
     damsm: PathBuf,
-    /// AttnGAN: generator stages (1: 64x64, 2: 128x128, 3: 256x256).
-    #[arg(long, default_value_t = 2)]
-    stages: usize,
-    /// Total steps (counting those before a resume).
-    #[arg(long, default_value_t = 1000)]
-    steps: u64,
+    /// AttnGAN: generator stages, each doubling the side [default: 2].
+    #[arg(long)]
+    stages: Option<usize>,
+    /// AttnGAN: side of the first stage, 64 (the paper's: 64, 128, 256) or
+    /// 32 (32, 64, 128) [default: 64; 32 with --preset world].
+    #[arg(long)]
+    base_size: Option<usize>,
+    /// Total steps, counting those before a resume [default: 1000].
+    #[arg(long)]
+    steps: Option<u64>,
     /// Stop after this many minutes (a checkpoint is written), whichever comes first.
     #[arg(long)]
     minutes: Option<f64>,
@@ -41,12 +118,12 @@ pub struct TrainArgs {
     lr: Option<f32>,
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Training scenes of the built-in world.
-    #[arg(long, default_value_t = 4000)]
-    scenes: usize,
-    /// Image side (32 to 256).
-    #[arg(long, default_value_t = 64)]
-    image_size: usize,
+    /// Training scenes of the built-in world [default: 4000; 20000 with --preset world].
+    #[arg(long)]
+    scenes: Option<usize>,
+    /// DAMSM: image side (32 to 256) [default: 64].
+    #[arg(long)]
+    image_size: Option<usize>,
     /// Write a checkpoint every this many steps.
     #[arg(long, default_value_t = 100)]
     checkpoint_every: u64,
@@ -66,31 +143,36 @@ impl TrainArgs {
         })
     }
 
-    fn batch(&self) -> usize {
-        self.batch
-            .unwrap_or(if self.model == Model::Damsm { 16 } else { 8 })
-    }
-
-    fn lr(&self) -> f32 {
-        self.lr.unwrap_or(if self.model == Model::Damsm {
-            0.002
-        } else {
-            0.0002
-        })
+    /// The run's settings: flags over the preset over the defaults.
+    pub fn settings(&self) -> Settings {
+        let d = Settings::of(self.model, self.preset);
+        Settings {
+            steps: self.steps.unwrap_or(d.steps),
+            batch: self.batch.unwrap_or(d.batch),
+            lr: self.lr.unwrap_or(d.lr),
+            scenes: self.scenes.unwrap_or(d.scenes),
+            image_size: self.image_size.unwrap_or(d.image_size),
+            stages: self.stages.unwrap_or(d.stages),
+            base_size: self.base_size.unwrap_or(d.base_size),
+        }
     }
 }
 
 fn check(args: &TrainArgs) -> Result<()> {
     let bad = |m: String| Err(engine::Error::invalid("train", m));
-    let (batch, lr) = (args.batch(), args.lr());
+    let set = args.settings();
+    let (batch, lr) = (set.batch, set.lr);
     if batch < 2 {
         return bad(format!(
             "--batch {batch} is too small: the matching loss needs at least 2 pairs"
         ));
     }
     if args.model == Model::Attngan {
-        if !(1..=3).contains(&args.stages) {
-            return bad(format!("--stages {} must be 1, 2 or 3", args.stages));
+        if !(1..=3).contains(&set.stages) {
+            return bad(format!("--stages {} must be 1, 2 or 3", set.stages));
+        }
+        if set.base_size != 32 && set.base_size != 64 {
+            return bad(format!("--base-size {} must be 32 or 64", set.base_size));
         }
         if !args.damsm.exists() {
             return bad(format!(
@@ -99,16 +181,16 @@ fn check(args: &TrainArgs) -> Result<()> {
             ));
         }
     }
-    if !(32..=256).contains(&args.image_size) || !args.image_size.is_multiple_of(8) {
+    if !(32..=256).contains(&set.image_size) || !set.image_size.is_multiple_of(8) {
         return bad(format!(
             "--image-size {} must be a multiple of 8 between 32 and 256",
-            args.image_size
+            set.image_size
         ));
     }
-    if args.scenes < batch {
+    if set.scenes < batch {
         return bad(format!(
             "--scenes {} is smaller than one batch ({batch})",
-            args.scenes
+            set.scenes
         ));
     }
     if !(lr > 0.0 && lr.is_finite()) {
@@ -140,21 +222,22 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if args.model == Model::Attngan {
         return train_attngan_cli(&rt, args);
     }
+    let set = args.settings();
     println!(
         "training {:?} on the built-in world ({} scenes) on {}",
         args.model,
-        args.scenes,
+        set.scenes,
         rt.adapter_info().name
     );
     let opts = DamsmTrainOptions {
         out: args.out(),
-        steps: args.steps,
+        steps: set.steps,
         minutes: args.minutes,
-        batch: args.batch(),
-        lr: args.lr(),
+        batch: set.batch,
+        lr: set.lr,
         seed: args.seed,
-        scenes: args.scenes,
-        image_size: args.image_size,
+        scenes: set.scenes,
+        image_size: set.image_size,
         base_channels: 16,
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
@@ -184,25 +267,28 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 
 fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     use engine::train::attngan::{train_attngan, AttnGanTrainOptions};
+    let set = args.settings();
+    let side = set.base_size << (set.stages - 1);
     println!(
-        "training AttnGAN ({} stages, up to {}x{}) on the built-in world ({} scenes) on {}, guided by {}",
-        args.stages,
-        64 << (args.stages - 1),
-        64 << (args.stages - 1),
-        args.scenes,
+        "training AttnGAN ({} stages, {}x{} up to {side}x{side}) on the built-in world ({} scenes) on {}, guided by {}",
+        set.stages,
+        set.base_size,
+        set.base_size,
+        set.scenes,
         rt.adapter_info().name,
         args.damsm.display()
     );
     let opts = AttnGanTrainOptions {
         out: args.out(),
         damsm: args.damsm.clone(),
-        steps: args.steps,
+        steps: set.steps,
         minutes: args.minutes,
-        batch: args.batch(),
-        lr: args.lr(),
+        batch: set.batch,
+        lr: set.lr,
         seed: args.seed,
-        scenes: args.scenes,
-        stages: args.stages,
+        scenes: set.scenes,
+        stages: set.stages,
+        base_size: set.base_size,
         lambda: 5.0,
         ngf: 16,
         ndf: 16,
@@ -230,9 +316,9 @@ pub struct GenerateArgs {
     /// Where to write the image (PNG); the attention maps go beside it as <name>-attention.png.
     #[arg(short, long, default_value = "sample.png")]
     output: PathBuf,
-    /// An AttnGAN checkpoint.
-    #[arg(long, default_value = "runs/attngan/checkpoint.safetensors")]
-    model: PathBuf,
+    /// An AttnGAN checkpoint or exported model [default: the world model built into engine].
+    #[arg(long)]
+    model: Option<PathBuf>,
     /// Images to draw (different noise), side by side.
     #[arg(short, long, default_value_t = 1)]
     n: usize,
@@ -264,14 +350,23 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
             format!("-n {} must be between 1 and 64", args.n),
         ));
     }
-    if !args.model.exists() {
+    if let Some(model) = args.model.as_ref().filter(|m| !m.exists()) {
         return Err(engine::Error::invalid(
             "generate",
-            format!("no model at {}: train one with `engine train --model attngan`, or pass --model PATH", args.model.display()),
+            format!("no model at {}: train one with `engine train --model attngan`, or leave out --model to use the built-in one", model.display()),
+        ));
+    }
+    if args.model.is_none() && args.no_ema {
+        return Err(engine::Error::invalid(
+            "generate",
+            "the built-in model holds only its moving average; --no-ema needs a training checkpoint (--model PATH)".to_string(),
         ));
     }
     let rt = Runtime::new()?;
-    let mut sampler = Sampler::load(&rt, &args.model, !args.no_ema)?;
+    let mut sampler = match &args.model {
+        Some(m) => Sampler::load(&rt, m, !args.no_ema)?,
+        None => Sampler::shipped(&rt)?,
+    };
     sampler.ca_noise = !args.no_ca_noise;
     let save = |img: &image::RgbImage, path: &std::path::Path| {
         img.save(path).map_err(|e| {

@@ -19,8 +19,12 @@ pub struct AttnGanConfig {
     pub cond_dim: usize,
     /// The DAMSM space (word and sentence features).
     pub embed_dim: usize,
-    /// Generator stages: 1 gives 64x64, 2 gives 128x128, 3 gives 256x256.
+    /// Generator stages; each doubles the side of the one before.
     pub stages: usize,
+    /// Side of the first stage's image: 64 as in the paper (stages 1, 2, 3
+    /// give 64, 128, 256), or 32 (32, 64, 128), a quarter of the pixels for
+    /// a software GPU. The first stage upsamples 4x4 log2(base_size / 4) times.
+    pub base_size: usize,
     pub res_blocks: usize,
     /// Words per caption (T of the word features, the attention and the
     /// padding mask): the data set's limit, [`crate::data::Source::max_words`].
@@ -38,6 +42,7 @@ impl AttnGanConfig {
             cond_dim: 100,
             embed_dim: 256,
             stages: 3,
+            base_size: 64,
             res_blocks: 2,
             max_words: crate::data::DEFAULT_MAX_WORDS,
         }
@@ -56,25 +61,59 @@ impl AttnGanConfig {
     }
 
     pub fn image_size(&self, stage: usize) -> usize {
-        64 << stage
+        self.base_size << stage
+    }
+
+    /// Upsamplings of the first stage (4x4 to `base_size`), and so the
+    /// discriminators' downsamplings back to 4x4.
+    pub fn first_stage_ups(&self) -> usize {
+        (self.base_size / 4).trailing_zeros() as usize
+    }
+
+    /// Sizes the model can be built with, as one message.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid("attngan config", m));
+        if !(1..=3).contains(&self.stages) {
+            return bad(format!("stages must be 1 to 3, got {}", self.stages));
+        }
+        if self.base_size != 32 && self.base_size != 64 {
+            return bad(format!(
+                "base_size must be 32 or 64, got {}",
+                self.base_size
+            ));
+        }
+        if self.ngf == 0
+            || self.ndf == 0
+            || self.z_dim == 0
+            || self.cond_dim == 0
+            || self.max_words == 0
+        {
+            return bad(format!(
+                "every size must be at least 1:\n{}",
+                self.to_text()
+            ));
+        }
+        Ok(())
     }
 
     pub fn to_text(&self) -> String {
         format!(
-            "ngf={}\nndf={}\nz_dim={}\ncond_dim={}\nembed_dim={}\nstages={}\nres_blocks={}\nmax_words={}\n",
+            "ngf={}\nndf={}\nz_dim={}\ncond_dim={}\nembed_dim={}\nstages={}\nbase_size={}\nres_blocks={}\nmax_words={}\n",
             self.ngf,
             self.ndf,
             self.z_dim,
             self.cond_dim,
             self.embed_dim,
             self.stages,
+            self.base_size,
             self.res_blocks,
             self.max_words
         )
     }
 
     /// Keys missing from `text` take the birds values (so a checkpoint from
-    /// before `max_words` was recorded loads with 18, what it was trained with).
+    /// before `max_words` was recorded loads with 18, and one from before
+    /// `base_size` with 64, what it was trained with).
     pub fn from_text(text: &str) -> Result<Self> {
         let mut c = Self::birds();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -92,6 +131,7 @@ impl AttnGanConfig {
                 "cond_dim" => c.cond_dim = v,
                 "embed_dim" => c.embed_dim = v,
                 "stages" => c.stages = v,
+                "base_size" => c.base_size = v,
                 "res_blocks" => c.res_blocks = v,
                 "max_words" => c.max_words = v,
                 _ => {
@@ -182,7 +222,7 @@ impl ResBlock {
 
 /// What one generator pass returns.
 pub struct Generated {
-    /// One image per stage, [B, 3, 64 << i, 64 << i] in [-1, 1].
+    /// One image per stage, [B, 3, base << i, base << i] in [-1, 1].
     pub images: Vec<Var>,
     /// Per refinement stage: attention maps [B, P, T] (pixels of the stage's input).
     pub attention: Vec<Tensor>,
@@ -208,17 +248,20 @@ impl Generator {
     pub fn new(b: &mut ParamBuilder, c: &AttnGanConfig) -> Self {
         let g = c.ngf;
         let ca = Linear::new(b, "gen.ca.fc", c.embed_dim, 4 * c.cond_dim, true, orth());
+        // Channels from 4x4 down to g at the first stage's side: 16g, 8g,
+        // 4g, 2g, g for base 64 (the paper's), 8g, 4g, 2g, g for base 32.
+        let n_up = c.first_stage_ups();
+        let chans: Vec<usize> = (0..=n_up).map(|i| g << (n_up - i)).collect();
         let fc = Linear::new(
             b,
             "gen.stage1.fc",
             c.cond_dim + c.z_dim,
-            16 * g * 16 * 2,
+            chans[0] * 16 * 2,
             false,
             orth(),
         );
-        let fc_bn = BatchNorm::new(b, "gen.stage1.fc_bn", 16 * g * 16 * 2);
-        let chans = [16 * g, 8 * g, 4 * g, 2 * g, g];
-        let ups = (0..4)
+        let fc_bn = BatchNorm::new(b, "gen.stage1.fc_bn", chans[0] * 16 * 2);
+        let ups = (0..n_up)
             .map(|i| {
                 UpBlock::new(
                     b,
@@ -298,14 +341,14 @@ impl Generator {
         let logvar = gan::narrow(&code, 1, c.cond_dim, c.cond_dim)?;
         let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
         // Stage 1: [c, z] (the released INIT_STAGE_G's order) -> 16g x 4 x 4
-        // -> four upsamplings -> g x 64 x 64.
+        // -> four upsamplings -> g x 64 x 64 (base 32: 8g x 4 x 4, three).
         let cz = gan::concat(&[&cond, noise], 1)?;
         let h = gan::glu(
             &self
                 .fc_bn
                 .forward(ps, &self.fc.forward(ps, &cz)?, training)?,
         )?;
-        let mut h = h.reshape(&[b, 16 * g, 4, 4])?;
+        let mut h = h.reshape(&[b, g << c.first_stage_ups(), 4, 4])?;
         for up in &self.ups {
             h = up.forward(ps, &h, training)?;
         }
@@ -363,8 +406,13 @@ impl Discriminator {
         // orthogonal convolutions), not DCGAN's N(0, 0.02).
         let init = orth();
         let mut convs = Vec::new();
-        let chans = [3, d, 2 * d, 4 * d, 8 * d];
-        for i in 0..4 {
+        // Down to 4x4 with 8d channels: 3, d, 2d, 4d, 8d from 64 (the
+        // paper's), 3, 2d, 4d, 8d from a first stage of 32.
+        let n_down = c.first_stage_ups();
+        let chans: Vec<usize> = std::iter::once(3)
+            .chain((0..n_down).map(|i| (8 * d) >> (n_down - 1 - i)))
+            .collect();
+        for i in 0..n_down {
             let bn =
                 (i > 0).then(|| BatchNorm::new(b, &format!("{name}.down{i}.bn"), chans[i + 1]));
             convs.push((
@@ -504,12 +552,7 @@ pub struct AttnGan {
 
 impl AttnGan {
     pub fn new(rt: &Runtime, config: AttnGanConfig, seed: u64) -> Result<AttnGan> {
-        if !(1..=3).contains(&config.stages) {
-            return Err(Error::invalid(
-                "attngan",
-                format!("stages must be 1 to 3, got {}", config.stages),
-            ));
-        }
+        config.check()?;
         let mut gb = ParamBuilder::new(seed);
         let gen = Generator::new(&mut gb, &config);
         let mut discs = Vec::new();
@@ -518,7 +561,7 @@ impl AttnGan {
             let mut db = ParamBuilder::new(seed ^ (0xD15C + s as u64));
             discs.push(Discriminator::new(
                 &mut db,
-                &format!("disc{}", 64 << s),
+                &format!("disc{}", config.image_size(s)),
                 &config,
                 s,
             ));

@@ -15,7 +15,13 @@ use crate::runtime::{Error, Result};
 pub struct Checkpoint {
     pub tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
     pub metadata: HashMap<String, String>,
+    /// Store the tensors as f16 (half the bytes; `engine export --f16`).
+    /// Loading widens f16 back to f32 whatever this says.
+    pub f16: bool,
 }
+
+/// The largest finite f16; a tensor with a larger magnitude cannot be stored as f16.
+pub const F16_MAX: f32 = 65504.0;
 
 fn err(path: &Path, message: impl Into<String>) -> Error {
     Error::Checkpoint {
@@ -62,17 +68,30 @@ impl Checkpoint {
             .iter()
             .map(|n| {
                 let (shape, data) = &self.tensors[*n];
-                (
-                    (*n).clone(),
-                    shape.clone(),
-                    bytemuck::cast_slice::<f32, u8>(data).to_vec(),
-                )
+                let b = if self.f16 {
+                    if let Some(x) = data.iter().find(|x| x.abs() > F16_MAX) {
+                        return Err(err(
+                            path,
+                            format!("tensor {n:?} holds {x}, beyond f16's range; store it as f32"),
+                        ));
+                    }
+                    let h: Vec<half::f16> = data.iter().map(|&x| half::f16::from_f32(x)).collect();
+                    bytemuck::cast_slice::<half::f16, u8>(&h).to_vec()
+                } else {
+                    bytemuck::cast_slice::<f32, u8>(data).to_vec()
+                };
+                Ok(((*n).clone(), shape.clone(), b))
             })
-            .collect();
+            .collect::<Result<_>>()?;
+        let dtype = if self.f16 {
+            safetensors::Dtype::F16
+        } else {
+            safetensors::Dtype::F32
+        };
         let views = bytes
             .iter()
             .map(|(n, shape, b)| {
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b)
+                safetensors::tensor::TensorView::new(dtype, shape.clone(), b)
                     .map(|v| (n.clone(), v))
                     .map_err(|e| err(path, e.to_string()))
             })
@@ -116,25 +135,55 @@ impl Checkpoint {
             std::io::ErrorKind::NotFound => err(path, "no such file; check the path (checkpoints are written as <out>/checkpoint.safetensors)"),
             _ => err(path, format!("cannot read it: {e}")),
         })?;
-        let st = safetensors::SafeTensors::deserialize(&bytes)
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Reads and validates a checkpoint held in memory (`path` names it in
+    /// messages). f16 tensors are widened to f32; a tensor of another type,
+    /// a size that does not match its shape, or a value that is not finite
+    /// is an error.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
+        let st = safetensors::SafeTensors::deserialize(bytes)
             .map_err(|e| err(path, format!("not a valid safetensors file ({e}); it may be truncated or corrupt — resume from an earlier checkpoint")))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| err(path, e.to_string()))?;
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(bytes).map_err(|e| err(path, e.to_string()))?;
         let mut ck = Checkpoint {
             metadata: meta.metadata().clone().unwrap_or_default(),
             ..Default::default()
         };
         for (name, view) in st.tensors() {
-            if view.dtype() != safetensors::Dtype::F32 {
+            let data: Vec<f32> = match view.dtype() {
+                safetensors::Dtype::F32 => bytemuck::pod_collect_to_vec(view.data()),
+                safetensors::Dtype::F16 => {
+                    ck.f16 = true;
+                    bytemuck::pod_collect_to_vec::<u8, half::f16>(view.data())
+                        .into_iter()
+                        .map(f32::from)
+                        .collect()
+                }
+                other => {
+                    return Err(err(
+                        path,
+                        format!("tensor {name:?} is {other:?}; engine reads f32 and f16 only"),
+                    ))
+                }
+            };
+            if data.len() != view.shape().iter().product::<usize>() {
                 return Err(err(
                     path,
                     format!(
-                        "tensor {name:?} is {:?}; engine reads f32 only",
-                        view.dtype()
+                        "tensor {name:?} has {} values for shape {:?}",
+                        data.len(),
+                        view.shape()
                     ),
                 ));
             }
-            let data: Vec<f32> = bytemuck::pod_collect_to_vec(view.data());
+            if let Some(x) = data.iter().find(|x| !x.is_finite()) {
+                return Err(err(
+                    path,
+                    format!("tensor {name:?} holds {x}; the run that wrote it had diverged — use an earlier checkpoint"),
+                ));
+            }
             ck.tensors.insert(name, (view.shape().to_vec(), data));
         }
         Ok(ck)

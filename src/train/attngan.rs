@@ -35,8 +35,10 @@ pub struct AttnGanTrainOptions {
     pub lr: f32,
     pub seed: u64,
     pub scenes: usize,
-    /// Generator stages (1: 64x64, 2: 128x128, 3: 256x256).
+    /// Generator stages, each doubling the side of the one before.
     pub stages: usize,
+    /// Side of the first stage: 64 (the paper's) or 32.
+    pub base_size: usize,
     /// Weight of the DAMSM loss in G's loss (5 for birds).
     pub lambda: f32,
     /// Generator and discriminator widths (AttnGAN on birds: 32 and 64).
@@ -59,6 +61,7 @@ impl Default for AttnGanTrainOptions {
             seed: 0,
             scenes: 4000,
             stages: 2,
+            base_size: 64,
             lambda: 5.0,
             ngf: 16,
             ndf: 16,
@@ -183,7 +186,7 @@ impl GanNets {
     }
 }
 
-/// One batch: real images per stage ([B, 3, 64 << s, 64 << s]), token ids [B, T], lengths, classes.
+/// One batch: real images per stage ([B, 3, base << s, base << s]), token ids [B, T], lengths, classes.
 pub struct StepInput<'a> {
     pub reals: &'a [Var],
     pub ids: &'a Tensor,
@@ -321,9 +324,11 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let text = TextModel::from_damsm(rt, &damsm)?;
     let mut config = AttnGanConfig::world();
     config.stages = opts.stages;
+    config.base_size = opts.base_size;
     config.ngf = opts.ngf;
     config.ndf = opts.ndf;
     config.embed_dim = damsm.config.embed_dim();
+    config.check()?;
     check_damsm_fits(&config, &damsm.config)?;
     let sizes: Vec<u32> = (0..config.stages)
         .map(|s| config.image_size(s) as u32)
@@ -493,6 +498,13 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     })
 }
 
+/// `engine.model` of an exported sampler (`engine export`).
+pub const EXPORT_KIND: &str = "attngan-sampler";
+
+/// The shipped world model, embedded at build time.
+const SHIPPED_MODEL: &[u8] = include_bytes!("../../models/world.safetensors");
+const SHIPPED_NAME: &str = "the built-in world model (models/world.safetensors)";
+
 /// A trained generator (its moving average) with the text encoder it was trained with.
 pub struct Sampler {
     pub gan: AttnGan,
@@ -508,13 +520,46 @@ impl Sampler {
     /// `use_ema`: sample from G's moving average (AttnGAN's choice) or, if
     /// false, from G's last weights.
     pub fn load(rt: &Runtime, path: &Path, use_ema: bool) -> Result<Sampler> {
-        let ck = Checkpoint::load(path)?;
+        Self::from_checkpoint(rt, &Checkpoint::load(path)?, path, use_ema)
+    }
+
+    /// The model that ships inside the binary (`engine export` of the world
+    /// recipe, models/world.safetensors): what `engine generate` draws with
+    /// when no --model is given.
+    pub fn shipped(rt: &Runtime) -> Result<Sampler> {
+        let name = Path::new(SHIPPED_NAME);
+        Self::from_checkpoint(
+            rt,
+            &Checkpoint::from_bytes(SHIPPED_MODEL, name)?,
+            name,
+            true,
+        )
+    }
+
+    /// From a training checkpoint (`engine.model` = attngan: the moving
+    /// average or, without `use_ema`, G's last weights) or an exported one
+    /// (attngan-sampler: the weights it was exported with).
+    pub fn from_checkpoint(
+        rt: &Runtime,
+        ck: &Checkpoint,
+        path: &Path,
+        use_ema: bool,
+    ) -> Result<Sampler> {
         let src = path.display().to_string();
         let kind = ck.meta("engine.model", path)?;
-        if kind != "attngan" {
+        if kind != "attngan" && kind != EXPORT_KIND {
             return Err(Error::Checkpoint {
                 path: src,
-                message: format!("holds a {kind} model; engine generate needs an AttnGAN checkpoint (engine train --model attngan)"),
+                message: format!("holds a {kind} model; engine generate needs an AttnGAN checkpoint (engine train --model attngan) or an exported one (engine export)"),
+            });
+        }
+        if kind == EXPORT_KIND && !use_ema {
+            return Err(Error::Checkpoint {
+                path: src,
+                message: format!(
+                    "is an exported model with only the weights it was exported with ({}); --no-ema needs the training checkpoint",
+                    ck.metadata.get("weights").map_or("see engine export", String::as_str)
+                ),
             });
         }
         let config = AttnGanConfig::from_text(ck.meta("config", path)?)?;
@@ -523,11 +568,34 @@ impl Sampler {
             path: src.clone(),
             message: format!("bad vocabulary: {e}"),
         })?;
+        if dconfig.vocab != vocab.len() || dconfig.embed_dim() != config.embed_dim {
+            return Err(Error::Checkpoint {
+                path: src,
+                message: format!(
+                    "its parts do not fit together: vocabulary of {} words, text encoder for {} and {}-d features, generator for {}-d",
+                    vocab.len(),
+                    dconfig.vocab,
+                    dconfig.embed_dim(),
+                    config.embed_dim
+                ),
+            });
+        }
         let gan = AttnGan::new(rt, config, 0)?;
         gan.gen_params.load_state(&ck.with_prefix("gen."), &src)?;
         // Sample from the moving average, as AttnGAN does.
         if let Some((_, shadow)) = ck.tensors.get("ema.flat").filter(|_| use_ema) {
-            gan.gen_params.flat().0.write(shadow)?;
+            let flat = gan.gen_params.flat().0;
+            if shadow.len() != flat.numel() {
+                return Err(Error::Checkpoint {
+                    path: src,
+                    message: format!(
+                        "its moving average holds {} values for a generator of {}",
+                        shadow.len(),
+                        flat.numel()
+                    ),
+                });
+            }
+            flat.write(shadow)?;
         }
         let mut b = ParamBuilder::new(0);
         let encoder = TextEncoder::new(&mut b, &dconfig);
@@ -543,6 +611,29 @@ impl Sampler {
             vocab,
             ca_noise: true,
         })
+    }
+
+    /// Writes only what sampling needs (G's weights as this sampler holds
+    /// them, the text encoder, the vocabulary, both configurations) to
+    /// `out`, as f16 if asked; `meta` adds provenance (source, step).
+    pub fn export(&self, out: &Path, f16: bool, meta: &[(&str, String)]) -> Result<()> {
+        let mut ck = Checkpoint {
+            f16,
+            ..Default::default()
+        };
+        ck.extend("gen.", self.gan.gen_params.state()?);
+        ck.extend("text.", self.text.params.state()?);
+        let m = &mut ck.metadata;
+        m.insert("engine.model".into(), EXPORT_KIND.into());
+        m.insert("engine.version".into(), env!("CARGO_PKG_VERSION").into());
+        m.insert("config".into(), self.gan.config.to_text());
+        m.insert("damsm_config".into(), self.text.config.to_text());
+        m.insert("vocab".into(), self.vocab.to_text());
+        m.insert("dtype".into(), if f16 { "f16" } else { "f32" }.into());
+        for (k, v) in meta {
+            m.insert((*k).into(), v.clone());
+        }
+        ck.save(out)
     }
 
     /// The ids of a caption's known words (at most the model's `max_words`:

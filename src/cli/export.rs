@@ -1,0 +1,79 @@
+//! `engine export`: a training checkpoint reduced to what sampling needs.
+
+use std::path::PathBuf;
+
+use engine::nn::checkpoint::Checkpoint;
+use engine::train::attngan::Sampler;
+use engine::{Error, Result, Runtime};
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// An AttnGAN training checkpoint (engine train --model attngan).
+    checkpoint: PathBuf,
+    /// Where to write the model (safetensors).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Store the weights as f16 (half the size; widened to f32 on load).
+    #[arg(long)]
+    f16: bool,
+    /// Export G's last weights instead of their moving average.
+    #[arg(long)]
+    no_ema: bool,
+}
+
+pub fn export(args: &ExportArgs) -> Result<()> {
+    let bad = |m: String| Err(Error::invalid("export", m));
+    if args.output.exists()
+        && std::fs::canonicalize(&args.output).ok() == std::fs::canonicalize(&args.checkpoint).ok()
+    {
+        return bad(format!(
+            "-o {} is the checkpoint itself; write the export to another file",
+            args.output.display()
+        ));
+    }
+    let ck = Checkpoint::load(&args.checkpoint)?;
+    let kind = ck.meta("engine.model", &args.checkpoint)?;
+    if kind != "attngan" {
+        return bad(format!(
+            "{} holds a {kind} model; engine export takes an AttnGAN training checkpoint",
+            args.checkpoint.display()
+        ));
+    }
+    let rt = Runtime::new()?;
+    let sampler = Sampler::from_checkpoint(&rt, &ck, &args.checkpoint, !args.no_ema)?;
+    let source = args
+        .checkpoint
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut meta = vec![
+        ("source", source),
+        (
+            "source_fnv1a64",
+            engine::train::eval::file_hash(&args.checkpoint)?,
+        ),
+        (
+            "weights",
+            if args.no_ema { "last" } else { "ema" }.to_string(),
+        ),
+    ];
+    for key in ["step", "seed"] {
+        if let Some(v) = ck.metadata.get(key) {
+            meta.push((key, v.clone()));
+        }
+    }
+    sampler.export(&args.output, args.f16, &meta)?;
+    let bytes = std::fs::metadata(&args.output)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "wrote {} ({:.1} MB, {}, {} weights of step {}); try: engine generate \"a big red circle\" --model {}",
+        args.output.display(),
+        bytes as f64 / 1e6,
+        if args.f16 { "f16" } else { "f32" },
+        if args.no_ema { "last" } else { "moving-average" },
+        ck.metadata.get("step").map_or("?", String::as_str),
+        args.output.display()
+    );
+    Ok(())
+}
