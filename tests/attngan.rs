@@ -255,6 +255,48 @@ fn tiny_run_then_generate_with_attention_maps() {
     // An exported model has no last weights to fall back to.
     let e = Sampler::load(&rt, &x16, false).err().unwrap().to_string();
     assert!(e.contains("--no-ema"), "{e}");
+    // engine export on the DAMSM keeps both encoders (it loads and scores
+    // alike) and drops the optimiser state (so it cannot resume).
+    let dx = base.join("damsm-export.safetensors");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args([
+            "export",
+            d.checkpoint.to_str().unwrap(),
+            "-o",
+            dx.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (dm2, _, ck2) = engine::train::damsm::load_damsm(&rt, &dx).unwrap();
+    assert!(!ck2.tensors.keys().any(|k| k.starts_with("optim")));
+    assert_eq!(
+        dm2.text_params.state().unwrap(),
+        dm.text_params.state().unwrap()
+    );
+    assert_eq!(
+        dm2.image_params.state().unwrap(),
+        dm.image_params.state().unwrap()
+    );
+    std::fs::create_dir_all(base.join("damsm-resume")).unwrap();
+    std::fs::copy(&dx, base.join("damsm-resume/checkpoint.safetensors")).unwrap();
+    let e = train_damsm(
+        &rt,
+        &DamsmTrainOptions {
+            out: base.join("damsm-resume"),
+            steps: 3,
+            resume: true,
+            ..damsm.clone()
+        },
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("exported DAMSM"), "{e}");
     // A DAMSM checkpoint is not a generator: a clear error.
     let e = Sampler::load(&rt, &d.checkpoint, true)
         .err()
@@ -665,4 +707,53 @@ fn ema_matches_an_f64_reference_with_its_warm_up() {
         assert!((*g as f64 - w).abs() < 1e-5, "{g} vs {w}");
     }
     assert_eq!(ema.updates, 40);
+}
+
+/// The shipped model (models/world.safetensors, built into the binary):
+/// `engine generate` draws with it from any directory, with no --model and
+/// no training, and writes the attention maps beside the image.
+#[test]
+fn generate_uses_the_shipped_model_from_any_directory() {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/world.safetensors");
+    let bytes = std::fs::metadata(&shipped).unwrap().len();
+    assert!(bytes <= 20_000_000, "the shipped model is {bytes} bytes");
+    let ck = engine::nn::checkpoint::Checkpoint::load(&shipped).unwrap();
+    assert_eq!(ck.metadata["engine.model"], "attngan-sampler");
+    assert!(
+        !ck.tensors
+            .keys()
+            .any(|k| k.starts_with("disc") || k.starts_with("optim")),
+        "only what sampling needs"
+    );
+    let dir = std::env::temp_dir().join(format!("engine-shipped-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .current_dir(&dir)
+        .args([
+            "generate",
+            "a big red circle at the top left on a white background",
+            "-n",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let img = image::open(dir.join("sample.png")).unwrap();
+    assert_eq!(
+        (img.width(), img.height()),
+        (128, 64),
+        "two 64x64 images side by side"
+    );
+    assert!(dir.join("sample-attention.png").exists(), "{text}");
+    // --no-ema needs the training checkpoint: a clear refusal, not a crash.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .current_dir(&dir)
+        .args(["generate", "a red circle", "--no-ema"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-ema"));
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -8,7 +8,8 @@ use engine::{Error, Result, Runtime};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// An AttnGAN training checkpoint (engine train --model attngan).
+    /// A training checkpoint: AttnGAN (its sampler: G and the text encoder)
+    /// or DAMSM (both encoders, to score with `engine eval` or guide AttnGAN).
     checkpoint: PathBuf,
     /// Where to write the model (safetensors).
     #[arg(short, long)]
@@ -33,9 +34,15 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     }
     let ck = Checkpoint::load(&args.checkpoint)?;
     let kind = ck.meta("engine.model", &args.checkpoint)?;
+    if kind == "damsm" {
+        if args.no_ema {
+            return bad("--no-ema applies to AttnGAN (a DAMSM has no moving average)".into());
+        }
+        return export_damsm(args, ck);
+    }
     if kind != "attngan" {
         return bad(format!(
-            "{} holds a {kind} model; engine export takes an AttnGAN training checkpoint",
+            "{} holds a {kind} model; engine export takes an AttnGAN or DAMSM training checkpoint",
             args.checkpoint.display()
         ));
     }
@@ -73,6 +80,54 @@ pub fn export(args: &ExportArgs) -> Result<()> {
         if args.f16 { "f16" } else { "f32" },
         if args.no_ema { "last" } else { "moving-average" },
         ck.metadata.get("step").map_or("?", String::as_str),
+        args.output.display()
+    );
+    Ok(())
+}
+
+/// A DAMSM without its optimiser state and loss history: both encoders, the
+/// configuration and the vocabulary, as `load_damsm` reads them. It scores
+/// (`engine eval --damsm`) and guides AttnGAN; it cannot resume training.
+fn export_damsm(args: &ExportArgs, ck: Checkpoint) -> Result<()> {
+    let mut out = Checkpoint {
+        f16: args.f16,
+        ..Default::default()
+    };
+    for (name, t) in ck.tensors {
+        if name.starts_with("text.") || name.starts_with("image.") {
+            out.tensors.insert(name, t);
+        }
+    }
+    for key in [
+        "engine.model",
+        "engine.version",
+        "config",
+        "vocab",
+        "seed",
+        "step",
+    ] {
+        if let Some(v) = ck.metadata.get(key) {
+            out.metadata.insert(key.into(), v.clone());
+        }
+    }
+    out.metadata.insert(
+        "source_fnv1a64".into(),
+        engine::train::eval::file_hash(&args.checkpoint)?,
+    );
+    out.metadata.insert("exported".into(), "true".into());
+    out.save(&args.output)?;
+    // It must load as a DAMSM.
+    let rt = Runtime::new()?;
+    engine::train::damsm::load_damsm(&rt, &args.output)?;
+    let bytes = std::fs::metadata(&args.output)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    println!(
+        "wrote {} ({:.1} MB, {}, DAMSM of step {}); score with it: engine eval r-precision --damsm {}",
+        args.output.display(),
+        bytes as f64 / 1e6,
+        if args.f16 { "f16" } else { "f32" },
+        out.metadata.get("step").map_or("?", String::as_str),
         args.output.display()
     );
     Ok(())

@@ -170,6 +170,12 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
     let mut run = if opts.resume {
         let (model, vocab, ck) = load_damsm(rt, &ck_path)?;
         let src = ck_path.display().to_string();
+        if ck.metadata.contains_key("exported") {
+            return Err(Error::Checkpoint {
+                path: src,
+                message: "is an exported DAMSM (engine export) without its optimiser state; resume from the training checkpoint".into(),
+            });
+        }
         let mut text_adam = Adam::new(&model.text_params, opts.lr, (0.5, 0.999))?;
         let mut image_adam = Adam::new(&model.image_params, opts.lr, (0.5, 0.999))?;
         text_adam.load_from(&ck, "optim.text.", &src)?;
