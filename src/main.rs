@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a model on the built-in world (DAMSM by default; AttnGAN with --model attngan); no arguments needed.
+    /// Train a model (DAMSM by default; AttnGAN with --model attngan) on the built-in world, or on your captioned images with --data DIR; no arguments needed.
     Train(cli::train::TrainArgs),
     /// Draw an image from a sentence with a trained AttnGAN, and its per-word attention maps.
     Generate(cli::train::GenerateArgs),

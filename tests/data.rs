@@ -691,3 +691,69 @@ fn world_loader_is_deterministic_and_matches_scenes() {
     l.next();
     drop(l);
 }
+
+/// `--data DIR` without split.txt holds out a tenth by path hash: train and
+/// test cover the folder, never overlap, and an image keeps its side when
+/// others are added. Too many unreadable images stop the run; a few are
+/// skipped and counted. A CUB root is recognised by its CUB_200_2011/.
+#[test]
+fn data_spec_splits_folders_by_hash_and_refuses_mostly_bad_ones() {
+    use engine::data::DataSpec;
+    let root = temp_dir("spec");
+    for i in 0..60 {
+        let p = root.join(format!("img{i:02}.png"));
+        write_image(&p, 20 + i % 7, 24, [i as u8 * 4, 9, 9]);
+        write(&p.with_extension("txt"), format!("picture number {i}\n"));
+    }
+    let spec = DataSpec::parse(root.to_str().unwrap()).unwrap();
+    assert!(matches!(spec, DataSpec::Folder(_)));
+    assert_eq!(DataSpec::parse("world").unwrap(), DataSpec::World);
+    let (train, summary) = spec.open(Split::Train).unwrap();
+    let (test, _) = spec.open(Split::Test).unwrap();
+    assert!(
+        summary.contains("no split.txt") && summary.contains("0 skipped"),
+        "{summary}"
+    );
+    assert_eq!(train.len() + test.len(), 60);
+    assert!((1..=15).contains(&test.len()), "{} held out", test.len());
+    let caps = |s: &std::sync::Arc<dyn Source>| -> Vec<String> {
+        (0..s.len()).map(|i| s.captions(i)[0].clone()).collect()
+    };
+    let (tr, te) = (caps(&train), caps(&test));
+    assert!(te.iter().all(|c| !tr.contains(c)));
+    // More images: the held-out ones stay held out.
+    for i in 60..90 {
+        let p = root.join(format!("img{i:02}.png"));
+        write_image(&p, 20, 24, [9, i as u8, 9]);
+        write(&p.with_extension("txt"), format!("picture number {i}\n"));
+    }
+    let te2 = caps(&spec.open(Split::Test).unwrap().0);
+    assert!(te.iter().all(|c| te2.contains(c)));
+    // One bad training image in 90 is skipped and counted; a dozen are too many.
+    let bad = (0..)
+        .map(|i| root.join(format!("bad{i:02}.png")))
+        .find(|p| !engine::data::folder::held_out(&root, p))
+        .unwrap();
+    write(&bad, b"not a png");
+    write(&bad.with_extension("txt"), "a broken picture\n");
+    let (all_train, s) = spec.open(Split::Train).unwrap();
+    assert!(s.contains("1 skipped"), "{s}");
+    assert!(all_train.len() >= 70);
+    for i in 0..16 {
+        write(&root.join(format!("worse{i:02}.png")), b"not a png");
+        write(&root.join(format!("worse{i:02}.txt")), "a broken picture\n");
+    }
+    let e = spec.open(Split::Train).err().unwrap().to_string();
+    assert!(e.contains("could not be used") && e.contains("5%"), "{e}");
+    let e = DataSpec::parse(root.join("nope").to_str().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("nope") && e.contains("--data"), "{e}");
+    let cub = cub_fixture("spec-cub");
+    assert!(matches!(
+        DataSpec::parse(cub.to_str().unwrap()).unwrap(),
+        DataSpec::Cub(_)
+    ));
+    let _ = std::fs::remove_dir_all(root);
+    let _ = std::fs::remove_dir_all(cub);
+}

@@ -273,3 +273,189 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
     }
     std::fs::remove_dir_all(out_dir).ok();
 }
+
+/// Your own captioned images from the command line: a folder of PNG and
+/// JPEG files of any size, grayscale, RGBA and 16-bit among them, trains a
+/// DAMSM and an AttnGAN guided by it (vocabulary from the folder's
+/// captions), and generates with unknown words named. Mixing data sets is
+/// refused with the reason: resuming on other data, a DAMSM of other data,
+/// and scoring a folder model on the world.
+#[test]
+fn train_and_generate_on_a_folder_from_the_command_line() {
+    let exe = env!("CARGO_BIN_EXE_engine");
+    let dir = temp_dir("folder-cli");
+    let data = dir.join("pictures");
+    std::fs::create_dir_all(&data).unwrap();
+    let colours = [
+        ("red", [220u8, 30, 30]),
+        ("blue", [30, 30, 220]),
+        ("green", [30, 200, 30]),
+    ];
+    for i in 0..12 {
+        let (name, rgb) = colours[i % 3];
+        let (w, h) = (30 + 7 * i as u32, 40 - i as u32);
+        let stem = data.join(format!("p{i:02}"));
+        let rgb_img = image::RgbImage::from_fn(w, h, |x, y| {
+            if (x + y) % 9 < 5 {
+                image::Rgb(rgb)
+            } else {
+                image::Rgb([250, 250, 250])
+            }
+        });
+        let path = match i % 4 {
+            0 => {
+                let p = stem.with_extension("png");
+                rgb_img.save(&p).unwrap();
+                p
+            }
+            1 => {
+                let p = stem.with_extension("jpg");
+                rgb_img.save(&p).unwrap();
+                p
+            }
+            2 => {
+                let p = stem.with_extension("png");
+                image::DynamicImage::ImageRgb8(rgb_img)
+                    .to_luma8()
+                    .save(&p)
+                    .unwrap();
+                p
+            }
+            _ => {
+                let p = stem.with_extension("png");
+                let img = image::DynamicImage::ImageRgb8(rgb_img);
+                if i % 8 == 3 {
+                    img.to_rgba8().save(&p)
+                } else {
+                    img.to_rgb16().save(&p)
+                }
+                .unwrap();
+                p
+            }
+        };
+        std::fs::write(
+            path.with_extension("txt"),
+            format!("a {name} pattern of stripes\nstripes in {name} on white\n"),
+        )
+        .unwrap();
+    }
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(exe).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (d, g) = (dir.join("damsm"), dir.join("gan"));
+    let (ds, gs, datas) = (
+        d.to_str().unwrap(),
+        g.to_str().unwrap(),
+        data.to_str().unwrap(),
+    );
+    let (ok, text) = run(&[
+        "train",
+        "--data",
+        datas,
+        "--out",
+        ds,
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--image-size",
+        "32",
+        "--quiet",
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("images (no split.txt") && text.contains("0 skipped"),
+        "{text}"
+    );
+    let dck = d.join("checkpoint.safetensors");
+    let ck = Checkpoint::load(&dck).unwrap();
+    assert!(
+        ck.metadata["data"].starts_with("folder "),
+        "{:?}",
+        ck.metadata["data"]
+    );
+    assert!(ck.metadata["vocab"].contains("stripes") && !ck.metadata["vocab"].contains("circle"));
+    // Resuming it on the world is refused, with both sources named.
+    let (ok, text) = run(&[
+        "train",
+        "--out",
+        ds,
+        "--steps",
+        "3",
+        "--batch",
+        "4",
+        "--image-size",
+        "32",
+        "--resume",
+    ]);
+    assert!(
+        !ok && text.contains("was trained on folder") && text.contains("not world"),
+        "{text}"
+    );
+    let dcks = dck.to_str().unwrap();
+    let (ok, text) = run(&[
+        "train",
+        "--model",
+        "attngan",
+        "--data",
+        datas,
+        "--damsm",
+        dcks,
+        "--out",
+        gs,
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--stages",
+        "1",
+        "--base-size",
+        "32",
+        "--quiet",
+    ]);
+    assert!(ok, "{text}");
+    let gck = g.join("checkpoint.safetensors");
+    let gcks = gck.to_str().unwrap();
+    // A world AttnGAN cannot be guided by the folder's DAMSM.
+    let (ok, text) = run(&[
+        "train",
+        "--model",
+        "attngan",
+        "--damsm",
+        dcks,
+        "--out",
+        dir.join("g2").to_str().unwrap(),
+        "--steps",
+        "1",
+    ]);
+    assert!(
+        !ok && text.contains("is a DAMSM of folder") && text.contains("on world"),
+        "{text}"
+    );
+    let sample = dir.join("s.png");
+    let (ok, text) = run(&[
+        "generate",
+        "a red pattern of zebras",
+        "--model",
+        gcks,
+        "-o",
+        sample.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("zebras"), "unknown words are named: {text}");
+    assert_eq!(image::open(&sample).unwrap().width(), 32);
+    // The world's evaluation refuses a folder model and a folder DAMSM.
+    let (ok, text) = run(&["eval", "oracle", "--model", gcks, "--captions", "4"]);
+    assert!(!ok && text.contains("was trained on folder"), "{text}");
+    let (ok, text) = run(&["eval", "r-precision", "--damsm", dcks, "--images", "100"]);
+    assert!(!ok && text.contains("was trained on folder"), "{text}");
+    let (ok, text) = run(&["train", "--data", dir.join("missing").to_str().unwrap()]);
+    assert!(
+        !ok && text.contains("missing") && text.contains("--data"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

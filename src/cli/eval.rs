@@ -160,7 +160,23 @@ fn load_generator(rt: &Runtime, model: &Path, common: &Common) -> Result<Sampler
     exists(model, "AttnGAN model", "engine train --model attngan")?;
     let mut s = Sampler::load(rt, model, !common.no_ema)?;
     s.ca_noise = !common.no_ca_noise;
+    on_world(model, &s.data)?;
     Ok(s)
+}
+
+/// engine eval scores on held-out captions of the built-in world: a model
+/// trained on other data (its vocabulary, its pictures) is refused, not
+/// silently scored on the world.
+fn on_world(path: &Path, data: &str) -> Result<()> {
+    if data == "world" {
+        return Ok(());
+    }
+    Err(engine::Error::Checkpoint {
+        path: path.display().to_string(),
+        message: format!(
+            "was trained on {data}; engine eval scores on the built-in world's held-out captions, so it needs a model trained on the world"
+        ),
+    })
 }
 
 fn pct(t: Tally) -> String {
@@ -309,7 +325,8 @@ fn r_precision(
     }
     exists(damsm_path, "DAMSM", "engine train --model damsm")?;
     let rt = Runtime::new()?;
-    let (damsm, vocab, _) = load_damsm(&rt, damsm_path)?;
+    let (damsm, vocab, ck) = load_damsm(&rt, damsm_path)?;
+    on_world(damsm_path, &engine::data::DataSpec::id_of(&ck.metadata))?;
     let g = model.map(|m| load_generator(&rt, m, common)).transpose()?;
     let set = EvalSet::new(0, n, common.seed);
     println!(
@@ -370,7 +387,8 @@ fn fd(damsm_path: &Path, model: &Path, n: usize, common: &Common) -> Result<()> 
     }
     exists(damsm_path, "DAMSM", "engine train --model damsm")?;
     let rt = Runtime::new()?;
-    let (damsm, _, _) = load_damsm(&rt, damsm_path)?;
+    let (damsm, _, ck) = load_damsm(&rt, damsm_path)?;
+    on_world(damsm_path, &engine::data::DataSpec::id_of(&ck.metadata))?;
     let g = load_generator(&rt, model, common)?;
     let res = g.image_size();
     let set = EvalSet::new(0, n, common.seed);

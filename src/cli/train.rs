@@ -91,6 +91,11 @@ pub struct TrainArgs {
     /// A measured recipe (flags given beside it win): `world`.
     #[arg(long, value_enum)]
     preset: Option<Preset>,
+    /// What to learn from: `world` (the built-in generated world), a folder
+    /// of images with same-named .txt captions (optional split.txt; else a
+    /// tenth is held out by path hash), or a CUB-200-2011 root (AttnGAN's layout).
+    #[arg(long, default_value = "world", value_parser = engine::data::spec::parse_arg)]
+    data: engine::data::DataSpec,
     /// Folder for the checkpoint and loss curve [default: runs/<model>].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -158,6 +163,14 @@ impl TrainArgs {
     }
 }
 
+fn describe(data: &engine::data::DataSpec, scenes: usize) -> String {
+    if data.is_world() {
+        format!("the built-in world ({scenes} scenes)")
+    } else {
+        data.id()
+    }
+}
+
 fn check(args: &TrainArgs) -> Result<()> {
     let bad = |m: String| Err(engine::Error::invalid("train", m));
     let set = args.settings();
@@ -187,7 +200,7 @@ fn check(args: &TrainArgs) -> Result<()> {
             set.image_size
         ));
     }
-    if set.scenes < batch {
+    if args.data.is_world() && set.scenes < batch {
         return bad(format!(
             "--scenes {} is smaller than one batch ({batch})",
             set.scenes
@@ -224,9 +237,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
     let set = args.settings();
     println!(
-        "training {:?} on the built-in world ({} scenes) on {}",
+        "training {:?} on {} on {}",
         args.model,
-        set.scenes,
+        describe(&args.data, set.scenes),
         rt.adapter_info().name
     );
     let opts = DamsmTrainOptions {
@@ -236,6 +249,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         batch: set.batch,
         lr: set.lr,
         seed: args.seed,
+        data: args.data.clone(),
         scenes: set.scenes,
         image_size: set.image_size,
         base_channels: 16,
@@ -270,11 +284,11 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     let set = args.settings();
     let side = set.base_size << (set.stages - 1);
     println!(
-        "training AttnGAN ({} stages, {}x{} up to {side}x{side}) on the built-in world ({} scenes) on {}, guided by {}",
+        "training AttnGAN ({} stages, {}x{} up to {side}x{side}) on {} on {}, guided by {}",
         set.stages,
         set.base_size,
         set.base_size,
-        set.scenes,
+        describe(&args.data, set.scenes),
         rt.adapter_info().name,
         args.damsm.display()
     );
@@ -286,6 +300,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         batch: set.batch,
         lr: set.lr,
         seed: args.seed,
+        data: args.data.clone(),
         scenes: set.scenes,
         stages: set.stages,
         base_size: set.base_size,

@@ -44,6 +44,14 @@ pub enum DataError {
     #[error("{what} is empty: {hint}")]
     Empty { what: String, hint: String },
 
+    #[error("{what}: {bad} of {total} images could not be used, more than {max_percent}%; fix or remove them (listed above)")]
+    TooManyBad {
+        what: String,
+        bad: usize,
+        total: usize,
+        max_percent: u32,
+    },
+
     #[error("vocabulary text is malformed: {0}")]
     Vocab(String),
 }

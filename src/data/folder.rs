@@ -31,6 +31,26 @@ pub struct FolderConfig {
     pub split: Option<Split>,
     pub skip_bad: bool,
     pub flip: bool,
+    /// With a split asked for and no `split.txt`: take the deterministic
+    /// held-out tenth ([`held_out`]) instead of refusing.
+    pub held_out_without_split: bool,
+}
+
+/// Whether an image belongs to the held-out tenth of a folder without
+/// `split.txt`: FNV-1a of its path relative to the root (with `/`) is 0
+/// mod 10. Stable when images are added or removed.
+pub fn held_out(root: &Path, image: &Path) -> bool {
+    let rel = image.strip_prefix(root).unwrap_or(image);
+    let rel: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in rel.join("/").bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h % 10 == 0
 }
 
 impl FolderConfig {
@@ -40,6 +60,7 @@ impl FolderConfig {
             split: None,
             skip_bad: false,
             flip: false,
+            held_out_without_split: false,
         }
     }
 }
@@ -113,11 +134,15 @@ impl Folder {
                 hint: "point it at a folder of images (PNG/JPEG), each with a same-named .txt of captions beside it".into(),
             });
         }
+        let has_split_file = cfg.root.join("split.txt").is_file();
         let mut images = match cfg.split {
-            Some(s) => read_split(&cfg.root, s)?,
-            None => {
+            Some(s) if has_split_file || !cfg.held_out_without_split => read_split(&cfg.root, s)?,
+            _ => {
                 let mut v = Vec::new();
                 walk(&cfg.root, &mut v)?;
+                if let Some(s) = cfg.split {
+                    v.retain(|p| held_out(&cfg.root, p) == (s == Split::Test));
+                }
                 v
             }
         };

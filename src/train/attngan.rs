@@ -15,7 +15,7 @@ use std::time::Instant;
 use image::RgbImage;
 
 use crate::autograd::{gan, no_grad, Var};
-use crate::data::{Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource};
+use crate::data::{DataSpec, Loader, LoaderConfig, Vocab};
 use crate::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
@@ -34,6 +34,8 @@ pub struct AttnGanTrainOptions {
     pub batch: usize,
     pub lr: f32,
     pub seed: u64,
+    /// The captioned images (`--data`); the DAMSM must have been trained on the same.
+    pub data: DataSpec,
     pub scenes: usize,
     /// Generator stages, each doubling the side of the one before.
     pub stages: usize,
@@ -59,6 +61,7 @@ impl Default for AttnGanTrainOptions {
             batch: 8,
             lr: 2e-4,
             seed: 0,
+            data: DataSpec::World,
             scenes: 4000,
             stages: 2,
             base_size: 64,
@@ -287,7 +290,14 @@ struct Run {
     losses: Vec<(f32, f32)>,
 }
 
-fn save(run: &Run, text: &TextModel, vocab: &Vocab, seed: u64, path: &Path) -> Result<()> {
+fn save(
+    run: &Run,
+    text: &TextModel,
+    vocab: &Vocab,
+    seed: u64,
+    data: &DataSpec,
+    path: &Path,
+) -> Result<()> {
     let mut ck = Checkpoint::default();
     ck.extend("gen.", run.nets.gan.gen_params.state()?);
     for (i, ps) in run.nets.gan.disc_params.iter().enumerate() {
@@ -310,6 +320,7 @@ fn save(run: &Run, text: &TextModel, vocab: &Vocab, seed: u64, path: &Path) -> R
     m.insert("config".into(), run.nets.gan.config.to_text());
     m.insert("damsm_config".into(), text.config.to_text());
     m.insert("vocab".into(), vocab.to_text());
+    m.insert("data".into(), data.id());
     let l: Vec<String> = run.losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
     m.insert("losses".into(), l.join(","));
     ck.save(path)
@@ -319,7 +330,22 @@ fn save(run: &Run, text: &TextModel, vocab: &Vocab, seed: u64, path: &Path) -> R
 pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGanReport> {
     let started = Instant::now();
     let ck_path = opts.out.join("checkpoint.safetensors");
-    let (damsm, vocab, _) = crate::train::damsm::load_damsm(rt, &opts.damsm)?;
+    let (damsm, vocab, damsm_ck) = crate::train::damsm::load_damsm(rt, &opts.damsm)?;
+    let damsm_data = DataSpec::id_of(&damsm_ck.metadata);
+    if damsm_data != opts.data.id() {
+        return Err(Error::Checkpoint {
+            path: opts.damsm.display().to_string(),
+            message: format!(
+                "is a DAMSM of {damsm_data}; AttnGAN on {} needs a DAMSM trained on the same data (its vocabulary and features), e.g. engine train --model damsm --data {}",
+                opts.data.id(),
+                match &opts.data {
+                    DataSpec::World => "world".to_string(),
+                    DataSpec::Folder(p) | DataSpec::Cub(p) => p.display().to_string(),
+                }
+            ),
+        });
+    }
+    drop(damsm_ck);
     damsm.image_params.set_trainable(false);
     let text = TextModel::from_damsm(rt, &damsm)?;
     let mut config = AttnGanConfig::world();
@@ -333,12 +359,23 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let sizes: Vec<u32> = (0..config.stages)
         .map(|s| config.image_size(s) as u32)
         .collect();
-    let world = World::new(WorldConfig {
-        seed: opts.seed,
-        resolution: *sizes.last().unwrap(),
-        captions_per_image: 10,
-    });
-    let source: Arc<dyn Source> = Arc::new(WorldSource::new(world, Split::Train, opts.scenes));
+    let source = crate::train::damsm::training_source(
+        &opts.data,
+        opts.seed,
+        *sizes.last().unwrap() as usize,
+        opts.scenes,
+    )?;
+    if source.len() < opts.batch {
+        return Err(Error::invalid(
+            "train",
+            format!(
+                "{} has {} training images, fewer than one batch ({}); pass a smaller --batch",
+                opts.data,
+                source.len(),
+                opts.batch
+            ),
+        ));
+    }
     // Every word of the world's captions (AttnGAN's 18 would drop colour,
     // shape and position words at random).
     config.max_words = source.max_words();
@@ -351,6 +388,16 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     if opts.resume {
         let ck = Checkpoint::load(&ck_path)?;
         let src = ck_path.display().to_string();
+        let trained_on = DataSpec::id_of(&ck.metadata);
+        if trained_on != opts.data.id() {
+            return Err(Error::Checkpoint {
+                path: src,
+                message: format!(
+                    "was trained on {trained_on}, not {}; resume with --data as it was, or start a new run with --out DIR",
+                    opts.data.id()
+                ),
+            });
+        }
         let old = AttnGanConfig::from_text(ck.meta("config", &ck_path)?)?;
         if old != config {
             return Err(Error::Checkpoint {
@@ -389,7 +436,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
             .collect();
     }
     let vocab_arc = Arc::new(vocab.clone());
-    let per_epoch = (opts.scenes / opts.batch).max(1) as u64;
+    let per_epoch = (source.len() / opts.batch).max(1) as u64;
     let bar = if opts.quiet {
         indicatif::ProgressBar::hidden()
     } else {
@@ -409,11 +456,11 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
             batch_size: opts.batch,
             sizes: sizes.clone(),
             shuffle: true,
-            augment: false,
+            augment: opts.data.augment(),
             workers: 1,
             prefetch: 2,
             seed: opts.seed,
-            skip_bad: false,
+            skip_bad: !opts.data.is_world(),
             drop_last: true,
             max_words: config.max_words,
         };
@@ -476,7 +523,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                 bar.set_position(run.step);
             }
             if run.step.is_multiple_of(opts.checkpoint_every) {
-                save(&run, &text, &vocab, opts.seed, &ck_path)?;
+                save(&run, &text, &vocab, opts.seed, &opts.data, &ck_path)?;
             }
             if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
                 break 'epochs;
@@ -484,7 +531,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         }
     }
     bar.finish_and_clear();
-    save(&run, &text, &vocab, opts.seed, &ck_path)?;
+    save(&run, &text, &vocab, opts.seed, &opts.data, &ck_path)?;
     let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
     let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
     let curve = opts.out.join("loss.png");
@@ -514,6 +561,9 @@ pub struct Sampler {
     /// eps ~ N(0, I)), as the released code always does, also when sampling;
     /// false uses eps = 0, the mean condition mu (`engine generate --no-ca-noise`).
     pub ca_noise: bool,
+    /// The data it was trained on ([`DataSpec::id`]; "world" for checkpoints
+    /// from before this was recorded).
+    pub data: String,
 }
 
 impl Sampler {
@@ -610,6 +660,7 @@ impl Sampler {
             },
             vocab,
             ca_noise: true,
+            data: DataSpec::id_of(&ck.metadata),
         })
     }
 
@@ -630,6 +681,7 @@ impl Sampler {
         m.insert("damsm_config".into(), self.text.config.to_text());
         m.insert("vocab".into(), self.vocab.to_text());
         m.insert("dtype".into(), if f16 { "f16" } else { "f32" }.into());
+        m.insert("data".into(), self.data.clone());
         for (k, v) in meta {
             m.insert((*k).into(), v.clone());
         }

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::data::{Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource};
+use crate::data::{
+    DataSpec, Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource,
+};
 use crate::models::damsm::{Damsm, DamsmConfig};
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::optim::{Adam, StepDecay};
@@ -29,6 +31,8 @@ pub struct DamsmTrainOptions {
     pub batch: usize,
     pub lr: f32,
     pub seed: u64,
+    /// The captioned images to learn from (`--data`): the built-in world by default.
+    pub data: DataSpec,
     /// Scenes of the built-in world in the training split.
     pub scenes: usize,
     pub image_size: usize,
@@ -48,6 +52,7 @@ impl Default for DamsmTrainOptions {
             batch: 16,
             lr: 0.002,
             seed: 0,
+            data: DataSpec::World,
             scenes: 4000,
             image_size: 64,
             base_channels: 16,
@@ -107,8 +112,30 @@ fn checkpoint_path(out: &Path) -> PathBuf {
     out.join("checkpoint.safetensors")
 }
 
+/// The training split of `data`: the world's first `scenes` scenes at
+/// `size`, or a folder's or CUB's training images (a summary line printed).
+pub fn training_source(
+    data: &DataSpec,
+    seed: u64,
+    size: usize,
+    scenes: usize,
+) -> Result<Arc<dyn Source>> {
+    if data.is_world() {
+        return Ok(Arc::new(WorldSource::new(
+            world(seed, size),
+            Split::Train,
+            scenes,
+        )));
+    }
+    let (source, summary) = data
+        .open(Split::Train)
+        .map_err(|e| Error::invalid("data", e.to_string()))?;
+    println!("data: {summary}");
+    Ok(source)
+}
+
 impl Run {
-    fn save(&self, path: &Path, opts_seed: u64) -> Result<()> {
+    fn save(&self, path: &Path, opts_seed: u64, data: &DataSpec) -> Result<()> {
         let mut ck = Checkpoint::default();
         ck.extend("text.", self.model.text_params.state()?);
         ck.extend("image.", self.model.image_params.state()?);
@@ -121,6 +148,7 @@ impl Run {
         meta.insert("seed".into(), opts_seed.to_string());
         meta.insert("config".into(), self.model.config.to_text());
         meta.insert("vocab".into(), self.vocab.to_text());
+        meta.insert("data".into(), data.id());
         meta.insert(
             "losses".into(),
             self.losses
@@ -165,8 +193,18 @@ pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint
 pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport> {
     let started = Instant::now();
     let ck_path = checkpoint_path(&opts.out);
-    let world = world(opts.seed, opts.image_size);
-    let source: Arc<dyn Source> = Arc::new(WorldSource::new(world, Split::Train, opts.scenes));
+    let source = training_source(&opts.data, opts.seed, opts.image_size, opts.scenes)?;
+    if source.len() < opts.batch {
+        return Err(Error::invalid(
+            "train",
+            format!(
+                "{} has {} training images, fewer than one batch ({}); pass a smaller --batch",
+                opts.data,
+                source.len(),
+                opts.batch
+            ),
+        ));
+    }
     let mut run = if opts.resume {
         let (model, vocab, ck) = load_damsm(rt, &ck_path)?;
         let src = ck_path.display().to_string();
@@ -174,6 +212,16 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             return Err(Error::Checkpoint {
                 path: src,
                 message: "is an exported DAMSM (engine export) without its optimiser state; resume from the training checkpoint".into(),
+            });
+        }
+        let trained_on = DataSpec::id_of(&ck.metadata);
+        if trained_on != opts.data.id() {
+            return Err(Error::Checkpoint {
+                path: src,
+                message: format!(
+                    "was trained on {trained_on}, not {}; resume with --data as it was, or start a new run with --out DIR",
+                    opts.data.id()
+                ),
             });
         }
         let mut text_adam = Adam::new(&model.text_params, opts.lr, (0.5, 0.999))?;
@@ -217,7 +265,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         }
     };
     let vocab = Arc::new(run.vocab.clone());
-    let per_epoch = (opts.scenes / opts.batch).max(1) as u64;
+    let per_epoch = (source.len() / opts.batch).max(1) as u64;
     // AttnGAN: lr 0.002, x0.98 per epoch, not below 0.0002.
     let schedule = StepDecay {
         base: opts.lr,
@@ -237,11 +285,11 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             batch_size: opts.batch,
             sizes: vec![opts.image_size as u32],
             shuffle: true,
-            augment: false,
+            augment: opts.data.augment(),
             workers: 1,
             prefetch: 2,
             seed: opts.seed,
-            skip_bad: false,
+            skip_bad: !opts.data.is_world(),
             drop_last: true,
             // A resumed run keeps the limit it was trained with.
             max_words: run.model.config.max_words,
@@ -274,7 +322,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                 total.value(),
             ])?;
             if !parts[4].is_finite() {
-                run.save(&ck_path, opts.seed)?;
+                run.save(&ck_path, opts.seed, &opts.data)?;
                 return Err(Error::invalid(
                     "train",
                     format!(
@@ -300,7 +348,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                 bar.set_position(run.step);
             }
             if run.step % opts.checkpoint_every == 0 {
-                run.save(&ck_path, opts.seed)?;
+                run.save(&ck_path, opts.seed, &opts.data)?;
             }
             if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
                 break 'epochs;
@@ -308,7 +356,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         }
     }
     bar.finish_and_clear();
-    run.save(&ck_path, opts.seed)?;
+    run.save(&ck_path, opts.seed, &opts.data)?;
     let curve = opts.out.join("loss.png");
     crate::train::plot::loss_curves(&curve, &[("damsm loss", &run.losses)], 640, 320)
         .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
