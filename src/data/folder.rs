@@ -50,7 +50,7 @@ pub fn held_out(root: &Path, image: &Path) -> bool {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    h % 10 == 0
+    h.is_multiple_of(10)
 }
 
 impl FolderConfig {
