@@ -244,6 +244,57 @@ fn a_resumed_run_continues_with_identical_losses() {
     std::fs::remove_dir_all(base).ok();
 }
 
+/// A run whose loss turns non-finite (here: resumed from a checkpoint whose
+/// image encoder weights are 1e30, finite but overflowing in the forward
+/// pass) stops at once, before its weights move, and leaves the checkpoint
+/// on disk as it was, byte for byte.
+#[test]
+fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
+    use engine::nn::checkpoint::Checkpoint;
+    let rt = rt();
+    let dir = std::env::temp_dir().join(format!("engine-damsm-nan-{}", std::process::id()));
+    let opts = DamsmTrainOptions {
+        out: dir.clone(),
+        steps: 1,
+        batch: 4,
+        scenes: 40,
+        image_size: 32,
+        base_channels: 4,
+        checkpoint_every: 1,
+        quiet: true,
+        ..Default::default()
+    };
+    train_damsm(&rt, &opts).unwrap();
+    let path = dir.join("checkpoint.safetensors");
+    let mut ck = Checkpoint::load(&path).unwrap();
+    for (name, (_, data)) in ck.tensors.iter_mut() {
+        if name.starts_with("image.") && name.ends_with("weight") {
+            data.iter_mut().for_each(|x| *x = 1e30);
+        }
+    }
+    ck.save(&path).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let e = train_damsm(
+        &rt,
+        &DamsmTrainOptions {
+            steps: 3,
+            resume: true,
+            ..opts
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("the loss became") && e.contains("at step 1") && e.contains("is kept"),
+        "{e}"
+    );
+    assert!(
+        std::fs::read(&path).unwrap() == before,
+        "the checkpoint was rewritten"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// The real thing: `engine train` killed mid-run, then `--resume`, ends with
 /// the same losses as a run never stopped (losses are kept in the checkpoint).
 #[test]

@@ -214,14 +214,31 @@ fn f16_checkpoints_round_trip_and_non_finite_values_refuse_to_load() {
     ck.insert("big", vec![1], vec![70000.0]);
     let e = ck.save(&path).unwrap_err().to_string();
     assert!(e.contains("\"big\"") && e.contains("f16"), "{e}");
-    for f16 in [false, true] {
-        let mut bad = Checkpoint {
-            f16,
-            ..Default::default()
+    // Saving a non-finite value is refused and keeps the file as it was.
+    let mut good = Checkpoint::default();
+    good.insert("ok", vec![2], vec![1.0, 2.0]);
+    good.save(&path).unwrap();
+    let mut bad = good.clone();
+    bad.insert("gen.fc.weight", vec![3], vec![0.5, f32::NAN, 1.0]);
+    let e = bad.save(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("gen.fc.weight") && e.contains("not written"),
+        "{e}"
+    );
+    assert_eq!(Checkpoint::load(&path).unwrap(), good);
+    // A file holding one (written by another tool) refuses to load, in either type.
+    for dtype in [safetensors::Dtype::F32, safetensors::Dtype::F16] {
+        let vals = [0.5f32, f32::NAN, 1.0];
+        let bytes: Vec<u8> = if dtype == safetensors::Dtype::F32 {
+            bytemuck::cast_slice(&vals).to_vec()
+        } else {
+            vals.iter()
+                .flat_map(|&v| half::f16::from_f32(v).to_le_bytes())
+                .collect()
         };
-        bad.insert("ok", vec![2], vec![1.0, 2.0]);
-        bad.insert("gen.fc.weight", vec![3], vec![0.5, f32::NAN, 1.0]);
-        bad.save(&path).unwrap();
+        let view = safetensors::tensor::TensorView::new(dtype, vec![3], &bytes).unwrap();
+        let blob = safetensors::serialize(vec![("gen.fc.weight", view)], None).unwrap();
+        std::fs::write(&path, blob).unwrap();
         let e = Checkpoint::load(&path).unwrap_err().to_string();
         assert!(e.contains("gen.fc.weight") && e.contains("NaN"), "{e}");
     }

@@ -60,10 +60,20 @@ impl Checkpoint {
         })
     }
 
-    /// Writes atomically (temporary file, flush, rename).
+    /// Writes atomically (temporary file, flush, rename). A tensor holding a
+    /// non-finite value is refused, so a diverged run never replaces the
+    /// last good checkpoint.
     pub fn save(&self, path: &Path) -> Result<()> {
         let mut names: Vec<&String> = self.tensors.keys().collect();
         names.sort();
+        for n in &names {
+            if let Some(x) = self.tensors[*n].1.iter().find(|x| !x.is_finite()) {
+                return Err(err(
+                    path,
+                    format!("not written: tensor {n:?} holds {x} (the run diverged); the previous file, if any, is kept"),
+                ));
+            }
+        }
         let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = names
             .iter()
             .map(|n| {

@@ -311,9 +311,9 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                     .losses(&images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
             let total = losses.total()?;
             total.backward()?;
-            run.text_adam.step(&run.model.text_params)?;
-            run.image_adam.step(&run.model.image_params)?;
-            // One readback for the step's five losses.
+            // One readback for the step's five losses, before the weights
+            // move: a non-finite loss stops the run with the weights (and
+            // the last checkpoint) as they were.
             let parts = crate::ops::concat::read_scalars(&[
                 losses.word0.value(),
                 losses.word1.value(),
@@ -322,17 +322,19 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                 total.value(),
             ])?;
             if !parts[4].is_finite() {
-                run.save(&ck_path, opts.seed, &opts.data)?;
                 return Err(Error::invalid(
                     "train",
                     format!(
-                        "the loss became {} at step {}; the last checkpoint is kept in {}",
+                        "the loss became {} at step {}; nothing was saved after step {} (the last checkpoint in {} is kept); try a smaller --lr",
                         parts[4],
                         run.step,
+                        run.step - run.step % opts.checkpoint_every,
                         ck_path.display()
                     ),
                 ));
             }
+            run.text_adam.step(&run.model.text_params)?;
+            run.image_adam.step(&run.model.image_params)?;
             run.losses.push(parts[4]);
             run.step += 1;
             let msg = format!(
