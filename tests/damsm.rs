@@ -295,6 +295,39 @@ fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// Two runs never write into one folder at once: a live run's lock refuses
+/// the second; the lock of a run that has ended is taken over.
+#[test]
+fn a_folder_in_use_by_a_live_run_is_refused_and_a_stale_lock_taken_over() {
+    let rt = rt();
+    let dir = std::env::temp_dir().join(format!("engine-damsm-lock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let opts = DamsmTrainOptions {
+        out: dir.clone(),
+        steps: 1,
+        batch: 4,
+        scenes: 8,
+        image_size: 32,
+        base_channels: 4,
+        quiet: true,
+        ..Default::default()
+    };
+    // This test's own process is alive.
+    std::fs::write(dir.join("lock"), std::process::id().to_string()).unwrap();
+    let e = train_damsm(&rt, &opts).unwrap_err().to_string();
+    assert!(e.contains("another run") && e.contains("--out"), "{e}");
+    assert!(!dir.join("checkpoint.safetensors").exists());
+    // No process has this id (above Linux's largest pid_max).
+    std::fs::write(dir.join("lock"), "4194305").unwrap();
+    train_damsm(&rt, &opts).unwrap();
+    assert!(dir.join("checkpoint.safetensors").exists());
+    assert!(
+        !dir.join("lock").exists(),
+        "the lock is released when the run ends"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// The real thing: `engine train` killed mid-run, then `--resume`, ends with
 /// the same losses as a run never stopped (losses are kept in the checkpoint).
 #[test]

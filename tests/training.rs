@@ -387,6 +387,11 @@ fn train_and_generate_on_a_folder_from_the_command_line() {
         text.contains("images (no split.txt") && text.contains("0 skipped"),
         "{text}"
     );
+    assert!(
+        text.contains("vocabulary: ") && text.contains("held-out captions' words"),
+        "{text}"
+    );
+    assert!(text.contains("compiling the kernels"), "{text}");
     let dck = d.join("checkpoint.safetensors");
     let ck = Checkpoint::load(&dck).unwrap();
     assert!(

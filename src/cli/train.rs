@@ -348,6 +348,16 @@ pub struct GenerateArgs {
     no_ca_noise: bool,
 }
 
+/// A caption as messages quote it: whole up to 80 characters, else its start.
+fn short(caption: &str) -> String {
+    if caption.chars().count() <= 80 {
+        format!("{caption:?}")
+    } else {
+        let head: String = caption.chars().take(60).collect();
+        format!("\"{head}...\" ({} characters)", caption.chars().count())
+    }
+}
+
 pub fn generate(args: &GenerateArgs) -> Result<()> {
     use engine::train::attngan::Sampler;
     if let Some(empty) = args.captions.iter().position(|c| c.trim().is_empty()) {
@@ -395,15 +405,30 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         let out = sampler.generate(&rt, caption, args.n, args.seed)?;
         let unknown = &out.2;
         if !unknown.is_empty() {
+            let mut names: Vec<&str> = Vec::new();
+            for w in unknown {
+                if !names.contains(&w.as_str()) {
+                    names.push(w);
+                }
+            }
+            let more = names.len().saturating_sub(20);
+            names.truncate(20);
             eprintln!(
-                "note: words the model never saw, left out of {caption:?}: {}",
-                unknown.join(", ")
+                "note: words the model never saw, left out of {}: {}{}",
+                short(caption),
+                names.join(", "),
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             );
         }
         let known = engine::data::vocab::tokenize(caption).len() - unknown.len();
         if known > sampler.max_words() {
             eprintln!(
-                "note: {caption:?} has {known} known words; the first {} were used",
+                "note: {} has {known} known words; the first {} were used",
+                short(caption),
                 sampler.max_words()
             );
         }
@@ -430,11 +455,17 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
     if args.captions.len() == 1 {
         save(&strip, &args.output)?;
         println!(
-            "wrote {} ({} image(s), {}x{}) for \"{caption}\"",
+            "wrote {} ({} image(s), {}x{}) for {}",
             args.output.display(),
             images.len(),
             s,
-            s
+            s,
+            short(&caption)
+        );
+    }
+    if maps.is_empty() {
+        println!(
+            "no attention maps: this model has one stage, and word attention lives in the refinement stages (train with --stages 2 or more)"
         );
     }
     if !maps.is_empty() {

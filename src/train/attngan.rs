@@ -330,6 +330,7 @@ fn save(
 pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGanReport> {
     let started = Instant::now();
     let ck_path = opts.out.join("checkpoint.safetensors");
+    let _lock = crate::train::lock::RunLock::acquire(&opts.out)?;
     let (damsm, vocab, damsm_ck) = crate::train::damsm::load_damsm(rt, &opts.damsm)?;
     let damsm_data = DataSpec::id_of(&damsm_ck.metadata);
     if damsm_data != opts.data.id() {
@@ -447,6 +448,12 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_position(run.step);
+    // The kernels compile on first use: tens of seconds on a software GPU.
+    if opts.quiet {
+        println!("compiling the kernels during the first step...");
+    } else {
+        bar.set_message("compiling the kernels during the first step...");
+    }
     let deadline = opts
         .minutes
         .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
@@ -704,8 +711,20 @@ impl Sampler {
             return Err(Error::invalid(
                 "generate",
                 format!(
-                    "the caption {caption:?} has no word the model knows (unknown: {})",
-                    enc.unknown.join(", ")
+                    "the caption {:?}{} has no word the model knows (unknown: {}{})",
+                    caption.chars().take(80).collect::<String>(),
+                    if caption.chars().count() > 80 {
+                        "..."
+                    } else {
+                        ""
+                    },
+                    enc.unknown
+                        .iter()
+                        .take(20)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if enc.unknown.len() > 20 { ", ..." } else { "" }
                 ),
             ));
         }

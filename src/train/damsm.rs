@@ -134,6 +134,42 @@ pub fn training_source(
     Ok(source)
 }
 
+/// The vocabulary's size and the share of held-out caption words it does
+/// not know (those are dropped when the model reads such a caption).
+fn coverage(vocab: &Vocab, opts: &DamsmTrainOptions) -> String {
+    let held_out: Result<Arc<dyn Source>> = if opts.data.is_world() {
+        Ok(Arc::new(WorldSource::new(
+            world(opts.seed, opts.image_size),
+            Split::Test,
+            500,
+        )))
+    } else {
+        opts.data
+            .open(Split::Test)
+            .map(|(s, _)| s)
+            .map_err(|e| Error::invalid("data", e.to_string()))
+    };
+    let Ok(held_out) = held_out else {
+        return format!(
+            "vocabulary: {} words from the training captions (no held-out captions to check it on)",
+            vocab.len()
+        );
+    };
+    let (mut words, mut unknown) = (0usize, 0usize);
+    for i in 0..held_out.len().min(2000) {
+        for c in held_out.captions(i) {
+            let enc = vocab.encode(&c);
+            words += enc.ids.len();
+            unknown += enc.unknown.len();
+        }
+    }
+    format!(
+        "vocabulary: {} words from the training captions; {:.1}% of the held-out captions' words are not in it",
+        vocab.len(),
+        100.0 * unknown as f64 / words.max(1) as f64
+    )
+}
+
 impl Run {
     fn save(&self, path: &Path, opts_seed: u64, data: &DataSpec) -> Result<()> {
         let mut ck = Checkpoint::default();
@@ -193,6 +229,7 @@ pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint
 pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport> {
     let started = Instant::now();
     let ck_path = checkpoint_path(&opts.out);
+    let _lock = crate::train::lock::RunLock::acquire(&opts.out)?;
     let source = training_source(&opts.data, opts.seed, opts.image_size, opts.scenes)?;
     if source.len() < opts.batch {
         return Err(Error::invalid(
@@ -246,6 +283,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         }
     } else {
         let vocab = crate::data::source::vocab_of(source.as_ref(), 1);
+        println!("{}", coverage(&vocab, opts));
         let mut config = DamsmConfig::new(vocab.len());
         config.image_size = opts.image_size;
         config.base_channels = opts.base_channels;
@@ -275,6 +313,12 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
     };
     let bar = progress_bar(opts);
     bar.set_position(run.step);
+    // The kernels compile on first use: tens of seconds on a software GPU.
+    if opts.quiet {
+        println!("compiling the kernels during the first step...");
+    } else {
+        bar.set_message("compiling the kernels during the first step...");
+    }
     let deadline = opts
         .minutes
         .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));

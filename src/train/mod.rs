@@ -3,4 +3,5 @@
 pub mod attngan;
 pub mod damsm;
 pub mod eval;
+pub mod lock;
 pub mod plot;
