@@ -147,6 +147,9 @@ fn tiny_run_then_generate_with_attention_maps() {
         .losses
         .iter()
         .all(|(d, g)| d.is_finite() && g.is_finite()));
+    // D and G each get their own axis (G is ~50x D): two stacked charts.
+    let curve = image::image_dimensions(base.join("attngan/loss.png")).unwrap();
+    assert_eq!(curve, (640, 480));
     // Resume is exact: one step, then a resumed second, writes bit for bit
     // the checkpoint of two steps straight (G, Ds, Adam states, moving
     // average, losses).

@@ -542,7 +542,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
     let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
     let curve = opts.out.join("loss.png");
-    crate::train::plot::loss_curves(&curve, &[("D", &d), ("G", &g)], 640, 320)
+    crate::train::plot::stacked_loss_curves(&curve, &[&[("D", &d)], &[("G", &g)]], 640, 240)
         .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
     Ok(AttnGanReport {
         steps: run.step,

@@ -42,6 +42,28 @@ pub fn loss_curves(
     width: u32,
     height: u32,
 ) -> std::io::Result<()> {
+    chart(series, width, height)
+        .save(path)
+        .map_err(std::io::Error::other)
+}
+
+/// One chart per panel, stacked, each on its own axis (AttnGAN's D near 1
+/// and G near 50 would flatten each other on one).
+pub fn stacked_loss_curves(
+    path: &std::path::Path,
+    panels: &[&[(&str, &[f32])]],
+    width: u32,
+    panel_height: u32,
+) -> std::io::Result<()> {
+    let mut img = RgbImage::new(width, panel_height * panels.len().max(1) as u32);
+    for (i, series) in panels.iter().enumerate() {
+        let c = chart(series, width, panel_height);
+        image::imageops::replace(&mut img, &c, 0, (i as u32 * panel_height) as i64);
+    }
+    img.save(path).map_err(std::io::Error::other)
+}
+
+fn chart(series: &[(&str, &[f32])], width: u32, height: u32) -> RgbImage {
     let mut img = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
     let (left, right, top, bottom) = (40.0f32, width as f32 - 10.0, 10.0f32, height as f32 - 20.0);
     let n = series
@@ -88,5 +110,5 @@ pub fn loss_curves(
             c,
         );
     }
-    img.save(path).map_err(std::io::Error::other)
+    img
 }
