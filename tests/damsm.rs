@@ -241,6 +241,16 @@ fn a_resumed_run_continues_with_identical_losses() {
         resumed.losses, straight.losses,
         "the resumed run's losses differ"
     );
+    // Resuming with other options is refused, each difference listed.
+    let mut other = opts("stopped", 9, true);
+    other.batch = 5;
+    other.lr = 0.001;
+    let e = train_damsm(&rt, &other).unwrap_err().to_string();
+    assert!(
+        e.contains("batch: 4 in the checkpoint, 5 now")
+            && e.contains("lr: 0.002 in the checkpoint, 0.001 now"),
+        "{e}"
+    );
     std::fs::remove_dir_all(base).ok();
 }
 

@@ -271,6 +271,37 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             "{err}"
         );
     }
+    // A flag the chosen model does not use is an error, not ignored.
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    for (args, flag) in [
+        (vec!["train", "--out", out, "--stages", "2"], "--stages"),
+        (
+            vec!["train", "--out", out, "--base-size", "32"],
+            "--base-size",
+        ),
+        (vec!["train", "--out", out, "--damsm", manifest], "--damsm"),
+        (
+            vec![
+                "train",
+                "--model",
+                "attngan",
+                "--out",
+                out,
+                "--damsm",
+                manifest,
+                "--image-size",
+                "64",
+            ],
+            "--image-size",
+        ),
+        (
+            vec!["train", "--out", out, "--data", out, "--scenes", "10"],
+            "--scenes",
+        ),
+    ] {
+        let (code, err) = run(&args, None);
+        assert!(code == Some(1) && err.contains(flag), "{args:?}: {err}");
+    }
     let (code, err) = run(&["world", "--size", "1000", "--out", out], None);
     assert!(code == Some(1) && err.contains("--size 1000"), "{err}");
     let (code, err) = run(&["world", "--count", "100000000", "--out", out], None);

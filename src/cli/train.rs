@@ -99,9 +99,9 @@ pub struct TrainArgs {
     /// Folder for the checkpoint and loss curve [default: runs/<model>].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// AttnGAN: the trained DAMSM it learns from.
-    #[arg(long, default_value = "runs/damsm/checkpoint.safetensors")]
-    damsm: PathBuf,
+    /// AttnGAN: the trained DAMSM it learns from [default: runs/damsm/checkpoint.safetensors].
+    #[arg(long)]
+    damsm: Option<PathBuf>,
     /// AttnGAN: generator stages, each doubling the side [default: 2].
     #[arg(long)]
     stages: Option<usize>,
@@ -141,6 +141,12 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    fn damsm(&self) -> PathBuf {
+        self.damsm
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs/damsm/checkpoint.safetensors"))
+    }
+
     fn out(&self) -> PathBuf {
         self.out.clone().unwrap_or_else(|| match self.model {
             Model::Damsm => PathBuf::from("runs/damsm"),
@@ -187,17 +193,41 @@ fn check(args: &TrainArgs) -> Result<()> {
         if set.base_size != 32 && set.base_size != 64 {
             return bad(format!("--base-size {} must be 32 or 64", set.base_size));
         }
-        if !args.damsm.exists() {
+        if !args.damsm().exists() {
             return bad(format!(
                 "AttnGAN learns from a trained DAMSM, and {} does not exist: run `engine train --model damsm` first, or pass --damsm PATH",
-                args.damsm.display()
+                args.damsm().display()
             ));
+        }
+        if args.image_size.is_some() {
+            return bad(
+                "--image-size is the DAMSM's; AttnGAN's sides come from --base-size and --stages"
+                    .into(),
+            );
+        }
+    } else {
+        for (given, flag) in [
+            (args.stages.is_some(), "--stages"),
+            (args.base_size.is_some(), "--base-size"),
+            (args.damsm.is_some(), "--damsm"),
+        ] {
+            if given {
+                return bad(format!(
+                    "{flag} applies to --model attngan, not to the DAMSM"
+                ));
+            }
         }
     }
     if !(32..=256).contains(&set.image_size) || !set.image_size.is_multiple_of(8) {
         return bad(format!(
             "--image-size {} must be a multiple of 8 between 32 and 256",
             set.image_size
+        ));
+    }
+    if args.scenes.is_some() && !args.data.is_world() {
+        return bad(format!(
+            "--scenes counts the built-in world's scenes; {} has its own images",
+            args.data
         ));
     }
     if args.data.is_world() && set.scenes < batch {
@@ -290,11 +320,11 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         set.base_size,
         describe(&args.data, set.scenes),
         rt.adapter_info().name,
-        args.damsm.display()
+        args.damsm().display()
     );
     let opts = AttnGanTrainOptions {
         out: args.out(),
-        damsm: args.damsm.clone(),
+        damsm: args.damsm(),
         steps: set.steps,
         minutes: args.minutes,
         batch: set.batch,

@@ -290,14 +290,33 @@ struct Run {
     losses: Vec<(f32, f32)>,
 }
 
+/// What a resume must repeat (besides the data and the model's sizes,
+/// checked on their own).
+fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
+    let mut o = vec![
+        ("seed", opts.seed.to_string()),
+        ("batch", opts.batch.to_string()),
+        ("lr", opts.lr.to_string()),
+        ("lambda", opts.lambda.to_string()),
+        (
+            "damsm",
+            crate::train::eval::file_hash(&opts.damsm).unwrap_or_default(),
+        ),
+    ];
+    if opts.data.is_world() {
+        o.push(("scenes", opts.scenes.to_string()));
+    }
+    o
+}
+
 fn save(
     run: &Run,
     text: &TextModel,
     vocab: &Vocab,
-    seed: u64,
-    data: &DataSpec,
+    opts: &AttnGanTrainOptions,
     path: &Path,
 ) -> Result<()> {
+    let (seed, data) = (opts.seed, &opts.data);
     let mut ck = Checkpoint::default();
     ck.extend("gen.", run.nets.gan.gen_params.state()?);
     for (i, ps) in run.nets.gan.disc_params.iter().enumerate() {
@@ -321,6 +340,10 @@ fn save(
     m.insert("damsm_config".into(), text.config.to_text());
     m.insert("vocab".into(), vocab.to_text());
     m.insert("data".into(), data.id());
+    m.insert(
+        "options".into(),
+        crate::train::options_text(&run_options(opts)),
+    );
     let l: Vec<String> = run.losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
     m.insert("losses".into(), l.join(","));
     ck.save(path)
@@ -389,6 +412,11 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     if opts.resume {
         let ck = Checkpoint::load(&ck_path)?;
         let src = ck_path.display().to_string();
+        crate::train::check_resume_options(
+            ck.metadata.get("options"),
+            &run_options(opts),
+            &ck_path,
+        )?;
         let trained_on = DataSpec::id_of(&ck.metadata);
         if trained_on != opts.data.id() {
             return Err(Error::Checkpoint {
@@ -530,7 +558,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                 bar.set_position(run.step);
             }
             if run.step.is_multiple_of(opts.checkpoint_every) {
-                save(&run, &text, &vocab, opts.seed, &opts.data, &ck_path)?;
+                save(&run, &text, &vocab, opts, &ck_path)?;
             }
             if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
                 break 'epochs;
@@ -538,7 +566,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         }
     }
     bar.finish_and_clear();
-    save(&run, &text, &vocab, opts.seed, &opts.data, &ck_path)?;
+    save(&run, &text, &vocab, opts, &ck_path)?;
     let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
     let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
     let curve = opts.out.join("loss.png");

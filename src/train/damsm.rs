@@ -112,6 +112,21 @@ fn checkpoint_path(out: &Path) -> PathBuf {
     out.join("checkpoint.safetensors")
 }
 
+/// What a resume must repeat (besides the data, checked on its own).
+fn run_options(opts: &DamsmTrainOptions) -> Vec<(&'static str, String)> {
+    let mut o = vec![
+        ("seed", opts.seed.to_string()),
+        ("batch", opts.batch.to_string()),
+        ("lr", opts.lr.to_string()),
+        ("image_size", opts.image_size.to_string()),
+        ("base_channels", opts.base_channels.to_string()),
+    ];
+    if opts.data.is_world() {
+        o.push(("scenes", opts.scenes.to_string()));
+    }
+    o
+}
+
 /// The training split of `data`: the world's first `scenes` scenes at
 /// `size`, or a folder's or CUB's training images (a summary line printed).
 pub fn training_source(
@@ -171,7 +186,8 @@ fn coverage(vocab: &Vocab, opts: &DamsmTrainOptions) -> String {
 }
 
 impl Run {
-    fn save(&self, path: &Path, opts_seed: u64, data: &DataSpec) -> Result<()> {
+    fn save(&self, path: &Path, opts: &DamsmTrainOptions) -> Result<()> {
+        let (opts_seed, data) = (opts.seed, &opts.data);
         let mut ck = Checkpoint::default();
         ck.extend("text.", self.model.text_params.state()?);
         ck.extend("image.", self.model.image_params.state()?);
@@ -185,6 +201,10 @@ impl Run {
         meta.insert("config".into(), self.model.config.to_text());
         meta.insert("vocab".into(), self.vocab.to_text());
         meta.insert("data".into(), data.id());
+        meta.insert(
+            "options".into(),
+            crate::train::options_text(&run_options(opts)),
+        );
         meta.insert(
             "losses".into(),
             self.losses
@@ -251,6 +271,11 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                 message: "is an exported DAMSM (engine export) without its optimiser state; resume from the training checkpoint".into(),
             });
         }
+        crate::train::check_resume_options(
+            ck.metadata.get("options"),
+            &run_options(opts),
+            &ck_path,
+        )?;
         let trained_on = DataSpec::id_of(&ck.metadata);
         if trained_on != opts.data.id() {
             return Err(Error::Checkpoint {
@@ -394,7 +419,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                 bar.set_position(run.step);
             }
             if run.step % opts.checkpoint_every == 0 {
-                run.save(&ck_path, opts.seed, &opts.data)?;
+                run.save(&ck_path, opts)?;
             }
             if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
                 break 'epochs;
@@ -402,7 +427,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         }
     }
     bar.finish_and_clear();
-    run.save(&ck_path, opts.seed, &opts.data)?;
+    run.save(&ck_path, opts)?;
     let curve = opts.out.join("loss.png");
     crate::train::plot::loss_curves(&curve, &[("damsm loss", &run.losses)], 640, 320)
         .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
