@@ -255,6 +255,44 @@ fn tiny_run_then_generate_with_attention_maps() {
         size(&x32) < size(&report.checkpoint) / 3.0,
         "no optimiser or D in the export"
     );
+    // A checkpoint is checked when loaded: nonsense sizes and a vocabulary
+    // longer than the embedding table are refused, naming the file and field.
+    use engine::nn::checkpoint::Checkpoint as Ck;
+    let good = Ck::load(&x32).unwrap();
+    let bad_path = base.join("bad.safetensors");
+    let mut bad = good.clone();
+    let cfg = bad.metadata["config"].replace("ngf=4", "ngf=0");
+    bad.metadata.insert("config".into(), cfg);
+    bad.save(&bad_path).unwrap();
+    let e = Sampler::load(&rt, &bad_path, true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("bad.safetensors") && e.contains("ngf=0"), "{e}");
+    let mut bad = good.clone();
+    let vocab = bad.metadata["vocab"].clone() + "zebra\nquokka\nwombat\n";
+    bad.metadata.insert("vocab".into(), vocab);
+    bad.save(&bad_path).unwrap();
+    let e = Sampler::load(&rt, &bad_path, true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("bad.safetensors") && e.contains("vocabulary"),
+        "{e}"
+    );
+    let mut bad = good.clone();
+    let cfg = bad.metadata["damsm_config"].replace("image_size=32", "image_size=7");
+    bad.metadata.insert("damsm_config".into(), cfg);
+    bad.save(&bad_path).unwrap();
+    let e = Sampler::load(&rt, &bad_path, true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("bad.safetensors") && e.contains("image_size=7"),
+        "{e}"
+    );
     // An exported model has no last weights to fall back to.
     let e = Sampler::load(&rt, &x16, false).err().unwrap().to_string();
     assert!(e.contains("--no-ema"), "{e}");

@@ -82,16 +82,17 @@ impl AttnGanConfig {
                 self.base_size
             ));
         }
-        if self.ngf == 0
-            || self.ndf == 0
-            || self.z_dim == 0
-            || self.cond_dim == 0
-            || self.max_words == 0
-        {
-            return bad(format!(
-                "every size must be at least 1:\n{}",
-                self.to_text()
-            ));
+        for (name, v) in [
+            ("ngf", self.ngf),
+            ("ndf", self.ndf),
+            ("z_dim", self.z_dim),
+            ("cond_dim", self.cond_dim),
+            ("embed_dim", self.embed_dim),
+            ("max_words", self.max_words),
+        ] {
+            if v == 0 {
+                return bad(format!("{name}=0; it must be at least 1"));
+            }
         }
         Ok(())
     }
@@ -142,6 +143,7 @@ impl AttnGanConfig {
                 }
             }
         }
+        c.check()?;
         Ok(c)
     }
 }

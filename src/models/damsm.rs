@@ -81,7 +81,42 @@ impl DamsmConfig {
                 _ => return Err(Error::invalid("damsm config", format!("unknown key {k:?}"))),
             }
         }
+        c.check()?;
         Ok(c)
+    }
+
+    /// Sizes a model can be built with: a checkpoint's nonsense is refused
+    /// here, naming the field, not later as a shape error in some kernel.
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid("damsm config", m));
+        for (name, v) in [
+            ("vocab", self.vocab),
+            ("word_dim", self.word_dim),
+            ("hidden", self.hidden),
+            ("base_channels", self.base_channels),
+            ("max_words", self.max_words),
+        ] {
+            if v == 0 {
+                return bad(format!("{name}=0; it must be at least 1"));
+            }
+        }
+        if !(16..=512).contains(&self.image_size) || !self.image_size.is_multiple_of(8) {
+            return bad(format!(
+                "image_size={} must be a multiple of 8 from 16 to 512",
+                self.image_size
+            ));
+        }
+        for (name, v) in [
+            ("dropout", self.dropout),
+            ("gamma1", self.gamma1),
+            ("gamma2", self.gamma2),
+            ("gamma3", self.gamma3),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return bad(format!("{name}={v} must be a finite, non-negative number"));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -647,8 +647,12 @@ impl Sampler {
                 ),
             });
         }
-        let config = AttnGanConfig::from_text(ck.meta("config", path)?)?;
-        let dconfig = DamsmConfig::from_text(ck.meta("damsm_config", path)?)?;
+        let bad_config = |e: Error| Error::Checkpoint {
+            path: src.clone(),
+            message: format!("has a bad configuration: {e}"),
+        };
+        let config = AttnGanConfig::from_text(ck.meta("config", path)?).map_err(bad_config)?;
+        let dconfig = DamsmConfig::from_text(ck.meta("damsm_config", path)?).map_err(bad_config)?;
         let vocab = Vocab::from_text(ck.meta("vocab", path)?).map_err(|e| Error::Checkpoint {
             path: src.clone(),
             message: format!("bad vocabulary: {e}"),

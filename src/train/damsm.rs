@@ -229,11 +229,25 @@ pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint
             message: format!("holds a {kind} model, not DAMSM"),
         });
     }
-    let config = DamsmConfig::from_text(ck.meta("config", path)?)?;
+    let config =
+        DamsmConfig::from_text(ck.meta("config", path)?).map_err(|e| Error::Checkpoint {
+            path: src.clone(),
+            message: format!("has a bad configuration: {e}"),
+        })?;
     let vocab = Vocab::from_text(ck.meta("vocab", path)?).map_err(|e| Error::Checkpoint {
         path: src.clone(),
         message: format!("bad vocabulary: {e}"),
     })?;
+    if vocab.len() != config.vocab {
+        return Err(Error::Checkpoint {
+            path: src,
+            message: format!(
+                "its vocabulary has {} words and its text encoder {}; they must match",
+                vocab.len(),
+                config.vocab
+            ),
+        });
+    }
     let seed: u64 = ck.meta("seed", path)?.parse().unwrap_or(0);
     let model = Damsm::new(rt, config, seed)?;
     model
