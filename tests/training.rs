@@ -298,6 +298,10 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             vec!["train", "--out", out, "--data", out, "--scenes", "10"],
             "--scenes",
         ),
+        (
+            vec!["train", "--out", out, "--scenes", "1000000000000"],
+            "--scenes 1000000000000",
+        ),
     ] {
         let (code, err) = run(&args, None);
         assert!(code == Some(1) && err.contains(flag), "{args:?}: {err}");

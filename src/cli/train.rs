@@ -77,6 +77,10 @@ impl Settings {
     }
 }
 
+/// The most training scenes of the world (its captions are all read to
+/// build the vocabulary before the first step).
+pub const MAX_SCENES: usize = 1_000_000;
+
 /// Steps of the world presets: what Mesa 25's lavapipe on a 2-core machine
 /// runs in about 30 (DAMSM) and 85 (AttnGAN) minutes, together under the
 /// 2 hours of tools/train-world.sh.
@@ -228,6 +232,12 @@ fn check(args: &TrainArgs) -> Result<()> {
         return bad(format!(
             "--scenes counts the built-in world's scenes; {} has its own images",
             args.data
+        ));
+    }
+    if set.scenes > MAX_SCENES {
+        return bad(format!(
+            "--scenes {} is more than {MAX_SCENES}; the world never repeats a scene, and the vocabulary is built from every training caption first",
+            set.scenes
         ));
     }
     if args.data.is_world() && set.scenes < batch {
