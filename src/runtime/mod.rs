@@ -113,7 +113,7 @@ pub struct BatchStats {
 
 impl Runtime {
     /// Opens the best adapter (see [`device::choose`]) with its own limits and
-    /// the optional features it has (timestamps, subgroups, f16).
+    /// GPU timestamps if it has them (the only optional feature used).
     pub fn new() -> Result<Runtime> {
         kernels_override()?;
         let (adapter, device, queue) = device::open_default()?;
