@@ -22,7 +22,7 @@ enum Command {
     /// Train a model (DAMSM by default; AttnGAN with --model attngan) on the built-in world, or on your captioned images with --data DIR; no arguments needed.
     Train(cli::train::TrainArgs),
     /// Draw an image from a sentence with a trained AttnGAN, and its per-word attention maps.
-    Generate(cli::train::GenerateArgs),
+    Generate(cli::generate::GenerateArgs),
     /// Reduce an AttnGAN checkpoint to what sampling needs (optionally f16), for shipping.
     Export(cli::export::ExportArgs),
     /// Measure a trained model: the oracle, R-precision and FD-DAMSM on held-out captions.
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         Command::Train(a) => cli::train::train(&a).map_err(Into::into),
         Command::Export(a) => cli::export::export(&a).map_err(Into::into),
         Command::Eval(c) => cli::eval::eval(&c).map_err(Into::into),
-        Command::Generate(a) => cli::train::generate(&a).map_err(Into::into),
+        Command::Generate(a) => cli::generate::generate(&a).map_err(Into::into),
         Command::Devices => cli::devices::run().map_err(Into::into),
         Command::BenchKernels(a) => cli::bench::run(&a).map_err(Into::into),
         Command::World(a) => engine::data::tool::run_world(&a).map_err(Into::into),

@@ -194,9 +194,16 @@ fn tiny_run_then_generate_with_attention_maps() {
         sampler.ca_noise,
         "conditioning augmentation samples by default"
     );
-    let (images, words, unknown, maps, side) = sampler
+    let drawn = sampler
         .generate(&rt, "a small red circle on a grey background flumph", 2, 7)
         .unwrap();
+    let (images, words, unknown, maps, side) = (
+        drawn.images,
+        drawn.words,
+        drawn.unknown,
+        drawn.maps,
+        drawn.map_side,
+    );
     assert_eq!(images.len(), 2);
     assert_eq!(images[0].width(), 64);
     assert_eq!(unknown, vec!["flumph".to_string()]);
@@ -207,16 +214,17 @@ fn tiny_run_then_generate_with_attention_maps() {
                 square in the upper right corner and a small green star at the bottom \
                 on a white background";
     assert_eq!(engine::data::vocab::tokenize(long).len(), 34);
-    let (_, words, unknown, maps, _) = sampler.generate(&rt, long, 1, 7).unwrap();
+    let drawn = sampler.generate(&rt, long, 1, 7).unwrap();
+    let (words, unknown, maps) = (drawn.words, drawn.unknown, drawn.maps);
     assert!(unknown.is_empty(), "{unknown:?}");
     assert_eq!((words.len(), maps[0].len()), (34, 34));
     // CA noise: the same seed draws the same images; eps = 0 draws others.
-    let a = sampler.generate(&rt, long, 2, 7).unwrap().0;
-    assert_eq!(a, sampler.generate(&rt, long, 2, 7).unwrap().0);
+    let a = sampler.generate(&rt, long, 2, 7).unwrap().images;
+    assert_eq!(a, sampler.generate(&rt, long, 2, 7).unwrap().images);
     sampler.ca_noise = false;
-    let mean = sampler.generate(&rt, long, 2, 7).unwrap().0;
+    let mean = sampler.generate(&rt, long, 2, 7).unwrap().images;
     assert_ne!(a, mean, "eps = 0 is another condition");
-    assert_eq!(mean, sampler.generate(&rt, long, 2, 7).unwrap().0);
+    assert_eq!(mean, sampler.generate(&rt, long, 2, 7).unwrap().images);
     // The exported model (f32) samples exactly the images of the full
     // checkpoint; f16 within its rounding, in half the bytes.
     sampler.ca_noise = true;

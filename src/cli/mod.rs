@@ -4,4 +4,5 @@ pub mod bench;
 pub mod devices;
 pub mod eval;
 pub mod export;
+pub mod generate;
 pub mod train;

@@ -55,18 +55,6 @@ impl Embedding {
     }
 }
 
-/// Dropout with rate p, its mask drawn on the device from a seed (the caller
-/// passes a seed per step, so a resumed run draws the same masks).
-pub struct Dropout {
-    pub p: f32,
-}
-
-impl Dropout {
-    pub fn forward(&self, x: &Var, seed: u64, training: bool) -> Result<Var> {
-        rnn::dropout(x, self.p, seed, training)
-    }
-}
-
 /// One LSTM layer run in both directions, PyTorch's parameter names and layout.
 pub struct BiLstm {
     pub hidden: usize,

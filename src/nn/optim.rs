@@ -109,11 +109,6 @@ impl Adam {
     }
 }
 
-/// The global L2 norm of the store's gradients (reads back one number).
-pub fn grad_norm(ps: &ParamStore) -> Result<f32> {
-    Ok(ps.flat().1.square()?.sum(0, false)?.to_vec()?[0].sqrt())
-}
-
 /// An exponential moving average of a store's parameters: AttnGAN samples
 /// from the average of G (decay 0.999).
 pub struct Ema {
@@ -146,11 +141,6 @@ impl Ema {
         let d = self.current_decay();
         self.updates += 1;
         axpby_(ps.flat().0, &self.shadow, 1.0 - d, d)
-    }
-
-    /// Writes the average into a store of the same model (for sampling).
-    pub fn copy_to(&self, ps: &ParamStore) -> Result<()> {
-        fill::copy_into(&self.shadow, ps.flat().0)
     }
 }
 

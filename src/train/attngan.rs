@@ -852,23 +852,9 @@ impl Sampler {
         Ok(images)
     }
 
-    /// Images for `caption`, one per seed: the final stage's image and the
-    /// attention maps of its last refinement stage, per real word.
-    /// Returns (images, words used, unknown words, maps [n][word] as H x W grids, map side).
-    #[allow(clippy::type_complexity)]
-    pub fn generate(
-        &self,
-        rt: &Runtime,
-        caption: &str,
-        n: usize,
-        seed: u64,
-    ) -> Result<(
-        Vec<RgbImage>,
-        Vec<String>,
-        Vec<String>,
-        Vec<Vec<Vec<f32>>>,
-        usize,
-    )> {
+    /// `n` images for `caption` (noise drawn from `seed`), with the words
+    /// used and the attention maps of the last refinement stage.
+    pub fn generate(&self, rt: &Runtime, caption: &str, n: usize, seed: u64) -> Result<Drawing> {
         let (used, unknown) = self.caption_ids(caption)?;
         let len = used.len();
         let c = &self.gan.config;
@@ -902,8 +888,30 @@ impl Sampler {
             }
             None => (Vec::new(), 0),
         };
-        Ok((images, words, unknown, maps, map_side))
+        Ok(Drawing {
+            images,
+            words,
+            unknown,
+            maps,
+            map_side,
+        })
     }
+}
+
+/// What [`Sampler::generate`] draws for one caption.
+#[derive(Debug, Clone)]
+pub struct Drawing {
+    /// The final stage's images, one per noise draw.
+    pub images: Vec<RgbImage>,
+    /// The caption's known words, in order, as the model read them (at most `max_words`).
+    pub words: Vec<String>,
+    /// Words the model does not know, left out.
+    pub unknown: Vec<String>,
+    /// Per image, per word of `words`: where the last refinement stage
+    /// attended, `map_side` x `map_side` values (row-major). Empty for a
+    /// one-stage model (attention lives in the refinement stages).
+    pub maps: Vec<Vec<Vec<f32>>>,
+    pub map_side: usize,
 }
 
 /// A batch of images [n, 3, S, S] in [-1, 1] as 8-bit RGB images.
