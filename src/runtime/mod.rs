@@ -83,6 +83,9 @@ pub(crate) struct Inner {
     pipelines: Mutex<HashMap<String, Arc<wgpu::ComputePipeline>>>,
     batch: Mutex<Batch>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// On a host's device (`from_device`): our device calls run inside error
+    /// scopes, and the host's uncaptured-error handler is left alone.
+    scoped: bool,
     /// Fill every new tensor with NaN (tests: unwritten outputs then fail).
     pub poison: std::sync::atomic::AtomicBool,
     /// Whether [`Runtime::profile`] is running: the hooks' only cost when off.
@@ -117,22 +120,33 @@ impl Runtime {
     pub fn new() -> Result<Runtime> {
         kernels_override()?;
         let (adapter, device, queue) = device::open_default()?;
-        Ok(Self::build(device, queue, adapter.get_info()))
+        Ok(Self::build(device, queue, adapter.get_info(), false))
     }
 
     /// Wraps a host application's own device and queue (for embedding): our
     /// tensors and kernels then live on its device, next to its own buffers.
+    /// The device is left as the host set it up: its uncaptured-error handler
+    /// stays the host's (our own device calls run inside error scopes, and
+    /// their errors come back from our calls as `Err`).
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Runtime {
         let info = device.adapter_info();
-        Self::build(device, queue, info)
+        Self::build(device, queue, info, true)
     }
 
-    fn build(device: wgpu::Device, queue: wgpu::Queue, info: wgpu::AdapterInfo) -> Runtime {
+    fn build(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        info: wgpu::AdapterInfo,
+        scoped: bool,
+    ) -> Runtime {
         let errors: Arc<Mutex<Vec<String>>> = Arc::default();
-        let sink = errors.clone();
-        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
-            sink.lock().unwrap().push(e.to_string());
-        }));
+        if !scoped {
+            // Our own device: one handler catches everything, at no cost per call.
+            let sink = errors.clone();
+            device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+                sink.lock().unwrap().push(e.to_string());
+            }));
+        }
         let flavour = match kernels_override() {
             Ok(Some(f)) => f,
             Ok(None) => Flavour::for_device_type(info.device_type),
@@ -154,6 +168,7 @@ impl Runtime {
                 pipelines: Mutex::default(),
                 batch: Mutex::default(),
                 errors,
+                scoped,
                 poison: Default::default(),
                 profiling: Default::default(),
                 profiler: Mutex::default(),
@@ -235,12 +250,34 @@ impl Runtime {
             .min(self.inner.limits.max_buffer_size)
     }
 
+    /// Runs `f`, a few of our own device calls. On a host's device they run
+    /// inside validation and out-of-memory error scopes, so their errors come
+    /// to us (reported by the next wait or `check_errors`) and the host's
+    /// handler sees only the host's own; on our own device, as they are.
+    fn device_call<T>(&self, f: impl FnOnce() -> T) -> T {
+        if !self.inner.scoped {
+            return f();
+        }
+        let device = &self.inner.device;
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let errors = [
+            pollster::block_on(validation.pop()),
+            pollster::block_on(oom.pop()),
+        ];
+        for e in errors.into_iter().flatten() {
+            self.inner.errors.lock().unwrap().push(e.to_string());
+        }
+        out
+    }
+
     pub(crate) fn take_buffer(&self, bytes: u64) -> (u64, wgpu::Buffer) {
         let scope = self.profile_begin();
         let (class, buffer, fresh) = {
             let mut pool = self.inner.pool.lock().unwrap();
             let before = pool.stats().allocations;
-            let (class, buffer) = pool.take(&self.inner.device, bytes);
+            let (class, buffer) = self.device_call(|| pool.take(&self.inner.device, bytes));
             (class, buffer, pool.stats().allocations != before)
         };
         if fresh {
@@ -252,7 +289,7 @@ impl Runtime {
     /// `queue.write_buffer`, counted as an upload when profiling.
     pub(crate) fn write_buffer(&self, buffer: &wgpu::Buffer, offset: u64, data: &[u8]) {
         let scope = self.profile_begin();
-        self.inner.queue.write_buffer(buffer, offset, data);
+        self.device_call(|| self.inner.queue.write_buffer(buffer, offset, data));
         self.profile_end(scope, profile::Host::Upload, data.len() as u64);
     }
 
@@ -326,6 +363,21 @@ impl Runtime {
         );
         let scope = self.profile_begin();
         let pipeline = self.pipeline(spec)?;
+        self.device_call(|| self.record(spec, &pipeline, params, buffers, groups, scope.is_some()));
+        self.profile_end(scope, profile::Host::Record, 0);
+        Ok(())
+    }
+
+    /// The device calls of one dispatch (see [`Runtime::dispatch`]).
+    fn record(
+        &self,
+        spec: &KernelSpec,
+        pipeline: &wgpu::ComputePipeline,
+        params: &[u32],
+        buffers: &[&wgpu::Buffer],
+        groups: [u32; 3],
+        profiling: bool,
+    ) {
         let device = &self.inner.device;
         let mut batch = self.inner.batch.lock().unwrap();
         if batch.params.len() as u64 >= ARENA_SLOTS * PARAM_SLOT {
@@ -373,7 +425,7 @@ impl Runtime {
         {
             // Profiling: one pass per dispatch already, so the pass's own
             // timestamp writes time exactly this kernel.
-            let mut profiler = scope.as_ref().map(|_| self.inner.profiler.lock().unwrap());
+            let mut profiler = profiling.then(|| self.inner.profiler.lock().unwrap());
             let timestamp_writes = profiler
                 .as_mut()
                 .and_then(|p| p.as_mut())
@@ -387,14 +439,12 @@ impl Runtime {
                 label: Some(spec.name),
                 timestamp_writes,
             });
-            pass.set_pipeline(&pipeline);
+            pass.set_pipeline(pipeline);
             pass.set_bind_group(0, &bind_group, &[]);
             pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
         }
         batch.dispatches += 1;
         drop(batch);
-        self.profile_end(scope, profile::Host::Record, 0);
-        Ok(())
     }
 
     /// Records a buffer-to-buffer copy in the current batch.
@@ -414,7 +464,7 @@ impl Runtime {
                 label: Some("batch"),
             })
         });
-        encoder.copy_buffer_to_buffer(src, src_off, dst, dst_off, Some(bytes));
+        self.device_call(|| encoder.copy_buffer_to_buffer(src, src_off, dst, dst_off, Some(bytes)));
         drop(batch);
         self.profile_end(scope, profile::Host::Record, 0);
     }
@@ -432,6 +482,10 @@ impl Runtime {
     }
 
     fn submit_locked(&self, batch: &mut Batch) -> wgpu::SubmissionIndex {
+        self.device_call(|| self.submit_batch(batch))
+    }
+
+    fn submit_batch(&self, batch: &mut Batch) -> wgpu::SubmissionIndex {
         let scope = self.profile_begin();
         if let Some(arena) = batch.arena.take() {
             let params = self.profile_begin();
@@ -481,8 +535,11 @@ impl Runtime {
             timeout: None,
         });
         self.profile_end(scope, profile::Host::Wait, 0);
+        // Our own errors first: they say what went wrong, the poll only that
+        // something did.
+        self.check_errors()?;
         polled.map_err(|e| Error::Device(e.to_string()))?;
-        self.check_errors()
+        Ok(())
     }
 
     /// Turns errors the device reported since the last check into an `Err`.
@@ -507,11 +564,13 @@ impl Runtime {
         // Copies must be 4-byte aligned in offset and size.
         let start = offset & !3;
         let size = (offset + bytes - start).div_ceil(4) * 4;
-        let staging = self.inner.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+        let staging = self.device_call(|| {
+            self.inner.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
         });
         self.copy_buffer(buffer, start, &staging, 0, size);
         let index = self.flush();

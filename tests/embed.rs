@@ -1,0 +1,75 @@
+//! The engine on a device a host application opened itself, as an
+//! application would: its own instance, adapter, device and queue, and its
+//! own uncaptured-error handler, which must stay the host's.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use engine::{Runtime, Tensor};
+
+fn host_device() -> (wgpu::Device, wgpu::Queue) {
+    let instance = wgpu::Instance::default();
+    let adapter =
+        pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+            .expect("an adapter (lavapipe: apt-get install mesa-vulkan-drivers)");
+    pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some("host"),
+        // What a host asks for: no optional features, default limits.
+        required_features: wgpu::Features::empty(),
+        required_limits: wgpu::Limits::default(),
+        ..Default::default()
+    }))
+    .unwrap()
+}
+
+/// The host's handler keeps receiving the host's errors after the engine is
+/// attached, the engine never sees them, and the engine works on the device.
+#[test]
+fn the_hosts_error_handler_stays_the_hosts() {
+    let (device, queue) = host_device();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    {
+        let (seen, count) = (seen.clone(), count.clone());
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            count.fetch_add(1, Ordering::SeqCst);
+            seen.lock().unwrap().push(e.to_string());
+        }));
+    }
+    let rt = Runtime::from_device(device.clone(), queue.clone());
+    let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+    let c = engine::ops::matmul(&a, &a, false, true).unwrap(); // [2, 2]
+    assert_eq!(c.to_vec().unwrap(), vec![14.0, 32.0, 32.0, 77.0]);
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        0,
+        "{:?}",
+        seen.lock().unwrap()
+    );
+
+    // A host mistake (a mapped buffer whose size is not a multiple of 4)
+    // goes to the host's handler, not to the engine.
+    let _bad = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("host's bad buffer"),
+        size: 3,
+        usage: wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: true,
+    });
+    let _ = device.poll(wgpu::PollType::Wait {
+        submission_index: None,
+        timeout: None,
+    });
+    assert_eq!(
+        count.load(Ordering::SeqCst),
+        1,
+        "the host's handler got its own error"
+    );
+    assert!(
+        seen.lock().unwrap()[0].contains("host's bad buffer")
+            || !seen.lock().unwrap()[0].is_empty()
+    );
+    rt.check_errors().unwrap();
+    let d = engine::ops::matmul(&c, &c, false, false).unwrap();
+    assert_eq!(d.to_vec().unwrap(), vec![1220.0, 2912.0, 2912.0, 6953.0]);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
