@@ -73,3 +73,49 @@ fn the_hosts_error_handler_stays_the_hosts() {
     assert_eq!(d.to_vec().unwrap(), vec![1220.0, 2912.0, 2912.0, 6953.0]);
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
+
+/// The ordering contract: engine work is recorded and submitted in batches;
+/// `Tensor::ready()` submits it, after which host commands come after it in
+/// queue order. A host copy out of a result sees the result, and a host
+/// write into an input does not change an op recorded before it.
+#[test]
+fn host_commands_after_ready_see_results_and_cannot_change_recorded_work() {
+    let (device, queue) = host_device();
+    let rt = Runtime::from_device(device.clone(), queue.clone());
+    let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+    let c = engine::ops::matmul(&a, &a, false, false).unwrap(); // recorded, not submitted
+                                                                // The host overwrites the input after ready(): c keeps a's old value.
+    queue.write_buffer(
+        a.ready(),
+        (a.offset() * 4) as u64,
+        bytemuck::cast_slice(&[9.0f32; 4]),
+    );
+    // The host copies c out with its own commands.
+    let staging = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("host readback"),
+        size: 16,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = device.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(c.ready(), (c.offset() * 4) as u64, &staging, 0, Some(16));
+    queue.submit([enc.finish()]);
+    staging
+        .slice(..)
+        .map_async(wgpu::MapMode::Read, |r| r.unwrap());
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: None,
+        })
+        .unwrap();
+    let host: Vec<f32> =
+        bytemuck::pod_collect_to_vec(&staging.slice(..).get_mapped_range().unwrap());
+    assert_eq!(host, vec![7.0, 10.0, 15.0, 22.0]);
+    assert_eq!(c.to_vec().unwrap(), vec![7.0, 10.0, 15.0, 22.0]);
+    assert_eq!(
+        a.to_vec().unwrap(),
+        vec![9.0; 4],
+        "the host's write landed after"
+    );
+}

@@ -159,8 +159,22 @@ impl Tensor {
         self.offset
     }
 
+    /// The storage buffer (elements from [`Tensor::offset`]). The engine
+    /// records work and submits it in batches, so work on this tensor may
+    /// still be unsubmitted: a host that reads or writes the buffer with its
+    /// own commands takes it from [`Tensor::ready`] instead.
     pub fn buffer(&self) -> &wgpu::Buffer {
         self.storage.buffer.as_ref().expect("live storage")
+    }
+
+    /// The storage buffer, for a host's own commands. Submits everything the
+    /// engine has recorded so far, so that host commands submitted after
+    /// this call come after it in queue order: a host copy out of the buffer
+    /// sees this tensor's value, and a host write into it (e.g. new input
+    /// data) cannot change the result of engine work recorded before it.
+    pub fn ready(&self) -> &wgpu::Buffer {
+        self.rt.flush();
+        self.buffer()
     }
 
     /// Whether two tensors share a buffer.
