@@ -110,7 +110,7 @@ fn tensors_over_the_device_limit_are_clear_errors() {
 fn a_host_device_can_be_handed_over_and_results_read_from_its_own_buffers() {
     // The host application opens its own device and queue...
     let (_adapter, device, queue) = engine::runtime::device::open_default().unwrap();
-    let rt = engine::Runtime::from_device(device.clone(), queue.clone());
+    let rt = engine::Runtime::from_device(device.clone(), queue.clone()).unwrap();
     // ...runs our ops on them...
     let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
     let c = engine::ops::matmul(&a, &a, false, false).unwrap(); // [[7, 10], [15, 22]]

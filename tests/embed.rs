@@ -8,6 +8,10 @@ use std::sync::{Arc, Mutex};
 use engine::{Runtime, Tensor};
 
 fn host_device() -> (wgpu::Device, wgpu::Queue) {
+    host_device_with(wgpu::Limits::default())
+}
+
+fn host_device_with(limits: wgpu::Limits) -> (wgpu::Device, wgpu::Queue) {
     let instance = wgpu::Instance::default();
     let adapter =
         pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
@@ -16,7 +20,7 @@ fn host_device() -> (wgpu::Device, wgpu::Queue) {
         label: Some("host"),
         // What a host asks for: no optional features, default limits.
         required_features: wgpu::Features::empty(),
-        required_limits: wgpu::Limits::default(),
+        required_limits: limits,
         ..Default::default()
     }))
     .unwrap()
@@ -36,7 +40,7 @@ fn the_hosts_error_handler_stays_the_hosts() {
             seen.lock().unwrap().push(e.to_string());
         }));
     }
-    let rt = Runtime::from_device(device.clone(), queue.clone());
+    let rt = Runtime::from_device(device.clone(), queue.clone()).unwrap();
     let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
     let c = engine::ops::matmul(&a, &a, false, true).unwrap(); // [2, 2]
     assert_eq!(c.to_vec().unwrap(), vec![14.0, 32.0, 32.0, 77.0]);
@@ -81,7 +85,7 @@ fn the_hosts_error_handler_stays_the_hosts() {
 #[test]
 fn host_commands_after_ready_see_results_and_cannot_change_recorded_work() {
     let (device, queue) = host_device();
-    let rt = Runtime::from_device(device.clone(), queue.clone());
+    let rt = Runtime::from_device(device.clone(), queue.clone()).unwrap();
     let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
     let c = engine::ops::matmul(&a, &a, false, false).unwrap(); // recorded, not submitted
                                                                 // The host overwrites the input after ready(): c keeps a's old value.
@@ -118,4 +122,23 @@ fn host_commands_after_ready_see_results_and_cannot_change_recorded_work() {
         vec![9.0; 4],
         "the host's write landed after"
     );
+}
+
+/// A device below the kernels' needs is refused up front, each missing limit
+/// named, instead of failing when some op first runs.
+#[test]
+fn a_device_below_the_kernels_needs_is_refused_naming_each_limit() {
+    let (device, queue) = host_device_with(wgpu::Limits::downlevel_defaults());
+    let e = Runtime::from_device(device, queue).unwrap_err().to_string();
+    assert!(
+        e.contains("max_storage_buffers_per_shader_stage: 4, needs 8"),
+        "{e}"
+    );
+    // What the README states as the minimum is what the check asks for.
+    for (name, _) in engine::runtime::required_limits(engine::Flavour::Registers) {
+        assert!(
+            include_str!("../README.md").contains(name),
+            "README does not state {name}"
+        );
+    }
 }

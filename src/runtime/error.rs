@@ -18,6 +18,12 @@ pub enum Error {
     #[error("could not open the GPU device {adapter}: {message}")]
     DeviceRequest { adapter: String, message: String },
 
+    /// A device (a host's, or an adapter's) below what the kernels need.
+    #[error(
+        "the device {adapter} is below what engine's kernels need:\n  {missing}\n         Request at least these limits when creating the device (wgpu::Limits::default() has them)."
+    )]
+    Limits { adapter: String, missing: String },
+
     /// Two shapes that must agree do not.
     #[error("{op}: shapes do not match: {lhs:?} and {rhs:?}{hint}")]
     Shape {

@@ -114,13 +114,71 @@ pub struct BatchStats {
     pub pipelines: usize,
 }
 
+/// The limits engine's kernels need, for a flavour: 8 storage buffers per
+/// stage (the LSTM cells bind 8), 256 invocations per workgroup, and the
+/// workgroup memory of the flavour's kernels (16 KiB for the tiled GEMM's
+/// double-buffered tiles, 2 KiB for the register kernels' reductions).
+pub fn required_limits(flavour: Flavour) -> Vec<(&'static str, u64)> {
+    vec![
+        ("max_storage_buffers_per_shader_stage", 8),
+        ("max_uniform_buffers_per_shader_stage", 1),
+        ("max_bind_groups", 1),
+        ("max_compute_invocations_per_workgroup", 256),
+        ("max_compute_workgroup_size_x", 256),
+        ("max_compute_workgroup_size_y", 64),
+        (
+            "max_compute_workgroup_storage_size",
+            match flavour {
+                Flavour::Tiled => 16384,
+                Flavour::Registers => 2048,
+            },
+        ),
+        ("max_compute_workgroups_per_dimension", 65535),
+    ]
+}
+
+fn limit_value(l: &wgpu::Limits, name: &str) -> u64 {
+    match name {
+        "max_storage_buffers_per_shader_stage" => l.max_storage_buffers_per_shader_stage as u64,
+        "max_uniform_buffers_per_shader_stage" => l.max_uniform_buffers_per_shader_stage as u64,
+        "max_bind_groups" => l.max_bind_groups as u64,
+        "max_compute_invocations_per_workgroup" => l.max_compute_invocations_per_workgroup as u64,
+        "max_compute_workgroup_size_x" => l.max_compute_workgroup_size_x as u64,
+        "max_compute_workgroup_size_y" => l.max_compute_workgroup_size_y as u64,
+        "max_compute_workgroup_storage_size" => l.max_compute_workgroup_storage_size as u64,
+        "max_compute_workgroups_per_dimension" => l.max_compute_workgroups_per_dimension as u64,
+        _ => 0,
+    }
+}
+
+/// Every limit of `limits` below [`required_limits`], as one error.
+pub fn check_limits(limits: &wgpu::Limits, flavour: Flavour, adapter: &str) -> Result<()> {
+    let missing: Vec<String> = required_limits(flavour)
+        .into_iter()
+        .filter_map(|(name, need)| {
+            let have = limit_value(limits, name);
+            (have < need).then(|| format!("{name}: {have}, needs {need}"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Limits {
+        adapter: adapter.to_string(),
+        missing: missing.join("\n  "),
+    })
+}
+
 impl Runtime {
     /// Opens the best adapter (see [`device::choose`]) with its own limits and
     /// GPU timestamps if it has them (the only optional feature used).
     pub fn new() -> Result<Runtime> {
-        kernels_override()?;
+        let forced = kernels_override()?;
         let (adapter, device, queue) = device::open_default()?;
-        Ok(Self::build(device, queue, adapter.get_info(), false))
+        let info = adapter.get_info();
+        let flavour = forced.unwrap_or(Flavour::for_device_type(info.device_type));
+        check_limits(&device.limits(), flavour, &info.name)?;
+        Ok(Self::build(device, queue, info, false))
     }
 
     /// Wraps a host application's own device and queue (for embedding): our
@@ -128,9 +186,15 @@ impl Runtime {
     /// The device is left as the host set it up: its uncaptured-error handler
     /// stays the host's (our own device calls run inside error scopes, and
     /// their errors come back from our calls as `Err`).
-    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Runtime {
+    ///
+    /// The device's limits are checked first (see [`required_limits`]): a
+    /// device below them is an [`Error::Limits`] naming each one.
+    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Runtime> {
+        kernels_override()?;
         let info = device.adapter_info();
-        Self::build(device, queue, info, true)
+        let flavour = kernels_override()?.unwrap_or(Flavour::for_device_type(info.device_type));
+        check_limits(&device.limits(), flavour, &info.name)?;
+        Ok(Self::build(device, queue, info, true))
     }
 
     fn build(
