@@ -314,6 +314,7 @@ fn save(
     text: &TextModel,
     vocab: &Vocab,
     opts: &AttnGanTrainOptions,
+    options: &[(&str, String)],
     path: &Path,
 ) -> Result<()> {
     let (seed, data) = (opts.seed, &opts.data);
@@ -340,10 +341,7 @@ fn save(
     m.insert("damsm_config".into(), text.config.to_text());
     m.insert("vocab".into(), vocab.to_text());
     m.insert("data".into(), data.id());
-    m.insert(
-        "options".into(),
-        crate::train::options_text(&run_options(opts)),
-    );
+    m.insert("options".into(), crate::train::options_text(options));
     let l: Vec<String> = run.losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
     m.insert("losses".into(), l.join(","));
     ck.save(path)
@@ -388,18 +386,10 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         opts.seed,
         *sizes.last().unwrap() as usize,
         opts.scenes,
+        opts.batch,
     )?;
-    if source.len() < opts.batch {
-        return Err(Error::invalid(
-            "train",
-            format!(
-                "{} has {} training images, fewer than one batch ({}); pass a smaller --batch",
-                opts.data,
-                source.len(),
-                opts.batch
-            ),
-        ));
-    }
+    // Hashes the DAMSM file: once per run, not per checkpoint.
+    let options = run_options(opts);
     // Every word of the world's captions (AttnGAN's 18 would drop colour,
     // shape and position words at random).
     config.max_words = source.max_words();
@@ -412,21 +402,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     if opts.resume {
         let ck = Checkpoint::load(&ck_path)?;
         let src = ck_path.display().to_string();
-        crate::train::check_resume_options(
-            ck.metadata.get("options"),
-            &run_options(opts),
-            &ck_path,
-        )?;
-        let trained_on = DataSpec::id_of(&ck.metadata);
-        if trained_on != opts.data.id() {
-            return Err(Error::Checkpoint {
-                path: src,
-                message: format!(
-                    "was trained on {trained_on}, not {}; resume with --data as it was, or start a new run with --out DIR",
-                    opts.data.id()
-                ),
-            });
-        }
+        crate::train::check_resume(&ck, &opts.data, &options, &ck_path)?;
         let old = AttnGanConfig::from_text(ck.meta("config", &ck_path)?)?;
         if old != config {
             return Err(Error::Checkpoint {
@@ -476,12 +452,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_position(run.step);
-    // The kernels compile on first use: tens of seconds on a software GPU.
-    if opts.quiet {
-        println!("compiling the kernels during the first step...");
-    } else {
-        bar.set_message("compiling the kernels during the first step...");
-    }
+    crate::train::announce_first_step(&bar, opts.quiet);
     let deadline = opts
         .minutes
         .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
@@ -558,7 +529,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
                 bar.set_position(run.step);
             }
             if run.step.is_multiple_of(opts.checkpoint_every) {
-                save(&run, &text, &vocab, opts, &ck_path)?;
+                save(&run, &text, &vocab, opts, &options, &ck_path)?;
             }
             if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
                 break 'epochs;
@@ -566,7 +537,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         }
     }
     bar.finish_and_clear();
-    save(&run, &text, &vocab, opts, &ck_path)?;
+    save(&run, &text, &vocab, opts, &options, &ck_path)?;
     let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
     let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
     let curve = opts.out.join("loss.png");

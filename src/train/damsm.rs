@@ -128,24 +128,33 @@ fn run_options(opts: &DamsmTrainOptions) -> Vec<(&'static str, String)> {
 }
 
 /// The training split of `data`: the world's first `scenes` scenes at
-/// `size`, or a folder's or CUB's training images (a summary line printed).
+/// `size`, or a folder's or CUB's training images (a summary line printed);
+/// fewer items than one `batch` is an error.
 pub fn training_source(
     data: &DataSpec,
     seed: u64,
     size: usize,
     scenes: usize,
+    batch: usize,
 ) -> Result<Arc<dyn Source>> {
-    if data.is_world() {
-        return Ok(Arc::new(WorldSource::new(
-            world(seed, size),
-            Split::Train,
-            scenes,
-        )));
+    let source: Arc<dyn Source> = if data.is_world() {
+        Arc::new(WorldSource::new(world(seed, size), Split::Train, scenes))
+    } else {
+        let (source, summary) = data
+            .open(Split::Train)
+            .map_err(|e| Error::invalid("data", e.to_string()))?;
+        println!("data: {summary}");
+        source
+    };
+    if source.len() < batch {
+        return Err(Error::invalid(
+            "train",
+            format!(
+                "{data} has {} training items, fewer than one batch ({batch}); pass a smaller --batch",
+                source.len()
+            ),
+        ));
     }
-    let (source, summary) = data
-        .open(Split::Train)
-        .map_err(|e| Error::invalid("data", e.to_string()))?;
-    println!("data: {summary}");
     Ok(source)
 }
 
@@ -186,7 +195,13 @@ fn coverage(vocab: &Vocab, opts: &DamsmTrainOptions) -> String {
 }
 
 impl Run {
-    fn save(&self, path: &Path, opts: &DamsmTrainOptions) -> Result<()> {
+    /// `options`: [`run_options`], computed once per run.
+    fn save(
+        &self,
+        path: &Path,
+        opts: &DamsmTrainOptions,
+        options: &[(&str, String)],
+    ) -> Result<()> {
         let (opts_seed, data) = (opts.seed, &opts.data);
         let mut ck = Checkpoint::default();
         ck.extend("text.", self.model.text_params.state()?);
@@ -201,10 +216,7 @@ impl Run {
         meta.insert("config".into(), self.model.config.to_text());
         meta.insert("vocab".into(), self.vocab.to_text());
         meta.insert("data".into(), data.id());
-        meta.insert(
-            "options".into(),
-            crate::train::options_text(&run_options(opts)),
-        );
+        meta.insert("options".into(), crate::train::options_text(options));
         meta.insert(
             "losses".into(),
             self.losses
@@ -264,18 +276,14 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
     let started = Instant::now();
     let ck_path = checkpoint_path(&opts.out);
     let _lock = crate::train::lock::RunLock::acquire(&opts.out)?;
-    let source = training_source(&opts.data, opts.seed, opts.image_size, opts.scenes)?;
-    if source.len() < opts.batch {
-        return Err(Error::invalid(
-            "train",
-            format!(
-                "{} has {} training images, fewer than one batch ({}); pass a smaller --batch",
-                opts.data,
-                source.len(),
-                opts.batch
-            ),
-        ));
-    }
+    let source = training_source(
+        &opts.data,
+        opts.seed,
+        opts.image_size,
+        opts.scenes,
+        opts.batch,
+    )?;
+    let options = run_options(opts);
     let mut run = if opts.resume {
         let (model, vocab, ck) = load_damsm(rt, &ck_path)?;
         let src = ck_path.display().to_string();
@@ -285,21 +293,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                 message: "is an exported DAMSM (engine export) without its optimiser state; resume from the training checkpoint".into(),
             });
         }
-        crate::train::check_resume_options(
-            ck.metadata.get("options"),
-            &run_options(opts),
-            &ck_path,
-        )?;
-        let trained_on = DataSpec::id_of(&ck.metadata);
-        if trained_on != opts.data.id() {
-            return Err(Error::Checkpoint {
-                path: src,
-                message: format!(
-                    "was trained on {trained_on}, not {}; resume with --data as it was, or start a new run with --out DIR",
-                    opts.data.id()
-                ),
-            });
-        }
+        crate::train::check_resume(&ck, &opts.data, &options, &ck_path)?;
         let mut text_adam = Adam::new(&model.text_params, opts.lr, (0.5, 0.999))?;
         let mut image_adam = Adam::new(&model.image_params, opts.lr, (0.5, 0.999))?;
         text_adam.load_from(&ck, "optim.text.", &src)?;
@@ -352,12 +346,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
     };
     let bar = progress_bar(opts);
     bar.set_position(run.step);
-    // The kernels compile on first use: tens of seconds on a software GPU.
-    if opts.quiet {
-        println!("compiling the kernels during the first step...");
-    } else {
-        bar.set_message("compiling the kernels during the first step...");
-    }
+    crate::train::announce_first_step(&bar, opts.quiet);
     let deadline = opts
         .minutes
         .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
@@ -433,7 +422,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                 bar.set_position(run.step);
             }
             if run.step % opts.checkpoint_every == 0 {
-                run.save(&ck_path, opts)?;
+                run.save(&ck_path, opts, &options)?;
             }
             if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
                 break 'epochs;
@@ -441,7 +430,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         }
     }
     bar.finish_and_clear();
-    run.save(&ck_path, opts)?;
+    run.save(&ck_path, opts, &options)?;
     let curve = opts.out.join("loss.png");
     crate::train::plot::loss_curves(&curve, &[("damsm loss", &run.losses)], 640, 320)
         .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;

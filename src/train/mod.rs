@@ -17,15 +17,27 @@ pub fn options_text(options: &[(&str, String)]) -> String {
     options.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
 }
 
-/// Refuses a resume whose options differ from those `stored` in the
-/// checkpoint at `path`, listing each difference. A checkpoint from before
-/// options were recorded (`None`) is not checked.
-pub fn check_resume_options(
-    stored: Option<&String>,
+/// Refuses a resume from checkpoint `ck` (at `path`) trained on other data
+/// or with other options than `now`, naming the data or listing each
+/// differing option. A checkpoint from before options were recorded is not
+/// checked for them; one from before data was recorded was of the world.
+pub fn check_resume(
+    ck: &crate::nn::checkpoint::Checkpoint,
+    data: &crate::data::DataSpec,
     now: &[(&str, String)],
     path: &Path,
 ) -> Result<()> {
-    let Some(stored) = stored else {
+    let trained_on = crate::data::DataSpec::id_of(&ck.metadata);
+    if trained_on != data.id() {
+        return Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            message: format!(
+                "was trained on {trained_on}, not {}; resume with --data as it was, or start a new run with --out DIR",
+                data.id()
+            ),
+        });
+    }
+    let Some(stored) = ck.metadata.get("options") else {
         return Ok(());
     };
     let old: std::collections::HashMap<&str, &str> =
@@ -48,4 +60,15 @@ pub fn check_resume_options(
             diffs.join("\n  ")
         ),
     })
+}
+
+/// Kernels compile on first use (tens of seconds on a software GPU): said
+/// before the first step, on the bar or as a line.
+pub fn announce_first_step(bar: &indicatif::ProgressBar, quiet: bool) {
+    const MSG: &str = "compiling the kernels during the first step...";
+    if quiet {
+        println!("{MSG}");
+    } else {
+        bar.set_message(MSG);
+    }
 }
