@@ -268,39 +268,29 @@ fn tiny_run_then_generate_with_attention_maps() {
     use engine::nn::checkpoint::Checkpoint as Ck;
     let good = Ck::load(&x32).unwrap();
     let bad_path = base.join("bad.safetensors");
-    let mut bad = good.clone();
-    let cfg = bad.metadata["config"].replace("ngf=4", "ngf=0");
-    bad.metadata.insert("config".into(), cfg);
-    bad.save(&bad_path).unwrap();
-    let e = Sampler::load(&rt, &bad_path, true)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(e.contains("bad.safetensors") && e.contains("ngf=0"), "{e}");
-    let mut bad = good.clone();
-    let vocab = bad.metadata["vocab"].clone() + "zebra\nquokka\nwombat\n";
-    bad.metadata.insert("vocab".into(), vocab);
-    bad.save(&bad_path).unwrap();
-    let e = Sampler::load(&rt, &bad_path, true)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        e.contains("bad.safetensors") && e.contains("vocabulary"),
-        "{e}"
-    );
-    let mut bad = good.clone();
-    let cfg = bad.metadata["damsm_config"].replace("image_size=32", "image_size=7");
-    bad.metadata.insert("damsm_config".into(), cfg);
-    bad.save(&bad_path).unwrap();
-    let e = Sampler::load(&rt, &bad_path, true)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(
-        e.contains("bad.safetensors") && e.contains("image_size=7"),
-        "{e}"
-    );
+    let vocab = good.metadata["vocab"].clone();
+    let longer = vocab.clone() + "zebra\nquokka\nwombat\n";
+    for (key, from, to, named) in [
+        ("config", "ngf=4", "ngf=0", "ngf=0"),
+        ("vocab", vocab.as_str(), longer.as_str(), "vocabulary"),
+        (
+            "damsm_config",
+            "image_size=32",
+            "image_size=7",
+            "image_size=7",
+        ),
+    ] {
+        let mut bad = good.clone();
+        let text = bad.metadata[key].replace(from, to);
+        assert_ne!(text, bad.metadata[key], "{key}: {from} not found");
+        bad.metadata.insert(key.into(), text);
+        bad.save(&bad_path).unwrap();
+        let e = Sampler::load(&rt, &bad_path, true)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("bad.safetensors") && e.contains(named), "{e}");
+    }
     // An exported model has no last weights to fall back to.
     let e = Sampler::load(&rt, &x16, false).err().unwrap().to_string();
     assert!(e.contains("--no-ema"), "{e}");
