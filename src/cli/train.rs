@@ -83,7 +83,7 @@ pub const MAX_SCENES: usize = 1_000_000;
 
 /// Steps of the world presets: those of the shipped model. On a 2-core
 /// machine's lavapipe (Mesa 25) a DAMSM step takes about 2.2 s and a preset
-/// AttnGAN step about 5.8 s, so the pair takes about 90 minutes there, under
+/// AttnGAN step 5.3 to 5.8 s, so the pair takes about 90 minutes there, under
 /// the 2 hours tools/train-world.sh was given (README, "The shipped model").
 pub const DAMSM_WORLD_STEPS: u64 = 416;
 pub const ATTNGAN_WORLD_STEPS: u64 = 775;
