@@ -386,8 +386,44 @@ const CASES: &[Case] = &[
     },
 ];
 
-fn check_conv(g: Case, with_bias: bool) {
+/// The software-GPU flavours this device runs: registers, and subgroups
+/// where it has them (the default on lavapipe). Tiled runs on real GPUs
+/// (tools/gpu-check.sh) and with ENGINE_KERNELS=tiled.
+fn flavours() -> Vec<engine::Flavour> {
     let rt = rt();
+    let mut v = vec![rt.flavour()];
+    for f in [engine::Flavour::Registers, engine::Flavour::Subgroups] {
+        let fits = f != engine::Flavour::Subgroups
+            || engine::Flavour::subgroups_fit(rt.adapter_info(), rt.features());
+        if fits && !v.contains(&f) && rt.flavour() != engine::Flavour::Tiled {
+            v.push(f);
+        }
+    }
+    v
+}
+
+fn check_conv(g: Case, with_bias: bool) {
+    for flavour in flavours() {
+        check_conv_on(rt().with_flavour(flavour), g, with_bias);
+    }
+}
+
+fn check_transpose(g: Case, with_bias: bool) {
+    for flavour in flavours() {
+        check_transpose_on(rt().with_flavour(flavour), g, with_bias);
+    }
+}
+
+/// The tolerance for sums of `terms` f32 products: 1e-5, or more for very
+/// long sums, whose rounding grows about as the square root of their length
+/// (70,000 channels: 5.3e-5).
+fn tol(terms: usize) -> f64 {
+    1e-5_f64.max(2e-7 * (terms as f64).sqrt())
+}
+
+fn check_conv_on(rt: engine::Runtime, g: Case, with_bias: bool) {
+    let what = format!("{:?}", rt.flavour());
+    let tol = tol((g.c.max(g.o) * g.k * g.k).max(g.n * g.h * g.w));
     let s = seed();
     let mut r = rng(s);
     let xd = random_vec(&mut r, g.n * g.c * g.h * g.w, -1.0, 1.0);
@@ -399,11 +435,11 @@ fn check_conv(g: Case, with_bias: bool) {
     let y = conv2d(&x, &w, with_bias.then_some(&b), g.s, g.p).unwrap();
     let expect = conv_ref(g, &xd, &wd, with_bias.then_some(&bd[..]));
     assert_close(
-        &format!("conv2d {g:?} bias={with_bias}"),
+        &format!("{what} conv2d {g:?} bias={with_bias}"),
         s,
         &y.to_vec().unwrap(),
         &expect,
-        1e-5,
+        tol,
     );
 
     let dyd = random_vec(&mut r, y.numel(), -1.0, 1.0);
@@ -412,20 +448,20 @@ fn check_conv(g: Case, with_bias: bool) {
     let (dx_ref, dw_ref) = conv_backward_ref(g, &f64v(&xd), &f64v(&wd), &f64v(&dyd));
     let dx = conv2d_backward_data(&dy, &w, [g.h, g.w], g.s, g.p).unwrap();
     assert_close(
-        &format!("conv2d dx {g:?}"),
+        &format!("{what} conv2d dx {g:?}"),
         s,
         &dx.to_vec().unwrap(),
         &dx_ref,
-        1e-5,
+        tol,
     );
     let dw = conv2d_backward_weight(&x, &dy, [g.k, g.k], g.s, g.p).unwrap();
     assert_eq!(dw.shape(), &[g.o, g.c, g.k, g.k]);
     assert_close(
-        &format!("conv2d dw {g:?}"),
+        &format!("{what} conv2d dw {g:?}"),
         s,
         &dw.to_vec().unwrap(),
         &dw_ref,
-        1e-5,
+        tol,
     );
     let db = bias_grad(&dy).unwrap();
     let oh = y.dim(2) * y.dim(3);
@@ -438,16 +474,17 @@ fn check_conv(g: Case, with_bias: bool) {
         })
         .collect();
     assert_close(
-        &format!("conv2d db {g:?}"),
+        &format!("{what} conv2d db {g:?}"),
         s,
         &db.to_vec().unwrap(),
         &db_ref,
-        1e-5,
+        tol,
     );
 }
 
-fn check_transpose(g: Case, with_bias: bool) {
-    let rt = rt();
+fn check_transpose_on(rt: engine::Runtime, g: Case, with_bias: bool) {
+    let what = format!("{:?}", rt.flavour());
+    let tol = tol((g.c.max(g.o) * g.k * g.k).max(g.n * g.h * g.w));
     let s = seed();
     let mut r = rng(s);
     let xd = random_vec(&mut r, g.n * g.c * g.h * g.w, -1.0, 1.0);
@@ -459,11 +496,11 @@ fn check_transpose(g: Case, with_bias: bool) {
     let y = conv_transpose2d(&x, &w, with_bias.then_some(&b), g.s, g.p).unwrap();
     let expect = transpose_ref(g, &xd, &wd, with_bias.then_some(&bd[..]));
     assert_close(
-        &format!("conv_transpose2d {g:?} bias={with_bias}"),
+        &format!("{what} conv_transpose2d {g:?} bias={with_bias}"),
         s,
         &y.to_vec().unwrap(),
         &expect,
-        1e-5,
+        tol,
     );
 
     let dyd = random_vec(&mut r, y.numel(), -1.0, 1.0);
@@ -472,20 +509,20 @@ fn check_transpose(g: Case, with_bias: bool) {
     let (dx_ref, dw_ref) = transpose_backward_ref(g, &f64v(&xd), &f64v(&wd), &f64v(&dyd));
     let dx = conv_transpose2d_backward_data(&dy, &w, [g.h, g.w], g.s, g.p).unwrap();
     assert_close(
-        &format!("conv_transpose2d dx {g:?}"),
+        &format!("{what} conv_transpose2d dx {g:?}"),
         s,
         &dx.to_vec().unwrap(),
         &dx_ref,
-        1e-5,
+        tol,
     );
     let dw = conv_transpose2d_backward_weight(&x, &dy, [g.k, g.k], g.s, g.p).unwrap();
     assert_eq!(dw.shape(), &[g.c, g.o, g.k, g.k]);
     assert_close(
-        &format!("conv_transpose2d dw {g:?}"),
+        &format!("{what} conv_transpose2d dw {g:?}"),
         s,
         &dw.to_vec().unwrap(),
         &dw_ref,
-        1e-5,
+        tol,
     );
 }
 
@@ -664,7 +701,9 @@ fn invalid_shapes_are_named() {
 /// arithmetic of both flavours used to panic ("min > max", division by zero).
 #[test]
 fn weight_gradients_of_empty_inputs() {
-    for flavour in [engine::Flavour::Registers, engine::Flavour::Tiled] {
+    let mut all = flavours();
+    all.push(engine::Flavour::Tiled);
+    for flavour in all {
         let rt = rt().with_flavour(flavour);
         let t = |shape: &[usize]| {
             let n = shape.iter().product();

@@ -108,9 +108,48 @@ fn tiled_flavour_all_transposes() {
     }
 }
 
+/// The subgroup GEMM core (where the device has subgroups of 8 or more):
+/// row groups of 1, 2 and 4 (M up to 8, 16, above), edges of every tile.
+#[test]
+fn subgroups_flavour_all_transposes() {
+    if !subgroups() {
+        return;
+    }
+    for &(m, n, k) in SHAPES
+        .iter()
+        .chain(&[(17, 9, 13), (40, 23, 66), (9, 31, 5)])
+    {
+        for t in 0..4 {
+            check(Flavour::Subgroups, (0, 0), m, n, k, t & 1 != 0, t & 2 != 0);
+        }
+    }
+}
+
+/// Whether this device runs the subgroups flavour (lavapipe does); a
+/// device without it skips those checks, and says so.
+fn subgroups() -> bool {
+    let rt = rt();
+    let ok = engine::Flavour::subgroups_fit(rt.adapter_info(), rt.features());
+    if !ok {
+        eprintln!(
+            "skipped: {} has no subgroups of 8 or more lanes",
+            rt.adapter_info().name
+        );
+    }
+    ok
+}
+
+fn flavours() -> Vec<Flavour> {
+    let mut v = vec![Flavour::Registers, Flavour::Tiled];
+    if subgroups() {
+        v.push(Flavour::Subgroups);
+    }
+    v
+}
+
 #[test]
 fn batched_and_broadcast() {
-    for flavour in [Flavour::Registers, Flavour::Tiled] {
+    for flavour in flavours() {
         for t in 0..4 {
             let (ta, tb) = (t & 1 != 0, t & 2 != 0);
             check(flavour, (3, 3), 33, 7, 20, ta, tb);
@@ -125,7 +164,7 @@ fn batched_and_broadcast() {
 
 #[test]
 fn accumulates_into_c_with_alpha_and_beta() {
-    for flavour in [Flavour::Registers, Flavour::Tiled] {
+    for flavour in flavours() {
         let rt = rt().with_flavour(flavour);
         let s = seed();
         let mut r = rng(s);
@@ -222,4 +261,7 @@ fn long_k_every_flavour_and_transpose() {
     }
     check(Flavour::Registers, (0, 0), 8, 8, 70_000, false, false);
     check(Flavour::Tiled, (0, 0), 8, 8, 70_001, false, false);
+    if subgroups() {
+        check(Flavour::Subgroups, (0, 0), 8, 8, 70_001, true, false);
+    }
 }

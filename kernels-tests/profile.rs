@@ -26,7 +26,7 @@ fn profile_counts_dispatches_uploads_and_misses_of_two_matmuls_and_an_add() {
     let b = Tensor::from_slice(&rt, &random_vec(&mut r, k * k, -1.0, 1.0), &[k, k]).unwrap();
     let matmul_name = match rt.flavour() {
         engine::runtime::Flavour::Registers => "matmul",
-        engine::runtime::Flavour::Tiled => "matmul_tiled",
+        engine::runtime::Flavour::Tiled | engine::runtime::Flavour::Subgroups => "matmul_tiled",
     };
     // Warm-up: pipelines compiled outside the profile.
     let a = Tensor::from_slice(&rt, &a_data, &[m, k]).unwrap();

@@ -388,9 +388,13 @@ fn store_c(m: u32, j: u32, v: f32) {
 }
 //#endif
 
+//#if SUBGROUP
+//#include gemm_subgroup
+//#else
 //#include gemm_tile
+//#endif
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
@@ -410,7 +414,7 @@ fn main(
     split = g / per_split;
     let t = g % tiles;
     let tm = (t / p.tiles_n) * BM;
-    let tn = (t % p.tiles_n) * BM;
+    let tn = (t % p.tiles_n) * BN;
     gn = p.GN;
 //#if CLASSES
     set_class((g % per_split) / tiles);

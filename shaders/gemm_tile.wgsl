@@ -38,6 +38,7 @@ const BK: u32 = 8u;
 const BM: u32 = 64u;
 const BK: u32 = 16u;
 //#endif
+const BN: u32 = BM; // square tiles
 const BM4: u32 = BM / 4u;
 const TSZ: u32 = 256u; // vec4s of one operand slice: BK * BM / 4 in both shapes
 

@@ -91,9 +91,13 @@ fn store_c(m: u32, n: u32, v: f32) {
     }
 }
 
+//#if SUBGROUP
+//#include gemm_subgroup
+//#else
 //#include gemm_tile
+//#endif
 
-@compute @workgroup_size(256)
+@compute @workgroup_size({{WG}})
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
@@ -108,7 +112,7 @@ fn main(
     let bi = g / tiles;
     let t = g % tiles;
     let tm = (t / p.tiles_n) * BM;
-    let tn = (t % p.tiles_n) * BM;
+    let tn = (t % p.tiles_n) * BN;
     a_base = p.a_off + (bi % p.a_batches) * p.a_bstride;
     b_base = p.b_off + (bi % p.b_batches) * p.b_bstride;
     c_base = p.c_off + bi * p.c_bstride;

@@ -68,17 +68,20 @@ pub fn run() -> Result<()> {
         yes(wgpu::Features::SHADER_F16)
     );
     let flavour = match (
-        forced.unwrap_or(engine::Flavour::for_device_type(a.info.device_type)),
+        forced.unwrap_or(engine::Flavour::for_adapter(&a.info, a.features & WANTED_FEATURES)),
         forced.is_some(),
     ) {
         (engine::Flavour::Registers, false) => {
             "registers (software GPU: register-blocked kernels, no workgroup memory)"
         }
+        (engine::Flavour::Subgroups, false) => {
+            "subgroups (software GPU: register kernels, matmul and convolutions on subgroup broadcasts)"
+        }
         (engine::Flavour::Tiled, false) => "tiled (workgroup-memory tiles)",
+        (engine::Flavour::Subgroups, true) => "subgroups (ENGINE_KERNELS)",
         (engine::Flavour::Registers, true) => "registers (ENGINE_KERNELS)",
         (engine::Flavour::Tiled, true) => "tiled (ENGINE_KERNELS)",
     };
     println!("  kernel flavour               {flavour}");
-    let _ = WANTED_FEATURES;
     Ok(())
 }

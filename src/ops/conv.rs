@@ -10,7 +10,7 @@
 //! GPUs) runs all three as implicit GEMMs on workgroup-memory tiles, one
 //! kernel with three modes (shaders/conv_tiled.wgsl).
 
-use super::matmul::{gemm_tile, GEMM_FILL_GROUPS, GEMM_K_CHUNK};
+use super::matmul::{core_defines, gemm_tile, subgroup_rb, GEMM_FILL_GROUPS, GEMM_K_CHUNK};
 use super::reduce::{reduce, ReduceOp};
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
 
@@ -106,10 +106,17 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     v.push(KernelSpec::new("pad2d"));
     for (k, s) in [(1, 1), (3, 1), (4, 2)] {
         for mode in [Mode::Forward, Mode::BackwardData, Mode::BackwardWeight] {
-            for big in [false, true] {
-                v.push(tiled_spec(mode, k, k, s, false, big));
+            let cores = [
+                (false, 64, 1),
+                (false, 128, 1),
+                (true, 0, 1),
+                (true, 0, 2),
+                (true, 0, 4),
+            ];
+            for core in cores {
+                v.push(tiled_spec(mode, k, k, s, false, core));
                 if mode != Mode::BackwardWeight {
-                    v.push(tiled_spec(mode, k, k, s, true, big));
+                    v.push(tiled_spec(mode, k, k, s, true, core));
                 }
             }
         }
@@ -125,8 +132,16 @@ enum Mode {
     BackwardWeight,
 }
 
-fn tiled_spec(mode: Mode, kh: usize, kw: usize, s: usize, bias: bool, big: bool) -> KernelSpec {
-    KernelSpec::new("conv_tiled")
+/// `core`: the GEMM core, as (subgroups, tile side, row groups) for core_defines.
+fn tiled_spec(
+    mode: Mode,
+    kh: usize,
+    kw: usize,
+    s: usize,
+    bias: bool,
+    core: (bool, usize, usize),
+) -> KernelSpec {
+    let spec = KernelSpec::new("conv_tiled")
         .define("FWD", (mode == Mode::Forward) as u32)
         .define("BWD_DATA", (mode == Mode::BackwardData) as u32)
         .define("BWD_WEIGHT", (mode == Mode::BackwardWeight) as u32)
@@ -134,13 +149,13 @@ fn tiled_spec(mode: Mode, kh: usize, kw: usize, s: usize, bias: bool, big: bool)
         .define("KW", kw)
         .define("S", s)
         .define("HAS_BIAS", bias as u32)
-        .define("BIG", big as u32)
         // Every mode's A is contiguous along K; B is contiguous along N
         // (output pixels) except for the weight gradient, whose K is the pixels.
         .define("A_KC", 1)
         .define("B_NC", (mode != Mode::BackwardWeight) as u32)
         .define("CLASSES", stride_classes(mode, kh, kw, s) as u32)
-        .define("CUSTOM_FETCH", (mode == Mode::BackwardWeight) as u32)
+        .define("CUSTOM_FETCH", (mode == Mode::BackwardWeight) as u32);
+    core_defines(spec, core.0, core.1, core.2)
 }
 
 /// Whether backward-data runs as S*S GEMMs, one per class of output pixels
@@ -149,6 +164,10 @@ fn tiled_spec(mode: Mode, kh: usize, kw: usize, s: usize, bias: bool, big: bool)
 fn stride_classes(mode: Mode, kh: usize, kw: usize, s: usize) -> bool {
     mode == Mode::BackwardData && s > 1 && kh.is_multiple_of(s) && kw.is_multiple_of(s)
 }
+
+/// Workgroups (of 8 invocations) that keep a software GPU's threads busy:
+/// the subgroups flavour splits K only below this many tiles.
+const SUBGROUP_FILL_GROUPS: usize = 64;
 
 /// K of one workgroup at least, when K is split to fill the GPU.
 const MIN_SPLIT_K: usize = 256;
@@ -181,13 +200,19 @@ fn launch_tiled(
     } else {
         1
     };
-    let tile = gemm_tile(m, gn, classes, true);
-    let bk = if tile == 128 { 8 } else { 16 };
-    let (tiles_m, tiles_n) = (m.div_ceil(tile), gn.div_ceil(tile));
+    let subgroups = rt.flavour() == Flavour::Subgroups;
+    let (core, tile_m, tile_n, bk, fill) = if subgroups {
+        // A software GPU runs a few threads: split K only for those.
+        let rb = subgroup_rb(m);
+        ((true, 0, rb), 8 * rb, 8, 4, SUBGROUP_FILL_GROUPS)
+    } else {
+        let tile = gemm_tile(m, gn, classes, true);
+        let bk = if tile == 128 { 8 } else { 16 };
+        ((false, tile, 1), tile, tile, bk, GEMM_FILL_GROUPS)
+    };
+    let (tiles_m, tiles_n) = (m.div_ceil(tile_m), gn.div_ceil(tile_n));
     let tiles = tiles_m * tiles_n * classes;
-    let want = GEMM_FILL_GROUPS
-        .div_ceil(tiles)
-        .min((k / MIN_SPLIT_K).max(1));
+    let want = fill.div_ceil(tiles).min((k / MIN_SPLIT_K).max(1));
     let k_len = k
         .div_ceil(want.max(k.div_ceil(GEMM_K_CHUNK)))
         .next_multiple_of(bk);
@@ -216,7 +241,7 @@ fn launch_tiled(
         numel,
     ]
     .map(|v| v as u32);
-    let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), tile == 128);
+    let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), core);
     let groups = rt.fold_grid((tiles * splits) as u32);
     dispatch_with_bias(rt, &spec, &params, src, wt, bias, &out, groups)?;
     let out = if splits > 1 {
@@ -296,7 +321,7 @@ fn launch_forward(
     wt: &Tensor,
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
-    if rt.flavour() == Flavour::Tiled {
+    if rt.flavour() != Flavour::Registers {
         return launch_tiled(rt, Mode::Forward, g, x, wt, bias);
     }
     let x = &pad2d(x, g.p)?;
@@ -352,7 +377,7 @@ fn launch_backward_data(
     wt: &Tensor,
     bias: Option<&Tensor>,
 ) -> Result<Tensor> {
-    if rt.flavour() == Flavour::Tiled {
+    if rt.flavour() != Flavour::Registers {
         return launch_tiled(rt, Mode::BackwardData, g, dy, wt, bias);
     }
     let dx = Tensor::uninit(rt, &[g.n, g.c, g.h, g.w])?;
@@ -406,7 +431,7 @@ fn launch_backward_weight(rt: &Runtime, g: Geometry, x: &Tensor, dy: &Tensor) ->
         // empty. Both kernels' split arithmetic assumes neither.
         return super::fill::zeros(rt, &[g.o, g.c, g.kh, g.kw]);
     }
-    if rt.flavour() == Flavour::Tiled {
+    if rt.flavour() != Flavour::Registers {
         return launch_tiled(rt, Mode::BackwardWeight, g, x, dy, None);
     }
     let cols = g.c * g.kh * g.kw;

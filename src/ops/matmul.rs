@@ -62,6 +62,36 @@ fn register_wg_x(m: usize, n: usize) -> usize {
     }
 }
 
+/// Row groups of 8 per subgroup tile (shaders/gemm_subgroup.wgsl): the
+/// tile is (8 rb) x 8; more rows reuse each column's loads more, fewer
+/// waste less of a short M.
+pub(crate) fn subgroup_rb(m: usize) -> usize {
+    if m > 16 {
+        4
+    } else if m > 8 {
+        2
+    } else {
+        1
+    }
+}
+
+/// The defines that pick a GEMM core in matmul_tiled and conv_tiled:
+/// `tile` is gemm_tile's side for the tiled flavour, `rb` the row groups for
+/// the subgroups one.
+pub(crate) fn core_defines(
+    spec: KernelSpec,
+    subgroups: bool,
+    tile: usize,
+    rb: usize,
+) -> KernelSpec {
+    spec.define("SUBGROUP", subgroups as u32)
+        .define("WG", if subgroups { 8 } else { 256 })
+        .define("BIG", (!subgroups && tile == 128) as u32)
+        .define("RB", rb)
+        .define("RB2", (subgroups && rb >= 2) as u32)
+        .define("RB4", (subgroups && rb >= 4) as u32)
+}
+
 fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: usize) -> KernelSpec {
     match flavour {
         Flavour::Registers => KernelSpec::new("matmul")
@@ -70,13 +100,17 @@ fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: us
             .define("A_VEC", a_vec as u32)
             .define("B_VEC", b_vec as u32)
             .define("WG_X", wg_x),
-        Flavour::Tiled => KernelSpec::new("matmul_tiled")
-            .define("A_T", ta as u32)
-            .define("B_T", tb as u32)
-            .define("A_KC", !ta as u32)
-            .define("B_NC", !tb as u32)
-            .define("BIG", (wg_x == 128) as u32)
-            .define("CUSTOM_FETCH", 0),
+        Flavour::Tiled | Flavour::Subgroups => {
+            let subgroups = flavour == Flavour::Subgroups;
+            let spec = KernelSpec::new("matmul_tiled")
+                .define("A_T", ta as u32)
+                .define("B_T", tb as u32)
+                .define("A_KC", !ta as u32)
+                .define("B_NC", !tb as u32)
+                .define("CUSTOM_FETCH", 0);
+            // wg_x carries the tile side (tiled) or the row groups (subgroups).
+            core_defines(spec, subgroups, wg_x, if subgroups { wg_x } else { 1 })
+        }
     }
 }
 
@@ -90,6 +124,9 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
         if bits < 4 {
             for tile in [64, 128] {
                 v.push(spec(Flavour::Tiled, f(0), f(1), false, false, tile));
+            }
+            for rb in [1, 2, 4] {
+                v.push(spec(Flavour::Subgroups, f(0), f(1), false, false, rb));
             }
         }
     }
@@ -225,6 +262,10 @@ fn launch(
             let tile = gemm_tile(m, n, batch, false);
             (tile, tile, tile)
         }
+        Flavour::Subgroups => {
+            let rb = subgroup_rb(m);
+            (rb, 8 * rb, 8)
+        }
     };
     let tiles_m = m.div_ceil(tile_m);
     let tiles_n = n.div_ceil(tile_n);
@@ -232,7 +273,7 @@ fn launch(
     // loop iterations of one invocation (see GEMM_K_CHUNK, REGISTER_K_CHUNK).
     let chunk = match rt.flavour() {
         Flavour::Registers => REGISTER_K_CHUNK,
-        Flavour::Tiled => GEMM_K_CHUNK,
+        Flavour::Tiled | Flavour::Subgroups => GEMM_K_CHUNK,
     };
     let groups = (tiles_m * tiles_n * batch) as u32;
     for k_begin in (0..k).step_by(chunk) {

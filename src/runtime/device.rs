@@ -3,10 +3,12 @@
 use super::error::{Error, Result};
 
 /// Optional features we use when the adapter has them: GPU timestamps (for
-/// `bench-kernels` and `--profile`). No shader uses subgroups or f16, so
-/// neither is requested; a host device needs none of these.
-pub const WANTED_FEATURES: wgpu::Features =
-    wgpu::Features::TIMESTAMP_QUERY.union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS);
+/// `bench-kernels` and `--profile`) and subgroups (the subgroup GEMM core of
+/// software GPUs, see [`super::Flavour::Subgroups`]). No shader uses f16; a
+/// host device needs none of these.
+pub const WANTED_FEATURES: wgpu::Features = wgpu::Features::TIMESTAMP_QUERY
+    .union(wgpu::Features::TIMESTAMP_QUERY_INSIDE_ENCODERS)
+    .union(wgpu::Features::SUBGROUP);
 
 /// One adapter as `engine devices` lists it.
 #[derive(Debug, Clone)]

@@ -62,7 +62,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
 
 /// Pieces shared by a few kernels, pulled in by a line `//#include NAME`
 /// (before templating, so their `{{KEY}}` and `//#if` follow the kernel's defines).
-pub const FRAGMENTS: &[(&str, &str)] = shaders!["batch_norm_reduce", "gemm_tile"];
+pub const FRAGMENTS: &[(&str, &str)] = shaders!["batch_norm_reduce", "gemm_tile", "gemm_subgroup"];
 
 /// Replaces each `//#include NAME` line by the fragment of that name.
 fn expand_includes(text: &str) -> std::result::Result<String, String> {

@@ -26,9 +26,10 @@ pub fn kernels_override() -> Result<Option<Flavour>> {
         Err(_) => Ok(None),
         Ok(v) if v == "registers" => Ok(Some(Flavour::Registers)),
         Ok(v) if v == "tiled" => Ok(Some(Flavour::Tiled)),
+        Ok(v) if v == "subgroups" => Ok(Some(Flavour::Subgroups)),
         Ok(v) => Err(Error::invalid(
             "ENGINE_KERNELS",
-            format!("{v:?} is not a kernel flavour: set it to registers or tiled, or unset it to choose by adapter type"),
+            format!("{v:?} is not a kernel flavour: set it to registers, subgroups or tiled, or unset it to choose by adapter"),
         )),
     }
 }
@@ -50,19 +51,32 @@ pub(crate) const ARENA_SLOTS: u64 = 256;
 pub enum Flavour {
     /// Register-blocked kernels without workgroup memory (lavapipe, llvmpipe, SwiftShader).
     Registers,
+    /// The registers flavour, but matmul and the convolutions run on the
+    /// subgroup GEMM core (shaders/gemm_subgroup.wgsl): software GPUs with
+    /// subgroups of 8 or more lanes (lavapipe).
+    Subgroups,
     /// Workgroup-memory tiled kernels (discrete and integrated GPUs).
     Tiled,
 }
 
 impl Flavour {
-    /// The flavour chosen when ENGINE_KERNELS is not set: registers for
-    /// software GPUs, tiles for everything else.
-    pub fn for_device_type(t: wgpu::DeviceType) -> Flavour {
-        if t == wgpu::DeviceType::Cpu {
-            Flavour::Registers
-        } else {
+    /// The flavour chosen when ENGINE_KERNELS is not set: for software GPUs,
+    /// subgroups where the device has them (enabled, at least 8 lanes) and
+    /// registers elsewhere; tiles for everything else.
+    pub fn for_adapter(info: &wgpu::AdapterInfo, features: wgpu::Features) -> Flavour {
+        if info.device_type != wgpu::DeviceType::Cpu {
             Flavour::Tiled
+        } else if Flavour::subgroups_fit(info, features) {
+            Flavour::Subgroups
+        } else {
+            Flavour::Registers
         }
+    }
+
+    /// Whether the subgroup GEMM core can run: the SUBGROUP feature enabled
+    /// and subgroups of at least 8 lanes (its workgroup of 8 is one subgroup).
+    pub fn subgroups_fit(info: &wgpu::AdapterInfo, features: wgpu::Features) -> bool {
+        features.contains(wgpu::Features::SUBGROUP) && info.subgroup_min_size >= 8
     }
 }
 
@@ -130,7 +144,7 @@ pub fn required_limits(flavour: Flavour) -> Vec<(&'static str, u64)> {
             "max_compute_workgroup_storage_size",
             match flavour {
                 Flavour::Tiled => 16384,
-                Flavour::Registers => 2048,
+                Flavour::Registers | Flavour::Subgroups => 2048,
             },
         ),
         ("max_compute_workgroups_per_dimension", 65535),
@@ -149,6 +163,27 @@ fn limit_value(l: &wgpu::Limits, name: &str) -> u64 {
         "max_compute_workgroups_per_dimension" => l.max_compute_workgroups_per_dimension as u64,
         _ => 0,
     }
+}
+
+/// A forced subgroups flavour on a device without them is an error naming what is missing.
+fn check_flavour(
+    flavour: Flavour,
+    info: &wgpu::AdapterInfo,
+    features: wgpu::Features,
+) -> Result<()> {
+    if flavour == Flavour::Subgroups && !Flavour::subgroups_fit(info, features) {
+        return Err(Error::invalid(
+            "ENGINE_KERNELS",
+            format!(
+                "\"subgroups\" needs the SUBGROUP feature enabled and subgroups of at least 8 lanes; {} has {} (sizes {}..{}): use registers or tiled",
+                info.name,
+                if features.contains(wgpu::Features::SUBGROUP) { "it enabled" } else { "it not enabled" },
+                info.subgroup_min_size,
+                info.subgroup_max_size
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Every limit of `limits` below [`required_limits`], as one error.
@@ -176,7 +211,8 @@ impl Runtime {
         let forced = kernels_override()?;
         let (adapter, device, queue) = device::open_default()?;
         let info = adapter.get_info();
-        let flavour = forced.unwrap_or(Flavour::for_device_type(info.device_type));
+        let flavour = forced.unwrap_or(Flavour::for_adapter(&info, device.features()));
+        check_flavour(flavour, &info, device.features())?;
         check_limits(&device.limits(), flavour, &info.name)?;
         Ok(Self::build(device, queue, info, false))
     }
@@ -192,7 +228,8 @@ impl Runtime {
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Runtime> {
         kernels_override()?;
         let info = device.adapter_info();
-        let flavour = kernels_override()?.unwrap_or(Flavour::for_device_type(info.device_type));
+        let flavour = kernels_override()?.unwrap_or(Flavour::for_adapter(&info, device.features()));
+        check_flavour(flavour, &info, device.features())?;
         check_limits(&device.limits(), flavour, &info.name)?;
         Ok(Self::build(device, queue, info, true))
     }
@@ -213,11 +250,11 @@ impl Runtime {
         }
         let flavour = match kernels_override() {
             Ok(Some(f)) => f,
-            Ok(None) => Flavour::for_device_type(info.device_type),
+            Ok(None) => Flavour::for_adapter(&info, device.features()),
             Err(e) => {
                 // from_device cannot fail; Runtime::new refused it already.
                 eprintln!("warning: {e}");
-                Flavour::for_device_type(info.device_type)
+                Flavour::for_adapter(&info, device.features())
             }
         };
         Runtime {
@@ -260,7 +297,7 @@ impl Runtime {
         self.inner.features
     }
 
-    /// The kernel variants this runtime picks (overridable with ENGINE_KERNELS=registers|tiled).
+    /// The kernel variants this runtime picks (overridable with ENGINE_KERNELS=registers|subgroups|tiled).
     pub fn flavour(&self) -> Flavour {
         self.flavour
     }
