@@ -101,10 +101,11 @@ const S: u32 = {{S}}u;
 var<private> split: u32;
 var<private> gn: u32; // GEMM columns of this workgroup's problem (p.GN, or its class's)
 // This invocation's column of B (prep_b) and the column being stored (prep_c).
-var<private> b_ok: bool;
-var<private> b_base: u32;
-var<private> b_h: i32;
-var<private> b_w: i32;
+// Two slots (sl, a constant once inlined): the subgroup core keeps two columns per invocation.
+var<private> b_ok: array<bool, 2>;
+var<private> b_base: array<u32, 2>;
+var<private> b_h: array<i32, 2>;
+var<private> b_w: array<i32, 2>;
 var<private> c_base: u32;
 
 fn prep_a(m: u32) {}
@@ -118,25 +119,25 @@ fn load_a(m: u32, k: u32) -> f32 {
 }
 
 // Column j = (n, oh, ow) of the im2col matrix.
-fn prep_b(j: u32) {
-    b_ok = j < gn;
+fn prep_b(j: u32, sl: u32) {
+    b_ok[sl] = j < gn;
     let ohw = p.OH * p.OW;
     let n = j / ohw;
     let q = j % ohw;
-    b_base = p.src_off + n * p.C * p.H * p.W;
-    b_h = i32((q / p.OW) * S) - i32(p.P);
-    b_w = i32((q % p.OW) * S) - i32(p.P);
+    b_base[sl] = p.src_off + n * p.C * p.H * p.W;
+    b_h[sl] = i32((q / p.OW) * S) - i32(p.P);
+    b_w[sl] = i32((q % p.OW) * S) - i32(p.P);
 }
 
-fn load_b(k: u32, j: u32) -> f32 {
+fn load_b(k: u32, j: u32, sl: u32) -> f32 {
     let c = k / KK;
     let t = k % KK;
-    let ih = b_h + i32(t / KW);
-    let iw = b_w + i32(t % KW);
-    if (!b_ok || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
+    let ih = b_h[sl] + i32(t / KW);
+    let iw = b_w[sl] + i32(t % KW);
+    if (!b_ok[sl] || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
         return 0.0;
     }
-    return src[b_base + (c * p.H + u32(ih)) * p.W + u32(iw)];
+    return src[b_base[sl] + (c * p.H + u32(ih)) * p.W + u32(iw)];
 }
 
 fn prep_c(j: u32) {
@@ -195,23 +196,23 @@ fn load_a(m: u32, k: u32) -> f32 {
 }
 
 // Column j = (n, ih', iw') of the class: ih = rh + S * ih'.
-fn prep_b(j: u32) {
-    b_ok = j < gn;
+fn prep_b(j: u32, sl: u32) {
+    b_ok[sl] = j < gn;
     let hw = cls_hc * cls_wc;
     let n = j / hw;
     let q = j % hw;
-    b_base = p.src_off + n * p.O * p.OH * p.OW;
+    b_base[sl] = p.src_off + n * p.O * p.OH * p.OW;
     // ih + P - kh0: a multiple of S, from which each tap takes S * a.
-    b_h = i32(cls_rh + S * (q / cls_wc) + p.P - cls_kh0);
-    b_w = i32(cls_rw + S * (q % cls_wc) + p.P - cls_kw0);
+    b_h[sl] = i32(cls_rh + S * (q / cls_wc) + p.P - cls_kh0);
+    b_w[sl] = i32(cls_rw + S * (q % cls_wc) + p.P - cls_kw0);
 }
 
-fn load_b(k: u32, j: u32) -> f32 {
+fn load_b(k: u32, j: u32, sl: u32) -> f32 {
     let o = k / KKC;
     let t = k % KKC;
-    let th = b_h - i32((t / KWC) * S);
-    let tw = b_w - i32((t % KWC) * S);
-    if (!b_ok || th < 0 || tw < 0) {
+    let th = b_h[sl] - i32((t / KWC) * S);
+    let tw = b_w[sl] - i32((t % KWC) * S);
+    if (!b_ok[sl] || th < 0 || tw < 0) {
         return 0.0;
     }
     let oh = u32(th) / S;
@@ -219,7 +220,7 @@ fn load_b(k: u32, j: u32) -> f32 {
     if (oh >= p.OH || ow >= p.OW) {
         return 0.0;
     }
-    return src[b_base + (o * p.OH + oh) * p.OW + ow];
+    return src[b_base[sl] + (o * p.OH + oh) * p.OW + ow];
 }
 
 fn prep_c(j: u32) {
@@ -238,22 +239,22 @@ fn load_a(m: u32, k: u32) -> f32 {
 }
 
 // Column j = (n, ih, iw) of dx.
-fn prep_b(j: u32) {
-    b_ok = j < gn;
+fn prep_b(j: u32, sl: u32) {
+    b_ok[sl] = j < gn;
     let hw = p.H * p.W;
     let n = j / hw;
     let q = j % hw;
-    b_base = p.src_off + n * p.O * p.OH * p.OW;
-    b_h = i32(q / p.W + p.P);
-    b_w = i32(q % p.W + p.P);
+    b_base[sl] = p.src_off + n * p.O * p.OH * p.OW;
+    b_h[sl] = i32(q / p.W + p.P);
+    b_w[sl] = i32(q % p.W + p.P);
 }
 
-fn load_b(k: u32, j: u32) -> f32 {
+fn load_b(k: u32, j: u32, sl: u32) -> f32 {
     let o = k / KK;
     let t = k % KK;
-    let th = b_h - i32(t / KW);
-    let tw = b_w - i32(t % KW);
-    if (!b_ok || th < 0 || tw < 0) {
+    let th = b_h[sl] - i32(t / KW);
+    let tw = b_w[sl] - i32(t % KW);
+    if (!b_ok[sl] || th < 0 || tw < 0) {
         return 0.0;
     }
     let oh = u32(th) / S;
@@ -261,7 +262,7 @@ fn load_b(k: u32, j: u32) -> f32 {
     if (u32(th) % S != 0u || u32(tw) % S != 0u || oh >= p.OH || ow >= p.OW) {
         return 0.0;
     }
-    return src[b_base + (o * p.OH + oh) * p.OW + ow];
+    return src[b_base[sl] + (o * p.OH + oh) * p.OW + ow];
 }
 
 fn prep_c(j: u32) {
@@ -324,18 +325,18 @@ fn fetch_a(m: u32, k: u32, k_end: u32) -> vec4<f32> {
 }
 
 // Column j = (c, kh, kw) of dw.
-fn prep_b(j: u32) {
-    b_ok = j < gn;
+fn prep_b(j: u32, sl: u32) {
+    b_ok[sl] = j < gn;
     let t = j % KK;
-    b_base = p.src_off + (j / KK) * p.H * p.W;
-    b_h = i32(t / KW) - i32(p.P);
-    b_w = i32(t % KW) - i32(p.P);
+    b_base[sl] = p.src_off + (j / KK) * p.H * p.W;
+    b_h[sl] = i32(t / KW) - i32(p.P);
+    b_w[sl] = i32(t % KW) - i32(p.P);
 }
 
 // x[n, c, oh*S - P + kh, ow*S - P + kw] (zero outside), base = this image's plane c.
-fn x_at(base: u32, oh: u32, ow: u32, live: bool) -> f32 {
-    let ih = i32(oh * S) + b_h;
-    let iw = i32(ow * S) + b_w;
+fn x_at(base: u32, oh: u32, ow: u32, live: bool, sl: u32) -> f32 {
+    let ih = i32(oh * S) + b_h[sl];
+    let iw = i32(ow * S) + b_w[sl];
     if (!live || ih < 0 || ih >= i32(p.H) || iw < 0 || iw >= i32(p.W)) {
         return 0.0;
     }
@@ -356,9 +357,9 @@ fn next_pixel(base: ptr<function, u32>, oh: ptr<function, u32>, ow: ptr<function
 }
 
 // B = im2col(x) as [(n, oh, ow), (c, kh, kw)]: 4 consecutive k of column j.
-fn fetch_b(j: u32, k: u32, k_end: u32) -> vec4<f32> {
+fn fetch_b(j: u32, k: u32, k_end: u32, sl: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    if (!b_ok) {
+    if (!b_ok[sl]) {
         return v;
     }
     let ohw = p.OH * p.OW;
@@ -366,14 +367,14 @@ fn fetch_b(j: u32, k: u32, k_end: u32) -> vec4<f32> {
     let q = k - n * ohw;
     var oh = q / p.OW;
     var ow = q - oh * p.OW;
-    var base = b_base + n * p.C * p.H * p.W;
-    v.x = x_at(base, oh, ow, k < k_end);
+    var base = b_base[sl] + n * p.C * p.H * p.W;
+    v.x = x_at(base, oh, ow, k < k_end, sl);
     next_pixel(&base, &oh, &ow);
-    v.y = x_at(base, oh, ow, k + 1u < k_end);
+    v.y = x_at(base, oh, ow, k + 1u < k_end, sl);
     next_pixel(&base, &oh, &ow);
-    v.z = x_at(base, oh, ow, k + 2u < k_end);
+    v.z = x_at(base, oh, ow, k + 2u < k_end, sl);
     next_pixel(&base, &oh, &ow);
-    v.w = x_at(base, oh, ow, k + 3u < k_end);
+    v.w = x_at(base, oh, ow, k + 3u < k_end, sl);
     return v;
 }
 

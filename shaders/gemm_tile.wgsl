@@ -20,7 +20,9 @@
 // The including kernel defines, before the include:
 //   fn prep_a(m: u32)               once per invocation, for its row m of A
 //   fn load_a(m: u32, k: u32) -> f32  A[m, k], zero for m >= M (k < K is given)
-//   fn prep_b(n: u32), fn load_b(k: u32, n: u32) -> f32   the same for B
+//   fn prep_b(n: u32, sl: u32), fn load_b(k: u32, n: u32, sl: u32) -> f32   the same
+//                                   for B, its state kept in slot sl (0 or 1: the
+//                                   subgroup core keeps two columns)
 //   fn prep_c(n: u32), fn store_c(m: u32, n: u32, v: f32)  the epilogue (bounds its own)
 // and the defines BIG, A_KC, B_NC, CUSTOM_FETCH. With CUSTOM_FETCH it defines
 // instead of load_a / load_b the 4-element fetches (below), when it can walk
@@ -86,19 +88,19 @@ fn fetch_a(m: u32, k: u32, k_end: u32) -> vec4<f32> {
     return v;
 }
 
-fn fetch_b(n: u32, k: u32, k_end: u32) -> vec4<f32> {
+fn fetch_b(n: u32, k: u32, k_end: u32, sl: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
     if (k < k_end) {
-        v.x = load_b(k, n);
+        v.x = load_b(k, n, sl);
     }
     if (k + 1u < k_end) {
-        v.y = load_b(k + 1u, n);
+        v.y = load_b(k + 1u, n, sl);
     }
     if (k + 2u < k_end) {
-        v.z = load_b(k + 2u, n);
+        v.z = load_b(k + 2u, n, sl);
     }
     if (k + 3u < k_end) {
-        v.w = load_b(k + 3u, n);
+        v.w = load_b(k + 3u, n, sl);
     }
     return v;
 }
@@ -174,9 +176,9 @@ fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
     let am = tm + ap.x;
     let bn = tn + bp.x;
     prep_a(am);
-    prep_b(bn);
+    prep_b(bn, 0u);
     var ra = fetch_a(am, k_begin + ap.y, k_end);
-    var rb = fetch_b(bn, k_begin + bp.y, k_end);
+    var rb = fetch_b(bn, k_begin + bp.y, k_end, 0u);
     put(0u, ap, bp, ra, rb);
     workgroupBarrier();
     var buf = 0u;
@@ -184,7 +186,7 @@ fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
         let more = k0 + BK < k_end;
         if (more) {
             ra = fetch_a(am, k0 + BK + ap.y, k_end);
-            rb = fetch_b(bn, k0 + BK + bp.y, k_end);
+            rb = fetch_b(bn, k0 + BK + bp.y, k_end, 0u);
         }
         multiply(buf * TSZ, tx, ty);
         if (more) {

@@ -65,9 +65,9 @@ fn load_a(m: u32, k: u32) -> f32 {
 //#endif
 }
 
-fn prep_b(n: u32) {}
+fn prep_b(n: u32, sl: u32) {}
 
-fn load_b(k: u32, n: u32) -> f32 {
+fn load_b(k: u32, n: u32, sl: u32) -> f32 {
     if (n >= p.N) {
         return 0.0;
     }

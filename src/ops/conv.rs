@@ -10,7 +10,9 @@
 //! GPUs) runs all three as implicit GEMMs on workgroup-memory tiles, one
 //! kernel with three modes (shaders/conv_tiled.wgsl).
 
-use super::matmul::{core_defines, gemm_tile, subgroup_rb, GEMM_FILL_GROUPS, GEMM_K_CHUNK};
+use super::matmul::{
+    core_defines, gemm_tile, subgroup_rb, GEMM_FILL_GROUPS, GEMM_K_CHUNK, SUBGROUP_TILE_N,
+};
 use super::reduce::{reduce, ReduceOp};
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
 
@@ -204,7 +206,13 @@ fn launch_tiled(
     let (core, tile_m, tile_n, bk, fill) = if subgroups {
         // A software GPU runs a few threads: split K only for those.
         let rb = subgroup_rb(m);
-        ((true, 0, rb), 8 * rb, 8, 4, SUBGROUP_FILL_GROUPS)
+        (
+            (true, 0, rb),
+            8 * rb,
+            SUBGROUP_TILE_N,
+            4,
+            SUBGROUP_FILL_GROUPS,
+        )
     } else {
         let tile = gemm_tile(m, gn, classes, true);
         let bk = if tile == 128 { 8 } else { 16 };

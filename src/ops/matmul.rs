@@ -63,17 +63,18 @@ fn register_wg_x(m: usize, n: usize) -> usize {
 }
 
 /// Row groups of 8 per subgroup tile (shaders/gemm_subgroup.wgsl): the
-/// tile is (8 rb) x 8; more rows reuse each column's loads more, fewer
-/// waste less of a short M.
+/// tile is (8 rb) x 16; two groups reuse each column's loads more, one
+/// wastes less of a short M.
 pub(crate) fn subgroup_rb(m: usize) -> usize {
-    if m > 16 {
-        4
-    } else if m > 8 {
+    if m > 8 {
         2
     } else {
         1
     }
 }
+
+/// Columns of the subgroup core's tile.
+pub(crate) const SUBGROUP_TILE_N: usize = 16;
 
 /// The defines that pick a GEMM core in matmul_tiled and conv_tiled:
 /// `tile` is gemm_tile's side for the tiled flavour, `rb` the row groups for
@@ -89,7 +90,6 @@ pub(crate) fn core_defines(
         .define("BIG", (!subgroups && tile == 128) as u32)
         .define("RB", rb)
         .define("RB2", (subgroups && rb >= 2) as u32)
-        .define("RB4", (subgroups && rb >= 4) as u32)
 }
 
 fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: usize) -> KernelSpec {
@@ -125,7 +125,7 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
             for tile in [64, 128] {
                 v.push(spec(Flavour::Tiled, f(0), f(1), false, false, tile));
             }
-            for rb in [1, 2, 4] {
+            for rb in [1, 2] {
                 v.push(spec(Flavour::Subgroups, f(0), f(1), false, false, rb));
             }
         }
@@ -264,7 +264,7 @@ fn launch(
         }
         Flavour::Subgroups => {
             let rb = subgroup_rb(m);
-            (rb, 8 * rb, 8)
+            (rb, 8 * rb, SUBGROUP_TILE_N)
         }
     };
     let tiles_m = m.div_ceil(tile_m);
