@@ -90,7 +90,11 @@ const S: u32 = {{S}}u;
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
+//#if A4
+@group(0) @binding(2) var<storage, read> wt: array<vec4<f32>>;
+//#else
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
+//#endif
 //#if HAS_BIAS
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
@@ -115,8 +119,23 @@ fn load_a(m: u32, k: u32) -> f32 {
     if (m >= p.M) {
         return 0.0;
     }
+//#if A4
+    let i = p.w_off + m * p.K + k;
+    return wt[i / 4u][i % 4u];
+//#else
     return wt[p.w_off + m * p.K + k];
+//#endif
 }
+
+//#if A4
+// The weights' row m, k .. k + 3 (K = C * KH * KW and w_off multiples of 4).
+fn load_a4(m: u32, k: u32) -> vec4<f32> {
+    if (m >= p.M) {
+        return vec4<f32>(0.0);
+    }
+    return wt[(p.w_off + m * p.K + k) / 4u];
+}
+//#endif
 
 // Column j = (n, oh, ow) of the im2col matrix.
 fn prep_b(j: u32, sl: u32) {

@@ -27,6 +27,9 @@
 // 6.5, which the engine's bench measured at 4.9 (v1) against 3.4 for the
 // register kernel.
 //
+// With A4, the including kernel also gives load_a4(m, k): A[m, k .. k + 3]
+// as one vec4 load (A contiguous along K, every offset a multiple of 4).
+//
 // Loops: (k_end - k_begin) / 4 iterations per invocation, under llvmpipe's
 // 65,535 with the hosts' GEMM_K_CHUNK (src/ops/matmul.rs).
 
@@ -35,16 +38,32 @@ const BN: u32 = 16u;
 
 var<private> acc: array<vec2<f32>, 16>; // acc[r]: row tm + r of this lane's two columns
 
+// 4 consecutive k of A's row m / B's column n, all inside K (the main loop)
+// or cut at k_end (the last, partial step).
 //#if CUSTOM_FETCH
+fn fetch4_a(m: u32, k: u32) -> vec4<f32> {
+    return fetch_a(m, k, k + 4u);
+}
+
+fn fetch4_b(n: u32, k: u32, sl: u32) -> vec4<f32> {
+    return fetch_b(n, k, k + 4u, sl);
+}
 //#else
+fn fetch4_a(m: u32, k: u32) -> vec4<f32> {
+//#if A4
+    return load_a4(m, k);
+//#else
+    return vec4<f32>(load_a(m, k), load_a(m, k + 1u), load_a(m, k + 2u), load_a(m, k + 3u));
+//#endif
+}
+
+fn fetch4_b(n: u32, k: u32, sl: u32) -> vec4<f32> {
+    return vec4<f32>(load_b(k, n, sl), load_b(k + 1u, n, sl), load_b(k + 2u, n, sl), load_b(k + 3u, n, sl));
+}
+
 fn fetch_a(m: u32, k: u32, k_end: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    if (k + 4u <= k_end) {
-        return vec4<f32>(load_a(m, k), load_a(m, k + 1u), load_a(m, k + 2u), load_a(m, k + 3u));
-    }
-    if (k < k_end) {
-        v.x = load_a(m, k);
-    }
+    v.x = load_a(m, k);
     if (k + 1u < k_end) {
         v.y = load_a(m, k + 1u);
     }
@@ -56,12 +75,7 @@ fn fetch_a(m: u32, k: u32, k_end: u32) -> vec4<f32> {
 
 fn fetch_b(n: u32, k: u32, k_end: u32, sl: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    if (k + 4u <= k_end) {
-        return vec4<f32>(load_b(k, n, sl), load_b(k + 1u, n, sl), load_b(k + 2u, n, sl), load_b(k + 3u, n, sl));
-    }
-    if (k < k_end) {
-        v.x = load_b(k, n, sl);
-    }
+    v.x = load_b(k, n, sl);
     if (k + 1u < k_end) {
         v.y = load_b(k + 1u, n, sl);
     }
@@ -97,29 +111,47 @@ fn rows1(x: f32, b: vec2<f32>) {
     acc[15] = fma(vec2<f32>(subgroupBroadcast(x, 7u)), b, acc[15]);
 }
 
-// The tile at rows tm.., columns tn.. over K in [k_begin, k_end), into acc.
+// acc += A[tile rows, 4 k] @ B[4 k, this lane's columns]: a0 / a1 hold
+// 4 k of this lane's row in row group 0 / 1, b0 / b1 of its two columns.
+fn step(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
+    rows0(a0.x, vec2<f32>(b0.x, b1.x));
+    rows0(a0.y, vec2<f32>(b0.y, b1.y));
+    rows0(a0.z, vec2<f32>(b0.z, b1.z));
+    rows0(a0.w, vec2<f32>(b0.w, b1.w));
+//#if RB2
+    rows1(a1.x, vec2<f32>(b0.x, b1.x));
+    rows1(a1.y, vec2<f32>(b0.y, b1.y));
+    rows1(a1.z, vec2<f32>(b0.z, b1.z));
+    rows1(a1.w, vec2<f32>(b0.w, b1.w));
+//#endif
+}
+
+// The tile at rows tm.., columns tn.. over K in [k_begin, k_end), into acc:
+// whole steps of 4 k without bounds checks on k, then the partial last one.
 fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
     acc = array<vec2<f32>, 16>();
+    let m0 = tm + li;
+    let m1 = tm + 8u + li;
     let n0 = tn + li;
     let n1 = tn + 8u + li;
-    prep_a(tm + li);
+    prep_a(m0);
     prep_b(n0, 0u);
     prep_b(n1, 1u);
-    for (var k = k_begin; k < k_end; k += 4u) {
-        let b0 = fetch_b(n0, k, k_end, 0u);
-        let b1 = fetch_b(n1, k, k_end, 1u);
-        let a0 = fetch_a(tm + li, k, k_end);
-        rows0(a0.x, vec2<f32>(b0.x, b1.x));
-        rows0(a0.y, vec2<f32>(b0.y, b1.y));
-        rows0(a0.z, vec2<f32>(b0.z, b1.z));
-        rows0(a0.w, vec2<f32>(b0.w, b1.w));
+    let k_full = k_begin + (k_end - k_begin) / 4u * 4u;
+    var k = k_begin;
+    for (; k < k_full; k += 4u) {
+        var a1 = vec4<f32>(0.0);
 //#if RB2
-        let a1 = fetch_a(tm + 8u + li, k, k_end);
-        rows1(a1.x, vec2<f32>(b0.x, b1.x));
-        rows1(a1.y, vec2<f32>(b0.y, b1.y));
-        rows1(a1.z, vec2<f32>(b0.z, b1.z));
-        rows1(a1.w, vec2<f32>(b0.w, b1.w));
+        a1 = fetch4_a(m1, k);
 //#endif
+        step(fetch4_a(m0, k), a1, fetch4_b(n0, k, 0u), fetch4_b(n1, k, 1u));
+    }
+    if (k < k_end) {
+        var a1 = vec4<f32>(0.0);
+//#if RB2
+        a1 = fetch_a(m1, k, k_end);
+//#endif
+        step(fetch_a(m0, k, k_end), a1, fetch_b(n0, k, k_end, 0u), fetch_b(n1, k, k_end, 1u));
     }
 }
 

@@ -44,7 +44,11 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+//#if A4
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+//#else
 @group(0) @binding(1) var<storage, read> a: array<f32>;
+//#endif
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
@@ -54,16 +58,34 @@ var<private> c_base: u32;
 
 fn prep_a(m: u32) {}
 
+fn a_at(i: u32) -> f32 {
+//#if A4
+    return a[i / 4u][i % 4u];
+//#else
+    return a[i];
+//#endif
+}
+
 fn load_a(m: u32, k: u32) -> f32 {
     if (m >= p.M) {
         return 0.0;
     }
 //#if A_T
-    return a[a_base + k * p.M + m];
+    return a_at(a_base + k * p.M + m);
 //#else
-    return a[a_base + m * p.K + k];
+    return a_at(a_base + m * p.K + k);
 //#endif
 }
+
+//#if A4
+// A[m, k .. k + 3] (A_T = 0, K and the offsets multiples of 4).
+fn load_a4(m: u32, k: u32) -> vec4<f32> {
+    if (m >= p.M) {
+        return vec4<f32>(0.0);
+    }
+    return a[(a_base + m * p.K + k) / 4u];
+}
+//#endif
 
 fn prep_b(n: u32, sl: u32) {}
 

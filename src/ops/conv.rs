@@ -108,12 +108,13 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     v.push(KernelSpec::new("pad2d"));
     for (k, s) in [(1, 1), (3, 1), (4, 2)] {
         for mode in [Mode::Forward, Mode::BackwardData, Mode::BackwardWeight] {
+            let fwd = mode == Mode::Forward;
             let cores = [
-                (false, 64, 1),
-                (false, 128, 1),
-                (true, 0, 1),
-                (true, 0, 2),
-                (true, 0, 4),
+                (false, 64, 1, false),
+                (false, 128, 1, false),
+                (true, 0, 1, false),
+                (true, 0, 2, false),
+                (true, 0, 2, fwd),
             ];
             for core in cores {
                 v.push(tiled_spec(mode, k, k, s, false, core));
@@ -134,14 +135,15 @@ enum Mode {
     BackwardWeight,
 }
 
-/// `core`: the GEMM core, as (subgroups, tile side, row groups) for core_defines.
+/// `core`: the GEMM core, as (subgroups, tile side, row groups, vec4 loads of
+/// A) for core_defines.
 fn tiled_spec(
     mode: Mode,
     kh: usize,
     kw: usize,
     s: usize,
     bias: bool,
-    core: (bool, usize, usize),
+    core: (bool, usize, usize, bool),
 ) -> KernelSpec {
     let spec = KernelSpec::new("conv_tiled")
         .define("FWD", (mode == Mode::Forward) as u32)
@@ -157,7 +159,7 @@ fn tiled_spec(
         .define("B_NC", (mode != Mode::BackwardWeight) as u32)
         .define("CLASSES", stride_classes(mode, kh, kw, s) as u32)
         .define("CUSTOM_FETCH", (mode == Mode::BackwardWeight) as u32);
-    core_defines(spec, core.0, core.1, core.2)
+    core_defines(spec, core.0, core.1, core.2, core.3)
 }
 
 /// Whether backward-data runs as S*S GEMMs, one per class of output pixels
@@ -206,8 +208,11 @@ fn launch_tiled(
     let (core, tile_m, tile_n, bk, fill) = if subgroups {
         // A software GPU runs a few threads: split K only for those.
         let rb = subgroup_rb(m);
+        // The forward's A (the weights) is contiguous along K: vec4 loads
+        // where K and the offset allow.
+        let a4 = mode == Mode::Forward && k % 4 == 0 && wt.offset() % 4 == 0;
         (
-            (true, 0, rb),
+            (true, 0, rb, a4),
             8 * rb,
             SUBGROUP_TILE_N,
             4,
@@ -216,7 +221,7 @@ fn launch_tiled(
     } else {
         let tile = gemm_tile(m, gn, classes, true);
         let bk = if tile == 128 { 8 } else { 16 };
-        ((false, tile, 1), tile, tile, bk, GEMM_FILL_GROUPS)
+        ((false, tile, 1, false), tile, tile, bk, GEMM_FILL_GROUPS)
     };
     let (tiles_m, tiles_n) = (m.div_ceil(tile_m), gn.div_ceil(tile_n));
     let tiles = tiles_m * tiles_n * classes;

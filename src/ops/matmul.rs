@@ -78,14 +78,17 @@ pub(crate) const SUBGROUP_TILE_N: usize = 16;
 
 /// The defines that pick a GEMM core in matmul_tiled and conv_tiled:
 /// `tile` is gemm_tile's side for the tiled flavour, `rb` the row groups for
-/// the subgroups one.
+/// the subgroups one, `a4` whether A is read as vec4s along K (subgroups
+/// core only; see gemm_subgroup.wgsl).
 pub(crate) fn core_defines(
     spec: KernelSpec,
     subgroups: bool,
     tile: usize,
     rb: usize,
+    a4: bool,
 ) -> KernelSpec {
     spec.define("SUBGROUP", subgroups as u32)
+        .define("A4", (subgroups && a4) as u32)
         .define("WG", if subgroups { 8 } else { 256 })
         .define("BIG", (!subgroups && tile == 128) as u32)
         .define("RB", rb)
@@ -109,7 +112,8 @@ fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: us
                 .define("B_NC", !tb as u32)
                 .define("CUSTOM_FETCH", 0);
             // wg_x carries the tile side (tiled) or the row groups (subgroups).
-            core_defines(spec, subgroups, wg_x, if subgroups { wg_x } else { 1 })
+            let rb = if subgroups { wg_x } else { 1 };
+            core_defines(spec, subgroups, wg_x, rb, a_vec && !ta)
         }
     }
 }
@@ -127,6 +131,7 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
             }
             for rb in [1, 2] {
                 v.push(spec(Flavour::Subgroups, f(0), f(1), false, false, rb));
+                v.push(spec(Flavour::Subgroups, f(0), f(1), true, false, rb));
             }
         }
     }
