@@ -588,7 +588,7 @@ fn attngan_shapes() {
     );
 }
 
-/// Paths of the tiled flavour's implicit GEMMs that the small cases miss
+/// Paths of the implicit GEMMs (tiled and subgroups cores) that the small cases miss
 /// (both flavours run them): 128x128 tiles (many output pixels and more than
 /// 64 channels), a 1x1 stride-2 kernel, and a K (C*KH*KW) longer than one
 /// split may sum.
@@ -619,6 +619,21 @@ fn gemm_paths() {
             p: 1,
         },
         false,
+    );
+    // The subgroup core's vec4 loads of dy in the weight gradient (OH * OW
+    // a multiple of 4) across three images, and of the weights (K = 36).
+    check_conv(
+        Case {
+            n: 3,
+            c: 4,
+            h: 6,
+            w: 6,
+            o: 10,
+            k: 3,
+            s: 1,
+            p: 1,
+        },
+        true,
     );
     check_conv(
         Case {

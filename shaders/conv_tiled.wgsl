@@ -102,6 +102,15 @@ const S: u32 = {{S}}u;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 //#endif
 
+// One value of wt (bound as vec4s when A4).
+fn wt_at(i: u32) -> f32 {
+//#if A4
+    return wt[i / 4u][i % 4u];
+//#else
+    return wt[i];
+//#endif
+}
+
 var<private> split: u32;
 var<private> gn: u32; // GEMM columns of this workgroup's problem (p.GN, or its class's)
 // This invocation's column of B (prep_b) and the column being stored (prep_c).
@@ -119,12 +128,7 @@ fn load_a(m: u32, k: u32) -> f32 {
     if (m >= p.M) {
         return 0.0;
     }
-//#if A4
-    let i = p.w_off + m * p.K + k;
-    return wt[i / 4u][i % 4u];
-//#else
-    return wt[p.w_off + m * p.K + k];
-//#endif
+    return wt_at(p.w_off + m * p.K + k);
 }
 
 //#if A4
@@ -321,27 +325,40 @@ fn fetch_a(m: u32, k: u32, k_end: u32) -> vec4<f32> {
     var i = p.w_off + (n * p.O + m) * ohw + q;
     let skip = (p.O - 1u) * ohw; // from the end of one image's plane to the next's
     if (k < k_end) {
-        v.x = wt[i];
+        v.x = wt_at(i);
     }
     q += 1u;
     i += select(1u, 1u + skip, q == ohw);
     q = select(q, 0u, q == ohw);
     if (k + 1u < k_end) {
-        v.y = wt[i];
+        v.y = wt_at(i);
     }
     q += 1u;
     i += select(1u, 1u + skip, q == ohw);
     q = select(q, 0u, q == ohw);
     if (k + 2u < k_end) {
-        v.z = wt[i];
+        v.z = wt_at(i);
     }
     q += 1u;
     i += select(1u, 1u + skip, q == ohw);
     if (k + 3u < k_end) {
-        v.w = wt[i];
+        v.w = wt_at(i);
     }
     return v;
 }
+
+//#if A4
+// dy's row m, pixels k .. k + 3 as one vec4: OH * OW and w_off are multiples
+// of 4 (and k is), so the 4 pixels are in one image.
+fn load_a4(m: u32, k: u32) -> vec4<f32> {
+    if (m >= p.M) {
+        return vec4<f32>(0.0);
+    }
+    let ohw = p.OH * p.OW;
+    let n = k / ohw;
+    return wt[(p.w_off + (n * p.O + m) * ohw + k - n * ohw) / 4u];
+}
+//#endif
 
 // Column j = (c, kh, kw) of dw.
 fn prep_b(j: u32, sl: u32) {

@@ -40,23 +40,23 @@ var<private> acc: array<vec2<f32>, 16>; // acc[r]: row tm + r of this lane's two
 
 // 4 consecutive k of A's row m / B's column n, all inside K (the main loop)
 // or cut at k_end (the last, partial step).
-//#if CUSTOM_FETCH
-fn fetch4_a(m: u32, k: u32) -> vec4<f32> {
-    return fetch_a(m, k, k + 4u);
-}
-
-fn fetch4_b(n: u32, k: u32, sl: u32) -> vec4<f32> {
-    return fetch_b(n, k, k + 4u, sl);
-}
-//#else
 fn fetch4_a(m: u32, k: u32) -> vec4<f32> {
 //#if A4
     return load_a4(m, k);
 //#else
+//#if CUSTOM_FETCH
+    return fetch_a(m, k, k + 4u);
+//#else
     return vec4<f32>(load_a(m, k), load_a(m, k + 1u), load_a(m, k + 2u), load_a(m, k + 3u));
+//#endif
 //#endif
 }
 
+//#if CUSTOM_FETCH
+fn fetch4_b(n: u32, k: u32, sl: u32) -> vec4<f32> {
+    return fetch_b(n, k, k + 4u, sl);
+}
+//#else
 fn fetch4_b(n: u32, k: u32, sl: u32) -> vec4<f32> {
     return vec4<f32>(load_b(k, n, sl), load_b(k + 1u, n, sl), load_b(k + 2u, n, sl), load_b(k + 3u, n, sl));
 }

@@ -108,13 +108,13 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     v.push(KernelSpec::new("pad2d"));
     for (k, s) in [(1, 1), (3, 1), (4, 2)] {
         for mode in [Mode::Forward, Mode::BackwardData, Mode::BackwardWeight] {
-            let fwd = mode == Mode::Forward;
+            let a4 = mode != Mode::BackwardData;
             let cores = [
                 (false, 64, 1, false),
                 (false, 128, 1, false),
                 (true, 0, 1, false),
                 (true, 0, 2, false),
-                (true, 0, 2, fwd),
+                (true, 0, 2, a4),
             ];
             for core in cores {
                 v.push(tiled_spec(mode, k, k, s, false, core));
@@ -208,9 +208,15 @@ fn launch_tiled(
     let (core, tile_m, tile_n, bk, fill) = if subgroups {
         // A software GPU runs a few threads: split K only for those.
         let rb = subgroup_rb(m);
-        // The forward's A (the weights) is contiguous along K: vec4 loads
-        // where K and the offset allow.
-        let a4 = mode == Mode::Forward && k % 4 == 0 && wt.offset() % 4 == 0;
+        // vec4 loads of A where it is contiguous along K: the forward's
+        // weights (K a multiple of 4), the weight gradient's dy (4 pixels
+        // never straddling two images).
+        let a4 = wt.offset() % 4 == 0
+            && match mode {
+                Mode::Forward => k % 4 == 0,
+                Mode::BackwardWeight => (g.oh * g.ow) % 4 == 0,
+                Mode::BackwardData => false,
+            };
         (
             (true, 0, rb, a4),
             8 * rb,
