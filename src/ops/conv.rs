@@ -211,10 +211,10 @@ fn launch_tiled(
         // vec4 loads of A where it is contiguous along K: the forward's
         // weights (K a multiple of 4), the weight gradient's dy (4 pixels
         // never straddling two images).
-        let a4 = wt.offset() % 4 == 0
+        let a4 = wt.offset().is_multiple_of(4)
             && match mode {
-                Mode::Forward => k % 4 == 0,
-                Mode::BackwardWeight => (g.oh * g.ow) % 4 == 0,
+                Mode::Forward => k.is_multiple_of(4),
+                Mode::BackwardWeight => (g.oh * g.ow).is_multiple_of(4),
                 Mode::BackwardData => false,
             };
         (
