@@ -16,7 +16,9 @@
 //              M = O, N = C * KK, K = batch * OH * OW.
 // K may be split over workgroups ("splits", each k_len long): split s writes
 // its partial sums to out + s * M * N and the host adds the splits up
-// (src/ops/conv.rs); the bias goes into split 0 only. Bindings: src is x
+// (src/ops/conv.rs); the bias goes into split 0 only. With WT_T (the
+// subgroups core, backward-data without stride classes) the host passes the
+// weights swapped to [C, O, KH, KW], so that A's rows are contiguous. Bindings: src is x
 // (FWD, BWD_WEIGHT) or dy (BWD_DATA); wt is the weight (FWD, BWD_DATA) or
 // dy (BWD_WEIGHT). KH, KW and S are constants, so tap decoding is cheap.
 //
@@ -215,7 +217,7 @@ fn load_a(m: u32, k: u32) -> f32 {
     let t = k % KKC;
     let kh = cls_kh0 + (t / KWC) * S;
     let kw = cls_kw0 + (t % KWC) * S;
-    return wt[p.w_off + ((k / KKC) * p.C + m) * KK + kh * KW + kw];
+    return wt_at(p.w_off + ((k / KKC) * p.C + m) * KK + kh * KW + kw);
 }
 
 // Column j = (n, ih', iw') of the class: ih = rh + S * ih'.
@@ -258,8 +260,24 @@ fn load_a(m: u32, k: u32) -> f32 {
     if (m >= p.M) {
         return 0.0;
     }
-    return wt[p.w_off + ((k / KK) * p.C + m) * KK + k % KK];
+//#if WT_T
+    // The host swapped the weights to [C, O, KH * KW]: row m is contiguous along K.
+    return wt_at(p.w_off + m * p.K + k);
+//#else
+    return wt_at(p.w_off + ((k / KK) * p.C + m) * KK + k % KK);
+//#endif
 }
+
+//#if A4
+// Row m of the swapped weights (WT_T), k .. k + 3 (K = O * KH * KW and w_off
+// multiples of 4).
+fn load_a4(m: u32, k: u32) -> vec4<f32> {
+    if (m >= p.M) {
+        return vec4<f32>(0.0);
+    }
+    return wt[(p.w_off + m * p.K + k) / 4u];
+}
+//#endif
 
 // Column j = (n, ih, iw) of dx.
 fn prep_b(j: u32, sl: u32) {

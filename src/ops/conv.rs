@@ -10,6 +10,7 @@
 //! GPUs) runs all three as implicit GEMMs on workgroup-memory tiles, one
 //! kernel with three modes (shaders/conv_tiled.wgsl).
 
+use super::lstm::swap01;
 use super::matmul::{
     core_defines, gemm_tile, subgroup_rb, GEMM_FILL_GROUPS, GEMM_K_CHUNK, SUBGROUP_TILE_N,
 };
@@ -108,7 +109,7 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     v.push(KernelSpec::new("pad2d"));
     for (k, s) in [(1, 1), (3, 1), (4, 2)] {
         for mode in [Mode::Forward, Mode::BackwardData, Mode::BackwardWeight] {
-            let a4 = mode != Mode::BackwardData;
+            let a4 = mode != Mode::BackwardData || !stride_classes(mode, k, k, s);
             let cores = [
                 (false, 64, 1, false),
                 (false, 128, 1, false),
@@ -117,9 +118,12 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
                 (true, 0, 2, a4),
             ];
             for core in cores {
-                v.push(tiled_spec(mode, k, k, s, false, core));
+                // Backward-data swaps the weights for the subgroup core
+                // where there are no stride classes.
+                let wt_t = core.0 && mode == Mode::BackwardData && !stride_classes(mode, k, k, s);
+                v.push(tiled_spec(mode, k, k, s, false, core, wt_t));
                 if mode != Mode::BackwardWeight {
-                    v.push(tiled_spec(mode, k, k, s, true, core));
+                    v.push(tiled_spec(mode, k, k, s, true, core, wt_t));
                 }
             }
         }
@@ -144,6 +148,7 @@ fn tiled_spec(
     s: usize,
     bias: bool,
     core: (bool, usize, usize, bool),
+    wt_t: bool,
 ) -> KernelSpec {
     let spec = KernelSpec::new("conv_tiled")
         .define("FWD", (mode == Mode::Forward) as u32)
@@ -158,7 +163,8 @@ fn tiled_spec(
         .define("A_KC", 1)
         .define("B_NC", (mode != Mode::BackwardWeight) as u32)
         .define("CLASSES", stride_classes(mode, kh, kw, s) as u32)
-        .define("CUSTOM_FETCH", (mode == Mode::BackwardWeight) as u32);
+        .define("CUSTOM_FETCH", (mode == Mode::BackwardWeight) as u32)
+        .define("WT_T", wt_t as u32);
     core_defines(spec, core.0, core.1, core.2, core.3)
 }
 
@@ -205,6 +211,17 @@ fn launch_tiled(
         1
     };
     let subgroups = rt.flavour() == Flavour::Subgroups;
+    // The subgroup core's backward-data without stride classes reads the
+    // weights swapped to [C, O, KH, KW]: rows of A contiguous along K, so
+    // vec4 loads (the swap is one small pass over the weights).
+    let wt_t = subgroups && mode == Mode::BackwardData && classes == 1;
+    let swapped;
+    let wt = if wt_t {
+        swapped = swap01(&wt.reshape(&[g.o, g.c, kk])?)?;
+        &swapped
+    } else {
+        wt
+    };
     let (core, tile_m, tile_n, bk, fill) = if subgroups {
         // A software GPU runs a few threads: split K only for those.
         let rb = subgroup_rb(m);
@@ -215,7 +232,7 @@ fn launch_tiled(
             && match mode {
                 Mode::Forward => k.is_multiple_of(4),
                 Mode::BackwardWeight => (g.oh * g.ow).is_multiple_of(4),
-                Mode::BackwardData => false,
+                Mode::BackwardData => wt_t && k.is_multiple_of(4),
             };
         (
             (true, 0, rb, a4),
@@ -260,7 +277,7 @@ fn launch_tiled(
         numel,
     ]
     .map(|v| v as u32);
-    let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), core);
+    let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), core, wt_t);
     let groups = rt.fold_grid((tiles * splits) as u32);
     dispatch_with_bias(rt, &spec, &params, src, wt, bias, &out, groups)?;
     let out = if splits > 1 {
