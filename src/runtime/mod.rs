@@ -175,9 +175,10 @@ fn check_flavour(
         return Err(Error::invalid(
             "ENGINE_KERNELS",
             format!(
-                "\"subgroups\" needs the SUBGROUP feature enabled and subgroups of at least 8 lanes; {} has {} (sizes {}..{}): use registers or tiled",
+                "\"subgroups\" needs the SUBGROUP feature enabled and subgroups of at least 8 lanes; on {} ({:?}) the feature is {} and subgroups have {} to {} lanes: use registers or tiled",
                 info.name,
-                if features.contains(wgpu::Features::SUBGROUP) { "it enabled" } else { "it not enabled" },
+                info.backend,
+                if features.contains(wgpu::Features::SUBGROUP) { "enabled" } else { "not enabled" },
                 info.subgroup_min_size,
                 info.subgroup_max_size
             ),
