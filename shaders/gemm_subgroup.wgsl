@@ -23,10 +23,23 @@
 // (by workgroup) 1.3-3.5; subgroup broadcast of 8-row groups: 16x16 per
 // subgroup 9-11, in-cache (256^3) 11-12.7; without the B loads 24 (what
 // the loads cost). Through this core's interface (bounds-checked scalar
-// fetches): 16x16 (f.wgsl) 8.5, 32x8 (one column per lane, v1 of this file)
-// 6.5, which the engine's bench measured at 4.9 (v1) against 3.4 for the
-// register kernel.
+// fetches): 16x16 (f.wgsl) 8.5; with a k_end check in every fetch 8.0-8.3.
 //
+// Versions (engine bench-kernels --quick, same machine, medians; each line
+// measured minutes after the one before, so compare within a line):
+//   v1: 32x8 tile, one column per lane: matmul 1024^3 4.9 GFLOP/s (register
+//       kernel 3.4), conv2d 3x3 forward 5.6 (4.0).
+//   v2: 16x16, two columns per lane (B's state in two slots): matmul 6.6,
+//       conv forward 6.2, backward-data 5.9, backward-weight 5.3.
+//   v3: whole steps of 4 k without bounds checks on k, then one partial
+//       step; vec4 loads of A where contiguous (matmul without ta, the conv
+//       forward's weights): matmul 7.3 -> 9.7, conv forward 6.5 -> 8.5.
+//   v4: vec4 loads of dy in the weight gradients: backward-weight 5.4 ->
+//       6.8; backward-data without stride classes on weights swapped to
+//       [C, O, KH, KW] (vec4): 6.5 -> 8.7.
+//   Model steps (registers -> this core, back to back): DAMSM 2226 -> 1047
+//   ms, AttnGAN (2 stages to 128, batch 4) 6165 -> 3312 ms (README).
+
 // With A4, the including kernel also gives load_a4(m, k): A[m, k .. k + 3]
 // as one vec4 load (A contiguous along K, every offset a multiple of 4).
 //
