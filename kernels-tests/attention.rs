@@ -9,7 +9,7 @@ use engine::ops::attention::{
 use engine::Tensor;
 use rand::Rng;
 
-use crate::common::{assert_close, random_vec, rng, rt, seed};
+use crate::common::{assert_close, flavour_runtimes, random_vec, rng, rt, seed};
 
 /// Masked softmax of one line in f64: zeros where masked or all masked.
 fn softmax_line(s: &[f64], real: &[bool]) -> Vec<f64> {
@@ -30,6 +30,7 @@ fn softmax_line(s: &[f64], real: &[bool]) -> Vec<f64> {
         .collect()
 }
 
+#[derive(Clone, Copy)]
 pub(crate) struct Dims {
     pub b: usize,
     pub c: usize,
@@ -123,9 +124,16 @@ fn make_mask(r: &mut impl Rng, b: usize, t: usize) -> Vec<f32> {
     m
 }
 
-/// Forward and backward (with and without d_attn) at one shape.
+/// Forward and backward (with and without d_attn) at one shape, in each
+/// software flavour (registers runs the fused kernels, subgroups the
+/// matmul + softmax + matmul path).
 fn check(d: Dims, masked: bool, tol: f64) {
-    let rt = rt();
+    for rt in flavour_runtimes() {
+        check_on(rt, d, masked, tol);
+    }
+}
+
+fn check_on(rt: engine::Runtime, d: Dims, masked: bool, tol: f64) {
     let s = seed();
     let mut r = rng(s);
     let (b, c, p, t) = (d.b, d.c, d.p, d.t);
@@ -146,7 +154,10 @@ fn check(d: Dims, masked: bool, tol: f64) {
     assert_eq!(out.attn.shape(), [b, p, t]);
     let (q64, w64) = (f64s(&qv), f64s(&wv));
     let (ctx_ref, attn_ref) = forward_ref(&q64, &w64, &f64s(&mv), &d);
-    let what = format!("attention B{b} C{c} P{p} T{t} masked {masked}");
+    let what = format!(
+        "{:?} attention B{b} C{c} P{p} T{t} masked {masked}",
+        rt.flavour()
+    );
     assert_close(
         &format!("{what} attn"),
         s,
@@ -298,7 +309,12 @@ fn attention_world_caption_length_and_fused_limit() {
 
 #[test]
 fn attention_masks_fully_padded_rows_to_zero() {
-    let rt = rt();
+    for rt in flavour_runtimes() {
+        masks_fully_padded_rows_to_zero(rt);
+    }
+}
+
+fn masks_fully_padded_rows_to_zero(rt: engine::Runtime) {
     let q = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0], &[2, 1, 2]).unwrap();
     let w = Tensor::from_slice(&rt, &[0.5, -1.0, 2.0, 0.25, 0.0, 1.0], &[2, 1, 3]).unwrap();
     let m = Tensor::from_slice(&rt, &[1.0, 1.0, 1.0, 1.0, 0.0, 1.0], &[2, 3]).unwrap();

@@ -17,6 +17,25 @@ pub fn rt() -> Runtime {
     .clone()
 }
 
+/// The runtimes of the kernel flavours this device runs for software GPUs:
+/// its default, and registers and subgroups (where it has subgroups of 8+
+/// lanes) besides, on one device. On a real GPU (default tiled) only the
+/// default: tools/gpu-check.sh runs the tests per flavour there.
+pub fn flavour_runtimes() -> Vec<Runtime> {
+    let rt = rt();
+    let mut v = vec![rt.flavour()];
+    if rt.flavour() != engine::Flavour::Tiled {
+        for f in [engine::Flavour::Registers, engine::Flavour::Subgroups] {
+            let fits = f != engine::Flavour::Subgroups
+                || engine::Flavour::subgroups_fit(rt.adapter_info(), rt.features());
+            if fits && !v.contains(&f) {
+                v.push(f);
+            }
+        }
+    }
+    v.into_iter().map(|f| rt.with_flavour(f)).collect()
+}
+
 /// The seed of a test's random inputs (printed in failure messages).
 ///
 /// By default it is fixed: a hash of the test's name and how many seeds the

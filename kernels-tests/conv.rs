@@ -4,7 +4,7 @@
 use engine::ops::conv::*;
 use engine::Tensor;
 
-use crate::common::{assert_close, random_vec, rng, rt, seed};
+use crate::common::{assert_close, flavour_runtimes, random_vec, rng, rt, seed};
 
 /// Geometry of one case: x [n, c, h, w], weight [o, c, k, k] (conv) or [c, o, k, k] (transpose).
 #[derive(Clone, Copy, Debug)]
@@ -386,31 +386,15 @@ const CASES: &[Case] = &[
     },
 ];
 
-/// The software-GPU flavours this device runs: registers, and subgroups
-/// where it has them (the default on lavapipe). Tiled runs on real GPUs
-/// (tools/gpu-check.sh) and with ENGINE_KERNELS=tiled.
-fn flavours() -> Vec<engine::Flavour> {
-    let rt = rt();
-    let mut v = vec![rt.flavour()];
-    for f in [engine::Flavour::Registers, engine::Flavour::Subgroups] {
-        let fits = f != engine::Flavour::Subgroups
-            || engine::Flavour::subgroups_fit(rt.adapter_info(), rt.features());
-        if fits && !v.contains(&f) && rt.flavour() != engine::Flavour::Tiled {
-            v.push(f);
-        }
-    }
-    v
-}
-
 fn check_conv(g: Case, with_bias: bool) {
-    for flavour in flavours() {
-        check_conv_on(rt().with_flavour(flavour), g, with_bias);
+    for rt in flavour_runtimes() {
+        check_conv_on(rt, g, with_bias);
     }
 }
 
 fn check_transpose(g: Case, with_bias: bool) {
-    for flavour in flavours() {
-        check_transpose_on(rt().with_flavour(flavour), g, with_bias);
+    for rt in flavour_runtimes() {
+        check_transpose_on(rt, g, with_bias);
     }
 }
 
@@ -716,10 +700,10 @@ fn invalid_shapes_are_named() {
 /// arithmetic of both flavours used to panic ("min > max", division by zero).
 #[test]
 fn weight_gradients_of_empty_inputs() {
-    let mut all = flavours();
-    all.push(engine::Flavour::Tiled);
-    for flavour in all {
-        let rt = rt().with_flavour(flavour);
+    let mut all = flavour_runtimes();
+    all.push(rt().with_flavour(engine::Flavour::Tiled));
+    for rt in all {
+        let flavour = rt.flavour();
         let t = |shape: &[usize]| {
             let n = shape.iter().product();
             Tensor::from_slice(&rt, &vec![1.0; n], shape).unwrap()

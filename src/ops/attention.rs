@@ -11,7 +11,7 @@ use super::matmul::matmul;
 use super::reduce::{reduce, ReduceOp};
 use super::softmax::LONG_LINE;
 use super::unary::{unary, UnaryOp};
-use crate::runtime::{Error, KernelSpec, Result, Tensor};
+use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
 
 /// Longest sentence of the fused kernels (their private arrays); longer ones
 /// go through matmul + softmax + matmul.
@@ -30,6 +30,14 @@ const FUSED_LOOP_BUDGET: usize = 32768;
 /// Whether the fused kernels take C channels and T words (see above).
 fn fused(c: usize, t: usize) -> bool {
     t <= FUSED_MAX_WORDS && 2 * c * (t + 1) + 4 * t <= FUSED_LOOP_BUDGET
+}
+
+/// Whether to run the fused kernels on this runtime: not with the subgroups
+/// flavour, whose matmuls make the unfused path faster (word attention
+/// q [8,32,4096], words [8,32,18] on lavapipe, Mesa 25, back to back:
+/// forward 83 ms fused, 30 ms unfused; see README).
+fn fused_on(rt: &Runtime, c: usize, t: usize) -> bool {
+    fused(c, t) && rt.flavour() != Flavour::Subgroups
 }
 
 /// Pixels per partial sum of the word gradient.
@@ -127,7 +135,7 @@ fn check(
 pub fn attention(q: &Tensor, w: &Tensor, mask: Option<&Tensor>) -> Result<Attention> {
     let (b, c, p, t) = check("attention", q, w, mask)?;
     let rt = q.runtime();
-    if !fused(c, t) || b * p == 0 {
+    if !fused_on(rt, c, t) || b * p == 0 {
         // scores [B, P, T] = q^T w; context [B, C, P] = w attn^T.
         let scores = matmul(q, w, true, false)?.reshape(&[b, p, t])?;
         let attn = masked_softmax(&scores, 2, 1.0, mask)?;
@@ -199,7 +207,7 @@ pub fn attention_backward(
         }
     }
     let rt = q.runtime();
-    let (ds, dq) = if !fused(c, t) || b * p == 0 {
+    let (ds, dq) = if !fused_on(rt, c, t) || b * p == 0 {
         // dattn = dctx^T w; ds = softmax backward; dq = w ds^T.
         let mut g = matmul(d_context, w, true, false)?.reshape(&[b, p, t])?;
         if let Some(da) = d_attn {
