@@ -1,6 +1,6 @@
 //! Embedding gather and its scatter-add gradient against f64 references.
 
-use engine::ops::embedding::{embedding_backward, embedding_forward, ids_tensor};
+use engine::ops::embedding::{embedding_backward, embedding_forward, ids_tensor, ONEHOT_MAX};
 use engine::Tensor;
 use rand::Rng;
 
@@ -14,7 +14,15 @@ fn embedding_forward_and_backward_match_reference() {
         (7, 3, 3, 5),
         (33, 129, 2, 7),
         (129, 300, 2, 18),
+        // Positions x vocabulary over ONEHOT_MAX: the loop instead of one-hot + matmul.
+        (70_000, 2, 1, 64),
     ] {
+        if vocab == 70_000 {
+            assert!(
+                b * t * vocab > ONEHOT_MAX,
+                "the last case must take the loop"
+            );
+        }
         let s = seed();
         let mut r = rng(s);
         let table = random_vec(&mut r, vocab * dim, -1.0, 1.0);

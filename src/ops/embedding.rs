@@ -8,15 +8,29 @@
 //! no gradient.
 
 use super::grid_1d;
+use super::matmul::matmul;
 use crate::runtime::{Error, KernelSpec, Result, Runtime, Tensor};
 
 pub(crate) fn spec(backward: bool) -> KernelSpec {
-    KernelSpec::new("embedding").define("BACKWARD", backward as u32)
+    KernelSpec::new("embedding")
+        .define("BACKWARD", backward as u32)
+        .define("ONEHOT", 0)
+}
+
+fn onehot_spec() -> KernelSpec {
+    KernelSpec::new("embedding")
+        .define("BACKWARD", 0)
+        .define("ONEHOT", 1)
 }
 
 pub(crate) fn all_specs() -> Vec<KernelSpec> {
-    vec![spec(false), spec(true)]
+    vec![spec(false), spec(true), onehot_spec()]
 }
+
+/// The largest one-hot matrix (positions x vocabulary) the backward builds
+/// for its matmul; above it (a big vocabulary and many positions) it loops
+/// over the positions instead (shaders/embedding.wgsl).
+pub const ONEHOT_MAX: usize = 1 << 22;
 
 /// Uploads host token ids as an f32 tensor of `shape`, checking each against
 /// the vocabulary size. ids: [..] -> f32 tensor of the same shape
@@ -84,12 +98,31 @@ pub fn embedding_backward(d_out: &Tensor, ids: &Tensor, vocab: usize) -> Result<
         ));
     }
     let rt = d_out.runtime();
+    let n = ids.numel();
+    if n > 0 && vocab > 0 && n * vocab <= ONEHOT_MAX {
+        // onehot [N, V]; d_table [V, D] = onehot^T @ d_out [N, D].
+        let onehot = Tensor::uninit(rt, &[n, vocab])?;
+        rt.dispatch(
+            &onehot_spec(),
+            &[
+                n as u32,
+                vocab as u32,
+                dim as u32,
+                ids.offset() as u32,
+                0,
+                onehot.offset() as u32,
+            ],
+            &[ids.buffer(), onehot.buffer()],
+            grid_1d(rt, n * vocab, 256),
+        )?;
+        return matmul(&onehot, &d_out.reshape(&[n, dim])?, true, false);
+    }
     let out = Tensor::uninit(rt, &[vocab, dim])?;
     if vocab * dim > 0 {
         rt.dispatch(
             &spec(true),
             &[
-                ids.numel() as u32,
+                n as u32,
                 vocab as u32,
                 dim as u32,
                 ids.offset() as u32,
