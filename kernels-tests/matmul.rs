@@ -3,7 +3,7 @@
 use engine::ops::matmul::{matmul, matmul_into};
 use engine::{Flavour, Tensor};
 
-use crate::common::{assert_close, random_vec, rng, rt, seed};
+use crate::common::{assert_close, has_subgroups, random_vec, rng, rt, seed};
 
 /// C[b] = op(A[b]) op(B[b]) in f64; a batch of 1 broadcasts.
 #[allow(clippy::too_many_arguments)]
@@ -112,7 +112,7 @@ fn tiled_flavour_all_transposes() {
 /// row groups of 1, 2 and 4 (M up to 8, 16, above), edges of every tile.
 #[test]
 fn subgroups_flavour_all_transposes() {
-    if !subgroups() {
+    if !has_subgroups() {
         return;
     }
     for &(m, n, k) in SHAPES
@@ -125,23 +125,9 @@ fn subgroups_flavour_all_transposes() {
     }
 }
 
-/// Whether this device runs the subgroups flavour (lavapipe does); a
-/// device without it skips those checks, and says so.
-fn subgroups() -> bool {
-    let rt = rt();
-    let ok = engine::Flavour::subgroups_fit(rt.adapter_info(), rt.features());
-    if !ok {
-        eprintln!(
-            "skipped: {} has no subgroups of 8 or more lanes",
-            rt.adapter_info().name
-        );
-    }
-    ok
-}
-
 fn flavours() -> Vec<Flavour> {
     let mut v = vec![Flavour::Registers, Flavour::Tiled];
-    if subgroups() {
+    if has_subgroups() {
         v.push(Flavour::Subgroups);
     }
     v
@@ -261,7 +247,7 @@ fn long_k_every_flavour_and_transpose() {
     }
     check(Flavour::Registers, (0, 0), 8, 8, 70_000, false, false);
     check(Flavour::Tiled, (0, 0), 8, 8, 70_001, false, false);
-    if subgroups() {
+    if has_subgroups() {
         check(Flavour::Subgroups, (0, 0), 8, 8, 70_001, true, false);
     }
 }

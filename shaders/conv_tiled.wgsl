@@ -113,6 +113,21 @@ fn wt_at(i: u32) -> f32 {
 //#endif
 }
 
+//#if A4
+//#if BWD_WEIGHT
+//#else
+// Row m of A, k .. k + 3, as one vec4, where A is wt as rows contiguous along
+// K: the forward's weights, backward-data's swapped weights (WT_T); K and
+// w_off multiples of 4. (The weight gradient's A is dy: its own, below.)
+fn load_a4(m: u32, k: u32) -> vec4<f32> {
+    if (m >= p.M) {
+        return vec4<f32>(0.0);
+    }
+    return wt[(p.w_off + m * p.K + k) / 4u];
+}
+//#endif
+//#endif
+
 var<private> split: u32;
 var<private> gn: u32; // GEMM columns of this workgroup's problem (p.GN, or its class's)
 // This invocation's column of B (prep_b) and the column being stored (prep_c).
@@ -123,8 +138,6 @@ var<private> b_h: array<i32, 2>;
 var<private> b_w: array<i32, 2>;
 var<private> c_base: u32;
 
-fn prep_a(m: u32) {}
-
 //#if FWD
 fn load_a(m: u32, k: u32) -> f32 {
     if (m >= p.M) {
@@ -132,16 +145,6 @@ fn load_a(m: u32, k: u32) -> f32 {
     }
     return wt_at(p.w_off + m * p.K + k);
 }
-
-//#if A4
-// The weights' row m, k .. k + 3 (K = C * KH * KW and w_off multiples of 4).
-fn load_a4(m: u32, k: u32) -> vec4<f32> {
-    if (m >= p.M) {
-        return vec4<f32>(0.0);
-    }
-    return wt[(p.w_off + m * p.K + k) / 4u];
-}
-//#endif
 
 // Column j = (n, oh, ow) of the im2col matrix.
 fn prep_b(j: u32, sl: u32) {
@@ -267,17 +270,6 @@ fn load_a(m: u32, k: u32) -> f32 {
     return wt_at(p.w_off + ((k / KK) * p.C + m) * KK + k % KK);
 //#endif
 }
-
-//#if A4
-// Row m of the swapped weights (WT_T), k .. k + 3 (K = O * KH * KW and w_off
-// multiples of 4).
-fn load_a4(m: u32, k: u32) -> vec4<f32> {
-    if (m >= p.M) {
-        return vec4<f32>(0.0);
-    }
-    return wt[(p.w_off + m * p.K + k) / 4u];
-}
-//#endif
 
 // Column j = (n, ih, iw) of dx.
 fn prep_b(j: u32, sl: u32) {

@@ -1,7 +1,7 @@
 // Fragment (//#include gemm_subgroup): the GEMM core of the "subgroups"
 // flavour (software GPUs with subgroups of at least 8, such as lavapipe),
 // shared by matmul_tiled and conv_tiled with the same interface as
-// gemm_tile.wgsl (prep_a / load_a / prep_b / load_b / prep_c / store_c, or
+// gemm_tile.wgsl (load_a / prep_b / load_b / prep_c / store_c, or
 // the custom 4-element fetches).
 //
 // A workgroup is one subgroup of 8 invocations ("lanes") and computes a
@@ -147,7 +147,6 @@ fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
     let m1 = tm + 8u + li;
     let n0 = tn + li;
     let n1 = tn + 8u + li;
-    prep_a(m0);
     prep_b(n0, 0u);
     prep_b(n1, 1u);
     let k_full = k_begin + (k_end - k_begin) / 4u * 4u;

@@ -15,10 +15,9 @@
 // that axis is contiguous in memory (A_KC / !B_NC) and else along M (N), with
 // consecutive invocations on consecutive addresses; its row of A (column of
 // B) stays the same for the whole K loop, so index decoding that depends only
-// on it is done once (prep_a / prep_b).
+// on it is done once (prep_b).
 //
 // The including kernel defines, before the include:
-//   fn prep_a(m: u32)               once per invocation, for its row m of A
 //   fn load_a(m: u32, k: u32) -> f32  A[m, k], zero for m >= M (k < K is given)
 //   fn prep_b(n: u32, sl: u32), fn load_b(k: u32, n: u32, sl: u32) -> f32   the same
 //                                   for B, its state kept in slot sl (0 or 1: the
@@ -175,7 +174,6 @@ fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
     let bp = b_pos(li);
     let am = tm + ap.x;
     let bn = tn + bp.x;
-    prep_a(am);
     prep_b(bn, 0u);
     var ra = fetch_a(am, k_begin + ap.y, k_end);
     var rb = fetch_b(bn, k_begin + bp.y, k_end, 0u);

@@ -56,8 +56,6 @@ var<private> a_base: u32;
 var<private> b_base: u32;
 var<private> c_base: u32;
 
-fn prep_a(m: u32) {}
-
 fn a_at(i: u32) -> f32 {
 //#if A4
     return a[i / 4u][i % 4u];
