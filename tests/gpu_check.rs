@@ -28,6 +28,8 @@ fn gpu_check_dry_run_passes_every_step() {
         "profile",
         "train-damsm",
         "train-attngan",
+        "export-attngan",
+        "export-damsm",
         "eval-oracle",
         "eval-r-precision",
         "eval-fd",
@@ -38,6 +40,13 @@ fn gpu_check_dry_run_passes_every_step() {
             "step {step} did not run:\n{summary}"
         );
     }
-    assert!(out.join("results.tar.gz").exists());
+    for file in [
+        "results.tar.gz",
+        "world.safetensors",
+        "world-damsm.safetensors",
+        "attngan-checkpoint.safetensors.part-00",
+    ] {
+        assert!(out.join(file).exists(), "{file} did not come back");
+    }
     std::fs::remove_dir_all(base).ok();
 }

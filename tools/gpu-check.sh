@@ -16,26 +16,31 @@
 #                                           adapter is here (lavapipe); tests/gpu_check.rs
 #
 # The device call (see tools/gpu/README.md):
-#   run(carry=[".gpu", ".gl"], timeout_s=560, command="bash tools/gpu-check.sh")
+#   run(carry=[".gpu", ".gl"], timeout_s=590, command="bash tools/gpu-check.sh")
 #
-# Steps, in order of importance; each has its own time limit and a failing
-# step never stops the rest. The whole run stops starting steps when its
-# budget (--budget seconds, default 480) is spent, so it fits in one command:
+# Steps; each has its own time limit and a failing step never stops the
+# rest. The whole run stops starting steps when its budget (--budget
+# seconds, default 540) is spent, so it fits in one command. The measurements
+# come first, on a quiet GPU; the training run last, given what is left:
 #   1. the adapter wgpu picks (engine devices) and nvidia-smi;
-#   2. the kernel tests (every kernel against its f64 reference) with
-#      ENGINE_KERNELS=tiled and with ENGINE_KERNELS=registers;
-#   3. engine bench-kernels at AttnGAN's birds sizes (batch 20, ngf 32,
+#   2. engine bench-kernels at AttnGAN's birds sizes (batch 20, ngf 32,
 #      ndf 64, 3 stages), JSON out;
-#   4. the PyTorch baseline at the same shapes, on the same GPU, JSON out
+#   3. the PyTorch baseline at the same shapes, on the same GPU, JSON out
 #      (tools/gpu/torch_baseline.py);
-#   5. a short world training run (DAMSM, then AttnGAN guided by it),
-#      samples from it, and engine eval oracle, r-precision and fd on it;
-#   6. the per-kernel profile of one DAMSM and one AttnGAN training step;
-#   7. the DAMSM and AttnGAN model tests (tiled kernels).
-# Results: DIR/results.tar.gz (logs, JSON, PNG, summary.txt),
-# DIR/damsm.safetensors, and the AttnGAN checkpoint without its
-# discriminators and optimiser state (what sampling and eval need), in parts
-# of 15 MB: DIR/attngan-sampler.safetensors.part-aa, -ab, ... (cat them).
+#   4. the per-kernel profile of one DAMSM and one AttnGAN training step;
+#   5. the kernel tests (every kernel against its f64 reference) with
+#      ENGINE_KERNELS=tiled, registers and subgroups;
+#   6. the DAMSM and AttnGAN model tests (tiled kernels);
+#   7. the shipped model's recipe (--preset world, tools/train-world.sh) on
+#      the GPU with larger batches: a DAMSM for 1.5 minutes, then AttnGAN
+#      guided by it for what is left of the budget but 75 s (GAN_MINUTES
+#      overrides); engine export of both; engine eval oracle, r-precision
+#      and fd on it, and samples.
+# Results: DIR/results.tar.gz (logs, JSON, PNG, summary.txt), DIR/summary.txt,
+# the exported models DIR/world.safetensors (f16) and DIR/world-damsm.safetensors
+# (what engine generate and engine eval take), and the whole AttnGAN training
+# checkpoint (for --resume) in parts of 15 MB:
+# DIR/attngan-checkpoint.safetensors.part-00, -01, ... (cat them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -43,7 +48,7 @@ ROOT=$PWD
 mode=run
 bin=""
 out="${OUT:-$ROOT/gpu-check-out}"
-budget=480
+budget=540
 skip=""
 damsm_in=""
 while [ $# -gt 0 ]; do
@@ -55,7 +60,7 @@ while [ $# -gt 0 ]; do
         --budget) budget="$2"; shift ;;
         --skip) skip="$2"; shift ;;
         --damsm) damsm_in="$2"; shift ;;
-        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -160,12 +165,13 @@ if [ "$mode" = dry ]; then
     attngan_filter=(shapes_losses)
     bench=(bench-kernels --quick --filter adam --reps 1)
     torch=(--device cpu --tiny)
-    damsm_train=(--steps 2 --scenes 32 --batch 4 --image-size 64)
-    gan_train=(--steps 2 --scenes 32 --batch 2 --stages 1)
+    damsm_train=(--steps 2 --scenes 32 --batch 4)
+    gan_train=(--steps 2 --scenes 32 --batch 2)
     profile=(bench-kernels --quick --profile --filter model)
     evals=(--captions 8)
     rp_images=100
     fd_images=16
+    reserve=0
 else
     LIMIT_TESTS=75
     LIMIT_EVAL=60
@@ -175,65 +181,79 @@ else
     attngan_filter=()
     bench=(bench-kernels --reps 10)
     torch=(--device cuda)
-    damsm_train=(--minutes 1 --batch 48 --image-size 64)
-    gan_train=(--minutes 1.5 --batch 20 --stages 2)
+    # The shipped model's recipe with the batches a GPU affords (AttnGAN's
+    # birds batch for G); the steps are bounded by the minutes.
+    damsm_train=(--minutes 1.5 --steps 1000000 --batch 48)
+    gan_train=(--steps 1000000 --batch 20)
     profile=(bench-kernels --profile)
     evals=(--captions 500)
     rp_images=500
     fd_images=1000
+    # Seconds kept back from AttnGAN's training for what follows it.
+    reserve=75
 fi
-[ -z "${GAN_MINUTES:-}" ] || gan_train=(--minutes "$GAN_MINUTES" --batch 20 --stages 2)
 
+# Measurements first, while nothing else runs on the GPU.
 step devices 30 "$engine" devices
 if command -v nvidia-smi >/dev/null 2>&1; then
     step nvidia-smi 15 nvidia-smi
 fi
-tests kernels-tiled tiled kernels "${kernel_filter[@]}"
-tests kernels-registers registers kernels "${kernel_filter[@]}"
 step bench 150 "$engine" "${bench[@]}" --json "$work/bench-engine.json"
 if python3 -c 'import torch' >/dev/null 2>&1; then
     step torch 150 python3 tools/gpu/torch_baseline.py "${torch[@]}" --json "$work/bench-torch.json"
 else
     echo "torch: skipped (python3 has no torch here)" | tee -a "$summary"
 fi
-if [ -n "$damsm_in" ]; then
-    mkdir -p "$work/damsm" && cp "$damsm_in" "$work/damsm/checkpoint.safetensors"
-    echo "train-damsm: skipped (guided by the carried $damsm_in)" | tee -a "$summary"
-else
-    step train-damsm 100 "$engine" train --model damsm --out "$work/damsm" --quiet --checkpoint-every 50 "${damsm_train[@]}"
-fi
+step profile "$LIMIT_PROFILE" "$engine" "${profile[@]}" --json "$work/profile.json"
+
+# Correctness: every kernel in each flavour, and the models.
+tests kernels-tiled tiled kernels "${kernel_filter[@]}"
+tests kernels-registers registers kernels "${kernel_filter[@]}"
+tests kernels-subgroups subgroups kernels "${kernel_filter[@]}"
+tests damsm-tests tiled damsm "${damsm_filter[@]}"
+tests attngan-tests tiled attngan "${attngan_filter[@]}"
+
+# The shipped model's recipe, given what is left of the budget.
 damsm="$work/damsm/checkpoint.safetensors"
 gan="$work/attngan/checkpoint.safetensors"
-step train-attngan 330 "$engine" train --model attngan --damsm "$damsm" \
-    --out "$work/attngan" --quiet --checkpoint-every 50 "${gan_train[@]}"
-step eval-oracle "$LIMIT_EVAL" "$engine" eval oracle --model "$gan" "${evals[@]}" \
+if [ -n "$damsm_in" ]; then
+    mkdir -p "$work/damsm" && cp "$damsm_in" "$damsm"
+    echo "train-damsm: skipped (guided by the carried $damsm_in)" | tee -a "$summary"
+else
+    step train-damsm 150 "$engine" train --model damsm --preset world --out "$work/damsm" \
+        --quiet --checkpoint-every 500 "${damsm_train[@]}"
+fi
+if [ "$mode" = run ]; then
+    left=$((budget - ($(date +%s) - start) - reserve - 15))
+    [ "$left" -ge 60 ] || left=60
+    minutes=${GAN_MINUTES:-$(awk "BEGIN { printf \"%.2f\", $left / 60 }")}
+    gan_train+=(--minutes "$minutes")
+    gan_limit=$(awk "BEGIN { printf \"%d\", $minutes * 60 + 60 }")
+    echo "train-attngan: ${minutes} minutes" | tee -a "$summary"
+else
+    gan_limit=300
+fi
+step train-attngan "$gan_limit" "$engine" train --model attngan --preset world \
+    --damsm "$damsm" --out "$work/attngan" --quiet --checkpoint-every 500 "${gan_train[@]}"
+step export-attngan 30 "$engine" export "$gan" -o "$out/world.safetensors" --f16
+step export-damsm 30 "$engine" export "$damsm" -o "$out/world-damsm.safetensors"
+model="$out/world.safetensors"
+step eval-oracle "$LIMIT_EVAL" "$engine" eval oracle --model "$model" "${evals[@]}" \
     --json "$work/eval-oracle.json" --grid "$work/eval-oracle-grid.png"
-step eval-r-precision "$LIMIT_EVAL" "$engine" eval r-precision --damsm "$damsm" --model "$gan" \
+step eval-r-precision "$LIMIT_EVAL" "$engine" eval r-precision --damsm "$damsm" --model "$model" \
     --images "$rp_images" --json "$work/eval-r-precision.json"
-step eval-fd "$LIMIT_EVAL" "$engine" eval fd --damsm "$damsm" --model "$gan" --images "$fd_images" \
+step eval-fd "$LIMIT_EVAL" "$engine" eval fd --damsm "$damsm" --model "$model" --images "$fd_images" \
     --json "$work/eval-fd.json"
-step generate 40 "$engine" generate --model "$gan" -n 4 --seed 1 \
+step generate 40 "$engine" generate --model "$model" -n 4 --seed 1 \
     -o "$work/samples.png" \
     "a big red circle at the top left on a white background" \
     "a small blue square in the center on a black background" \
     "a green triangle at the bottom right on a grey background"
-
-step profile "$LIMIT_PROFILE" "$engine" "${profile[@]}" --json "$work/profile.json"
-tests damsm-tests tiled damsm "${damsm_filter[@]}"
-tests attngan-tests tiled attngan "${attngan_filter[@]}"
 echo "total: $(($(date +%s) - start))s of a ${budget}s budget" | tee -a "$summary"
-[ -f "$work/damsm/checkpoint.safetensors" ] && cp "$work/damsm/checkpoint.safetensors" "$out/damsm.safetensors"
-# The sampler's part of the AttnGAN checkpoint (G, its moving average, the
-# text encoder, the metadata): what generate and eval need, a third of the whole.
-if [ -f "$gan" ] && ! python3 -c 'import safetensors.numpy' >/dev/null 2>&1; then
-    echo "strip: skipped (python3 has no safetensors here)" | tee -a "$summary"
-elif [ -f "$gan" ]; then
-    if python3 tools/gpu/sampler_checkpoint.py "$gan" "$work/attngan-sampler.safetensors" >>"$work/strip.log" 2>&1; then
-        split -b 15M -d "$work/attngan-sampler.safetensors" "$out/attngan-sampler.safetensors.part-"
-    else
-        echo "strip: FAILED (see strip.log)" | tee -a "$summary"
-    fi
-fi
+
+# The whole AttnGAN checkpoint (discriminators and optimiser state too, so
+# a later run can --resume it), in parts under the 16 MiB a file may have.
+[ -f "$gan" ] && split -b 15M -d "$gan" "$out/attngan-checkpoint.safetensors.part-"
 # Everything small in one file (the device tool brings back at most 8 files).
 (cd "$work" && find . -maxdepth 2 \( -name '*.log' -o -name '*.json' -o -name '*.png' -o -name '*.txt' \) -print0 |
     tar --null -czf "$out/results.tar.gz" -T -)
