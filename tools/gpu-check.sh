@@ -206,7 +206,12 @@ else
 fi
 step profile "$LIMIT_PROFILE" "$engine" "${profile[@]}" --json "$work/profile.json"
 
-# Correctness: every kernel in each flavour, and the models.
+# Correctness: every kernel in each flavour, and the models. The model tests
+# run the engine binary at the path cargo compiled into them
+# (target/release/engine of this checkout), which is not carried.
+if [ "$mode" = run ] && [ ! -x target/release/engine ]; then
+    mkdir -p target/release && cp "$engine" target/release/engine
+fi
 tests kernels-tiled tiled kernels "${kernel_filter[@]}"
 tests kernels-registers registers kernels "${kernel_filter[@]}"
 tests kernels-subgroups subgroups kernels "${kernel_filter[@]}"
