@@ -82,10 +82,11 @@ fn backward_ref(
     (dx, dg, db)
 }
 
-/// The magnitude of the terms of xhat = (x - mean) * invstd: (|x| + |mean|)
-/// * invstd. Where a channel's few values nearly agree, x - mean cancels, and
-/// float rounding of x and the mean, not of the small difference, sets the
-/// attainable accuracy (an H200 missed 1e-4 by 9% at [3, 129] against |xhat|).
+/// The magnitude of the terms of xhat = (x - mean) invstd, that is
+/// (|x| + |mean|) invstd. Where a channel's few values nearly agree, x - mean
+/// cancels, and float rounding of x and the mean, not of the small
+/// difference, sets the attainable accuracy (an H200 missed 1e-4 by 9% at
+/// [3, 129] against |xhat|).
 fn xhat_scale(x: &[f64], shape: &[usize]) -> Vec<f64> {
     let (_, c, inner) = dims(shape);
     let st = stats(x, shape);

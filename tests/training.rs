@@ -533,3 +533,165 @@ fn train_and_generate_on_a_folder_from_the_command_line() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `engine eval r-precision` and `engine eval fd` with --data: a folder's
+/// held-out split (split.txt) scores the models trained on that folder, with
+/// the candidates and chance the split allows; other data is refused.
+#[test]
+fn eval_on_a_folder_from_the_command_line() {
+    let exe = env!("CARGO_BIN_EXE_engine");
+    let dir = temp_dir("folder-eval");
+    let data = dir.join("shapes");
+    std::fs::create_dir_all(&data).unwrap();
+    let colours = [
+        ("red", [220u8, 30, 30]),
+        ("blue", [30, 30, 220]),
+        ("green", [30, 200, 30]),
+        ("yellow", [230, 220, 40]),
+    ];
+    let mut split = String::new();
+    for i in 0..36u32 {
+        let (name, rgb) = colours[i as usize % 4];
+        let big = i % 3 == 0;
+        let img = image::RgbImage::from_fn(40, 40, |x, y| {
+            let r = if big { 15 } else { 8 };
+            if (x as i32 - 20).pow(2) + (y as i32 - 20).pow(2) < r * r {
+                image::Rgb(rgb)
+            } else {
+                image::Rgb([245, 245, 245])
+            }
+        });
+        let file = format!("d{i:02}.png");
+        img.save(data.join(&file)).unwrap();
+        let size = if big { "big" } else { "small" };
+        std::fs::write(
+            data.join(format!("d{i:02}.txt")),
+            format!("a {size} {name} disc\na {name} disc on white\n"),
+        )
+        .unwrap();
+        let part = if i % 3 == 1 { "test" } else { "train" };
+        split.push_str(&format!("{part} {file}\n"));
+    }
+    std::fs::write(data.join("split.txt"), split).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(exe).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (d, g) = (dir.join("damsm"), dir.join("gan"));
+    let datas = data.to_str().unwrap();
+    let (ok, text) = run(&[
+        "train",
+        "--data",
+        datas,
+        "--out",
+        d.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--image-size",
+        "32",
+        "--quiet",
+    ]);
+    assert!(ok, "{text}");
+    let dck = d.join("checkpoint.safetensors");
+    let dcks = dck.to_str().unwrap();
+    let (ok, text) = run(&[
+        "train",
+        "--model",
+        "attngan",
+        "--data",
+        datas,
+        "--damsm",
+        dcks,
+        "--out",
+        g.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--stages",
+        "1",
+        "--base-size",
+        "32",
+        "--quiet",
+    ]);
+    assert!(ok, "{text}");
+    let gck = g.join("checkpoint.safetensors");
+    let gcks = gck.to_str().unwrap();
+
+    // Without --data: refused, and told which flag scores it.
+    let (ok, text) = run(&["eval", "r-precision", "--damsm", dcks, "--model", gcks]);
+    assert!(
+        !ok && text.contains("was trained on folder")
+            && text.contains(&format!(
+                "--data {}",
+                data.canonicalize().unwrap().display()
+            )),
+        "{text}"
+    );
+    // On its held-out split: 12 images, so each caption among 12.
+    let json = dir.join("rp.json");
+    let (ok, text) = run(&[
+        "eval",
+        "r-precision",
+        "--damsm",
+        dcks,
+        "--model",
+        gcks,
+        "--data",
+        datas,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("12 held-out images of folder"), "{text}");
+    assert!(
+        text.contains("top-1 among 12 captions") && text.contains("chance 8.33%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("generator") && text.contains("ceiling: the real images at 32x32"),
+        "{text}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(doc["data"]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("folder "));
+    assert_eq!(doc["rows"]["generator"]["candidates"], 12);
+    let mean = doc["rows"]["ceiling"]["mean"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&mean), "{doc}");
+    let (ok, text) = run(&[
+        "eval", "fd", "--damsm", dcks, "--model", gcks, "--data", datas,
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("12 real held-out images")
+            && text.contains("ceiling: real images, 6 against the other 6")
+            && text.contains("floor: each real image flattened"),
+        "{text}"
+    );
+    // Another folder, or the world, is not what these were trained on.
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let (ok, text) = run(&[
+        "eval",
+        "fd",
+        "--damsm",
+        dcks,
+        "--model",
+        gcks,
+        "--data",
+        other.to_str().unwrap(),
+    ]);
+    assert!(!ok && text.contains("cannot be scored on folder"), "{text}");
+    let (ok, text) = run(&[
+        "eval", "fd", "--data", "world", "--model", gcks, "--damsm", dcks,
+    ]);
+    assert!(!ok && text.contains("was trained on folder"), "{text}");
+    std::fs::remove_dir_all(dir).ok();
+}

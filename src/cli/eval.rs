@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use engine::data::oracle::{ImageReport, OracleScores, Tally};
+use engine::data::world::Split;
+use engine::data::DataSpec;
 use engine::train::attngan::Sampler;
 use engine::train::damsm::load_damsm;
 use engine::train::eval::{self, EvalSet, EVAL_WORLD_SEED};
@@ -37,12 +39,15 @@ pub enum EvalCommand {
         /// An AttnGAN checkpoint: score its images; without it, only real images are scored.
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Held-out captions (one image each); at least 100.
+        /// Held-out captions (one image each); at least 100 on the world
+        /// (with --data: up to the held-out split's size).
         #[arg(long, default_value_t = 500)]
         images: usize,
         /// Random draws of the mismatched captions.
         #[arg(long, default_value_t = 10)]
         draws: usize,
+        #[command(flatten)]
+        data: DataArg,
         #[command(flatten)]
         common: Common,
     },
@@ -53,12 +58,24 @@ pub enum EvalCommand {
         damsm: PathBuf,
         #[arg(long, default_value = "runs/attngan/checkpoint.safetensors")]
         model: PathBuf,
-        /// Images per set; at least 1000 for a stable figure.
+        /// Images per set; at least 1000 for a stable figure (with --data:
+        /// up to the held-out split's size).
         #[arg(long, default_value_t = 1000)]
         images: usize,
         #[command(flatten)]
+        data: DataArg,
+        #[command(flatten)]
         common: Common,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DataArg {
+    /// Score on the held-out split of this data instead of the built-in
+    /// world's: the folder or CUB root the checkpoints were trained on
+    /// (`world`, the default, is the world's test scenes).
+    #[arg(long, value_parser = engine::data::spec::parse_arg)]
+    data: Option<DataSpec>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -90,14 +107,23 @@ pub fn eval(cmd: &EvalCommand) -> Result<()> {
             model,
             images,
             draws,
+            data,
             common,
-        } => r_precision(damsm, model.as_deref(), *images, *draws, common),
+        } => r_precision(
+            damsm,
+            model.as_deref(),
+            *images,
+            *draws,
+            &data.spec(),
+            common,
+        ),
         EvalCommand::Fd {
             damsm,
             model,
             images,
+            data,
             common,
-        } => fd(damsm, model, *images, common),
+        } => fd(damsm, model, *images, &data.spec(), common),
     }
 }
 
@@ -120,8 +146,19 @@ fn exists(path: &Path, what: &str, train: &str) -> Result<()> {
 }
 
 /// What every report says of itself: the command, device, data and checkpoints.
-fn header(rt: &Runtime, common: &Common, what: &str, n: usize) -> serde_json::Value {
+fn header(
+    rt: &Runtime,
+    common: &Common,
+    what: &str,
+    data: &DataSpec,
+    n: usize,
+) -> serde_json::Value {
     let info = rt.adapter_info();
+    let data = if data.is_world() {
+        serde_json::json!({"source": "built-in world", "world_seed": EVAL_WORLD_SEED, "split": "test", "scenes": n})
+    } else {
+        serde_json::json!({"source": data.id(), "split": "test", "images": n})
+    };
     serde_json::json!({
         "eval": what,
         "command": std::env::args().collect::<Vec<_>>().join(" "),
@@ -130,7 +167,7 @@ fn header(rt: &Runtime, common: &Common, what: &str, n: usize) -> serde_json::Va
         "driver": format!("{} {}", info.driver, info.driver_info),
         "seed": common.seed,
         "use_ema": !common.no_ema, "ca_noise": !common.no_ca_noise,
-        "data": {"source": "built-in world", "world_seed": EVAL_WORLD_SEED, "split": "test", "scenes": n},
+        "data": data,
         "unix_time": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     })
 }
@@ -156,26 +193,86 @@ fn write_json(path: Option<&Path>, doc: serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-fn load_generator(rt: &Runtime, model: &Path, common: &Common) -> Result<Sampler> {
+/// `data`: what --data names (None: a command without --data, the world).
+fn load_generator(
+    rt: &Runtime,
+    model: &Path,
+    data: Option<&DataSpec>,
+    common: &Common,
+) -> Result<Sampler> {
     exists(model, "AttnGAN model", "engine train --model attngan")?;
     let mut s = Sampler::load(rt, model, !common.no_ema)?;
     s.ca_noise = !common.no_ca_noise;
-    on_world(model, &s.data)?;
+    match data {
+        Some(data) => check_data(model, &s.data, data, true)?,
+        None => on_world(model, &s.data)?,
+    }
     Ok(s)
 }
 
-/// engine eval scores on held-out captions of the built-in world: a model
-/// trained on other data (its vocabulary, its pictures) is refused, not
-/// silently scored on the world.
+/// The oracle scores on held-out captions of the built-in world, and so do
+/// r-precision and fd without --data: a model trained on other data (its
+/// vocabulary, its pictures) is refused, not silently scored on the world.
 fn on_world(path: &Path, data: &str) -> Result<()> {
-    if data == "world" {
+    check_data(path, data, &DataSpec::World, false)
+}
+
+/// A checkpoint trained on `trained_on` (a [`DataSpec::id`]) is scored only
+/// on that data; `data_flag`: whether the command takes --data (the hint).
+fn check_data(path: &Path, trained_on: &str, data: &DataSpec, data_flag: bool) -> Result<()> {
+    if trained_on == data.id() {
         return Ok(());
     }
+    let hint = match (data.is_world(), data_flag) {
+        (true, true) => {
+            let dir = trained_on.split_once(' ').map_or(trained_on, |(_, d)| d);
+            format!("score it on that data's held-out split with --data {dir}")
+        }
+        (true, false) => "the oracle knows only the built-in world; `engine eval r-precision` and `engine eval fd` take --data for other data".into(),
+        (false, _) => format!("it cannot be scored on {} (--data); pass the data it was trained on", data.id()),
+    };
     Err(engine::Error::Checkpoint {
         path: path.display().to_string(),
-        message: format!(
-            "was trained on {data}; engine eval scores on the built-in world's held-out captions, so it needs a model trained on the world"
-        ),
+        message: format!("was trained on {trained_on}; {hint}"),
+    })
+}
+
+impl DataArg {
+    fn spec(&self) -> DataSpec {
+        self.data.clone().unwrap_or(DataSpec::World)
+    }
+}
+
+/// Held-out images of --data (a folder or CUB root), one caption each
+/// (chosen by `seed`), at most `n`, the images at side `res` (centre crops).
+struct HeldOut {
+    captions: Vec<String>,
+    images: Vec<image::RgbImage>,
+    summary: String,
+}
+
+fn held_out(data: &DataSpec, n: usize, res: usize, seed: u64) -> Result<HeldOut> {
+    let (source, summary) = data
+        .open(Split::Test)
+        .map_err(|e| bad("eval", e.to_string()))?;
+    let n = n.min(source.len());
+    let mut rng = engine::data::rng::SplitMix64::keyed(&[seed, 0xE7A1]);
+    let mut no_rng = engine::data::rng::SplitMix64::new(seed);
+    let (mut captions, mut images) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for i in 0..n {
+        let item = source
+            .item(i, res as u32, false, &mut no_rng)
+            .map_err(|e| bad("eval", e.to_string()))?;
+        if item.captions.is_empty() {
+            continue;
+        }
+        captions.push(item.captions[rng.below(item.captions.len())].clone());
+        images.push(item.image);
+    }
+    Ok(HeldOut {
+        captions,
+        images,
+        summary,
     })
 }
 
@@ -204,7 +301,7 @@ fn oracle(model: &Path, n: usize, common: &Common, grid: Option<&Path>) -> Resul
         ));
     }
     let rt = Runtime::new()?;
-    let g = load_generator(&rt, model, common)?;
+    let g = load_generator(&rt, model, None, common)?;
     let res = g.image_size();
     let set = EvalSet::new(0, n, common.seed);
     println!(
@@ -241,7 +338,7 @@ fn oracle(model: &Path, n: usize, common: &Common, grid: Option<&Path>) -> Resul
     if let Some(path) = grid {
         write_grid(path, &out.images, &set.captions, &out.reports)?;
     }
-    let mut doc = header(&rt, common, "oracle", n);
+    let mut doc = header(&rt, common, "oracle", &DataSpec::World, n);
     doc["model"] = checkpoint_json(model)?;
     doc["image_size"] = res.into();
     doc["rows"] = serde_json::json!({
@@ -307,13 +404,16 @@ fn r_precision(
     model: Option<&Path>,
     n: usize,
     draws: usize,
+    data: &DataSpec,
     common: &Common,
 ) -> Result<()> {
-    if !(100..=100_000).contains(&n) {
+    let least = if data.is_world() { 100 } else { 2 };
+    if !(least..=100_000).contains(&n) {
         return Err(bad(
             "eval r-precision",
             format!(
-                "--images {n} must be between 100 and 100000 (each caption is ranked among 100)"
+                "--images {n} must be between {least} and 100000 (each caption is ranked among 100{})",
+                if data.is_world() { "" } else { ", or among all held-out images where fewer" }
             ),
         ));
     }
@@ -326,26 +426,56 @@ fn r_precision(
     exists(damsm_path, "DAMSM", "engine train --model damsm")?;
     let rt = Runtime::new()?;
     let (damsm, vocab, ck) = load_damsm(&rt, damsm_path)?;
-    on_world(damsm_path, &engine::data::DataSpec::id_of(&ck.metadata))?;
-    let g = model.map(|m| load_generator(&rt, m, common)).transpose()?;
-    let set = EvalSet::new(0, n, common.seed);
+    check_data(damsm_path, &DataSpec::id_of(&ck.metadata), data, true)?;
+    let g = model
+        .map(|m| load_generator(&rt, m, Some(data), common))
+        .transpose()?;
+    let res = g
+        .as_ref()
+        .map_or(damsm.config.image_size, |g| g.image_size());
+    // The captions, and the real images at `res` (the ceiling).
+    let (captions, reals, what) = if data.is_world() {
+        let set = EvalSet::new(0, n, common.seed);
+        let what = format!(
+            "{n} held-out captions of the built-in world, test split, world seed {EVAL_WORLD_SEED}"
+        );
+        (set.captions.clone(), set.renders(res), what)
+    } else {
+        let h = held_out(data, n, res, common.seed)?;
+        println!("data: {}", h.summary);
+        let what = format!("{} held-out images of {}", h.images.len(), data.id());
+        (h.captions, h.images, what)
+    };
+    let candidates = reals.len().min(100);
+    if candidates < 2 {
+        return Err(bad(
+            "eval r-precision",
+            format!("{what}: R-precision needs at least 2 captioned held-out images"),
+        ));
+    }
     println!(
-        "R-precision (top-1 among 100 captions, {n} held-out captions of the built-in world, test split, world seed {EVAL_WORLD_SEED}, seed {}, {draws} draws) on {}",
+        "R-precision (top-1 among {candidates} captions, {what}, seed {}, {draws} draws) on {}",
         common.seed,
         rt.adapter_info().name
     );
+    if candidates < 100 {
+        println!(
+            "(AttnGAN ranks among 100 captions; this held-out split has {candidates} images, so chance is 1 in {candidates})"
+        );
+    }
     println!(
         "scored by DAMSM {} (fnv1a64 {})",
         damsm_path.display(),
         eval::file_hash(damsm_path)?
     );
-    let sentences = eval::sentence_features(&rt, &damsm, &vocab, &set.captions, common.seed)?;
+    let chance = format!("(chance {:.2}%)", 100.0 / candidates as f64);
+    let sentences = eval::sentence_features(&rt, &damsm, &vocab, &captions, common.seed)?;
     let mut rows = serde_json::Map::new();
     let mut line = |label: &str, key: &str, images: &[image::RgbImage]| -> Result<()> {
         let feats = eval::image_features(&rt, &damsm, images)?;
-        let r = eval::r_precision_of(&feats, &sentences, 100, draws, common.seed)?;
+        let r = eval::r_precision_of(&feats, &sentences, candidates, draws, common.seed)?;
         println!(
-            "{label:<40} {:>6.2}% ± {:.2}%   (chance 1%)",
+            "{label:<40} {:>6.2}% ± {:.2}%   {chance}",
             100.0 * r.mean,
             100.0 * r.std
         );
@@ -355,19 +485,17 @@ fn r_precision(
         );
         Ok(())
     };
-    let res = g
-        .as_ref()
-        .map_or(damsm.config.image_size, |g| g.image_size());
     if let Some(g) = &g {
-        let images = g.draw(&rt, &set.captions, common.seed)?;
+        let images = g.draw(&rt, &captions, common.seed)?;
         line("generator", "generator", &images)?;
     }
-    line(
-        &format!("ceiling: the world's renders at {res}x{res}"),
-        "ceiling",
-        &set.renders(res),
-    )?;
-    let mut doc = header(&rt, common, "r-precision", n);
+    let ceiling = if data.is_world() {
+        format!("ceiling: the world's renders at {res}x{res}")
+    } else {
+        format!("ceiling: the real images at {res}x{res}")
+    };
+    line(&ceiling, "ceiling", &reals)?;
+    let mut doc = header(&rt, common, "r-precision", data, reals.len());
     doc["damsm"] = checkpoint_json(damsm_path)?;
     if let Some(m) = model {
         doc["model"] = checkpoint_json(m)?;
@@ -376,7 +504,7 @@ fn r_precision(
     write_json(common.json.as_deref(), doc)
 }
 
-fn fd(damsm_path: &Path, model: &Path, n: usize, common: &Common) -> Result<()> {
+fn fd(damsm_path: &Path, model: &Path, n: usize, data: &DataSpec, common: &Common) -> Result<()> {
     if !(10..=100_000).contains(&n) {
         return Err(bad(
             "eval fd",
@@ -388,9 +516,12 @@ fn fd(damsm_path: &Path, model: &Path, n: usize, common: &Common) -> Result<()> 
     exists(damsm_path, "DAMSM", "engine train --model damsm")?;
     let rt = Runtime::new()?;
     let (damsm, _, ck) = load_damsm(&rt, damsm_path)?;
-    on_world(damsm_path, &engine::data::DataSpec::id_of(&ck.metadata))?;
-    let g = load_generator(&rt, model, common)?;
+    check_data(damsm_path, &DataSpec::id_of(&ck.metadata), data, true)?;
+    let g = load_generator(&rt, model, Some(data), common)?;
     let res = g.image_size();
+    if !data.is_world() {
+        return fd_on_data(&rt, &damsm, &g, damsm_path, model, n, data, common);
+    }
     let set = EvalSet::new(0, n, common.seed);
     let reference = EvalSet::new(2_000_000, n, common.seed ^ 0x2EF);
     println!(
@@ -433,10 +564,102 @@ fn fd(damsm_path: &Path, model: &Path, n: usize, common: &Common) -> Result<()> 
         "floor",
         &backgrounds,
     )?;
-    let mut doc = header(&rt, common, "fd-damsm", n);
+    let mut doc = header(&rt, common, "fd-damsm", data, n);
     doc["damsm"] = checkpoint_json(damsm_path)?;
     doc["model"] = checkpoint_json(model)?;
     doc["image_size"] = res.into();
     doc["rows"] = serde_json::Value::Object(rows);
     write_json(common.json.as_deref(), doc)
+}
+
+/// FD-DAMSM on the held-out split of --data: the generator's images for the
+/// held-out captions against the real held-out images. Ceiling: half of the
+/// real images against the other half (FD grows as sets shrink, so it is a
+/// pessimistic ceiling); floor: each real image flattened to its mean colour.
+#[allow(clippy::too_many_arguments)]
+fn fd_on_data(
+    rt: &Runtime,
+    damsm: &engine::models::damsm::Damsm,
+    g: &Sampler,
+    damsm_path: &Path,
+    model: &Path,
+    n: usize,
+    data: &DataSpec,
+    common: &Common,
+) -> Result<()> {
+    let res = g.image_size();
+    let h = held_out(data, n, res, common.seed)?;
+    println!("data: {}", h.summary);
+    let n = h.images.len();
+    if n < 10 {
+        return Err(bad(
+            "eval fd",
+            format!(
+                "{} has {n} captioned held-out images; FD-DAMSM needs at least 10 (1000 or more for a stable figure)",
+                data.id()
+            ),
+        ));
+    }
+    println!(
+        "FD-DAMSM ({n} generated images against the {n} real held-out images of {}, {res}x{res}; seed {}) on {}",
+        data.id(),
+        common.seed,
+        rt.adapter_info().name
+    );
+    if n < 1000 {
+        println!("(fewer than 1000 images: FD-DAMSM is biased upwards and noisy at this size; compare only figures of the same size)");
+    }
+    println!(
+        "features: global image features of DAMSM {} (fnv1a64 {}); lower is better",
+        damsm_path.display(),
+        eval::file_hash(damsm_path)?
+    );
+    let real = eval::image_features(rt, damsm, &h.images)?;
+    let generated = g.draw(rt, &h.captions, common.seed)?;
+    let mut rows = serde_json::Map::new();
+    let mut line = |label: &str, key: &str, d: f64| {
+        println!("{label:<52} {d:>10.4}");
+        rows.insert(key.into(), d.into());
+    };
+    let feats = eval::image_features(rt, damsm, &generated)?;
+    line(
+        "generator",
+        "generator",
+        eval::frechet_distance(&feats, &real)?,
+    );
+    let half = n / 2;
+    line(
+        &format!(
+            "ceiling: real images, {half} against the other {}",
+            n - half
+        ),
+        "ceiling",
+        eval::frechet_distance(&real[..half], &real[half..])?,
+    );
+    let flat: Vec<image::RgbImage> = h.images.iter().map(flat_mean).collect();
+    let feats = eval::image_features(rt, damsm, &flat)?;
+    line(
+        "floor: each real image flattened to its mean colour",
+        "floor",
+        eval::frechet_distance(&feats, &real)?,
+    );
+    let mut doc = header(rt, common, "fd-damsm", data, n);
+    doc["damsm"] = checkpoint_json(damsm_path)?;
+    doc["model"] = checkpoint_json(model)?;
+    doc["image_size"] = res.into();
+    doc["rows"] = serde_json::Value::Object(rows);
+    write_json(common.json.as_deref(), doc)
+}
+
+/// An image of one colour: `img`'s mean.
+fn flat_mean(img: &image::RgbImage) -> image::RgbImage {
+    let mut sum = [0u64; 3];
+    for p in img.pixels() {
+        for (s, v) in sum.iter_mut().zip(p.0) {
+            *s += v as u64;
+        }
+    }
+    let count = (img.width() as u64 * img.height() as u64).max(1);
+    let mean = image::Rgb(sum.map(|s| (s / count) as u8));
+    image::RgbImage::from_pixel(img.width(), img.height(), mean)
 }

@@ -92,11 +92,11 @@ impl DataSpec {
                     format!("the {split:?} lines of split.txt")
                 } else {
                     format!(
-                        "no split.txt: the {} tenth chosen by path hash",
+                        "no split.txt: {} chosen by path hash",
                         if split == Split::Test {
-                            "held-out"
+                            "the held-out tenth"
                         } else {
-                            "other nine"
+                            "the other nine tenths"
                         }
                     )
                 };
