@@ -1,2 +1,3 @@
 //! Helpers shared by several test binaries.
+pub mod kill;
 pub mod perturb;
