@@ -757,3 +757,140 @@ fn data_spec_splits_folders_by_hash_and_refuses_mostly_bad_ones() {
     let _ = std::fs::remove_dir_all(root);
     let _ = std::fs::remove_dir_all(cub);
 }
+
+/// A paletted PNG (4-bit indices into a 3-colour palette), 13x9.
+fn write_paletted_png(path: &Path) {
+    let file = std::fs::File::create(path).unwrap();
+    let (w, h) = (13u32, 9u32);
+    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), w, h);
+    enc.set_color(png::ColorType::Indexed);
+    enc.set_depth(png::BitDepth::Four);
+    enc.set_palette(vec![200, 20, 20, 20, 20, 200, 250, 250, 250]);
+    let mut writer = enc.write_header().unwrap();
+    // Two pixels per byte; index 0 (red) on the left half, 2 (white) on the right.
+    let row: Vec<u8> = (0..w.div_ceil(2))
+        .map(|b| {
+            let px = |x: u32| if x < w / 2 { 0u8 } else { 2 };
+            (px(2 * b) << 4) | if 2 * b + 1 < w { px(2 * b + 1) } else { 0 }
+        })
+        .collect();
+    let data: Vec<u8> = (0..h).flat_map(|_| row.clone()).collect();
+    writer.write_image_data(&data).unwrap();
+}
+
+/// A baseline CMYK JPEG (four components, Adobe marker, no colour
+/// transform) of one flat colour, 16x16: DC-only blocks, written by hand,
+/// since no encoder at hand writes CMYK. `cmyk`: the four stored samples.
+fn write_cmyk_jpeg(path: &Path, cmyk: [u8; 4]) {
+    let mut b: Vec<u8> = vec![0xFF, 0xD8];
+    let mut segment = |marker: u8, body: &[u8]| {
+        b.extend([0xFF, marker]);
+        b.extend(((body.len() + 2) as u16).to_be_bytes());
+        b.extend(body);
+    };
+    // Adobe APP14: version 100, no flags, transform 0 (plain CMYK).
+    segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x00");
+    // One quantisation table of ones.
+    segment(0xDB, &[[0u8].as_slice(), &[1u8; 64]].concat());
+    // SOF0: 8-bit, 16x16, four components, no subsampling, table 0.
+    let mut sof = vec![8, 0, 16, 0, 16, 4];
+    for id in 1..=4u8 {
+        sof.extend([id, 0x11, 0]);
+    }
+    segment(0xC0, &sof);
+    // DC table: categories 0..=11, every code 4 bits long (0000..1011).
+    let mut dht = vec![0x00];
+    let mut bits = [0u8; 16];
+    bits[3] = 12;
+    dht.extend(bits);
+    dht.extend(0..12u8);
+    segment(0xC4, &dht);
+    // AC table: end-of-block alone, code "0".
+    let mut dht = vec![0x10];
+    let mut bits = [0u8; 16];
+    bits[0] = 1;
+    dht.extend(bits);
+    dht.push(0x00);
+    segment(0xC4, &dht);
+    let mut sos = vec![4];
+    for id in 1..=4u8 {
+        sos.extend([id, 0x00]);
+    }
+    sos.extend([0, 63, 0]);
+    segment(0xDA, &sos);
+    // Entropy-coded data: four MCUs; the first codes each component's DC
+    // (8 * (sample - 128)), the rest a difference of 0; every block ends at once.
+    let (mut acc, mut n, mut out) = (0u64, 0u32, Vec::new());
+    let mut put = |value: u64, len: u32, out: &mut Vec<u8>| {
+        acc = (acc << len) | value;
+        n += len;
+        while n >= 8 {
+            let byte = (acc >> (n - 8)) as u8;
+            out.push(byte);
+            if byte == 0xFF {
+                out.push(0x00);
+            }
+            n -= 8;
+        }
+        acc &= (1u64 << n) - 1;
+        n
+    };
+    let mut pending = 0;
+    for mcu in 0..4 {
+        for &c in &cmyk {
+            let dc = if mcu == 0 { 8 * (c as i64 - 128) } else { 0 };
+            let size = 64 - dc.unsigned_abs().leading_zeros();
+            put(size as u64, 4, &mut out);
+            if size > 0 {
+                let bits = if dc < 0 { dc + (1 << size) - 1 } else { dc };
+                put(bits as u64, size, &mut out);
+            }
+            pending = put(0, 1, &mut out);
+        }
+    }
+    let pad = (8 - pending % 8) % 8;
+    put((1u64 << pad) - 1, pad, &mut out);
+    b.extend(out);
+    b.extend([0xFF, 0xD9]);
+    std::fs::write(path, b).unwrap();
+}
+
+/// Paletted PNGs and CMYK JPEGs, the formats of the list that the
+/// other tests do not write, load as RGB like any other image.
+#[test]
+fn folder_reads_paletted_png_and_cmyk_jpeg() {
+    let root = temp_dir("palette-cmyk");
+    write_paletted_png(&root.join("palette.png"));
+    write_cmyk_jpeg(&root.join("cmyk.jpg"), [20, 200, 230, 10]);
+    write(&root.join("palette.txt"), "red on the left\n");
+    write(&root.join("cmyk.txt"), "a flat cmyk colour\n");
+    // Decoded directly: a 4-component JPEG becomes RGB.
+    let img = image::open(root.join("cmyk.jpg")).unwrap();
+    assert_eq!((img.width(), img.height()), (16, 16));
+    let f = Folder::open(&FolderConfig::new(&root)).unwrap();
+    assert_eq!(
+        (f.len(), f.skipped.skipped),
+        (2, 0),
+        "{:?}",
+        f.skipped.reasons
+    );
+    let mut rng = engine::data::rng::SplitMix64::new(1);
+    let mut seen = Vec::new();
+    for i in 0..f.len() {
+        let item = engine::data::Source::item(&f, i, 32, false, &mut rng).unwrap();
+        assert_eq!(item.image.dimensions(), (32, 32));
+        seen.push((item.captions[0].clone(), item.image));
+    }
+    // The palette's colours come through: red at the left edge, white at the right.
+    let (_, pal) = seen.iter().find(|(c, _)| c.starts_with("red")).unwrap();
+    let (l, r) = (pal.get_pixel(1, 16).0, pal.get_pixel(30, 16).0);
+    assert!(l[0] > 150 && l[1] < 80 && l[2] < 80, "left {l:?}");
+    assert!(r.iter().all(|&v| v > 200), "right {r:?}");
+    // The CMYK image is one flat colour.
+    let (_, flat) = seen.iter().find(|(c, _)| c.contains("cmyk")).unwrap();
+    let p0 = flat.get_pixel(0, 0).0;
+    assert!(flat
+        .pixels()
+        .all(|p| p.0.iter().zip(p0).all(|(a, b)| a.abs_diff(b) <= 2)));
+    std::fs::remove_dir_all(root).ok();
+}
