@@ -695,3 +695,69 @@ fn eval_on_a_folder_from_the_command_line() {
     assert!(!ok && text.contains("was trained on folder"), "{text}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A full disk while a checkpoint is written (its temporary file made a link
+/// to /dev/full, where every write fails with "no space left"): a clear
+/// error, a non-zero exit, and the previous checkpoint intact. An output
+/// folder that cannot be made fails before any training.
+#[test]
+fn a_full_disk_keeps_the_last_checkpoint_and_a_bad_out_folder_fails_at_once() {
+    use engine::nn::checkpoint::Checkpoint;
+    let exe = env!("CARGO_BIN_EXE_engine");
+    let dir = temp_dir("full-disk");
+    let out = dir.join("damsm");
+    let run = |extra: &[&str]| {
+        let o = std::process::Command::new(exe)
+            .args(["train", "--quiet", "--batch", "4", "--scenes", "8"])
+            .args(["--image-size", "32", "--checkpoint-every", "2", "--out"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+        (o.status.success(), text)
+    };
+    let (ok, text) = run(&["--steps", "2"]);
+    assert!(ok, "{text}");
+    let ck = out.join("checkpoint.safetensors");
+    let before = std::fs::read(&ck).unwrap();
+    std::os::unix::fs::symlink("/dev/full", out.join("checkpoint.safetensors.tmp")).unwrap();
+    let (ok, text) = run(&["--steps", "4", "--resume"]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("No space left")
+            && text.contains("disk full")
+            && text.contains("checkpoint.safetensors"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(&ck).unwrap(),
+        before,
+        "the last checkpoint changed"
+    );
+    assert_eq!(Checkpoint::load(&ck).unwrap().metadata["step"], "2");
+    // The disk has room again: the run resumes from step 2.
+    let _ = std::fs::remove_file(out.join("checkpoint.safetensors.tmp"));
+    let (ok, text) = run(&["--steps", "4", "--resume"]);
+    assert!(ok, "{text}");
+    assert_eq!(Checkpoint::load(&ck).unwrap().metadata["step"], "4");
+
+    // --out below a regular file: refused before the first step.
+    let file = dir.join("a-file");
+    std::fs::write(&file, "not a folder").unwrap();
+    let t0 = std::time::Instant::now();
+    let o = std::process::Command::new(exe)
+        .args(["train", "--quiet", "--steps", "1000", "--out"])
+        .arg(file.join("run"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(!o.status.success());
+    assert!(
+        text.contains("a-file/run") && !text.contains("step 10"),
+        "{text}"
+    );
+    assert!(t0.elapsed().as_secs() < 60, "it trained before failing");
+    std::fs::remove_dir_all(dir).ok();
+}
