@@ -349,7 +349,16 @@ fn cub_fixture(name: &str) -> PathBuf {
 #[test]
 fn cub_layout_loads_with_classes_bbox_crop_and_scales() {
     let root = cub_fixture("cub");
-    let train = Cub::open(&CubConfig::new(&root, Split::Train)).unwrap();
+    let mut calls = Vec::new();
+    let train = Cub::open_with_progress(&CubConfig::new(&root, Split::Train), &mut |d, t| {
+        calls.push((d, t))
+    })
+    .unwrap();
+    assert_eq!(
+        calls,
+        [(1, 2), (2, 2)],
+        "indexing reports each image checked"
+    );
     let test = Cub::open(&CubConfig::new(&root, Split::Test)).unwrap();
     assert_eq!((train.len(), test.len()), (2, 2));
     let mut rng = engine::data::rng::SplitMix64::new(1);
@@ -438,7 +447,11 @@ fn folder_fixture(name: &str) -> PathBuf {
 #[test]
 fn folder_loads_with_split_file_and_classes() {
     let root = folder_fixture("folder");
-    let all = Folder::open(&FolderConfig::new(&root)).unwrap();
+    // Indexing reports each image checked, out of all found.
+    let mut calls = Vec::new();
+    let all = Folder::open_with_progress(&FolderConfig::new(&root), &mut |d, t| calls.push((d, t)))
+        .unwrap();
+    assert_eq!(calls, [(1, 4), (2, 4), (3, 4), (4, 4)]);
     assert_eq!(all.len(), 4);
     assert_eq!(all.captions(0), ["an animal number 0", "second caption 0"]);
     let mut rng = engine::data::rng::SplitMix64::new(1);

@@ -124,6 +124,15 @@ pub fn class_id_of(key: &str) -> Option<u32> {
 
 impl Cub {
     pub fn open(cfg: &CubConfig) -> Result<Cub, DataError> {
+        Self::open_with_progress(cfg, &mut |_, _| {})
+    }
+
+    /// [`Cub::open`], calling `progress(checked, total)` after each image of
+    /// the split is checked.
+    pub fn open_with_progress(
+        cfg: &CubConfig,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Cub, DataError> {
         need_dir(&cfg.root, ROOT_HINT)?;
         let cub = cfg.root.join("CUB_200_2011");
         need_dir(&cub, "download CUB_200_2011 and unpack it here")?;
@@ -164,7 +173,9 @@ impl Cub {
         )?;
         let mut entries = Vec::new();
         let mut skipped = SkipReport::default();
-        for key in keys {
+        let total = keys.len();
+        for (checked, key) in keys.into_iter().enumerate() {
+            progress(checked + 1, total);
             match Self::entry(
                 cfg,
                 &cub,

@@ -128,6 +128,16 @@ fn read_split(root: &Path, split: Split) -> Result<Vec<PathBuf>, DataError> {
 
 impl Folder {
     pub fn open(cfg: &FolderConfig) -> Result<Folder, DataError> {
+        Self::open_with_progress(cfg, &mut |_, _| {})
+    }
+
+    /// [`Folder::open`], calling `progress(checked, total)` after each image
+    /// is checked (its header read, its captions found): a large folder takes
+    /// a while to index, and the caller says how far it got.
+    pub fn open_with_progress(
+        cfg: &FolderConfig,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Folder, DataError> {
         if !cfg.root.is_dir() {
             return Err(DataError::MissingDir {
                 path: cfg.root.clone(),
@@ -158,7 +168,9 @@ impl Folder {
         }
         let mut entries = Vec::new();
         let mut skipped = SkipReport::default();
-        for image in images {
+        let total = images.len();
+        for (checked, image) in images.into_iter().enumerate() {
+            progress(checked + 1, total);
             let class_id = first_dir(&cfg.root, &image)
                 .map(|c| classes[&c])
                 .unwrap_or(0);

@@ -100,7 +100,7 @@ impl DataSpec {
                         }
                     )
                 };
-                let f = Folder::open(&cfg)?;
+                let f = Folder::open_with_progress(&cfg, &mut indexing_progress(root))?;
                 let skipped = f.skipped.clone();
                 (Arc::new(f), skipped, how)
             }
@@ -109,7 +109,7 @@ impl DataSpec {
                     skip_bad: true,
                     ..CubConfig::new(root, split)
                 };
-                let c = Cub::open(&cfg)?;
+                let c = Cub::open_with_progress(&cfg, &mut indexing_progress(root))?;
                 let skipped = c.skipped.clone();
                 (Arc::new(c), skipped, format!("AttnGAN's {split:?} list"))
             }
@@ -136,6 +136,24 @@ impl DataSpec {
             skipped.skipped
         );
         Ok((source, summary))
+    }
+}
+
+/// Prints how far the indexing of a large folder got, one line every 5
+/// seconds (nothing for a folder indexed sooner).
+fn indexing_progress(root: &std::path::Path) -> impl FnMut(usize, usize) + '_ {
+    let start = std::time::Instant::now();
+    let mut last = start;
+    move |checked, total| {
+        if last.elapsed().as_secs_f64() >= 5.0 && checked < total {
+            last = std::time::Instant::now();
+            eprintln!(
+                "indexing {}: {checked} of {total} images checked ({:.0}%, {:.0} s)",
+                root.display(),
+                100.0 * checked as f64 / total as f64,
+                start.elapsed().as_secs_f64()
+            );
+        }
     }
 }
 
