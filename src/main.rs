@@ -37,6 +37,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so printing into a closed pipe (`engine devices |
+    // head -1`) panics; restore the default every Unix tool has: the process
+    // ends quietly. Checkpoints are written atomically, so a training run
+    // ended this way keeps its last one.
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to its default before any
+    // thread is started has no memory-safety requirements.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Train(a) => cli::train::train(&a).map_err(Into::into),

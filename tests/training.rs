@@ -761,3 +761,22 @@ fn a_full_disk_keeps_the_last_checkpoint_and_a_bad_out_folder_fails_at_once() {
     assert!(t0.elapsed().as_secs() < 60, "it trained before failing");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Output into a closed pipe (`engine devices | head -0`) ends the command
+/// by SIGPIPE, as for any Unix tool, not with a panic's backtrace.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .arg("devices")
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(13), "{}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}
