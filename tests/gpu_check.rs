@@ -25,7 +25,8 @@ fn gpu_check_dry_run_passes_every_step() {
     for step in [
         "devices",
         "bench",
-        "profile",
+        "profile-damsm",
+        "profile-attngan",
         "train-damsm",
         "train-attngan",
         "export-attngan",

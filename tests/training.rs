@@ -313,11 +313,13 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
         code == Some(1) && err.contains("--count 100000000"),
         "{err}"
     );
-    let (code, err) = run(&["devices"], Some(("ENGINE_KERNELS", "bogus")));
-    assert!(
-        code == Some(1) && err.contains("ENGINE_KERNELS") && err.contains("bogus"),
-        "{err}"
-    );
+    for var in ["ENGINE_KERNELS", "ENGINE_TRACE"] {
+        let (code, err) = run(&["devices"], Some((var, "bogus")));
+        assert!(
+            code == Some(1) && err.contains(var) && err.contains("bogus"),
+            "{err}"
+        );
+    }
     // The subgroups flavour forced where subgroups are missing: wgpu's GL
     // backend offers none (where GL runs at all; CI's lavapipe has EGL).
     let gl = std::process::Command::new(exe)
@@ -779,4 +781,45 @@ fn a_closed_pipe_ends_a_command_quietly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.signal(), Some(13), "{}: {err}", out.status);
     assert!(!err.contains("panicked"), "{err}");
+}
+
+/// ENGINE_TRACE=0 prints every dispatch with its kernel, defines, grid and
+/// time, and changes nothing it computes.
+#[test]
+fn engine_trace_names_every_kernel_and_changes_no_result() {
+    let dir = temp_dir("trace");
+    let run = |trace: Option<&str>, name: &str| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_engine"));
+        c.args(["generate", "a big red circle", "--seed", "3", "-o"])
+            .arg(dir.join(name))
+            .env("XDG_RUNTIME_DIR", "/tmp");
+        if let Some(t) = trace {
+            c.env("ENGINE_TRACE", t);
+        }
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let plain = run(None, "plain.png");
+    assert!(!plain.contains("trace:"), "{plain}");
+    let traced = run(Some("0"), "traced.png");
+    let lines: Vec<&str> = traced
+        .lines()
+        .filter(|l| l.starts_with("trace: "))
+        .collect();
+    assert!(lines.len() > 20, "{traced}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(" groups [") && l.ends_with(" ms")),
+        "{traced}"
+    );
+    assert!(lines.iter().any(|l| l.contains("attention")), "{traced}");
+    let img = |n: &str| image::open(dir.join(n)).unwrap().to_rgb8().into_raw();
+    assert_eq!(img("plain.png"), img("traced.png"));
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -27,7 +27,8 @@
 #      ndf 64, 3 stages), JSON out;
 #   3. the PyTorch baseline at the same shapes, on the same GPU, JSON out
 #      (tools/gpu/torch_baseline.py);
-#   4. the per-kernel profile of one DAMSM and one AttnGAN training step;
+#   4. the per-kernel profile of one DAMSM and one AttnGAN training step
+#      (where the AttnGAN one fails, ENGINE_TRACE names its slow kernels);
 #   5. the kernel tests (every kernel against its f64 reference) with
 #      ENGINE_KERNELS=tiled, registers and subgroups;
 #   6. the DAMSM and AttnGAN model tests (tiled kernels);
@@ -167,7 +168,7 @@ if [ "$mode" = dry ]; then
     torch=(--device cpu --tiny)
     damsm_train=(--steps 2 --scenes 32 --batch 4)
     gan_train=(--steps 2 --scenes 32 --batch 2)
-    profile=(bench-kernels --quick --profile --filter model)
+    profile=(bench-kernels --quick --profile)
     evals=(--captions 8)
     rp_images=100
     fd_images=16
@@ -204,7 +205,14 @@ if python3 -c 'import torch' >/dev/null 2>&1; then
 else
     echo "torch: skipped (python3 has no torch here)" | tee -a "$summary"
 fi
-step profile "$LIMIT_PROFILE" "$engine" "${profile[@]}" --json "$work/profile.json"
+step profile-damsm "$LIMIT_PROFILE" "$engine" "${profile[@]}" --filter damsm --json "$work/profile-damsm.json"
+step profile-attngan "$LIMIT_PROFILE" "$engine" "${profile[@]}" --filter attngan --json "$work/profile-attngan.json"
+# Where an AttnGAN step that does not finish stalls (2026-11-28, H200: the
+# birds step ran past 90 s, 217 ms before): every dispatch alone, those of
+# 100 ms or more named, and one still running named every 10 s.
+if ! grep -q '^profile-attngan: ok' "$summary"; then
+    step trace-attngan 60 env ENGINE_TRACE=100 "$engine" "${profile[@]}" --filter attngan
+fi
 
 # Correctness: every kernel in each flavour, and the models. The model tests
 # run the engine binary at the path cargo compiled into them

@@ -829,6 +829,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (Vec::new(), Vec::new(), profiles, None)
     } else {
         let (rows, bw, fl) = kernel_lines(&rt, args, reps)?;
+        let ceilings = Some((bw, fl));
+        write_json(
+            args,
+            &info,
+            timestamps,
+            reps,
+            &rows,
+            &[],
+            Vec::new(),
+            ceilings,
+        )?;
         let model_rows = if args
             .filter
             .as_deref()
@@ -844,6 +855,32 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         };
         (rows, model_rows, Vec::new(), Some((bw, fl)))
     };
+    write_json(
+        args,
+        &info,
+        timestamps,
+        reps,
+        &rows,
+        &model_rows,
+        profiles,
+        ceilings,
+    )
+}
+
+/// The results as JSON (--json): written once the kernel lines are done and
+/// again with the model lines, so a model step that fails or stalls keeps the
+/// kernels' figures.
+#[allow(clippy::too_many_arguments)]
+fn write_json(
+    args: &BenchArgs,
+    info: &wgpu::AdapterInfo,
+    timestamps: bool,
+    reps: usize,
+    rows: &[serde_json::Value],
+    model_rows: &[serde_json::Value],
+    profiles: Vec<serde_json::Value>,
+    ceilings: Option<(f64, f64)>,
+) -> Result<()> {
     if let Some(path) = &args.json {
         let mut doc = serde_json::json!({
             "engine_version": env!("CARGO_PKG_VERSION"),

@@ -6,6 +6,7 @@ use engine::Result;
 
 pub fn run() -> Result<()> {
     let forced = engine::runtime::kernels_override()?;
+    engine::runtime::trace_override()?;
     let adapters = device::list_adapters();
     if adapters.is_empty() {
         return Err(engine::Error::NoAdapter {

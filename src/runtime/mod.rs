@@ -33,6 +33,25 @@ pub fn kernels_override() -> Result<Option<Flavour>> {
         )),
     }
 }
+/// ENGINE_TRACE=MS, if set: every dispatch is submitted alone and waited
+/// for, and each one that takes MS milliseconds or more is printed to stderr
+/// with its kernel, defines and grid; one still running is named every 10 s.
+/// For finding the kernel where a run stalls or slows down (it serialises
+/// everything, so the run itself is slower). An error names anything but a
+/// number >= 0.
+pub fn trace_override() -> Result<Option<f64>> {
+    match std::env::var("ENGINE_TRACE") {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => Ok(Some(ms)),
+            _ => Err(Error::invalid(
+                "ENGINE_TRACE",
+                format!("{v:?} is not a number of milliseconds: set it to e.g. 5 to print every kernel taking 5 ms or more (0 prints all), or unset it"),
+            )),
+        },
+    }
+}
+
 pub use kernels::KernelSpec;
 pub use pool::PoolStats;
 pub use profile::{HostTime, KernelTime, Profile};
@@ -106,6 +125,8 @@ pub(crate) struct Inner {
     profiling: std::sync::atomic::AtomicBool,
     /// Lock order: taken last (after the batch and the pool), never held across them.
     profiler: Mutex<Option<profile::Recorder>>,
+    /// ENGINE_TRACE's threshold in ms (see [`trace_override`]).
+    trace: Option<f64>,
 }
 
 #[derive(Default)]
@@ -210,12 +231,13 @@ impl Runtime {
     /// GPU timestamps if it has them (the only optional feature used).
     pub fn new() -> Result<Runtime> {
         let forced = kernels_override()?;
+        let trace = trace_override()?;
         let (adapter, device, queue) = device::open_default()?;
         let info = adapter.get_info();
         let flavour = forced.unwrap_or(Flavour::for_adapter(&info, device.features()));
         check_flavour(flavour, &info, device.features())?;
         check_limits(&device.limits(), flavour, &info.name)?;
-        Ok(Self::build(device, queue, info, false))
+        Ok(Self::build(device, queue, info, false, trace))
     }
 
     /// Wraps a host application's own device and queue (for embedding): our
@@ -227,12 +249,12 @@ impl Runtime {
     /// The device's limits are checked first (see [`required_limits`]): a
     /// device below them is an [`Error::Limits`] naming each one.
     pub fn from_device(device: wgpu::Device, queue: wgpu::Queue) -> Result<Runtime> {
-        kernels_override()?;
+        let trace = trace_override()?;
         let info = device.adapter_info();
         let flavour = kernels_override()?.unwrap_or(Flavour::for_adapter(&info, device.features()));
         check_flavour(flavour, &info, device.features())?;
         check_limits(&device.limits(), flavour, &info.name)?;
-        Ok(Self::build(device, queue, info, true))
+        Ok(Self::build(device, queue, info, true, trace))
     }
 
     fn build(
@@ -240,6 +262,7 @@ impl Runtime {
         queue: wgpu::Queue,
         info: wgpu::AdapterInfo,
         scoped: bool,
+        trace: Option<f64>,
     ) -> Runtime {
         let errors: Arc<Mutex<Vec<String>>> = Arc::default();
         if !scoped {
@@ -274,6 +297,7 @@ impl Runtime {
                 poison: Default::default(),
                 profiling: Default::default(),
                 profiler: Mutex::default(),
+                trace,
             }),
         }
     }
@@ -467,6 +491,44 @@ impl Runtime {
         let pipeline = self.pipeline(spec)?;
         self.device_call(|| self.record(spec, &pipeline, params, buffers, groups, scope.is_some()));
         self.profile_end(scope, profile::Host::Record, 0);
+        if let Some(ms) = self.inner.trace {
+            self.trace_wait(spec, groups, ms)?;
+        }
+        Ok(())
+    }
+
+    /// ENGINE_TRACE: submits this dispatch alone, waits for it (naming it
+    /// every 10 s while it runs) and prints it if it took `threshold` ms or more.
+    fn trace_wait(&self, spec: &KernelSpec, groups: [u32; 3], threshold: f64) -> Result<()> {
+        let t0 = std::time::Instant::now();
+        let index = self.flush();
+        let what = || {
+            let defines: Vec<String> = spec
+                .defines
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            format!("{} [{}] groups {groups:?}", spec.name, defines.join(" "))
+        };
+        loop {
+            match self.inner.device.poll(wgpu::PollType::Wait {
+                submission_index: Some(index.clone()),
+                timeout: Some(std::time::Duration::from_secs(10)),
+            }) {
+                Ok(_) => break,
+                Err(wgpu::PollError::Timeout) => eprintln!(
+                    "trace: {} still running after {:.0} s",
+                    what(),
+                    t0.elapsed().as_secs_f64()
+                ),
+                Err(e) => return Err(Error::Device(e.to_string())),
+            }
+        }
+        self.check_errors()?;
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        if ms >= threshold {
+            eprintln!("trace: {} {ms:.2} ms", what());
+        }
         Ok(())
     }
 
