@@ -142,3 +142,22 @@ fn a_device_below_the_kernels_needs_is_refused_naming_each_limit() {
         );
     }
 }
+
+/// A binding limit that is no power of two (real adapters report such
+/// values): a tensor just under it gets a buffer the device can bind, and
+/// an op on it works (its size class, 112 MiB, was over a 100 MiB limit).
+#[test]
+fn tensors_under_a_limit_that_is_no_power_of_two_get_bindable_buffers() {
+    let limits = wgpu::Limits {
+        max_storage_buffer_binding_size: 100 << 20,
+        ..wgpu::Limits::default()
+    };
+    let (device, queue) = host_device_with(limits);
+    let rt = Runtime::from_device(device, queue).unwrap();
+    let n = (99 << 20) / 4;
+    let x = Tensor::from_slice(&rt, &vec![1.5f32; n], &[n]).unwrap();
+    let y = x.add_scalar(1.0).unwrap();
+    let v = y.to_vec().unwrap();
+    assert_eq!((v.len(), v[0], v[n - 1]), (n, 2.5, 2.5));
+    rt.check_errors().unwrap();
+}

@@ -403,7 +403,8 @@ impl Runtime {
         let (class, buffer, fresh) = {
             let mut pool = self.inner.pool.lock().unwrap();
             let before = pool.stats().allocations;
-            let (class, buffer) = self.device_call(|| pool.take(&self.inner.device, bytes));
+            let cap = self.max_tensor_bytes();
+            let (class, buffer) = self.device_call(|| pool.take(&self.inner.device, bytes, cap));
             (class, buffer, pool.stats().allocations != before)
         };
         if fresh {

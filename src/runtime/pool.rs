@@ -22,6 +22,13 @@ pub fn size_class(bytes: u64) -> u64 {
     bytes.div_ceil(step) * step
 }
 
+/// [`size_class`] limited to `cap` rounded down to 4 bytes: a tensor that
+/// fits the device's binding limit never gets a buffer that does not (limits
+/// need not be powers of two: e.g. 100 MiB).
+pub fn capped_class(bytes: u64, cap: u64) -> u64 {
+    size_class(bytes).min(cap / 4 * 4).max(bytes)
+}
+
 /// Memory figures of the pool, in bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PoolStats {
@@ -45,9 +52,11 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// A buffer of at least `bytes` (its size class), reused if one is free.
-    pub fn take(&mut self, device: &wgpu::Device, bytes: u64) -> (u64, wgpu::Buffer) {
-        let class = size_class(bytes);
+    /// A buffer of at least `bytes` (its size class, but never over `cap`,
+    /// the largest buffer the device binds whole; `bytes <= cap`), reused if
+    /// one is free.
+    pub fn take(&mut self, device: &wgpu::Device, bytes: u64, cap: u64) -> (u64, wgpu::Buffer) {
+        let class = capped_class(bytes, cap);
         let buffer = match self.free.get_mut(&class).and_then(|v| v.pop()) {
             Some(b) => {
                 self.stats.cached -= class;
@@ -104,7 +113,19 @@ impl Pool {
 
 #[cfg(test)]
 mod tests {
-    use super::size_class;
+    use super::{capped_class, size_class};
+
+    #[test]
+    fn capped_classes_stay_within_a_binding_limit_that_is_no_power_of_two() {
+        let cap = 100 << 20;
+        // 99 MiB rounds to 112 MiB uncapped: over a 100 MiB limit.
+        assert_eq!(size_class(99 << 20), 112 << 20);
+        assert_eq!(capped_class(99 << 20, cap), cap);
+        assert_eq!(capped_class(cap, cap), cap);
+        assert_eq!(capped_class(1000, cap), size_class(1000));
+        // An odd limit rounds down to whole f32s, never below the request.
+        assert_eq!(capped_class(4000, 4003), 4000);
+    }
 
     #[test]
     fn size_classes_round_up_by_at_most_a_quarter() {
