@@ -24,6 +24,7 @@ mod matmul;
 mod pool;
 mod profile;
 mod reduce;
+mod rgba;
 mod runtime;
 mod shaders;
 mod softmax;

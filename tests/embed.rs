@@ -161,3 +161,83 @@ fn tensors_under_a_limit_that_is_no_power_of_two_get_bindable_buffers() {
     assert_eq!((v.len(), v[0], v[n - 1]), (n, 2.5, 2.5));
     rt.check_errors().unwrap();
 }
+
+/// examples/embed.rs, the path a host takes (its own device with default
+/// limits and no features, the shipped model, the image written into its
+/// texture on the device, drawn by its own render pipeline), gives the frame
+/// `engine generate` writes for the same caption and seed, pixel for pixel.
+#[test]
+fn the_embed_example_renders_what_engine_generate_draws() {
+    #[allow(dead_code)]
+    #[path = "../examples/embed.rs"]
+    mod example;
+    let caption = "a big red circle at the top left on a white background";
+    let frame = example::run(caption, 5).unwrap();
+    let dir = std::env::temp_dir().join(format!("engine-embed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("generated.png");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["generate", caption, "--seed", "5", "-o"])
+        .arg(&png)
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generated = image::open(&png).unwrap().to_rgb8();
+    assert_eq!(frame.dimensions(), generated.dimensions());
+    let differing = frame
+        .pixels()
+        .zip(generated.pixels())
+        .filter(|(f, g)| f.0[..3] != g.0[..] || f.0[3] != 255)
+        .count();
+    assert_eq!(differing, 0, "pixels that differ from engine generate's");
+    // Not a blank frame: the model drew something on its background.
+    let distinct: std::collections::HashSet<[u8; 3]> = generated.pixels().map(|p| p.0).collect();
+    assert!(distinct.len() > 10);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// write_texture checks the host's texture before writing into it.
+#[test]
+fn write_texture_names_what_does_not_fit() {
+    let (device, queue) = host_device();
+    let rt = Runtime::from_device(device.clone(), queue).unwrap();
+    let images = Tensor::from_slice(&rt, &vec![0.0; 2 * 3 * 4 * 5], &[2, 3, 4, 5]).unwrap();
+    let texture = |w, h, format, usage| {
+        device.create_texture(&wgpu::TextureDescriptor {
+            label: None,
+            size: wgpu::Extent3d {
+                width: w,
+                height: h,
+                depth_or_array_layers: 1,
+            },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format,
+            usage,
+            view_formats: &[],
+        })
+    };
+    use wgpu::{TextureFormat as F, TextureUsages as U};
+    let write = |t: &wgpu::Texture| engine::ops::rgba::write_texture(&images, 1, t);
+    let e = write(&texture(4, 5, F::Rgba8Unorm, U::COPY_DST))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("4x5") && e.contains("5x4"), "{e}");
+    let e = write(&texture(5, 4, F::R32Float, U::COPY_DST))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("R32Float"), "{e}");
+    let e = write(&texture(5, 4, F::Rgba8Unorm, U::TEXTURE_BINDING))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("COPY_DST"), "{e}");
+    write(&texture(5, 4, F::Rgba16Float, U::COPY_DST)).unwrap();
+    write(&texture(5, 4, F::Rgba8UnormSrgb, U::COPY_DST)).unwrap();
+    rt.check_errors().unwrap();
+}

@@ -20,6 +20,7 @@ pub mod lstm;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
+pub mod rgba;
 pub mod softmax;
 pub mod transpose;
 pub mod unary;
@@ -67,6 +68,8 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         specs.push(cosine::spec(backward));
     }
     specs.push(concat::spec());
+    specs.push(rgba::spec(rgba::Format::Rgba8));
+    specs.push(rgba::spec(rgba::Format::Rgba16Float));
     specs.extend(batch_norm::all_specs());
     specs.extend(attention::all_specs());
     specs.extend(embedding::all_specs());

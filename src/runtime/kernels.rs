@@ -58,6 +58,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "transpose",
     "pad2d",
     "conv_tiled",
+    "rgba",
 ];
 
 /// Pieces shared by a few kernels, pulled in by a line `//#include NAME`

@@ -634,7 +634,11 @@ impl Runtime {
         self.profile_end(scope, profile::Host::Record, 0);
     }
 
-    /// Lets the caller record its own commands into the current batch (timestamps, host copies).
+    /// Lets the caller record its own commands into the current batch
+    /// (timestamps, copies into a host's texture), in order with the ops
+    /// recorded before and after. On a host's device they run inside the
+    /// engine's error scopes, so their errors come back from the engine's
+    /// next wait or [`Runtime::check_errors`].
     pub fn with_encoder<R>(&self, f: impl FnOnce(&mut wgpu::CommandEncoder) -> R) -> R {
         let mut batch = self.inner.batch.lock().unwrap();
         let device = &self.inner.device;
@@ -643,7 +647,7 @@ impl Runtime {
                 label: Some("batch"),
             })
         });
-        f(encoder)
+        self.device_call(|| f(encoder))
     }
 
     fn submit_locked(&self, batch: &mut Batch) -> wgpu::SubmissionIndex {

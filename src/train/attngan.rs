@@ -824,26 +824,13 @@ impl Sampler {
     }
 
     /// `n` images for `caption` (noise drawn from `seed`), with the words
-    /// used and the attention maps of the last refinement stage.
+    /// used and the attention maps of the last refinement stage, read back to
+    /// the host ([`Sampler::generate_on_device`] keeps them on the device).
     pub fn generate(&self, rt: &Runtime, caption: &str, n: usize, seed: u64) -> Result<Drawing> {
-        let (used, unknown) = self.caption_ids(caption)?;
-        let len = used.len();
-        let c = &self.gan.config;
-        let mut rng = SplitMix64::new(seed);
-        let (mut noise, mut eps) = (
-            Vec::with_capacity(n * c.z_dim),
-            Vec::with_capacity(n * c.cond_dim),
-        );
-        for _ in 0..n {
-            self.noise_of(&mut rng, &mut noise, &mut eps);
-        }
-        let out = self.forward(rt, &vec![used.clone(); n], noise, eps)?;
-        let images = to_images(out.images.last().unwrap().value())?;
-        let words: Vec<String> = used
-            .iter()
-            .map(|&t| self.vocab.word(t).to_string())
-            .collect();
-        let (maps, map_side) = match out.attention.last() {
+        let d = self.generate_on_device(rt, caption, n, seed)?;
+        let images = to_images(&d.images)?;
+        let len = d.words.len();
+        let (maps, map_side) = match &d.attention {
             Some(attn) => {
                 // [n, P, T] -> per image, per word, a P-long map.
                 let (p, t) = (attn.dim(1), attn.dim(2));
@@ -861,12 +848,104 @@ impl Sampler {
         };
         Ok(Drawing {
             images,
-            words,
-            unknown,
+            words: d.words,
+            unknown: d.unknown,
             maps,
             map_side,
         })
     }
+
+    /// `n` images for `caption` as device tensors, with no readback: for a
+    /// host that keeps them on the GPU (see [`crate::ops::rgba::write_texture`]).
+    /// Image `i` takes the `i`-th noise draw of `seed` (z, then the
+    /// conditioning noise where [`Sampler::ca_noise`] is set), so it equals
+    /// image `i` of [`Sampler::generate`] and of `engine generate --seed`.
+    /// Unknown words are left out and listed; a caption with no known word
+    /// is an error.
+    pub fn generate_on_device(
+        &self,
+        rt: &Runtime,
+        caption: &str,
+        n: usize,
+        seed: u64,
+    ) -> Result<DeviceDrawing> {
+        let (used, unknown) = self.caption_ids(caption)?;
+        let mut d = self.generate_ids_on_device(rt, &used, n, seed)?;
+        d.unknown = unknown;
+        Ok(d)
+    }
+
+    /// [`Sampler::generate_on_device`] from word ids of the model's own
+    /// vocabulary ([`Sampler::vocab`]: `vocab.encode(caption).ids`), of which
+    /// the first `max_words` are read. Ids 0 (padding) and 1 (unknown) and
+    /// ids past the vocabulary are errors.
+    pub fn generate_ids_on_device(
+        &self,
+        rt: &Runtime,
+        ids: &[u32],
+        n: usize,
+        seed: u64,
+    ) -> Result<DeviceDrawing> {
+        let bad = |m: String| Err(Error::invalid("generate", m));
+        if n == 0 || n > 4096 {
+            return bad(format!("{n} images: ask for 1 to 4096"));
+        }
+        if ids.is_empty() {
+            return bad("no word ids: a caption needs at least one known word".into());
+        }
+        if let Some(&id) = ids
+            .iter()
+            .find(|&&i| i < 2 || i as usize >= self.vocab.len())
+        {
+            return bad(format!(
+                "word id {id} is not a word of this model's vocabulary (2 to {}; 0 pads and 1 stands for unknown words)",
+                self.vocab.len() - 1
+            ));
+        }
+        let used: Vec<u32> = ids.iter().copied().take(self.max_words()).collect();
+        let c = &self.gan.config;
+        let mut rng = SplitMix64::new(seed);
+        let (mut noise, mut eps) = (
+            Vec::with_capacity(n * c.z_dim),
+            Vec::with_capacity(n * c.cond_dim),
+        );
+        for _ in 0..n {
+            self.noise_of(&mut rng, &mut noise, &mut eps);
+        }
+        let mut out = self.forward(rt, &vec![used.clone(); n], noise, eps)?;
+        Ok(DeviceDrawing {
+            images: out
+                .images
+                .pop()
+                .expect("a generator has a stage")
+                .value()
+                .clone(),
+            attention: out.attention.pop(),
+            words: used
+                .iter()
+                .map(|&t| self.vocab.word(t).to_string())
+                .collect(),
+            unknown: Vec::new(),
+        })
+    }
+}
+
+/// What [`Sampler::generate_on_device`] draws: device tensors, nothing read
+/// back; their work is recorded, and submitted by the next flush, wait or
+/// [`Tensor::ready`].
+#[derive(Debug, Clone)]
+pub struct DeviceDrawing {
+    /// The final stage's images, [n, 3, S, S] in [-1, 1].
+    pub images: Tensor,
+    /// The last refinement stage's attention over the words, [n, P, T]: P
+    /// pixels of that stage's input (a square, row-major), T = the model's
+    /// `max_words` (only the first `words.len()` columns are words). None for
+    /// a one-stage model.
+    pub attention: Option<Tensor>,
+    /// The known words, in order, as the model read them.
+    pub words: Vec<String>,
+    /// Words the model does not know, left out.
+    pub unknown: Vec<String>,
 }
 
 /// What [`Sampler::generate`] draws for one caption.
