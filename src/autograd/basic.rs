@@ -205,12 +205,12 @@ impl Var {
         }))
     }
 
-    /// Mean of all elements, as a [1] tensor (the usual loss reduction).
+    /// Mean of all elements, as a `[1]` tensor (the usual loss reduction).
     pub fn mean_all(&self) -> Result<Var> {
         self.reshape(&[self.value().numel()])?.mean(0, false)
     }
 
-    /// Sum of all elements, as a [1] tensor.
+    /// Sum of all elements, as a `[1]` tensor.
     pub fn sum_all(&self) -> Result<Var> {
         self.reshape(&[self.value().numel()])?.sum(0, false)
     }

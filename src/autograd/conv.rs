@@ -53,7 +53,7 @@ fn record(
     }))
 }
 
-/// x: [N, C, H, W], weight: [O, C, KH, KW], bias: [O] -> [N, O, OH, OW]
+/// x: `[N, C, H, W]`, weight: `[O, C, KH, KW]`, bias: `[O]` -> `[N, O, OH, OW]`
 pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, stride: usize, pad: usize) -> Result<Var> {
     let k = Kernels {
         forward: crate::ops::conv::conv2d,
@@ -63,7 +63,7 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, stride: usize, pad: usi
     record(k, x, weight, bias, stride, pad)
 }
 
-/// x: [N, Cin, H, W], weight: [Cin, Cout, KH, KW], bias: [Cout] -> [N, Cout, OH, OW]
+/// x: `[N, Cin, H, W]`, weight: `[Cin, Cout, KH, KW]`, bias: `[Cout]` -> `[N, Cout, OH, OW]`
 pub fn conv_transpose2d(
     x: &Var,
     weight: &Var,

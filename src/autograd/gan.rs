@@ -130,7 +130,7 @@ pub fn global_avg_pool(x: &Var) -> Result<Var> {
     ))
 }
 
-/// Binary cross-entropy with logits, mean over elements: [1]. Targets need no gradient.
+/// Binary cross-entropy with logits, mean over elements: `[1]`. Targets need no gradient.
 pub fn bce_with_logits(x: &Var, targets: &Tensor) -> Result<Var> {
     let (xv, t) = (x.value().clone(), targets.clone());
     Ok(Var::from_op(
@@ -140,7 +140,7 @@ pub fn bce_with_logits(x: &Var, targets: &Tensor) -> Result<Var> {
     ))
 }
 
-/// Cross-entropy of logits [R, C] against class indices [R] (as f32), mean over rows: [1].
+/// Cross-entropy of logits `[R, C]` against class indices `[R]` (as f32), mean over rows: `[1]`.
 pub fn cross_entropy(logits: &Var, targets: &Tensor) -> Result<Var> {
     let (lv, t) = (logits.value().clone(), targets.clone());
     Ok(Var::from_op(
@@ -188,7 +188,7 @@ pub fn word_attention(q: &Var, words: &Var, mask: Option<&Tensor>) -> Result<(Va
 
 /// Batch norm over channels, training mode (batch statistics; the running
 /// statistics are updated in place when given) or eval mode (running statistics).
-/// x: [N, C, H, W] or [N, C]; gamma, beta: [C].
+/// x: `[N, C, H, W]` or `[N, C]`; gamma, beta: `[C]`.
 pub fn batch_norm(
     x: &Var,
     gamma: &Var,

@@ -159,7 +159,7 @@ impl Var {
     }
 
     /// Backpropagates from this value with gradient 1 everywhere (a scalar
-    /// loss of shape [1]); leaves accumulate their gradients.
+    /// loss of shape `[1]`); leaves accumulate their gradients.
     pub fn backward(&self) -> Result<()> {
         let ones = fill::full(self.value().runtime(), self.shape(), 1.0)?;
         self.backward_with(ones)

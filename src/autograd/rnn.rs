@@ -26,7 +26,7 @@ pub fn dropout(x: &Var, p: f32, seed: u64, training: bool) -> Result<Var> {
 }
 
 /// One LSTM direction over padded sequences (zero initial state).
-/// x: [B, T, In], w_ih: [4H, In], w_hh: [4H, H], b_ih, b_hh: [4H] -> outputs [B, T, H],
+/// x: `[B, T, In]`, w_ih: `[4H, In]`, w_hh: `[4H, H]`, b_ih, b_hh: `[4H]` -> outputs `[B, T, H]`,
 /// zero at padded steps. The final state of sequence b is outputs[b, len_b - 1]
 /// (forward) or outputs[b, 0] (reverse): see [`last_state`].
 pub fn lstm(x: &Var, lengths: &[usize], w: [&Var; 4], reverse: bool) -> Result<Var> {

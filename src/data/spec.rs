@@ -43,7 +43,7 @@ impl DataSpec {
         }
     }
 
-    /// What checkpoints record ("world", "folder <path>", "cub <path>"), so
+    /// What checkpoints record (`world`, `folder <path>`, `cub <path>`), so
     /// that a run refuses to resume, or to be guided, on other data.
     pub fn id(&self) -> String {
         match self {

@@ -224,7 +224,7 @@ impl ResBlock {
 
 /// What one generator pass returns.
 pub struct Generated {
-    /// One image per stage, [B, 3, base << i, base << i] in [-1, 1].
+    /// One image per stage, `[B, 3, base << i, base << i]` in `[-1, 1]`.
     pub images: Vec<Var>,
     /// Per refinement stage: attention maps [B, P, T] (pixels of the stage's input).
     pub attention: Vec<Tensor>,
@@ -522,13 +522,13 @@ impl Discriminator {
         Ok(h)
     }
 
-    /// Unconditional logits [B].
+    /// Unconditional logits `[B]`.
     pub fn uncond_logits(&self, ps: &ParamStore, code: &Var) -> Result<Var> {
         let b = code.shape()[0];
         self.uncond.forward(ps, code)?.reshape(&[b])
     }
 
-    /// Logits of (image, sentence) matching [B]; sentence: [B, embed].
+    /// Logits of (image, sentence) matching `[B]`; sentence: `[B, embed]`.
     pub fn cond_logits(&self, ps: &ParamStore, code: &Var, sentence: &Var) -> Result<Var> {
         let (b, e) = (sentence.shape()[0], sentence.shape()[1]);
         let ones = Var::constant(fill::full(code.value().runtime(), &[1, 1, 4, 4], 1.0)?);
@@ -579,7 +579,7 @@ impl AttnGan {
     }
 }
 
-/// Labels [B] of one value, for the BCE losses.
+/// Labels `[B]` of one value, for the BCE losses.
 pub fn labels(rt: &Runtime, b: usize, value: f32) -> Result<Tensor> {
     fill::full(rt, &[b], value)
 }

@@ -269,7 +269,7 @@ fn masked(logits: Var, mask: &Option<Tensor>) -> Result<Var> {
 }
 
 /// The sentence loss: cosines of every (image, caption) pair times gamma3,
-/// cross-entropy both ways. image, sentence: [B, D] -> (loss0, loss1) [1] each.
+/// cross-entropy both ways. image, sentence: `[B, D]` -> (loss0, loss1) `[1]` each.
 pub fn sentence_loss(
     image: &Var,
     sentence: &Var,
@@ -293,7 +293,7 @@ pub fn sentence_loss(
 /// of each word over the regions (softmax over the caption's real words per
 /// region, then over regions sharpened by gamma1), the cosine of each word
 /// with its region context, and log(sum over real words of exp(gamma2 * cos)).
-/// words: [B, D, T] (caption b has lengths[b] real words), regions: [B, D, R]
+/// words: `[B, D, T]` (caption b has `lengths[b]` real words), regions: `[B, D, R]`
 /// -> [B_caption, B_image]
 pub fn word_scores(
     words: &Var,

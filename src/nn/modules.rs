@@ -58,7 +58,7 @@ impl Embedding {
 /// One LSTM layer run in both directions, PyTorch's parameter names and layout.
 pub struct BiLstm {
     pub hidden: usize,
-    /// [w_ih [4H, In], w_hh [4H, H], b_ih [4H], b_hh [4H]] per direction.
+    /// `[w_ih [4H, In], w_hh [4H, H], b_ih [4H], b_hh [4H]]` per direction.
     pub forward: [ParamId; 4],
     pub reverse: [ParamId; 4],
 }

@@ -48,7 +48,7 @@ pub(crate) fn spec(op: ActivationBackward) -> KernelSpec {
     KernelSpec::new("activation_backward").define("EXPR", op.expr())
 }
 
-/// v: [*], dy: [*] (same shape) -> dx: [*]. `v` is x for relu and leaky relu,
+/// v: `[*]`, dy: `[*]` (same shape) -> dx: `[*]`. `v` is x for relu and leaky relu,
 /// y for sigmoid and tanh; `alpha` is leaky relu's slope (ignored otherwise).
 pub fn activation_backward(
     v: &Tensor,

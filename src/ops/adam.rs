@@ -21,7 +21,7 @@ pub struct AdamStep {
     pub max_norm: f32,
 }
 
-/// One Adam step in place. param, grad, m, v: [n] (whole flat buffers, offset 0); sumsq: [1].
+/// One Adam step in place. param, grad, m, v: `[n]` (whole flat buffers, offset 0); sumsq: `[1]`.
 pub fn adam_step(
     param: &Tensor,
     grad: &Tensor,

@@ -1,7 +1,7 @@
 //! Word-level attention as AttnGAN uses it (GlobalAttentionGeneral), forward
 //! and backward, and a masked softmax along any axis with a temperature (the
 //! building block of DAMSM's word-region attention, composed with
-//! [`super::matmul`]).
+//! [`super::matmul()`]).
 //!
 //! Shapes: queries q [B, C, P] (pixels or regions), words w [B, C, T], mask
 //! [B, T] with 1.0 for a padding word and 0.0 for a real one.

@@ -69,12 +69,12 @@ pub struct BatchNormSaved {
 }
 
 impl BatchNormSaved {
-    /// [C]: the batch mean.
+    /// `[C]`: the batch mean.
     pub fn mean(&self) -> Result<Tensor> {
         let c = self.stats.dim(1);
         self.stats.narrow(0, 1)?.reshape(&[c])
     }
-    /// [C]: 1 / sqrt(var + eps) of the batch.
+    /// `[C]`: 1 / sqrt(var + eps) of the batch.
     pub fn invstd(&self) -> Result<Tensor> {
         let c = self.stats.dim(1);
         self.stats.narrow(1, 1)?.reshape(&[c])
@@ -86,9 +86,9 @@ impl BatchNormSaved {
 pub struct BatchNormGrads {
     /// Like x.
     pub dx: Tensor,
-    /// [C]
+    /// `[C]`
     pub dgamma: Tensor,
-    /// [C]
+    /// `[C]`
     pub dbeta: Tensor,
 }
 

@@ -522,7 +522,7 @@ fn launch_backward_weight(rt: &Runtime, g: Geometry, x: &Tensor, dy: &Tensor) ->
     dw.reshape(&[g.o, g.c, g.kh, g.kw])
 }
 
-/// Sum of dy over all axes but the channel axis 1: the bias gradient. dy: [N, C, H, W] -> [C]
+/// Sum of dy over all axes but the channel axis 1: the bias gradient. dy: `[N, C, H, W]` -> `[C]`
 pub fn bias_grad(dy: &Tensor) -> Result<Tensor> {
     let [n, c, h, w] = dims4("bias_grad", "dy", dy)?;
     let per_image = reduce(&dy.reshape(&[n, c, h * w])?, 2, ReduceOp::Sum, false)?; // [N, C]
@@ -573,7 +573,7 @@ fn conv_geometry(
     })
 }
 
-/// conv2d forward. x: [N, C, H, W], weight: [O, C, KH, KW], bias: [O] -> [N, O, OH, OW]
+/// conv2d forward. x: `[N, C, H, W]`, weight: `[O, C, KH, KW]`, bias: `[O]` -> `[N, O, OH, OW]`
 pub fn conv2d(
     x: &Tensor,
     weight: &Tensor,
@@ -675,7 +675,7 @@ fn transpose_geometry(
     })
 }
 
-/// conv_transpose2d forward. x: [N, Cin, H, W], weight: [Cin, Cout, KH, KW], bias: [Cout]
+/// conv_transpose2d forward. x: `[N, Cin, H, W]`, weight: `[Cin, Cout, KH, KW]`, bias: `[Cout]`
 /// -> [N, Cout, (H-1)S - 2P + KH, (W-1)S - 2P + KW]
 pub fn conv_transpose2d(
     x: &Tensor,

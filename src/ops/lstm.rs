@@ -7,12 +7,12 @@
 //! [B, ..] block: the input projection of all steps is one matmul, and each
 //! step adds h_{t-1} W_hh^T into its block in place.
 //!
-//! Lengths: row b is active at time t when t < lengths[b]. An ended (or not
+//! Lengths: row b is active at time t when t < `lengths[b]`. An ended (or not
 //! yet started) row keeps h and c unchanged and outputs 0. Since the state
 //! starts at zero, the reverse direction thereby starts at each sequence's own
 //! last valid step t = L - 1, and its h_n is the state after t = 0; the
 //! forward direction's h_n is the state after t = L - 1 (PyTorch's packed
-//! sequences). On the device lengths are an f32 tensor [B] of integer values.
+//! sequences). On the device lengths are an f32 tensor `[B]` of integer values.
 
 use super::fill::{copy, zeros};
 use super::grid_1d;
@@ -56,7 +56,7 @@ pub fn swap01(x: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-/// Uploads sequence lengths (each at most `steps`) as the f32 tensor [B] the cell kernels read.
+/// Uploads sequence lengths (each at most `steps`) as the f32 tensor `[B]` the cell kernels read.
 pub fn lengths_tensor(rt: &Runtime, lengths: &[usize], steps: usize) -> Result<Tensor> {
     if let Some(b) = lengths.iter().position(|&l| l > steps) {
         return Err(Error::invalid(
@@ -205,9 +205,9 @@ pub struct LstmCellOut {
     pub gates: Tensor,
 }
 
-/// One LSTM step's elementwise part, row b active when t < lengths[b].
+/// One LSTM step's elementwise part, row b active when t < `lengths[b]`.
 /// gates_pre: [B, 4H] (x W_ih^T + b_ih + h_prev W_hh^T + b_hh), h_prev, c_prev: [B, H],
-/// lengths: [B] -> h, c, y: [B, H], gates: [B, 4H]
+/// lengths: `[B]` -> h, c, y: `[B, H]`, gates: `[B, 4H]`
 pub fn lstm_cell_forward(
     gates_pre: &Tensor,
     h_prev: &Tensor,
@@ -246,7 +246,7 @@ pub struct LstmCellGrads {
 
 /// Backward of [`lstm_cell_forward`]: dh is the whole gradient of h (from y
 /// and from the next step), dc that of c from the next step.
-/// dh, dc: [B, H], gates: [B, 4H], c_prev, c: [B, H], lengths: [B] -> d_gates_pre [B, 4H], dc_prev, dh_pass [B, H]
+/// dh, dc: `[B, H]`, gates: `[B, 4H]`, c_prev, c: `[B, H]`, lengths: `[B]` -> d_gates_pre `[B, 4H]`, dc_prev, dh_pass `[B, H]`
 #[allow(clippy::too_many_arguments)]
 pub fn lstm_cell_backward(
     dh: &Tensor,
@@ -322,7 +322,7 @@ fn time(s: usize, steps: usize, reverse: bool) -> usize {
 
 /// One LSTM direction over padded sequences, zero initial state.
 /// x: [B, T, In], lengths: B values in 0..=T, w_ih: [4H, In], w_hh: [4H, H],
-/// b_ih, b_hh: [4H] -> (outputs [B, T, H] (0 at padded steps), h_n [B, H], saved)
+/// b_ih, b_hh: `[4H]` -> (outputs `[B, T, H]` (0 at padded steps), h_n `[B, H]`, saved)
 pub fn lstm_forward(
     x: &Tensor,
     lengths: &[usize],
@@ -416,7 +416,7 @@ pub fn lstm_forward(
 }
 
 /// Backward through time of [`lstm_forward`].
-/// d_outputs: [B, T, H], d_h_n: [B, H] -> dx [B, T, In], dw_ih [4H, In], dw_hh [4H, H], db_ih, db_hh [4H]
+/// d_outputs: `[B, T, H]`, d_h_n: `[B, H]` -> dx `[B, T, In]`, dw_ih `[4H, In]`, dw_hh `[4H, H]`, db_ih, db_hh `[4H]`
 pub fn lstm_backward(saved: &LstmSaved, d_outputs: &Tensor, d_h_n: &Tensor) -> Result<LstmGrads> {
     let op = "lstm_backward";
     let [steps, b, inp] = *saved.x_tm.shape() else {

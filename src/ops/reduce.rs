@@ -35,7 +35,7 @@ const CHUNK: usize = 256;
 const MAX_PASS_LEN: usize = 16384;
 
 /// Reduces `x` along `axis`; the axis is dropped from the shape unless `keepdim`
-/// (a rank-1 input gives shape [1]).
+/// (a rank-1 input gives shape `[1]`).
 pub fn reduce(x: &Tensor, axis: usize, op: ReduceOp, keepdim: bool) -> Result<Tensor> {
     let shape = x.shape();
     if axis >= shape.len() {

@@ -2,7 +2,7 @@
 //! (DAMSM's matching losses, with R = C = batch size). Both subtract the row
 //! max before exponentiating. One thread per row: rows are short here.
 //!
-//! Rows over [`LONG_LINE`] take another path: llvmpipe ends the loops of one
+//! Rows over `LONG_LINE` take another path: llvmpipe ends the loops of one
 //! invocation after 65,535 iterations in all, with no error, and a thread
 //! looping over a row of 30,000 three times left the sums cut short. There
 //! each row's max and logsumexp come from chunked reductions, and what is

@@ -189,7 +189,7 @@ impl GanNets {
     }
 }
 
-/// One batch: real images per stage ([B, 3, base << s, base << s]), token ids [B, T], lengths, classes.
+/// One batch: real images per stage (`[B, 3, base << s, base << s]`), token ids `[B, T]`, lengths, classes.
 pub struct StepInput<'a> {
     pub reals: &'a [Var],
     pub ids: &'a Tensor,

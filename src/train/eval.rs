@@ -185,7 +185,7 @@ pub fn oracle_eval(
 
 // ---------------------------------------------------------------- DAMSM features
 
-/// The DAMSM image encoder's global features [n][D] of `images`, resized
+/// The DAMSM image encoder's global features `[n][D]` of `images`, resized
 /// (bilinear, as the released code resizes) to the DAMSM's input side.
 pub fn image_features(rt: &Runtime, damsm: &Damsm, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
     let size = damsm.config.image_size;
@@ -220,7 +220,7 @@ pub fn image_features(rt: &Runtime, damsm: &Damsm, images: &[RgbImage]) -> Resul
     Ok(feats)
 }
 
-/// The DAMSM text encoder's sentence features [n][D] of `captions`
+/// The DAMSM text encoder's sentence features `[n][D]` of `captions`
 /// (encoded as in training: at most the DAMSM's `max_words` words, dropped at
 /// random by `seed`).
 pub fn sentence_features(
