@@ -28,6 +28,7 @@ impl Format {
         }
     }
 
+    /// Bytes of one texel.
     pub fn bytes_per_pixel(self) -> u32 {
         match self {
             Format::Rgba8 => 4,
@@ -43,11 +44,15 @@ pub(crate) fn spec(format: Format) -> KernelSpec {
 /// One image packed for a texture: `data` holds `bytes_per_row / 4 * height`
 /// u32 words in a tensor's buffer (read them with [`Packed::words`]).
 pub struct Packed {
+    /// The words (u32 bit patterns in an f32 tensor's buffer).
     pub data: Tensor,
+    /// Texels per row.
     pub width: u32,
+    /// Rows.
     pub height: u32,
     /// A multiple of 256 (wgpu::COPY_BYTES_PER_ROW_ALIGNMENT).
     pub bytes_per_row: u32,
+    /// The texel layout.
     pub format: Format,
 }
 
@@ -73,6 +78,9 @@ fn dims(images: &Tensor, index: usize) -> Result<(usize, usize, usize)> {
 }
 
 // images: [B, 3, H, W] in [-1, 1] -> image `index` as rows of texels
+/// Image `index` of `images` (`[B, 3, H, W]` in `[-1, 1]`) packed in
+/// `format` for `copy_buffer_to_texture`, rows padded to 256 bytes; recorded
+/// like any op. [`write_texture`] packs and copies in one call.
 pub fn pack(images: &Tensor, index: usize, format: Format) -> Result<Packed> {
     let (_, h, w) = dims(images, index)?;
     let align = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;

@@ -12,30 +12,52 @@ pub enum Error {
          on Debian/Ubuntu. Run `engine devices` to see what wgpu finds; WGPU_BACKEND and \
          WGPU_ADAPTER_NAME narrow the choice."
     )]
-    NoAdapter { details: String },
+    NoAdapter {
+        /// What wgpu saw, per backend.
+        details: String,
+    },
 
     /// The adapter refused to create a device.
     #[error("could not open the GPU device {adapter}: {message}")]
-    DeviceRequest { adapter: String, message: String },
+    DeviceRequest {
+        /// The adapter's name.
+        adapter: String,
+        /// wgpu's reason.
+        message: String,
+    },
 
     /// A device (a host's, or an adapter's) below what the kernels need.
     #[error(
         "the device {adapter} is below what engine's kernels need:\n  {missing}\n         Request at least these limits when creating the device (wgpu::Limits::default() has them)."
     )]
-    Limits { adapter: String, missing: String },
+    Limits {
+        /// The adapter's name.
+        adapter: String,
+        /// One line per limit: its name, the device's value and what is needed.
+        missing: String,
+    },
 
     /// Two shapes that must agree do not.
     #[error("{op}: shapes do not match: {lhs:?} and {rhs:?}{hint}")]
     Shape {
+        /// The op that checked them.
         op: &'static str,
+        /// The first shape.
         lhs: Vec<usize>,
+        /// The second shape.
         rhs: Vec<usize>,
+        /// What they should be, in parentheses, or empty.
         hint: String,
     },
 
     /// A parameter or argument is out of its valid range.
     #[error("{op}: {message}")]
-    Invalid { op: &'static str, message: String },
+    Invalid {
+        /// The op, command or setting that refused.
+        op: &'static str,
+        /// What is wrong and the fix.
+        message: String,
+    },
 
     /// A tensor larger than the device allows in one buffer.
     #[error(
@@ -43,15 +65,24 @@ pub enum Error {
          per storage buffer ({adapter}). Use a smaller batch or resolution."
     )]
     TooLarge {
+        /// The shape asked for.
         shape: Vec<usize>,
+        /// The bytes it needs.
         bytes: u64,
+        /// The device's largest storage buffer binding.
         limit: u64,
+        /// The adapter's name.
         adapter: String,
     },
 
     /// A kernel failed to compile or validate (a bug in our shaders, or a driver problem).
     #[error("kernel {name} failed to build: {message}")]
-    Kernel { name: String, message: String },
+    Kernel {
+        /// The kernel (shaders/NAME.wgsl with its defines).
+        name: String,
+        /// The compiler's or validator's message.
+        message: String,
+    },
 
     /// The device reported an error while running work.
     #[error("GPU device error: {0}")]
@@ -59,16 +90,23 @@ pub enum Error {
 
     /// A checkpoint could not be written or read.
     #[error("checkpoint {path}: {message}")]
-    Checkpoint { path: String, message: String },
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What is wrong with it, and the fix.
+        message: String,
+    },
 
     /// Reading results back from the device failed.
     #[error("reading a tensor back from the GPU failed: {0}")]
     Readback(String),
 }
 
+/// The result of every fallible call of the engine.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    /// An [`Error::Invalid`] of `op`.
     pub fn invalid(op: &'static str, message: impl Into<String>) -> Self {
         Error::Invalid {
             op,
@@ -76,6 +114,7 @@ impl Error {
         }
     }
 
+    /// An [`Error::Shape`] of `op` without a hint.
     pub fn shape(op: &'static str, lhs: &[usize], rhs: &[usize]) -> Self {
         Error::Shape {
             op,
@@ -85,6 +124,7 @@ impl Error {
         }
     }
 
+    /// An [`Error::Shape`] of `op` saying what the shapes should be.
     pub fn shape_hint(
         op: &'static str,
         lhs: &[usize],

@@ -144,8 +144,11 @@ struct Batch {
 /// Counters for tests and benchmarks.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BatchStats {
+    /// Dispatches recorded since the runtime was made.
     pub dispatches: u64,
+    /// Batches submitted to the queue.
     pub submissions: u64,
+    /// Compiled pipelines in the cache.
     pub pipelines: usize,
 }
 
@@ -302,22 +305,28 @@ impl Runtime {
         }
     }
 
+    /// The device the engine runs on (its own, or the host's from [`Runtime::from_device`]).
     pub fn device(&self) -> &wgpu::Device {
         &self.inner.device
     }
 
+    /// The queue the engine submits to.
     pub fn queue(&self) -> &wgpu::Queue {
         &self.inner.queue
     }
 
+    /// The adapter's name, backend, type and driver.
     pub fn adapter_info(&self) -> &wgpu::AdapterInfo {
         &self.inner.info
     }
 
+    /// The device's limits, as checked when the runtime was made.
     pub fn limits(&self) -> &wgpu::Limits {
         &self.inner.limits
     }
 
+    /// The device's enabled features (the engine uses timestamp queries and
+    /// subgroups where enabled, and needs neither).
     pub fn features(&self) -> wgpu::Features {
         self.inner.features
     }
@@ -359,6 +368,7 @@ impl Runtime {
         self.inner.pool.lock().unwrap().trim();
     }
 
+    /// Dispatch, submission and pipeline counts so far.
     pub fn batch_stats(&self) -> BatchStats {
         let b = self.inner.batch.lock().unwrap();
         BatchStats {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::error::{Error, Result};
 use super::{Inner, Runtime};
 
+/// The most axes a tensor may have.
 pub const MAX_RANK: usize = 5;
 
 pub(crate) struct Storage {
@@ -27,6 +28,13 @@ impl Drop for Storage {
     }
 }
 
+/// An f32 tensor on the device: a shape, and a view (an element offset) into
+/// a pooled storage buffer shared by its clones. Ops on tensors are recorded
+/// in the runtime's current batch and submitted later (by a flush, a wait, a
+/// read back or [`Tensor::ready`]): a host that touches [`Tensor::buffer`]
+/// with its own commands must call [`Tensor::ready`] first (see the README's
+/// "As a library" for the ordering contract). The buffer returns to the pool
+/// when the last clone is dropped.
 #[derive(Clone)]
 pub struct Tensor {
     rt: Runtime,
@@ -36,6 +44,7 @@ pub struct Tensor {
     offset: usize,
 }
 
+/// The element count of `shape`.
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
@@ -134,22 +143,27 @@ impl Tensor {
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
+    /// The runtime (device) the tensor lives on.
     pub fn runtime(&self) -> &Runtime {
         &self.rt
     }
 
+    /// Its extent along each axis.
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }
 
+    /// Its number of axes.
     pub fn rank(&self) -> usize {
         self.shape.len()
     }
 
+    /// Its number of elements.
     pub fn numel(&self) -> usize {
         numel(&self.shape)
     }
 
+    /// Its extent along `axis` (which must be below the rank).
     pub fn dim(&self, axis: usize) -> usize {
         self.shape[axis]
     }

@@ -560,8 +560,12 @@ const SHIPPED_NAME: &str = "the built-in world model (models/world.safetensors)"
 
 /// A trained generator (its moving average) with the text encoder it was trained with.
 pub struct Sampler {
+    /// G (with its weights loaded) and its configuration.
     pub gan: AttnGan,
+    /// The DAMSM text encoder that reads the captions.
     pub text: TextModel,
+    /// The model's words: `vocab.encode(caption).ids` are what
+    /// [`Sampler::generate_ids_on_device`] takes.
     pub vocab: Vocab,
     /// Draw the conditioning-augmentation noise (c = mu + sigma * eps,
     /// eps ~ N(0, I)), as the released code always does, also when sampling;
@@ -961,6 +965,7 @@ pub struct Drawing {
     /// attended, `map_side` x `map_side` values (row-major). Empty for a
     /// one-stage model (attention lives in the refinement stages).
     pub maps: Vec<Vec<Vec<f32>>>,
+    /// The side of each map (the last refinement stage's input).
     pub map_side: usize,
 }
 
