@@ -1,12 +1,12 @@
 //! Where one DAMSM training step spends its time (device-synchronised phases).
 use std::time::Instant;
 
-use engine::autograd::Var;
-use engine::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig};
-use engine::Runtime;
-use engine::Tensor;
+use wgpu_attngan::autograd::Var;
+use wgpu_attngan::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig};
+use wgpu_attngan::Runtime;
+use wgpu_attngan::Tensor;
 
-fn main() -> engine::Result<()> {
+fn main() -> wgpu_attngan::Result<()> {
     let rt = Runtime::new()?;
     let (b, s) = (16usize, 64usize);
     let model = Damsm::new(&rt, DamsmConfig::new(100), 0)?;

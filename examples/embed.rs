@@ -10,8 +10,8 @@
 
 use std::error::Error;
 
-use engine::train::attngan::Sampler;
-use engine::Runtime;
+use wgpu_attngan::train::attngan::Sampler;
+use wgpu_attngan::Runtime;
 
 /// The host's renderer: each fragment loads the texel under it, so the frame
 /// shows the texture exactly.
@@ -75,7 +75,7 @@ pub fn run(caption: &str, seed: u64) -> Result<image::RgbaImage, Box<dyn Error>>
     );
     // Recorded after the generator's work and submitted: the host's commands
     // from here on see the image.
-    engine::ops::rgba::write_texture(&drawing.images, 0, &picture)?;
+    wgpu_attngan::ops::rgba::write_texture(&drawing.images, 0, &picture)?;
 
     // The host's own render pass.
     let target = texture(

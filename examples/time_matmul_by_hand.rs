@@ -3,10 +3,10 @@
 //! (no GPU timestamps), median of 10 runs after 2 warm-ups.
 use std::time::Instant;
 
-use engine::ops::matmul::matmul;
-use engine::{Runtime, Tensor};
+use wgpu_attngan::ops::matmul::matmul;
+use wgpu_attngan::{Runtime, Tensor};
 
-fn main() -> engine::Result<()> {
+fn main() -> wgpu_attngan::Result<()> {
     let rt = Runtime::new()?;
     let n = 1024;
     let data: Vec<f32> = (0..n * n)

@@ -1,9 +1,9 @@
 //! Device time of each op of DAMSM's batched word scores (B = 16, D = 256, R = 64, T = 18).
-use engine::autograd::{gan, rnn, Var};
-use engine::ops::fill;
-use engine::{Runtime, Tensor};
+use wgpu_attngan::autograd::{gan, rnn, Var};
+use wgpu_attngan::ops::fill;
+use wgpu_attngan::{Runtime, Tensor};
 
-fn main() -> engine::Result<()> {
+fn main() -> wgpu_attngan::Result<()> {
     let rt = Runtime::new()?;
     let (b, d, r, t) = (16usize, 256usize, 64usize, 18usize);
     let det = |n: usize| -> Vec<f32> {
@@ -16,18 +16,19 @@ fn main() -> engine::Result<()> {
     let excluded = Tensor::from_slice(&rt, &vec![0.0; b * t], &[b, t])?;
     for round in 0..2 {
         let mut v: Option<Var> = None;
-        let step =
-            |name: &str, f: &mut dyn FnMut() -> engine::Result<Var>| -> engine::Result<Var> {
-                let mut out = None;
-                let ms = rt.time(|| {
-                    out = Some(f()?);
-                    Ok(())
-                })?;
-                if round == 1 {
-                    println!("{name:<28} {ms:8.2} ms");
-                }
-                Ok(out.unwrap())
-            };
+        let step = |name: &str,
+                    f: &mut dyn FnMut() -> wgpu_attngan::Result<Var>|
+         -> wgpu_attngan::Result<Var> {
+            let mut out = None;
+            let ms = rt.time(|| {
+                out = Some(f()?);
+                Ok(())
+            })?;
+            if round == 1 {
+                println!("{name:<28} {ms:8.2} ms");
+            }
+            Ok(out.unwrap())
+        };
         let regions_t = step("transpose regions", &mut || rnn::transpose_last2(&regions))?;
         let attn = step("scores matmul", &mut || {
             regions_t.reshape(&[b * r, d])?.matmul(&words, false, false)

@@ -1,10 +1,10 @@
 //! Backward of relu, leaky relu, sigmoid and tanh against f64 references.
 
-use engine::ops::activation::{
+use wgpu_attngan::ops::activation::{
     activation_backward, leaky_relu_backward, relu_backward, sigmoid_backward, tanh_backward,
     ActivationBackward,
 };
-use engine::Tensor;
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed, ODD};
 use crate::gradcheck::{check_grad, projection, to_f64};

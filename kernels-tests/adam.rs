@@ -1,7 +1,7 @@
 //! The fused Adam step (with clipping by global norm) against an f64 reference.
 
-use engine::ops::adam::{adam_step, AdamStep};
-use engine::Tensor;
+use wgpu_attngan::ops::adam::{adam_step, AdamStep};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed};
 

@@ -2,12 +2,12 @@
 //! forward and backward, against f64 references; the references' backward
 //! against finite differences.
 
-use engine::ops::attention::{
+use rand::Rng;
+use wgpu_attngan::ops::attention::{
     attention, attention_backward, masked_softmax, masked_softmax_backward, word_attention_maps,
     FUSED_MAX_WORDS,
 };
-use engine::Tensor;
-use rand::Rng;
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, flavour_runtimes, random_vec, rng, rt, seed};
 
@@ -133,7 +133,7 @@ fn check(d: Dims, masked: bool, tol: f64) {
     }
 }
 
-fn check_on(rt: engine::Runtime, d: Dims, masked: bool, tol: f64) {
+fn check_on(rt: wgpu_attngan::Runtime, d: Dims, masked: bool, tol: f64) {
     let s = seed();
     let mut r = rng(s);
     let (b, c, p, t) = (d.b, d.c, d.p, d.t);
@@ -290,7 +290,7 @@ fn attention_world_caption_length_and_fused_limit() {
             b: 2,
             c: 32,
             p: 1024,
-            t: engine::data::world::WORLD_MAX_WORDS,
+            t: wgpu_attngan::data::world::WORLD_MAX_WORDS,
         },
         true,
         1e-5,
@@ -314,7 +314,7 @@ fn attention_masks_fully_padded_rows_to_zero() {
     }
 }
 
-fn masks_fully_padded_rows_to_zero(rt: engine::Runtime) {
+fn masks_fully_padded_rows_to_zero(rt: wgpu_attngan::Runtime) {
     let q = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0], &[2, 1, 2]).unwrap();
     let w = Tensor::from_slice(&rt, &[0.5, -1.0, 2.0, 0.25, 0.0, 1.0], &[2, 1, 3]).unwrap();
     let m = Tensor::from_slice(&rt, &[1.0, 1.0, 1.0, 1.0, 0.0, 1.0], &[2, 3]).unwrap();

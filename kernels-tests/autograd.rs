@@ -2,8 +2,8 @@
 //! finite differences of an f64 CPU forward, and the graph controls GAN
 //! training needs (detach, no_grad, accumulation, frozen leaves).
 
-use engine::autograd::{self, conv, Var};
-use engine::Tensor;
+use wgpu_attngan::autograd::{self, conv, Var};
+use wgpu_attngan::Tensor;
 
 use crate::common::{random_vec, rng, rt, seed};
 use crate::conv::{conv_taps, Case};
@@ -214,7 +214,7 @@ fn broadcast_and_batched_matmul_gradients() {
 #[test]
 fn gan_chain_gradients_match_finite_differences() {
     use crate::attention::{forward_ref, Dims};
-    use engine::autograd::gan;
+    use wgpu_attngan::autograd::gan;
     const CONV: Case = Case {
         n: 2,
         c: 3,
@@ -286,8 +286,8 @@ fn gan_chain_gradients_match_finite_differences() {
         })
         .collect();
     let (rm, rv) = (
-        engine::ops::fill::zeros(&rt, &[8]).unwrap(),
-        engine::ops::fill::full(&rt, &[8], 1.0).unwrap(),
+        wgpu_attngan::ops::fill::zeros(&rt, &[8]).unwrap(),
+        wgpu_attngan::ops::fill::full(&rt, &[8], 1.0).unwrap(),
     );
     let mask_t = Tensor::from_slice(&rt, &mask, &[2, 5]).unwrap();
     let y = conv::conv2d(&vars[0], &vars[1], None, 1, 1).unwrap();
@@ -327,8 +327,8 @@ fn gan_chain_gradients_match_finite_differences() {
 #[test]
 fn bidirectional_lstm_over_padded_sequences_matches_finite_differences() {
     use crate::lstm::{ref_forward, Dims, Weights};
-    use engine::nn::modules::BiLstm;
-    use engine::nn::ParamBuilder;
+    use wgpu_attngan::nn::modules::BiLstm;
+    use wgpu_attngan::nn::ParamBuilder;
     let (b, t, inp, h) = (2usize, 3usize, 3usize, 2usize);
     let lens = [3usize, 2];
     let rt = rt();

@@ -3,11 +3,11 @@
 //! centred far from zero (around 100, small spread) so that an unstable
 //! variance formula fails.
 
-use engine::ops::batch_norm::{
+use rand::Rng;
+use wgpu_attngan::ops::batch_norm::{
     batch_norm_backward, batch_norm_eval, batch_norm_train, BN_EPS, BN_MOMENTUM,
 };
-use engine::Tensor;
-use rand::Rng;
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, assert_close_to_scale, random_vec, rng, rt, seed};
 

@@ -1,8 +1,8 @@
 //! Binary cross-entropy with logits (mean), forward and backward, against f64 references.
 
-use engine::ops::bce::{bce_with_logits, bce_with_logits_backward};
-use engine::Tensor;
 use rand::Rng;
+use wgpu_attngan::ops::bce::{bce_with_logits, bce_with_logits_backward};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed, ODD};
 use crate::gradcheck::{check_grad, projection, to_f64};

@@ -2,8 +2,8 @@
 
 use std::sync::OnceLock;
 
-use engine::Runtime;
 use rand::{Rng, SeedableRng};
+use wgpu_attngan::Runtime;
 
 /// One runtime for all tests, with new tensors poisoned (NaN) so that an
 /// element a kernel fails to write makes the comparison fail.
@@ -24,9 +24,12 @@ pub fn rt() -> Runtime {
 pub fn flavour_runtimes() -> Vec<Runtime> {
     let rt = rt();
     let mut v = vec![rt.flavour()];
-    if rt.flavour() != engine::Flavour::Tiled {
-        for f in [engine::Flavour::Registers, engine::Flavour::Subgroups] {
-            let fits = f != engine::Flavour::Subgroups || has_subgroups();
+    if rt.flavour() != wgpu_attngan::Flavour::Tiled {
+        for f in [
+            wgpu_attngan::Flavour::Registers,
+            wgpu_attngan::Flavour::Subgroups,
+        ] {
+            let fits = f != wgpu_attngan::Flavour::Subgroups || has_subgroups();
             if fits && !v.contains(&f) {
                 v.push(f);
             }
@@ -39,7 +42,7 @@ pub fn flavour_runtimes() -> Vec<Runtime> {
 /// device without it skips those checks, and says so.
 pub fn has_subgroups() -> bool {
     let rt = rt();
-    let ok = engine::Flavour::subgroups_fit(rt.adapter_info(), rt.features());
+    let ok = wgpu_attngan::Flavour::subgroups_fit(rt.adapter_info(), rt.features());
     if !ok {
         eprintln!(
             "skipped: {} has no subgroups of 8 or more lanes",

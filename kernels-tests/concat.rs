@@ -1,7 +1,7 @@
 //! concat, split and narrow_copy along every axis, against host references.
 
-use engine::ops::concat::{concat, concat_backward, narrow_copy, split, split_backward};
-use engine::Tensor;
+use wgpu_attngan::ops::concat::{concat, concat_backward, narrow_copy, split, split_backward};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed, ODD};
 use crate::gradcheck::{check_grad, projection, to_f64};

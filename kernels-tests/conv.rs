@@ -1,8 +1,8 @@
 //! conv2d and conv_transpose2d, forward and both backwards, against f64 CPU
 //! references whose backwards are checked by finite differences.
 
-use engine::ops::conv::*;
-use engine::Tensor;
+use wgpu_attngan::ops::conv::*;
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, flavour_runtimes, random_vec, rng, rt, seed};
 
@@ -405,7 +405,7 @@ fn tol(terms: usize) -> f64 {
     1e-5_f64.max(2e-7 * (terms as f64).sqrt())
 }
 
-fn check_conv_on(rt: engine::Runtime, g: Case, with_bias: bool) {
+fn check_conv_on(rt: wgpu_attngan::Runtime, g: Case, with_bias: bool) {
     let what = format!("{:?}", rt.flavour());
     let tol = tol((g.c.max(g.o) * g.k * g.k).max(g.n * g.h * g.w));
     let s = seed();
@@ -466,7 +466,7 @@ fn check_conv_on(rt: engine::Runtime, g: Case, with_bias: bool) {
     );
 }
 
-fn check_transpose_on(rt: engine::Runtime, g: Case, with_bias: bool) {
+fn check_transpose_on(rt: wgpu_attngan::Runtime, g: Case, with_bias: bool) {
     let what = format!("{:?}", rt.flavour());
     let tol = tol((g.c.max(g.o) * g.k * g.k).max(g.n * g.h * g.w));
     let s = seed();
@@ -701,7 +701,7 @@ fn invalid_shapes_are_named() {
 #[test]
 fn weight_gradients_of_empty_inputs() {
     let mut all = flavour_runtimes();
-    all.push(rt().with_flavour(engine::Flavour::Tiled));
+    all.push(rt().with_flavour(wgpu_attngan::Flavour::Tiled));
     for rt in all {
         let flavour = rt.flavour();
         let t = |shape: &[usize]| {

@@ -1,8 +1,8 @@
 //! Cosine similarity along an axis, forward and backward to both inputs,
 //! against f64 references.
 
-use engine::ops::cosine::{cosine_similarity, cosine_similarity_backward, COSINE_EPS};
-use engine::Tensor;
+use wgpu_attngan::ops::cosine::{cosine_similarity, cosine_similarity_backward, COSINE_EPS};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, assert_close_to_scale, random_vec, rng, rt, seed, ODD};
 use crate::gradcheck::{check_grad, projection, to_f64};

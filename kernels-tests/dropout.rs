@@ -1,8 +1,8 @@
 //! Dropout: the device mask follows the seed (host mirror), drops about p of
 //! the elements, scales the survivors, and the backward uses the same mask.
 
-use engine::ops::dropout::{dropout_backward, dropout_forward, keep};
-use engine::Tensor;
+use wgpu_attngan::ops::dropout::{dropout_backward, dropout_forward, keep};
+use wgpu_attngan::Tensor;
 
 use crate::common::{random_vec, rng, rt, seed};
 

@@ -1,8 +1,8 @@
 //! fill, copy, unary and broadcasting binary ops against f64 references.
 
-use engine::ops::fill::{copy, full};
-use engine::ops::{binary::binary, unary::unary, BinaryOp, UnaryOp};
-use engine::Tensor;
+use wgpu_attngan::ops::fill::{copy, full};
+use wgpu_attngan::ops::{binary::binary, unary::unary, BinaryOp, UnaryOp};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed, ODD};
 
@@ -177,7 +177,7 @@ fn transpose_last_two_axes() {
         let s = seed();
         let data = random_vec(&mut rng(s), b * r * c, -1.0, 1.0);
         let x = Tensor::from_slice(&rt, &data, &[b, r, c]).unwrap();
-        let y = engine::ops::transpose::transpose_last2(&x).unwrap();
+        let y = wgpu_attngan::ops::transpose::transpose_last2(&x).unwrap();
         assert_eq!(y.shape(), &[b, c, r]);
         let got = y.to_vec().unwrap();
         for bi in 0..b {
@@ -192,7 +192,7 @@ fn transpose_last_two_axes() {
             }
         }
     }
-    assert!(engine::ops::transpose::transpose_last2(
+    assert!(wgpu_attngan::ops::transpose::transpose_last2(
         &Tensor::from_slice(&rt, &[1.0], &[1]).unwrap()
     )
     .is_err());

@@ -1,8 +1,8 @@
 //! Embedding gather and its scatter-add gradient against f64 references.
 
-use engine::ops::embedding::{embedding_backward, embedding_forward, ids_tensor, ONEHOT_MAX};
-use engine::Tensor;
 use rand::Rng;
+use wgpu_attngan::ops::embedding::{embedding_backward, embedding_forward, ids_tensor, ONEHOT_MAX};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed};
 

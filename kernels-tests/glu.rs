@@ -1,7 +1,7 @@
 //! GLU over channels, forward and backward, against f64 references.
 
-use engine::ops::glu::{glu, glu_backward};
-use engine::Tensor;
+use wgpu_attngan::ops::glu::{glu, glu_backward};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed, ODD};
 use crate::gradcheck::{check_grad, projection, to_f64};

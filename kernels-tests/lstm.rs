@@ -5,11 +5,11 @@
 // The references index several arrays with one loop variable, as the maths reads.
 #![allow(clippy::needless_range_loop)]
 
-use engine::ops::lstm::{
+use rand::Rng;
+use wgpu_attngan::ops::lstm::{
     lengths_tensor, lstm_backward, lstm_cell_backward, lstm_cell_forward, lstm_forward, swap01,
 };
-use engine::Tensor;
-use rand::Rng;
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed};
 

@@ -1,7 +1,7 @@
 //! Batched matmul, every transpose combination, both kernel flavours.
 
-use engine::ops::matmul::{matmul, matmul_into};
-use engine::{Flavour, Tensor};
+use wgpu_attngan::ops::matmul::{matmul, matmul_into};
+use wgpu_attngan::{Flavour, Tensor};
 
 use crate::common::{assert_close, has_subgroups, random_vec, rng, rt, seed};
 

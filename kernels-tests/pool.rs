@@ -1,9 +1,9 @@
 //! Average pooling (windowed and global), forward and backward, against f64 references.
 
-use engine::ops::pool::{
+use wgpu_attngan::ops::pool::{
     avg_pool2d, avg_pool2d_backward, global_avg_pool, global_avg_pool_backward,
 };
-use engine::Tensor;
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed, ODD};
 use crate::gradcheck::{check_grad, projection, to_f64};

@@ -2,8 +2,8 @@
 //! in the wall time, and the host-side counters (uploads, pool misses,
 //! readbacks, submits) of a small known sequence of ops.
 
-use engine::ops::matmul::matmul;
-use engine::{Runtime, Tensor};
+use wgpu_attngan::ops::matmul::matmul;
+use wgpu_attngan::{Runtime, Tensor};
 
 use crate::common::{random_vec, rng, seed};
 
@@ -25,8 +25,10 @@ fn profile_counts_dispatches_uploads_and_misses_of_two_matmuls_and_an_add() {
     let a_data = random_vec(&mut r, m * k, -1.0, 1.0);
     let b = Tensor::from_slice(&rt, &random_vec(&mut r, k * k, -1.0, 1.0), &[k, k]).unwrap();
     let matmul_name = match rt.flavour() {
-        engine::runtime::Flavour::Registers => "matmul",
-        engine::runtime::Flavour::Tiled | engine::runtime::Flavour::Subgroups => "matmul_tiled",
+        wgpu_attngan::runtime::Flavour::Registers => "matmul",
+        wgpu_attngan::runtime::Flavour::Tiled | wgpu_attngan::runtime::Flavour::Subgroups => {
+            "matmul_tiled"
+        }
     };
     // Warm-up: pipelines compiled outside the profile.
     let a = Tensor::from_slice(&rt, &a_data, &[m, k]).unwrap();

@@ -1,7 +1,7 @@
 //! sum, mean and max along each axis, against f64 references.
 
-use engine::ops::{reduce::reduce, ReduceOp};
-use engine::Tensor;
+use wgpu_attngan::ops::{reduce::reduce, ReduceOp};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed};
 

@@ -4,8 +4,8 @@
 //! padding to 256 bytes), values outside [-1, 1] and exactly on .5 steps,
 //! an image other than the first, and poisoned outputs (padding must be 0).
 
-use engine::ops::rgba::{pack, Format};
-use engine::Tensor;
+use wgpu_attngan::ops::rgba::{pack, Format};
+use wgpu_attngan::Tensor;
 
 use crate::common::{random_vec, rng, rt, seed};
 
@@ -29,7 +29,7 @@ fn reference(
         for x in 0..w {
             match format {
                 Format::Rgba8 => {
-                    // engine::train::attngan::to_images' rounding.
+                    // wgpu_attngan::train::attngan::to_images' rounding.
                     let b = |c| (at(c, x, y) * 255.0).round() as u32;
                     out[y * wpr + x] = b(0) | b(1) << 8 | b(2) << 16 | 255 << 24;
                 }

@@ -1,8 +1,8 @@
 //! The runtime itself: upload and download, views, the buffer pool, batching,
 //! grid folding, size limits.
 
-use engine::ops::fill::full;
-use engine::Tensor;
+use wgpu_attngan::ops::fill::full;
+use wgpu_attngan::Tensor;
 
 use crate::common::{random_vec, rng, rt, seed};
 
@@ -44,7 +44,7 @@ fn rank_outside_one_to_five_is_an_error() {
 #[test]
 fn released_buffers_are_reused_after_submission() {
     // A runtime of its own, so other tests' allocations do not interfere.
-    let rt = engine::Runtime::new().unwrap();
+    let rt = wgpu_attngan::Runtime::new().unwrap();
     let a = full(&rt, &[1000], 1.0).unwrap();
     a.to_vec().unwrap();
     let before = rt.memory();
@@ -67,7 +67,7 @@ fn released_buffers_are_reused_after_submission() {
 
 #[test]
 fn many_ops_share_one_submission_until_a_read() {
-    let rt = engine::Runtime::new().unwrap();
+    let rt = wgpu_attngan::Runtime::new().unwrap();
     let x = full(&rt, &[64], 1.0).unwrap();
     rt.flush();
     let start = rt.batch_stats();
@@ -109,11 +109,11 @@ fn tensors_over_the_device_limit_are_clear_errors() {
 #[test]
 fn a_host_device_can_be_handed_over_and_results_read_from_its_own_buffers() {
     // The host application opens its own device and queue...
-    let (_adapter, device, queue) = engine::runtime::device::open_default().unwrap();
-    let rt = engine::Runtime::from_device(device.clone(), queue.clone()).unwrap();
+    let (_adapter, device, queue) = wgpu_attngan::runtime::device::open_default().unwrap();
+    let rt = wgpu_attngan::Runtime::from_device(device.clone(), queue.clone()).unwrap();
     // ...runs our ops on them...
     let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
-    let c = engine::ops::matmul(&a, &a, false, false).unwrap(); // [[7, 10], [15, 22]]
+    let c = wgpu_attngan::ops::matmul(&a, &a, false, false).unwrap(); // [[7, 10], [15, 22]]
     rt.flush();
     // ...and copies the result into a buffer of its own with its own encoder.
     let mine = device.create_buffer(&wgpu::BufferDescriptor {
@@ -134,13 +134,13 @@ fn a_host_device_can_be_handed_over_and_results_read_from_its_own_buffers() {
 
 #[test]
 fn several_small_tensors_read_back_in_order_with_one_submission() {
-    let rt = engine::Runtime::new().unwrap();
+    let rt = wgpu_attngan::Runtime::new().unwrap();
     let a = full(&rt, &[1], 1.5).unwrap();
     let b = Tensor::from_slice(&rt, &[2.0, 3.0], &[2, 1]).unwrap();
     let c = full(&rt, &[1], -4.0).unwrap();
     rt.flush();
     let before = rt.batch_stats().submissions;
-    let v = engine::ops::concat::read_scalars(&[&a, &b, &c]).unwrap();
+    let v = wgpu_attngan::ops::concat::read_scalars(&[&a, &b, &c]).unwrap();
     assert_eq!(v, vec![1.5, 2.0, 3.0, -4.0]);
     assert_eq!(rt.batch_stats().submissions, before + 1);
 }

@@ -5,7 +5,7 @@ use crate::common::rt;
 
 #[test]
 fn every_kernel_validates_with_naga() {
-    let specs = engine::ops::all_kernel_specs();
+    let specs = wgpu_attngan::ops::all_kernel_specs();
     assert!(specs.len() > 20, "only {} specs listed", specs.len());
     for spec in specs {
         let source = spec.source().unwrap();
@@ -23,7 +23,7 @@ fn every_kernel_validates_with_naga() {
 #[test]
 fn every_kernel_builds_on_the_device() {
     let rt = rt();
-    for spec in engine::ops::all_kernel_specs() {
+    for spec in wgpu_attngan::ops::all_kernel_specs() {
         rt.pipeline(&spec).unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -1,11 +1,11 @@
 //! Log-softmax and cross-entropy with class targets, forward and backward,
 //! against f64 references.
 
-use engine::ops::softmax::{
+use rand::Rng;
+use wgpu_attngan::ops::softmax::{
     cross_entropy, cross_entropy_backward, log_softmax, log_softmax_backward,
 };
-use engine::Tensor;
-use rand::Rng;
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed, ODD};
 use crate::gradcheck::{check_grad, projection, to_f64};

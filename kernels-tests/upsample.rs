@@ -1,7 +1,7 @@
 //! Nearest x2 upsampling, forward and backward, against f64 references.
 
-use engine::ops::upsample::{upsample_nearest2x, upsample_nearest2x_backward};
-use engine::Tensor;
+use wgpu_attngan::ops::upsample::{upsample_nearest2x, upsample_nearest2x_backward};
+use wgpu_attngan::Tensor;
 
 use crate::common::{assert_close, random_vec, rng, rt, seed, ODD};
 use crate::gradcheck::{check_grad, projection, to_f64};
@@ -158,7 +158,7 @@ fn bilinear_reference_backward(
 
 #[test]
 fn resize_bilinear_matches_reference_down_up_and_odd() {
-    use engine::autograd::{gan::resize_bilinear, Var};
+    use wgpu_attngan::autograd::{gan::resize_bilinear, Var};
     let rt = rt();
     let s = seed();
     let mut r = rng(s);
@@ -202,7 +202,7 @@ fn resize_bilinear_matches_reference_down_up_and_odd() {
         .value()
         .to_vec()
         .unwrap();
-    let b = engine::autograd::gan::avg_pool2d(&xv, 2, 2)
+    let b = wgpu_attngan::autograd::gan::avg_pool2d(&xv, 2, 2)
         .unwrap()
         .value()
         .to_vec()

@@ -3,12 +3,12 @@
 //! then sampling with attention maps and unknown words).
 
 mod common;
-use engine::autograd::Var;
-use engine::data::world::WORLD_MAX_WORDS;
-use engine::models::attngan::{
+use wgpu_attngan::autograd::Var;
+use wgpu_attngan::data::world::WORLD_MAX_WORDS;
+use wgpu_attngan::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
-use engine::{Runtime, Tensor};
+use wgpu_attngan::{Runtime, Tensor};
 
 fn rt() -> Runtime {
     Runtime::new().unwrap_or_else(|e| panic!("{e}"))
@@ -102,7 +102,7 @@ fn shapes_losses_and_gradients_of_every_stage() {
     for (id, name) in gan.gen_params.names().iter().enumerate() {
         let grad = gan
             .gen_params
-            .var(engine::nn::ParamId(id))
+            .var(wgpu_attngan::nn::ParamId(id))
             .grad()
             .unwrap()
             .to_vec()
@@ -114,8 +114,8 @@ fn shapes_losses_and_gradients_of_every_stage() {
 
 #[test]
 fn tiny_run_then_generate_with_attention_maps() {
-    use engine::train::attngan::{train_attngan, AttnGanTrainOptions, Sampler};
-    use engine::train::damsm::{train_damsm, DamsmTrainOptions};
+    use wgpu_attngan::train::attngan::{train_attngan, AttnGanTrainOptions, Sampler};
+    use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
     let rt = rt();
     let base = std::env::temp_dir().join(format!("engine-attngan-{}", std::process::id()));
     let damsm = DamsmTrainOptions {
@@ -154,7 +154,7 @@ fn tiny_run_then_generate_with_attention_maps() {
     // Resume is exact: one step, then a resumed second, writes bit for bit
     // the checkpoint of two steps straight (G, Ds, Adam states, moving
     // average, losses).
-    use engine::nn::checkpoint::Checkpoint;
+    use wgpu_attngan::nn::checkpoint::Checkpoint;
     let split = AttnGanTrainOptions {
         out: base.join("attngan-resumed"),
         steps: 1,
@@ -187,7 +187,7 @@ fn tiny_run_then_generate_with_attention_maps() {
         assert_eq!(a.metadata[key], b.metadata[key], "{key}");
     }
     // The world's word limit, in the DAMSM's and the generator's checkpoints.
-    let (dm, _, _) = engine::train::damsm::load_damsm(&rt, &d.checkpoint).unwrap();
+    let (dm, _, _) = wgpu_attngan::train::damsm::load_damsm(&rt, &d.checkpoint).unwrap();
     assert_eq!(dm.config.max_words, WORLD_MAX_WORDS);
     let mut sampler = Sampler::load(&rt, &report.checkpoint, true).unwrap();
     assert_eq!(sampler.max_words(), WORLD_MAX_WORDS);
@@ -214,7 +214,7 @@ fn tiny_run_then_generate_with_attention_maps() {
     let long = "a tiny red circle in the upper left corner to the left of a big blue \
                 square in the upper right corner and a small green star at the bottom \
                 on a white background";
-    assert_eq!(engine::data::vocab::tokenize(long).len(), 34);
+    assert_eq!(wgpu_attngan::data::vocab::tokenize(long).len(), 34);
     let drawn = sampler.generate(&rt, long, 1, 7).unwrap();
     let (words, unknown, maps) = (drawn.words, drawn.unknown, drawn.maps);
     assert!(unknown.is_empty(), "{unknown:?}");
@@ -266,7 +266,7 @@ fn tiny_run_then_generate_with_attention_maps() {
     );
     // A checkpoint is checked when loaded: nonsense sizes and a vocabulary
     // longer than the embedding table are refused, naming the file and field.
-    use engine::nn::checkpoint::Checkpoint as Ck;
+    use wgpu_attngan::nn::checkpoint::Checkpoint as Ck;
     let good = Ck::load(&x32).unwrap();
     let bad_path = base.join("bad.safetensors");
     let vocab = good.metadata["vocab"].clone();
@@ -312,7 +312,7 @@ fn tiny_run_then_generate_with_attention_maps() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (dm2, _, ck2) = engine::train::damsm::load_damsm(&rt, &dx).unwrap();
+    let (dm2, _, ck2) = wgpu_attngan::train::damsm::load_damsm(&rt, &dx).unwrap();
     assert!(!ck2.tensors.keys().any(|k| k.starts_with("optim")));
     assert_eq!(
         dm2.text_params.state().unwrap(),
@@ -358,7 +358,7 @@ fn config_carries_max_words_and_old_configs_load_as_18() {
     // A checkpoint written before max_words was recorded.
     let old = "ngf=16\nndf=16\nz_dim=100\ncond_dim=100\nembed_dim=256\nstages=2\nres_blocks=2\n";
     assert_eq!(AttnGanConfig::from_text(old).unwrap().max_words, 18);
-    use engine::models::damsm::DamsmConfig;
+    use wgpu_attngan::models::damsm::DamsmConfig;
     let mut d = DamsmConfig::new(50);
     assert_eq!(d.max_words, 18);
     d.max_words = WORLD_MAX_WORDS;
@@ -471,7 +471,7 @@ fn discriminators_start_orthogonal() {
             if !name.ends_with("conv.weight") {
                 continue;
             }
-            let v = ps.var(engine::nn::ParamId(id)).value();
+            let v = ps.var(wgpu_attngan::nn::ParamId(id)).value();
             let w = v.to_vec().unwrap();
             assert_orthonormal(name, &w, v.dim(0));
             convs += 1;
@@ -519,7 +519,7 @@ fn first_stage_takes_condition_then_noise() {
         .unwrap();
     let g = gan
         .gen_params
-        .var(engine::nn::ParamId(id))
+        .var(wgpu_attngan::nn::ParamId(id))
         .grad()
         .unwrap()
         .to_vec()
@@ -541,8 +541,8 @@ fn first_stage_takes_condition_then_noise() {
 /// before any work, as is a caption tensor of another length than max_words.
 #[test]
 fn damsm_loss_resizes_g_images_and_checks_sizes_up_front() {
-    use engine::models::damsm::{Damsm, DamsmConfig};
-    use engine::train::attngan::{check_damsm_fits, gan_step, GanNets, StepInput, TextModel};
+    use wgpu_attngan::models::damsm::{Damsm, DamsmConfig};
+    use wgpu_attngan::train::attngan::{check_damsm_fits, gan_step, GanNets, StepInput, TextModel};
     let rt = rt();
     let t = 9;
     let mut dc = DamsmConfig::new(20);
@@ -618,7 +618,7 @@ fn rel(a: f64, b: f64) -> f64 {
 /// uncond + cond against "real".
 #[test]
 fn discriminator_and_adversarial_losses_match_an_f64_reference() {
-    use engine::autograd::gan;
+    use wgpu_attngan::autograd::gan;
     let rt = rt();
     let gan_ = AttnGan::new(&rt, tiny(1, 7), 11).unwrap();
     let (d, ps) = (&gan_.discs[0], &gan_.disc_params[0]);
@@ -713,8 +713,8 @@ fn kl_loss_and_its_gradient_match_an_f64_reference() {
 /// shadow = d shadow + (1 - d) params, d = min(0.999, (1 + n) / (10 + n)).
 #[test]
 fn ema_matches_an_f64_reference_with_its_warm_up() {
-    use engine::nn::optim::Ema;
-    use engine::nn::{Init, ParamBuilder};
+    use wgpu_attngan::nn::optim::Ema;
+    use wgpu_attngan::nn::{Init, ParamBuilder};
     let rt = rt();
     let mut pb = ParamBuilder::new(1);
     pb.param("w", &[5, 3], Init::Orthogonal(1.0));
@@ -757,7 +757,7 @@ fn generate_uses_the_shipped_model_from_any_directory() {
     let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/world.safetensors");
     let bytes = std::fs::metadata(&shipped).unwrap().len();
     assert!(bytes <= 20_000_000, "the shipped model is {bytes} bytes");
-    let ck = engine::nn::checkpoint::Checkpoint::load(&shipped).unwrap();
+    let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(&shipped).unwrap();
     assert_eq!(ck.metadata["engine.model"], "attngan-sampler");
     assert!(
         !ck.tensors

@@ -4,11 +4,11 @@
 #![allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 
 mod common;
-use engine::autograd::Var;
-use engine::models::damsm::{sentence_loss, word_loss, DamsmConfig};
-use engine::train::damsm::{train_damsm, DamsmTrainOptions};
-use engine::{Runtime, Tensor};
 use rand::{Rng, SeedableRng};
+use wgpu_attngan::autograd::Var;
+use wgpu_attngan::models::damsm::{sentence_loss, word_loss, DamsmConfig};
+use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
+use wgpu_attngan::{Runtime, Tensor};
 
 fn rt() -> Runtime {
     Runtime::new().unwrap_or_else(|e| panic!("{e}"))
@@ -261,7 +261,7 @@ fn a_resumed_run_continues_with_identical_losses() {
 /// on disk as it was, byte for byte.
 #[test]
 fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
-    use engine::nn::checkpoint::Checkpoint;
+    use wgpu_attngan::nn::checkpoint::Checkpoint;
     let rt = rt();
     let dir = std::env::temp_dir().join(format!("engine-damsm-nan-{}", std::process::id()));
     let opts = DamsmTrainOptions {

@@ -2,8 +2,8 @@
 //! sources against tiny fixtures built in a temp dir, the loader, and every
 //! kind of bad data. Nothing is downloaded.
 
-use engine::data::oracle::{Oracle, OracleScores};
-use engine::data::world::{self, Split, World, WorldConfig};
+use wgpu_attngan::data::oracle::{Oracle, OracleScores};
+use wgpu_attngan::data::world::{self, Split, World, WorldConfig};
 
 mod common;
 use common::perturb;
@@ -238,7 +238,7 @@ fn world_held_out_split_is_disjoint() {
         ));
     }
     // Held-out phrasings never in training captions, but present in test.
-    let mut rng = engine::data::rng::SplitMix64::new(3);
+    let mut rng = wgpu_attngan::data::rng::SplitMix64::new(3);
     let held = |c: &str| {
         c.starts_with("on a ") && c.contains(" background, ")
             || c.contains(" background and ")
@@ -269,12 +269,12 @@ fn world_held_out_split_is_disjoint() {
     }
 }
 
-use engine::data::error::DataError;
-use engine::data::source::{vocab_of, Source, WorldSource};
-use engine::data::vocab::{fit_length, tokenize, Vocab, DEFAULT_MAX_WORDS, UNK};
-use engine::data::{Cub, CubConfig, Folder, FolderConfig, Loader, LoaderConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use wgpu_attngan::data::error::DataError;
+use wgpu_attngan::data::source::{vocab_of, Source, WorldSource};
+use wgpu_attngan::data::vocab::{fit_length, tokenize, Vocab, DEFAULT_MAX_WORDS, UNK};
+use wgpu_attngan::data::{Cub, CubConfig, Folder, FolderConfig, Loader, LoaderConfig};
 
 /// A fresh empty directory under the system temp dir.
 fn temp_dir(name: &str) -> PathBuf {
@@ -361,7 +361,7 @@ fn cub_layout_loads_with_classes_bbox_crop_and_scales() {
     );
     let test = Cub::open(&CubConfig::new(&root, Split::Test)).unwrap();
     assert_eq!((train.len(), test.len()), (2, 2));
-    let mut rng = engine::data::rng::SplitMix64::new(1);
+    let mut rng = wgpu_attngan::data::rng::SplitMix64::new(1);
     let item = train.item(1, 256, true, &mut rng).unwrap();
     assert_eq!(item.image.dimensions(), (256, 256));
     assert_eq!(item.class_id, 17);
@@ -454,7 +454,7 @@ fn folder_loads_with_split_file_and_classes() {
     assert_eq!(calls, [(1, 4), (2, 4), (3, 4), (4, 4)]);
     assert_eq!(all.len(), 4);
     assert_eq!(all.captions(0), ["an animal number 0", "second caption 0"]);
-    let mut rng = engine::data::rng::SplitMix64::new(1);
+    let mut rng = wgpu_attngan::data::rng::SplitMix64::new(1);
     let classes: Vec<u32> = (0..4)
         .map(|i| all.item(i, 32, true, &mut rng).unwrap().class_id)
         .collect();
@@ -575,7 +575,7 @@ fn tokenizer_vocab_unknown_words_and_serialisation() {
 
 #[test]
 fn long_captions_lose_random_words_in_order_short_ones_are_padded() {
-    let mut rng = engine::data::rng::SplitMix64::new(5);
+    let mut rng = wgpu_attngan::data::rng::SplitMix64::new(5);
     let ids: Vec<u32> = (10..40).collect();
     let mut seen_different = false;
     let mut first = None;
@@ -603,7 +603,7 @@ fn long_captions_lose_random_words_in_order_short_ones_are_padded() {
 /// captions of one scene built to allow the longest form.
 #[test]
 fn world_captions_fit_world_max_words() {
-    use engine::data::world::WORLD_MAX_WORDS;
+    use wgpu_attngan::data::world::WORLD_MAX_WORDS;
     let w = world();
     let mut longest = 0;
     let mut over_18 = 0usize;
@@ -626,12 +626,12 @@ fn world_captions_fit_world_max_words() {
     assert!(over_18 * 5 > total, "{over_18} of {total} over 18 words");
     // A test scene of three objects in three corners can be captioned with
     // the longest template, three ten-word object phrases and a relation.
-    let corner = |o: &engine::data::world::Object| o.cell.row != 1 && o.cell.col != 1;
+    let corner = |o: &wgpu_attngan::data::world::Object| o.cell.row != 1 && o.cell.col != 1;
     let scene = (0..)
         .map(|i| w.scene(Split::Test, i))
         .find(|s| s.objects.len() == 3 && s.objects.iter().all(corner))
         .unwrap();
-    let mut rng = engine::data::rng::SplitMix64::new(11);
+    let mut rng = wgpu_attngan::data::rng::SplitMix64::new(11);
     let mut best = 0;
     for _ in 0..100_000 {
         for c in w.captions(&scene, &mut rng) {
@@ -711,7 +711,7 @@ fn world_loader_is_deterministic_and_matches_scenes() {
 /// skipped and counted. A CUB root is recognised by its CUB_200_2011/.
 #[test]
 fn data_spec_splits_folders_by_hash_and_refuses_mostly_bad_ones() {
-    use engine::data::DataSpec;
+    use wgpu_attngan::data::DataSpec;
     let root = temp_dir("spec");
     for i in 0..60 {
         let p = root.join(format!("img{i:02}.png"));
@@ -745,7 +745,7 @@ fn data_spec_splits_folders_by_hash_and_refuses_mostly_bad_ones() {
     // One bad training image in 90 is skipped and counted; a dozen are too many.
     let bad = (0..)
         .map(|i| root.join(format!("bad{i:02}.png")))
-        .find(|p| !engine::data::folder::held_out(&root, p))
+        .find(|p| !wgpu_attngan::data::folder::held_out(&root, p))
         .unwrap();
     write(&bad, b"not a png");
     write(&bad.with_extension("txt"), "a broken picture\n");
@@ -887,10 +887,10 @@ fn folder_reads_paletted_png_and_cmyk_jpeg() {
         "{:?}",
         f.skipped.reasons
     );
-    let mut rng = engine::data::rng::SplitMix64::new(1);
+    let mut rng = wgpu_attngan::data::rng::SplitMix64::new(1);
     let mut seen = Vec::new();
     for i in 0..f.len() {
-        let item = engine::data::Source::item(&f, i, 32, false, &mut rng).unwrap();
+        let item = wgpu_attngan::data::Source::item(&f, i, 32, false, &mut rng).unwrap();
         assert_eq!(item.image.dimensions(), (32, 32));
         seen.push((item.captions[0].clone(), item.image));
     }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use engine::{Runtime, Tensor};
+use wgpu_attngan::{Runtime, Tensor};
 
 fn host_device() -> (wgpu::Device, wgpu::Queue) {
     host_device_with(wgpu::Limits::default())
@@ -42,7 +42,7 @@ fn the_hosts_error_handler_stays_the_hosts() {
     }
     let rt = Runtime::from_device(device.clone(), queue.clone()).unwrap();
     let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
-    let c = engine::ops::matmul(&a, &a, false, true).unwrap(); // [2, 2]
+    let c = wgpu_attngan::ops::matmul(&a, &a, false, true).unwrap(); // [2, 2]
     assert_eq!(c.to_vec().unwrap(), vec![14.0, 32.0, 32.0, 77.0]);
     assert_eq!(
         count.load(Ordering::SeqCst),
@@ -73,7 +73,7 @@ fn the_hosts_error_handler_stays_the_hosts() {
             || !seen.lock().unwrap()[0].is_empty()
     );
     rt.check_errors().unwrap();
-    let d = engine::ops::matmul(&c, &c, false, false).unwrap();
+    let d = wgpu_attngan::ops::matmul(&c, &c, false, false).unwrap();
     assert_eq!(d.to_vec().unwrap(), vec![1220.0, 2912.0, 2912.0, 6953.0]);
     assert_eq!(count.load(Ordering::SeqCst), 1);
 }
@@ -87,8 +87,8 @@ fn host_commands_after_ready_see_results_and_cannot_change_recorded_work() {
     let (device, queue) = host_device();
     let rt = Runtime::from_device(device.clone(), queue.clone()).unwrap();
     let a = Tensor::from_slice(&rt, &[1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
-    let c = engine::ops::matmul(&a, &a, false, false).unwrap(); // recorded, not submitted
-                                                                // The host overwrites the input after ready(): c keeps a's old value.
+    let c = wgpu_attngan::ops::matmul(&a, &a, false, false).unwrap(); // recorded, not submitted
+                                                                      // The host overwrites the input after ready(): c keeps a's old value.
     queue.write_buffer(
         a.ready(),
         (a.offset() * 4) as u64,
@@ -135,7 +135,7 @@ fn a_device_below_the_kernels_needs_is_refused_naming_each_limit() {
         "{e}"
     );
     // What the README states as the minimum is what the check asks for.
-    for (name, _) in engine::runtime::required_limits(engine::Flavour::Registers) {
+    for (name, _) in wgpu_attngan::runtime::required_limits(wgpu_attngan::Flavour::Registers) {
         assert!(
             include_str!("../README.md").contains(name),
             "README does not state {name}"
@@ -224,7 +224,7 @@ fn write_texture_names_what_does_not_fit() {
         })
     };
     use wgpu::{TextureFormat as F, TextureUsages as U};
-    let write = |t: &wgpu::Texture| engine::ops::rgba::write_texture(&images, 1, t);
+    let write = |t: &wgpu::Texture| wgpu_attngan::ops::rgba::write_texture(&images, 1, t);
     let e = write(&texture(4, 5, F::Rgba8Unorm, U::COPY_DST))
         .unwrap_err()
         .to_string();

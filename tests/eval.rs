@@ -6,11 +6,11 @@
 
 use std::collections::HashMap;
 
-use engine::data::world::Scene;
-use engine::models::damsm::{Damsm, DamsmConfig};
-use engine::train::eval::{self, EvalSet, Generator};
-use engine::{Result, Runtime};
 use image::RgbImage;
+use wgpu_attngan::data::world::Scene;
+use wgpu_attngan::models::damsm::{Damsm, DamsmConfig};
+use wgpu_attngan::train::eval::{self, EvalSet, Generator};
+use wgpu_attngan::{Result, Runtime};
 
 mod common;
 use common::perturb;
@@ -21,7 +21,7 @@ fn rt() -> Runtime {
 
 /// Deterministic values in [-1, 1).
 fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut r = engine::data::rng::SplitMix64::new(seed);
+    let mut r = wgpu_attngan::data::rng::SplitMix64::new(seed);
     (0..n).map(|_| 2.0 * r.unit() as f64 - 1.0).collect()
 }
 
@@ -246,7 +246,7 @@ fn a_generator_that_returns_the_worlds_renders_scores_at_the_ceiling() {
     );
     // R-precision and FD-DAMSM: the generator's figures are the ceiling's.
     let model = damsm(&rt);
-    let vocab = engine::data::vocab::Vocab::build(set.captions.iter(), 1);
+    let vocab = wgpu_attngan::data::vocab::Vocab::build(set.captions.iter(), 1);
     let images = g.draw(&rt, &set.captions, 4).unwrap();
     let sent = eval::sentence_features(&rt, &model, &vocab, &set.captions, 4).unwrap();
     let gen = eval::image_features(&rt, &model, &images).unwrap();
@@ -285,8 +285,8 @@ fn a_generator_that_returns_the_worlds_renders_scores_at_the_ceiling() {
 
 #[test]
 fn engine_eval_commands_write_json_and_refuse_the_wrong_checkpoints() {
-    use engine::train::attngan::{train_attngan, AttnGanTrainOptions};
-    use engine::train::damsm::{train_damsm, DamsmTrainOptions};
+    use wgpu_attngan::train::attngan::{train_attngan, AttnGanTrainOptions};
+    use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
     let rt = rt();
     let base = std::env::temp_dir().join(format!("engine-eval-{}", std::process::id()));
     std::fs::remove_dir_all(&base).ok();

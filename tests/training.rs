@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use engine::autograd::Var;
-use engine::nn::checkpoint::Checkpoint;
-use engine::nn::layers::Linear;
-use engine::nn::optim::Adam;
-use engine::nn::{Init, ParamBuilder, ParamStore, SplitMix64};
-use engine::{Runtime, Tensor};
+use wgpu_attngan::autograd::Var;
+use wgpu_attngan::nn::checkpoint::Checkpoint;
+use wgpu_attngan::nn::layers::Linear;
+use wgpu_attngan::nn::optim::Adam;
+use wgpu_attngan::nn::{Init, ParamBuilder, ParamStore, SplitMix64};
+use wgpu_attngan::{Runtime, Tensor};
 
 fn rt() -> Runtime {
     Runtime::new().unwrap_or_else(|e| panic!("{e}"))
@@ -704,7 +704,7 @@ fn eval_on_a_folder_from_the_command_line() {
 /// folder that cannot be made fails before any training.
 #[test]
 fn a_full_disk_keeps_the_last_checkpoint_and_a_bad_out_folder_fails_at_once() {
-    use engine::nn::checkpoint::Checkpoint;
+    use wgpu_attngan::nn::checkpoint::Checkpoint;
     let exe = env!("CARGO_BIN_EXE_engine");
     let dir = temp_dir("full-disk");
     let out = dir.join("damsm");

@@ -10,9 +10,9 @@
 
 use std::io::Write;
 
-use engine::ops::{adam, attention, batch_norm, conv, fill, matmul};
-use engine::runtime::{KernelSpec, Profile};
-use engine::{Result, Runtime, Tensor};
+use wgpu_attngan::ops::{adam, attention, batch_norm, conv, fill, matmul};
+use wgpu_attngan::runtime::{KernelSpec, Profile};
+use wgpu_attngan::{Result, Runtime, Tensor};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchArgs {
@@ -389,8 +389,8 @@ fn model_lines(
     mode: &Mode,
     which: Models,
 ) -> Result<Vec<serde_json::Value>> {
-    use engine::models::damsm::{Damsm, DamsmConfig};
-    use engine::nn::optim::Adam;
+    use wgpu_attngan::models::damsm::{Damsm, DamsmConfig};
+    use wgpu_attngan::nn::optim::Adam;
     let (batch, size) = if quick { (16, 64) } else { (48, 64) };
     let model = Damsm::new(rt, DamsmConfig::new(1000), 0)?;
     let mut ta = Adam::new(&model.text_params, 2e-3, (0.5, 0.999))?;
@@ -454,11 +454,11 @@ fn attngan_line(
     rt: &Runtime,
     quick: bool,
     mode: &Mode,
-    damsm: &engine::models::damsm::Damsm,
+    damsm: &wgpu_attngan::models::damsm::Damsm,
 ) -> Result<serde_json::Value> {
-    use engine::autograd::Var;
-    use engine::models::attngan::{AttnGan, AttnGanConfig};
-    use engine::train::attngan::{gan_step, GanNets, StepInput, TextModel};
+    use wgpu_attngan::autograd::Var;
+    use wgpu_attngan::models::attngan::{AttnGan, AttnGanConfig};
+    use wgpu_attngan::train::attngan::{gan_step, GanNets, StepInput, TextModel};
     let (batch, mut config) = if quick {
         (4, AttnGanConfig::world())
     } else {
@@ -736,7 +736,7 @@ fn median(
     f: &mut dyn FnMut() -> Result<()>,
 ) -> Result<(f64, f64, f64)> {
     if reps == 0 {
-        return Err(engine::Error::invalid(
+        return Err(wgpu_attngan::Error::invalid(
             "bench-kernels",
             "no timed repetitions (--reps must be at least 1)",
         ));
@@ -752,7 +752,7 @@ fn median(
 pub fn run(args: &BenchArgs) -> Result<()> {
     let reps = args.reps.unwrap_or(if args.quick { 5 } else { 10 });
     if reps == 0 {
-        return Err(engine::Error::invalid(
+        return Err(wgpu_attngan::Error::invalid(
             "bench-kernels",
             "--reps 0: at least one timed repetition is needed",
         ));
@@ -895,7 +895,7 @@ fn write_json(
             doc["profile"] = serde_json::Value::Array(profiles);
         }
         std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap()).map_err(|e| {
-            engine::Error::invalid(
+            wgpu_attngan::Error::invalid(
                 "bench-kernels",
                 format!("cannot write {}: {e}", path.display()),
             )

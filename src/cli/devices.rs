@@ -1,15 +1,15 @@
 //! `engine devices`: every adapter wgpu finds, which one we choose, and its
 //! key limits and features.
 
-use engine::runtime::device::{self, WANTED_FEATURES};
-use engine::Result;
+use wgpu_attngan::runtime::device::{self, WANTED_FEATURES};
+use wgpu_attngan::Result;
 
 pub fn run() -> Result<()> {
-    let forced = engine::runtime::kernels_override()?;
-    engine::runtime::trace_override()?;
+    let forced = wgpu_attngan::runtime::kernels_override()?;
+    wgpu_attngan::runtime::trace_override()?;
     let adapters = device::list_adapters();
     if adapters.is_empty() {
-        return Err(engine::Error::NoAdapter {
+        return Err(wgpu_attngan::Error::NoAdapter {
             details: device::backend_details(),
         });
     }
@@ -69,19 +69,19 @@ pub fn run() -> Result<()> {
         yes(wgpu::Features::SHADER_F16)
     );
     let flavour = match (
-        forced.unwrap_or(engine::Flavour::for_adapter(&a.info, a.features & WANTED_FEATURES)),
+        forced.unwrap_or(wgpu_attngan::Flavour::for_adapter(&a.info, a.features & WANTED_FEATURES)),
         forced.is_some(),
     ) {
-        (engine::Flavour::Registers, false) => {
+        (wgpu_attngan::Flavour::Registers, false) => {
             "registers (software GPU: register-blocked kernels, no workgroup memory)"
         }
-        (engine::Flavour::Subgroups, false) => {
+        (wgpu_attngan::Flavour::Subgroups, false) => {
             "subgroups (software GPU: register kernels, matmul and convolutions on subgroup broadcasts)"
         }
-        (engine::Flavour::Tiled, false) => "tiled (workgroup-memory tiles)",
-        (engine::Flavour::Subgroups, true) => "subgroups (ENGINE_KERNELS)",
-        (engine::Flavour::Registers, true) => "registers (ENGINE_KERNELS)",
-        (engine::Flavour::Tiled, true) => "tiled (ENGINE_KERNELS)",
+        (wgpu_attngan::Flavour::Tiled, false) => "tiled (workgroup-memory tiles)",
+        (wgpu_attngan::Flavour::Subgroups, true) => "subgroups (ENGINE_KERNELS)",
+        (wgpu_attngan::Flavour::Registers, true) => "registers (ENGINE_KERNELS)",
+        (wgpu_attngan::Flavour::Tiled, true) => "tiled (ENGINE_KERNELS)",
     };
     println!("  kernel flavour               {flavour}");
     Ok(())

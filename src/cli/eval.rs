@@ -5,13 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
-use engine::data::oracle::{ImageReport, OracleScores, Tally};
-use engine::data::world::Split;
-use engine::data::DataSpec;
-use engine::train::attngan::Sampler;
-use engine::train::damsm::load_damsm;
-use engine::train::eval::{self, EvalSet, EVAL_WORLD_SEED};
-use engine::{Error, Result, Runtime};
+use wgpu_attngan::data::oracle::{ImageReport, OracleScores, Tally};
+use wgpu_attngan::data::world::Split;
+use wgpu_attngan::data::DataSpec;
+use wgpu_attngan::train::attngan::Sampler;
+use wgpu_attngan::train::damsm::load_damsm;
+use wgpu_attngan::train::eval::{self, EvalSet, EVAL_WORLD_SEED};
+use wgpu_attngan::{Error, Result, Runtime};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum EvalCommand {
@@ -74,7 +74,7 @@ pub struct DataArg {
     /// Score on the held-out split of this data instead of the built-in
     /// world's: the folder or CUB root the checkpoints were trained on
     /// (`world`, the default, is the world's test scenes).
-    #[arg(long, value_parser = engine::data::spec::parse_arg)]
+    #[arg(long, value_parser = wgpu_attngan::data::spec::parse_arg)]
     data: Option<DataSpec>,
 }
 
@@ -173,7 +173,7 @@ fn header(
 }
 
 fn checkpoint_json(path: &Path) -> Result<serde_json::Value> {
-    let ck = engine::nn::checkpoint::Checkpoint::load(path)?;
+    let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(path)?;
     let get = |k: &str| ck.metadata.get(k).cloned().unwrap_or_default();
     Ok(serde_json::json!({
         "path": path.display().to_string(),
@@ -231,7 +231,7 @@ fn check_data(path: &Path, trained_on: &str, data: &DataSpec, data_flag: bool) -
         (true, false) => "the oracle knows only the built-in world; `engine eval r-precision` and `engine eval fd` take --data for other data".into(),
         (false, _) => format!("it cannot be scored on {} (--data); pass the data it was trained on", data.id()),
     };
-    Err(engine::Error::Checkpoint {
+    Err(wgpu_attngan::Error::Checkpoint {
         path: path.display().to_string(),
         message: format!("was trained on {trained_on}; {hint}"),
     })
@@ -256,8 +256,8 @@ fn held_out(data: &DataSpec, n: usize, res: usize, seed: u64) -> Result<HeldOut>
         .open(Split::Test)
         .map_err(|e| bad("eval", e.to_string()))?;
     let n = n.min(source.len());
-    let mut rng = engine::data::rng::SplitMix64::keyed(&[seed, 0xE7A1]);
-    let mut no_rng = engine::data::rng::SplitMix64::new(seed);
+    let mut rng = wgpu_attngan::data::rng::SplitMix64::keyed(&[seed, 0xE7A1]);
+    let mut no_rng = wgpu_attngan::data::rng::SplitMix64::new(seed);
     let (mut captions, mut images) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for i in 0..n {
         let item = source
@@ -392,7 +392,7 @@ fn write_grid(
             (img.clone(), format!("{cap} {marks}"))
         })
         .collect();
-    let grid = engine::data::grid::caption_grid(&items, 6);
+    let grid = wgpu_attngan::data::grid::caption_grid(&items, 6);
     grid.save(path)
         .map_err(|e| bad("eval", format!("cannot write {}: {e}", path.display())))?;
     println!("wrote {}", path.display());
@@ -579,7 +579,7 @@ fn fd(damsm_path: &Path, model: &Path, n: usize, data: &DataSpec, common: &Commo
 #[allow(clippy::too_many_arguments)]
 fn fd_on_data(
     rt: &Runtime,
-    damsm: &engine::models::damsm::Damsm,
+    damsm: &wgpu_attngan::models::damsm::Damsm,
     g: &Sampler,
     damsm_path: &Path,
     model: &Path,

@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use engine::nn::checkpoint::Checkpoint;
-use engine::train::attngan::Sampler;
-use engine::{Error, Result, Runtime};
+use wgpu_attngan::nn::checkpoint::Checkpoint;
+use wgpu_attngan::train::attngan::Sampler;
+use wgpu_attngan::{Error, Result, Runtime};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
@@ -57,7 +57,7 @@ pub fn export(args: &ExportArgs) -> Result<()> {
         ("source", source),
         (
             "source_fnv1a64",
-            engine::train::eval::file_hash(&args.checkpoint)?,
+            wgpu_attngan::train::eval::file_hash(&args.checkpoint)?,
         ),
         (
             "weights",
@@ -112,13 +112,13 @@ fn export_damsm(args: &ExportArgs, ck: Checkpoint) -> Result<()> {
     }
     out.metadata.insert(
         "source_fnv1a64".into(),
-        engine::train::eval::file_hash(&args.checkpoint)?,
+        wgpu_attngan::train::eval::file_hash(&args.checkpoint)?,
     );
     out.metadata.insert("exported".into(), "true".into());
     out.save(&args.output)?;
     // It must load as a DAMSM.
     let rt = Runtime::new()?;
-    engine::train::damsm::load_damsm(&rt, &args.output)?;
+    wgpu_attngan::train::damsm::load_damsm(&rt, &args.output)?;
     let bytes = std::fs::metadata(&args.output)
         .map(|m| m.len())
         .unwrap_or(0);

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use engine::{Result, Runtime};
+use wgpu_attngan::{Result, Runtime};
 
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
@@ -41,9 +41,9 @@ fn short(caption: &str) -> String {
 }
 
 pub fn generate(args: &GenerateArgs) -> Result<()> {
-    use engine::train::attngan::Sampler;
+    use wgpu_attngan::train::attngan::Sampler;
     if let Some(empty) = args.captions.iter().position(|c| c.trim().is_empty()) {
-        return Err(engine::Error::invalid(
+        return Err(wgpu_attngan::Error::invalid(
             "generate",
             format!(
                 "caption {} is empty; say what to draw, e.g. \"a small red circle\"",
@@ -52,19 +52,19 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         ));
     }
     if !(1..=64).contains(&args.n) {
-        return Err(engine::Error::invalid(
+        return Err(wgpu_attngan::Error::invalid(
             "generate",
             format!("-n {} must be between 1 and 64", args.n),
         ));
     }
     if let Some(model) = args.model.as_ref().filter(|m| !m.exists()) {
-        return Err(engine::Error::invalid(
+        return Err(wgpu_attngan::Error::invalid(
             "generate",
             format!("no model at {}: train one with `engine train --model attngan`, or leave out --model to use the built-in one", model.display()),
         ));
     }
     if args.model.is_none() && args.no_ema {
-        return Err(engine::Error::invalid(
+        return Err(wgpu_attngan::Error::invalid(
             "generate",
             "the built-in model holds only its moving average; --no-ema needs a training checkpoint (--model PATH)".to_string(),
         ));
@@ -77,7 +77,10 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
     sampler.ca_noise = !args.no_ca_noise;
     let save = |img: &image::RgbImage, path: &std::path::Path| {
         img.save(path).map_err(|e| {
-            engine::Error::invalid("generate", format!("cannot write {}: {e}", path.display()))
+            wgpu_attngan::Error::invalid(
+                "generate",
+                format!("cannot write {}: {e}", path.display()),
+            )
         })
     };
     let mut first = None;
@@ -106,7 +109,7 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
                 }
             );
         }
-        let known = engine::data::vocab::tokenize(caption).len() - unknown.len();
+        let known = wgpu_attngan::data::vocab::tokenize(caption).len() - unknown.len();
         if known > sampler.max_words() {
             eprintln!(
                 "note: {} has {known} known words; the first {} were used",
@@ -120,7 +123,7 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         }
     }
     if args.captions.len() > 1 {
-        let grid = engine::data::grid::caption_grid(&grid_items, grid_items.len().min(4));
+        let grid = wgpu_attngan::data::grid::caption_grid(&grid_items, grid_items.len().min(4));
         save(&grid, &args.output)?;
         println!(
             "wrote {} ({} captions)",
@@ -171,7 +174,7 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
                     (panel, w.clone())
                 }))
                 .collect();
-        let grid = engine::data::grid::caption_grid(&panels, panels.len().min(6));
+        let grid = wgpu_attngan::data::grid::caption_grid(&panels, panels.len().min(6));
         let path = args.output.with_file_name(format!(
             "{}-attention.png",
             args.output

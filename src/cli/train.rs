@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use engine::train::damsm::{train_damsm, DamsmTrainOptions};
-use engine::{Result, Runtime};
+use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
+use wgpu_attngan::{Result, Runtime};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Model {
@@ -99,8 +99,8 @@ pub struct TrainArgs {
     /// What to learn from: `world` (the built-in generated world), a folder
     /// of images with same-named .txt captions (optional split.txt; else a
     /// tenth is held out by path hash), or a CUB-200-2011 root (AttnGAN's layout).
-    #[arg(long, default_value = "world", value_parser = engine::data::spec::parse_arg)]
-    data: engine::data::DataSpec,
+    #[arg(long, default_value = "world", value_parser = wgpu_attngan::data::spec::parse_arg)]
+    data: wgpu_attngan::data::DataSpec,
     /// Folder for the checkpoint and loss curve [default: runs/<model>].
     #[arg(long)]
     out: Option<PathBuf>,
@@ -174,7 +174,7 @@ impl TrainArgs {
     }
 }
 
-fn describe(data: &engine::data::DataSpec, scenes: usize) -> String {
+fn describe(data: &wgpu_attngan::data::DataSpec, scenes: usize) -> String {
     if data.is_world() {
         format!("the built-in world ({scenes} scenes)")
     } else {
@@ -183,7 +183,7 @@ fn describe(data: &engine::data::DataSpec, scenes: usize) -> String {
 }
 
 fn check(args: &TrainArgs) -> Result<()> {
-    let bad = |m: String| Err(engine::Error::invalid("train", m));
+    let bad = |m: String| Err(wgpu_attngan::Error::invalid("train", m));
     let set = args.settings();
     let (batch, lr) = (set.batch, set.lr);
     if batch < 2 {
@@ -321,7 +321,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 }
 
 fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
-    use engine::train::attngan::{train_attngan, AttnGanTrainOptions};
+    use wgpu_attngan::train::attngan::{train_attngan, AttnGanTrainOptions};
     let set = args.settings();
     let side = set.base_size << (set.stages - 1);
     println!(

@@ -7,7 +7,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use engine::nn::checkpoint::Checkpoint;
+use wgpu_attngan::nn::checkpoint::Checkpoint;
 
 /// Runs `engine train ARGS --out OUT` twice: straight to the end in
 /// `base/straight`, and in `base/killed` killed by SIGKILL as soon as its

@@ -4,8 +4,8 @@
 
 #![allow(dead_code)]
 
-use engine::data::rng::SplitMix64;
 use image::RgbImage;
+use wgpu_attngan::data::rng::SplitMix64;
 
 /// Gaussian blur of standard deviation `sigma` pixels (separable, edges clamped).
 pub fn blur(img: &RgbImage, sigma: f32) -> RgbImage {
