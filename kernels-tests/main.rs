@@ -28,4 +28,5 @@ mod rgba;
 mod runtime;
 mod shaders;
 mod softmax;
+mod swap01;
 mod upsample;

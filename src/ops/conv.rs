@@ -10,11 +10,11 @@
 //! GPUs) runs all three as implicit GEMMs on workgroup-memory tiles, one
 //! kernel with three modes (shaders/conv_tiled.wgsl).
 
-use super::lstm::swap01;
 use super::matmul::{
     core_defines, gemm_tile, subgroup_rb, GEMM_FILL_GROUPS, GEMM_K_CHUNK, SUBGROUP_TILE_N,
 };
 use super::reduce::{reduce, ReduceOp};
+use super::swap01::swap01;
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
 
 /// Output side of a convolution: floor((in + 2p - k) / s) + 1.

@@ -18,42 +18,14 @@ use super::fill::{copy, zeros};
 use super::grid_1d;
 use super::matmul::{matmul, matmul_into};
 use super::reduce::{reduce, ReduceOp};
+use super::swap01::swap01;
 use crate::runtime::{Error, KernelSpec, Result, Runtime, Tensor};
 
 pub(crate) fn all_specs() -> Vec<KernelSpec> {
     vec![
         KernelSpec::new("lstm_cell"),
         KernelSpec::new("lstm_cell_backward"),
-        KernelSpec::new("swap01"),
     ]
-}
-
-/// Swaps the first two axes. x: [A, B, C] -> [B, A, C]
-pub fn swap01(x: &Tensor) -> Result<Tensor> {
-    let [a, b, c] = *x.shape() else {
-        return Err(Error::invalid(
-            "swap01",
-            format!("expects [A, B, C], got {:?}", x.shape()),
-        ));
-    };
-    let rt = x.runtime();
-    let out = Tensor::uninit(rt, &[b, a, c])?;
-    let n = a * b * c;
-    if n > 0 {
-        rt.dispatch(
-            &KernelSpec::new("swap01"),
-            &[
-                a as u32,
-                b as u32,
-                c as u32,
-                x.offset() as u32,
-                out.offset() as u32,
-            ],
-            &[x.buffer(), out.buffer()],
-            grid_1d(rt, n, 256),
-        )?;
-    }
-    Ok(out)
 }
 
 /// Uploads sequence lengths (each at most `steps`) as the f32 tensor `[B]` the cell kernels read.

@@ -22,6 +22,7 @@ pub mod pool;
 pub mod reduce;
 pub mod rgba;
 pub mod softmax;
+pub mod swap01;
 pub mod transpose;
 pub mod unary;
 pub mod upsample;
@@ -68,6 +69,7 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         specs.push(cosine::spec(backward));
     }
     specs.push(concat::spec());
+    specs.push(swap01::spec());
     specs.push(rgba::spec(rgba::Format::Rgba8));
     specs.push(rgba::spec(rgba::Format::Rgba16Float));
     specs.extend(batch_norm::all_specs());
