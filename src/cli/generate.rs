@@ -10,7 +10,7 @@ pub struct GenerateArgs {
     /// The sentence to draw; several sentences give a captioned grid (one image each).
     #[arg(required = true)]
     captions: Vec<String>,
-    /// Where to write the image (PNG); the attention maps go beside it as <name>-attention.png.
+    /// Where to write the image (PNG); the attention maps go beside it as NAME-attention.png.
     #[arg(short, long, default_value = "sample.png")]
     output: PathBuf,
     /// An AttnGAN checkpoint or exported model [default: the world model built into engine].

@@ -101,7 +101,7 @@ pub struct TrainArgs {
     /// tenth is held out by path hash), or a CUB-200-2011 root (AttnGAN's layout).
     #[arg(long, default_value = "world", value_parser = wgpu_attngan::data::spec::parse_arg)]
     data: wgpu_attngan::data::DataSpec,
-    /// Folder for the checkpoint and loss curve [default: runs/<model>].
+    /// Folder for the checkpoint and loss curve [default: runs/MODEL].
     #[arg(long)]
     out: Option<PathBuf>,
     /// AttnGAN: the trained DAMSM it learns from [default: runs/damsm/checkpoint.safetensors].
@@ -137,7 +137,7 @@ pub struct TrainArgs {
     /// Write a checkpoint every this many steps.
     #[arg(long, default_value_t = 100)]
     checkpoint_every: u64,
-    /// Continue from <out>/checkpoint.safetensors.
+    /// Continue from OUT/checkpoint.safetensors.
     #[arg(long)]
     resume: bool,
     /// Plain log lines instead of a progress bar.
