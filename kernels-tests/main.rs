@@ -7,6 +7,7 @@ mod gradcheck;
 
 mod adam;
 mod autograd;
+mod axpby;
 
 mod activation;
 mod attention;
@@ -21,6 +22,7 @@ mod embedding;
 mod glu;
 mod lstm;
 mod matmul;
+mod pad2d;
 mod pool;
 mod profile;
 mod reduce;
@@ -29,4 +31,5 @@ mod runtime;
 mod shaders;
 mod softmax;
 mod swap01;
+mod transpose;
 mod upsample;

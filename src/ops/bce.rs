@@ -5,7 +5,7 @@ use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 pub(crate) fn spec(backward: bool) -> KernelSpec {
-    KernelSpec::new("bce_with_logits").define("BACKWARD", backward as u32)
+    KernelSpec::new("bce").define("BACKWARD", backward as u32)
 }
 
 /// Elements summed per thread in the forward pass.

@@ -6,7 +6,7 @@ use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 pub(crate) fn spec() -> KernelSpec {
-    KernelSpec::new("copy_block")
+    KernelSpec::new("concat")
 }
 
 fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {

@@ -13,6 +13,7 @@
 use super::matmul::{
     core_defines, gemm_tile, subgroup_rb, GEMM_FILL_GROUPS, GEMM_K_CHUNK, SUBGROUP_TILE_N,
 };
+use super::pad2d::pad2d;
 use super::reduce::{reduce, ReduceOp};
 use super::swap01::swap01;
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
@@ -106,7 +107,6 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
         }
     }
     v.push(KernelSpec::new("conv2d_backward_weight"));
-    v.push(KernelSpec::new("pad2d"));
     for (k, s) in [(1, 1), (3, 1), (4, 2)] {
         for mode in [Mode::Forward, Mode::BackwardData, Mode::BackwardWeight] {
             let a4 = mode != Mode::BackwardData || !stride_classes(mode, k, k, s);
@@ -328,24 +328,6 @@ struct Geometry {
     kw: usize,
     s: usize,
     p: usize,
-}
-
-/// x [N, C, H, W] -> [N, C, H + 2p, W + 2p] with zeros around.
-pub fn pad2d(x: &Tensor, p: usize) -> Result<Tensor> {
-    let [n, c, h, w] = dims4("pad2d", "input", x)?;
-    if p == 0 {
-        return Ok(x.clone());
-    }
-    let rt = x.runtime();
-    let out = Tensor::uninit(rt, &[n, c, h + 2 * p, w + 2 * p])?;
-    let total = out.numel();
-    rt.dispatch(
-        &KernelSpec::new("pad2d"),
-        &[total, h, w, p, x.offset(), out.offset()].map(|v| v as u32),
-        &[x.buffer(), out.buffer()],
-        super::grid_1d(rt, total, 256),
-    )?;
-    Ok(out)
 }
 
 /// y = conv(x, weight) + bias, the forward kernel (on the zero-padded input,

@@ -18,6 +18,7 @@ pub mod fill;
 pub mod glu;
 pub mod lstm;
 pub mod matmul;
+pub mod pad2d;
 pub mod pool;
 pub mod reduce;
 pub mod rgba;
@@ -70,6 +71,7 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     }
     specs.push(concat::spec());
     specs.push(swap01::spec());
+    specs.push(pad2d::spec());
     specs.push(rgba::spec(rgba::Format::Rgba8));
     specs.push(rgba::spec(rgba::Format::Rgba16Float));
     specs.extend(batch_norm::all_specs());

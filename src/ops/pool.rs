@@ -4,7 +4,7 @@ use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 pub(crate) fn spec(backward: bool) -> KernelSpec {
-    KernelSpec::new("avg_pool2d").define("BACKWARD", backward as u32)
+    KernelSpec::new("pool").define("BACKWARD", backward as u32)
 }
 
 fn check_4d(op: &'static str, shape: &[usize]) -> Result<()> {
