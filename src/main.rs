@@ -33,7 +33,7 @@ enum Command {
     /// Time the kernels on this device.
     BenchKernels(cli::bench::BenchArgs),
     /// Write a sample grid of the built-in world, captions under each image.
-    World(wgpu_attngan::data::tool::WorldArgs),
+    World(cli::world::WorldArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,7 +55,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => cli::generate::generate(&a).map_err(Into::into),
         Command::Devices => cli::devices::run().map_err(Into::into),
         Command::BenchKernels(a) => cli::bench::run(&a).map_err(Into::into),
-        Command::World(a) => wgpu_attngan::data::tool::run_world(&a).map_err(Into::into),
+        Command::World(a) => cli::world::run(&a).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

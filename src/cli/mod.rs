@@ -6,3 +6,4 @@ pub mod eval;
 pub mod export;
 pub mod generate;
 pub mod train;
+pub mod world;

@@ -11,7 +11,7 @@
 //! - [`loader`]: background threads turning a [`Source`] into batches.
 //! - [`error`]: every refusal names the file and the fix; `skip_bad` options
 //!   skip and count instead.
-//! - `engine world` ([`tool`]): a captioned sample grid ([`grid`], [`font`]).
+//! - sample grids with captions ([`grid`], [`font`]; `engine world` draws one).
 
 pub mod cub;
 pub mod decode;
@@ -27,7 +27,6 @@ pub mod render;
 pub mod rng;
 pub mod source;
 pub mod spec;
-pub mod tool;
 pub mod vocab;
 pub mod world;
 

@@ -1,8 +1,10 @@
-//! The `engine world` subcommand: a sample grid of the built-in world.
+//! `engine world`: a sample grid of the built-in world, each scene and its
+//! captions printed.
 
-use super::grid::caption_grid;
-use super::world::{Split, World, WorldConfig};
 use std::path::PathBuf;
+
+use wgpu_attngan::data::grid::caption_grid;
+use wgpu_attngan::data::world::{Split, World, WorldConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct WorldArgs {
@@ -23,7 +25,7 @@ pub struct WorldArgs {
 }
 
 /// Render the grid, write it, print each scene and its captions.
-pub fn run_world(args: &WorldArgs) -> Result<(), String> {
+pub fn run(args: &WorldArgs) -> Result<(), String> {
     if !(32..=256).contains(&args.size) {
         return Err(format!(
             "--size {} is out of range (use 32 to 256)",
