@@ -10,6 +10,26 @@ use wgpu_attngan::models::attngan::{
 };
 use wgpu_attngan::{Runtime, Tensor};
 
+/// Two AttnGAN training checkpoints hold the same run, bit for bit: G, the
+/// discriminators, the Adam states, the moving average, the losses.
+fn assert_same_run(
+    a: &wgpu_attngan::nn::checkpoint::Checkpoint,
+    b: &wgpu_attngan::nn::checkpoint::Checkpoint,
+) {
+    assert_eq!(a.tensors.len(), b.tensors.len());
+    for (name, (shape, data)) in &a.tensors {
+        let (s2, d2) = &b.tensors[name];
+        assert_eq!(shape, s2, "{name}");
+        assert!(
+            data.iter().zip(d2).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "{name} differs"
+        );
+    }
+    for key in ["losses", "step", "ema.updates"] {
+        assert_eq!(a.metadata[key], b.metadata[key], "{key}");
+    }
+}
+
 fn rt() -> Runtime {
     Runtime::new().unwrap_or_else(|e| panic!("{e}"))
 }
@@ -174,18 +194,7 @@ fn tiny_run_then_generate_with_attention_maps() {
         Checkpoint::load(&report.checkpoint).unwrap(),
         Checkpoint::load(&resumed.checkpoint).unwrap(),
     );
-    assert_eq!(a.tensors.len(), b.tensors.len());
-    for (name, (shape, data)) in &a.tensors {
-        let (s2, d2) = &b.tensors[name];
-        assert_eq!(shape, s2, "{name}");
-        assert!(
-            data.iter().zip(d2).all(|(x, y)| x.to_bits() == y.to_bits()),
-            "{name} differs after resume"
-        );
-    }
-    for key in ["losses", "step", "ema.updates"] {
-        assert_eq!(a.metadata[key], b.metadata[key], "{key}");
-    }
+    assert_same_run(&a, &b);
     // The world's word limit, in the DAMSM's and the generator's checkpoints.
     let (dm, _, _) = wgpu_attngan::train::damsm::load_damsm(&rt, &d.checkpoint).unwrap();
     assert_eq!(dm.config.max_words, WORLD_MAX_WORDS);
@@ -842,18 +851,7 @@ fn engine_train_attngan_killed_and_resumed_matches_an_uninterrupted_run() {
         "2",
     ];
     let (straight, killed) = common::kill::kill_and_resume(&base, &args, 8, 6);
-    assert_eq!(straight.tensors.len(), killed.tensors.len());
-    for (name, (shape, data)) in &straight.tensors {
-        let (s2, d2) = &killed.tensors[name];
-        assert_eq!(shape, s2, "{name}");
-        assert!(
-            data.iter().zip(d2).all(|(x, y)| x.to_bits() == y.to_bits()),
-            "{name} differs after the kill and resume"
-        );
-    }
-    for key in ["losses", "step", "ema.updates"] {
-        assert_eq!(straight.metadata[key], killed.metadata[key], "{key}");
-    }
+    assert_same_run(&straight, &killed);
     assert_eq!(straight.metadata["step"], "8");
     std::fs::remove_dir_all(base).ok();
 }

@@ -85,6 +85,59 @@ impl Toy {
     }
 }
 
+/// `engine ARGS`: whether it succeeded, and its stdout and stderr.
+fn engine(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+/// Two DAMSM steps on `data` into `out`, at 32x32.
+fn train_tiny_damsm(data: &str, out: &str) -> (bool, String) {
+    engine(&[
+        "train",
+        "--data",
+        data,
+        "--out",
+        out,
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--image-size",
+        "32",
+        "--quiet",
+    ])
+}
+
+/// Two steps of a one-stage AttnGAN (32x32) on `data`, guided by `damsm`.
+fn train_tiny_gan(data: &str, damsm: &str, out: &str) -> (bool, String) {
+    engine(&[
+        "train",
+        "--model",
+        "attngan",
+        "--data",
+        data,
+        "--damsm",
+        damsm,
+        "--out",
+        out,
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--stages",
+        "1",
+        "--base-size",
+        "32",
+        "--quiet",
+    ])
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("engine-test-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -353,7 +406,6 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
 /// and scoring a folder model on the world.
 #[test]
 fn train_and_generate_on_a_folder_from_the_command_line() {
-    let exe = env!("CARGO_BIN_EXE_engine");
     let dir = temp_dir("folder-cli");
     let data = dir.join("pictures");
     std::fs::create_dir_all(&data).unwrap();
@@ -410,32 +462,14 @@ fn train_and_generate_on_a_folder_from_the_command_line() {
         )
         .unwrap();
     }
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(exe).args(args).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.success(), text)
-    };
+    let run = engine;
     let (d, g) = (dir.join("damsm"), dir.join("gan"));
     let (ds, gs, datas) = (
         d.to_str().unwrap(),
         g.to_str().unwrap(),
         data.to_str().unwrap(),
     );
-    let (ok, text) = run(&[
-        "train",
-        "--data",
-        datas,
-        "--out",
-        ds,
-        "--steps",
-        "2",
-        "--batch",
-        "4",
-        "--image-size",
-        "32",
-        "--quiet",
-    ]);
+    let (ok, text) = train_tiny_damsm(datas, ds);
     assert!(ok, "{text}");
     assert!(
         text.contains("images (no split.txt") && text.contains("0 skipped"),
@@ -472,26 +506,7 @@ fn train_and_generate_on_a_folder_from_the_command_line() {
         "{text}"
     );
     let dcks = dck.to_str().unwrap();
-    let (ok, text) = run(&[
-        "train",
-        "--model",
-        "attngan",
-        "--data",
-        datas,
-        "--damsm",
-        dcks,
-        "--out",
-        gs,
-        "--steps",
-        "2",
-        "--batch",
-        "4",
-        "--stages",
-        "1",
-        "--base-size",
-        "32",
-        "--quiet",
-    ]);
+    let (ok, text) = train_tiny_gan(datas, dcks, gs);
     assert!(ok, "{text}");
     let gck = g.join("checkpoint.safetensors");
     let gcks = gck.to_str().unwrap();
@@ -541,7 +556,6 @@ fn train_and_generate_on_a_folder_from_the_command_line() {
 /// the candidates and chance the split allows; other data is refused.
 #[test]
 fn eval_on_a_folder_from_the_command_line() {
-    let exe = env!("CARGO_BIN_EXE_engine");
     let dir = temp_dir("folder-eval");
     let data = dir.join("shapes");
     std::fs::create_dir_all(&data).unwrap();
@@ -575,51 +589,14 @@ fn eval_on_a_folder_from_the_command_line() {
         split.push_str(&format!("{part} {file}\n"));
     }
     std::fs::write(data.join("split.txt"), split).unwrap();
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(exe).args(args).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.success(), text)
-    };
+    let run = engine;
     let (d, g) = (dir.join("damsm"), dir.join("gan"));
     let datas = data.to_str().unwrap();
-    let (ok, text) = run(&[
-        "train",
-        "--data",
-        datas,
-        "--out",
-        d.to_str().unwrap(),
-        "--steps",
-        "2",
-        "--batch",
-        "4",
-        "--image-size",
-        "32",
-        "--quiet",
-    ]);
+    let (ok, text) = train_tiny_damsm(datas, d.to_str().unwrap());
     assert!(ok, "{text}");
     let dck = d.join("checkpoint.safetensors");
     let dcks = dck.to_str().unwrap();
-    let (ok, text) = run(&[
-        "train",
-        "--model",
-        "attngan",
-        "--data",
-        datas,
-        "--damsm",
-        dcks,
-        "--out",
-        g.to_str().unwrap(),
-        "--steps",
-        "2",
-        "--batch",
-        "4",
-        "--stages",
-        "1",
-        "--base-size",
-        "32",
-        "--quiet",
-    ]);
+    let (ok, text) = train_tiny_gan(datas, dcks, g.to_str().unwrap());
     assert!(ok, "{text}");
     let gck = g.join("checkpoint.safetensors");
     let gcks = gck.to_str().unwrap();
