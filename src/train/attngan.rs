@@ -15,7 +15,7 @@ use std::time::Instant;
 use image::RgbImage;
 
 use crate::autograd::{gan, no_grad, Var};
-use crate::data::{DataSpec, Loader, LoaderConfig, Vocab};
+use crate::data::{Batch, DataSpec, Vocab};
 use crate::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
@@ -24,6 +24,7 @@ use crate::nn::checkpoint::Checkpoint;
 use crate::nn::optim::{Adam, Ema};
 use crate::nn::{ParamBuilder, ParamStore, SplitMix64};
 use crate::runtime::{Error, Result, Runtime, Tensor};
+use crate::train::trainer::LoopSettings;
 
 #[derive(Debug, Clone)]
 pub struct AttnGanTrainOptions {
@@ -440,104 +441,29 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
             .filter_map(|(d, g)| Some((d.parse().ok()?, g.parse().ok()?)))
             .collect();
     }
-    let vocab_arc = Arc::new(vocab.clone());
-    let per_epoch = (source.len() / opts.batch).max(1) as u64;
-    let bar = if opts.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(opts.steps)
+    let mut trainee = Trainee {
+        run,
+        damsm: &damsm,
+        text: &text,
+        vocab: &vocab,
+        opts,
+        options: &options,
+        ck_path: &ck_path,
+        sizes,
     };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, {per_sec}, ETA {eta} | {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar.set_position(run.step);
-    crate::train::announce_first_step(&bar, opts.quiet);
-    let deadline = opts
-        .minutes
-        .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
-    'epochs: while run.step < opts.steps {
-        let epoch = run.step / per_epoch;
-        let cfg = LoaderConfig {
-            batch_size: opts.batch,
-            sizes: sizes.clone(),
-            shuffle: true,
-            augment: opts.data.augment(),
-            workers: 1,
-            prefetch: 2,
-            seed: opts.seed,
-            skip_bad: !opts.data.is_world(),
-            drop_last: true,
-            max_words: config.max_words,
-        };
-        let loader = Loader::new(source.clone(), vocab_arc.clone(), cfg, epoch);
-        for batch in loader.skip((run.step % per_epoch) as usize) {
-            let batch = batch.map_err(|e| Error::invalid("train", e.to_string()))?;
-            let b = batch.len();
-            let reals: Vec<Var> = sizes
-                .iter()
-                .zip(&batch.images)
-                .map(|(&s, px)| {
-                    Tensor::from_slice(rt, px, &[b, 3, s as usize, s as usize]).map(Var::constant)
-                })
-                .collect::<Result<_>>()?;
-            let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
-            let ids = Tensor::from_slice(rt, &ids, &[b, config.max_words])?;
-            let lengths: Vec<usize> = batch
-                .lengths
-                .iter()
-                .map(|&l| (l as usize).clamp(1, config.max_words))
-                .collect();
-            let noise_seed = opts.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
-            let input = StepInput {
-                reals: &reals,
-                ids: &ids,
-                lengths: &lengths,
-                class_ids: &batch.class_ids,
-            };
-            let (d_total, g_loss) = gan_step(
-                &mut run.nets,
-                &damsm,
-                &text,
-                &input,
-                opts.lambda,
-                noise_seed,
-            )?;
-            // One readback for the step's losses.
-            let mut values: Vec<&Tensor> = d_total.iter().map(|l| l.value()).collect();
-            values.push(g_loss.value());
-            let values = crate::ops::concat::read_scalars(&values)?;
-            let (d_sum, g) = (
-                values[..values.len() - 1].iter().sum::<f32>(),
-                values[values.len() - 1],
-            );
-            if !(d_sum.is_finite() && g.is_finite()) {
-                return Err(Error::invalid(
-                    "train",
-                    format!("a loss became non-finite at step {} (D {d_sum}, G {g}); the last checkpoint is kept in {}", run.step, ck_path.display()),
-                ));
-            }
-            run.losses.push((d_sum, g));
-            run.step += 1;
-            let msg = format!("D {d_sum:.3} G {g:.3}");
-            if opts.quiet {
-                if run.step.is_multiple_of(10) {
-                    println!("step {} {msg}", run.step);
-                }
-            } else {
-                bar.set_message(msg);
-                bar.set_position(run.step);
-            }
-            if run.step.is_multiple_of(opts.checkpoint_every) {
-                save(&run, &text, &vocab, opts, &options, &ck_path)?;
-            }
-            if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
-                break 'epochs;
-            }
-        }
-    }
-    bar.finish_and_clear();
-    save(&run, &text, &vocab, opts, &options, &ck_path)?;
+    let settings = LoopSettings {
+        steps: opts.steps,
+        minutes: opts.minutes,
+        started,
+        batch: opts.batch,
+        seed: opts.seed,
+        data: &opts.data,
+        checkpoint_every: opts.checkpoint_every,
+        quiet: opts.quiet,
+    };
+    let vocab_arc = Arc::new(vocab.clone());
+    crate::train::trainer::run(rt, &mut trainee, source, vocab_arc, &settings)?;
+    let run = trainee.run;
     let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
     let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
     let curve = opts.out.join("loss.png");
@@ -549,6 +475,97 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         seconds: started.elapsed().as_secs_f64(),
         checkpoint: ck_path,
     })
+}
+
+/// An AttnGAN run on the shared loop (train/trainer.rs).
+struct Trainee<'a> {
+    run: Run,
+    damsm: &'a Damsm,
+    text: &'a TextModel,
+    vocab: &'a Vocab,
+    opts: &'a AttnGanTrainOptions,
+    options: &'a [(&'static str, String)],
+    ck_path: &'a Path,
+    /// The side of each stage's images.
+    sizes: Vec<u32>,
+}
+
+impl crate::train::trainer::Trainee for Trainee<'_> {
+    fn sizes(&self) -> Vec<u32> {
+        self.sizes.clone()
+    }
+
+    fn max_words(&self) -> usize {
+        self.run.nets.gan.config.max_words
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.run.step
+    }
+
+    fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String> {
+        let (run, opts) = (&mut self.run, self.opts);
+        let max_words = run.nets.gan.config.max_words;
+        let b = batch.len();
+        let reals: Vec<Var> = self
+            .sizes
+            .iter()
+            .zip(&batch.images)
+            .map(|(&s, px)| {
+                Tensor::from_slice(rt, px, &[b, 3, s as usize, s as usize]).map(Var::constant)
+            })
+            .collect::<Result<_>>()?;
+        let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
+        let ids = Tensor::from_slice(rt, &ids, &[b, max_words])?;
+        let lengths: Vec<usize> = batch
+            .lengths
+            .iter()
+            .map(|&l| (l as usize).clamp(1, max_words))
+            .collect();
+        let noise_seed = opts.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let input = StepInput {
+            reals: &reals,
+            ids: &ids,
+            lengths: &lengths,
+            class_ids: &batch.class_ids,
+        };
+        let (d_total, g_loss) = gan_step(
+            &mut run.nets,
+            self.damsm,
+            self.text,
+            &input,
+            opts.lambda,
+            noise_seed,
+        )?;
+        // One readback for the step's losses.
+        let mut values: Vec<&Tensor> = d_total.iter().map(|l| l.value()).collect();
+        values.push(g_loss.value());
+        let values = crate::ops::concat::read_scalars(&values)?;
+        let (d_sum, g) = (
+            values[..values.len() - 1].iter().sum::<f32>(),
+            values[values.len() - 1],
+        );
+        if !(d_sum.is_finite() && g.is_finite()) {
+            return Err(Error::invalid(
+                "train",
+                format!("a loss became non-finite at step {} (D {d_sum}, G {g}); the last checkpoint is kept in {}", run.step, self.ck_path.display()),
+            ));
+        }
+        run.losses.push((d_sum, g));
+        run.step += 1;
+        Ok(format!("D {d_sum:.3} G {g:.3}"))
+    }
+
+    fn save(&self) -> Result<()> {
+        save(
+            &self.run,
+            self.text,
+            self.vocab,
+            self.opts,
+            self.options,
+            self.ck_path,
+        )
+    }
 }
 
 /// `engine.model` of an exported sampler (`engine export`).

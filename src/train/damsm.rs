@@ -11,14 +11,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::data::{
-    DataSpec, Loader, LoaderConfig, Source, Split, Vocab, World, WorldConfig, WorldSource,
-};
+use crate::data::{Batch, DataSpec, Source, Split, Vocab, World, WorldConfig, WorldSource};
 use crate::models::damsm::{Damsm, DamsmConfig};
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::optim::{Adam, StepDecay};
 use crate::nn::SplitMix64;
 use crate::runtime::{Error, Result, Runtime, Tensor};
+use crate::train::trainer::LoopSettings;
 
 /// Options of a DAMSM run.
 #[derive(Debug, Clone)]
@@ -284,7 +283,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         opts.batch,
     )?;
     let options = run_options(opts);
-    let mut run = if opts.resume {
+    let run = if opts.resume {
         let (model, vocab, ck) = load_damsm(rt, &ck_path)?;
         let src = ck_path.display().to_string();
         if ck.metadata.contains_key("exported") {
@@ -336,7 +335,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         }
     };
     let vocab = Arc::new(run.vocab.clone());
-    let per_epoch = (source.len() / opts.batch).max(1) as u64;
+    let per_epoch = crate::train::trainer::steps_per_epoch(source.as_ref(), opts.batch);
     // AttnGAN: lr 0.002, x0.98 per epoch, not below 0.0002.
     let schedule = StepDecay {
         base: opts.lr,
@@ -344,93 +343,25 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         every: per_epoch,
         min: opts.lr / 10.0,
     };
-    let bar = progress_bar(opts);
-    bar.set_position(run.step);
-    crate::train::announce_first_step(&bar, opts.quiet);
-    let deadline = opts
-        .minutes
-        .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
-    'epochs: while run.step < opts.steps {
-        let epoch = run.step / per_epoch;
-        let skip = (run.step % per_epoch) as usize;
-        let cfg = LoaderConfig {
-            batch_size: opts.batch,
-            sizes: vec![opts.image_size as u32],
-            shuffle: true,
-            augment: opts.data.augment(),
-            workers: 1,
-            prefetch: 2,
-            seed: opts.seed,
-            skip_bad: !opts.data.is_world(),
-            drop_last: true,
-            // A resumed run keeps the limit it was trained with.
-            max_words: run.model.config.max_words,
-        };
-        let loader = Loader::new(source.clone(), vocab.clone(), cfg, epoch);
-        for batch in loader.skip(skip) {
-            let batch = batch.map_err(|e| Error::invalid("train", e.to_string()))?;
-            let (images, ids, lengths) =
-                upload_batch(rt, &batch, opts.image_size, run.model.config.max_words)?;
-            let lr = schedule.lr_at(run.step);
-            run.text_adam.lr = lr;
-            run.image_adam.lr = lr;
-            run.model.text_params.zero_grad()?;
-            run.model.image_params.zero_grad()?;
-            let dropout_seed =
-                SplitMix64::new(opts.seed ^ run.step.wrapping_mul(0x9E37_79B9)).next_u64();
-            let losses =
-                run.model
-                    .losses(&images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
-            let total = losses.total()?;
-            total.backward()?;
-            // One readback for the step's five losses, before the weights
-            // move: a non-finite loss stops the run with the weights (and
-            // the last checkpoint) as they were.
-            let parts = crate::ops::concat::read_scalars(&[
-                losses.word0.value(),
-                losses.word1.value(),
-                losses.sent0.value(),
-                losses.sent1.value(),
-                total.value(),
-            ])?;
-            if !parts[4].is_finite() {
-                return Err(Error::invalid(
-                    "train",
-                    format!(
-                        "the loss became {} at step {}; nothing was saved after step {} (the last checkpoint in {} is kept); try a smaller --lr",
-                        parts[4],
-                        run.step,
-                        run.step - run.step % opts.checkpoint_every,
-                        ck_path.display()
-                    ),
-                ));
-            }
-            run.text_adam.step(&run.model.text_params)?;
-            run.image_adam.step(&run.model.image_params)?;
-            run.losses.push(parts[4]);
-            run.step += 1;
-            let msg = format!(
-                "loss {:.3} (words {:.2}/{:.2}, sentence {:.2}/{:.2}) lr {lr:.5}",
-                parts[4], parts[0], parts[1], parts[2], parts[3]
-            );
-            if opts.quiet {
-                if run.step % 10 == 0 {
-                    println!("step {} {msg}", run.step);
-                }
-            } else {
-                bar.set_message(msg);
-                bar.set_position(run.step);
-            }
-            if run.step % opts.checkpoint_every == 0 {
-                run.save(&ck_path, opts, &options)?;
-            }
-            if run.step >= opts.steps || deadline.is_some_and(|d| Instant::now() >= d) {
-                break 'epochs;
-            }
-        }
-    }
-    bar.finish_and_clear();
-    run.save(&ck_path, opts, &options)?;
+    let mut trainee = Trainee {
+        run,
+        opts,
+        options: &options,
+        ck_path: &ck_path,
+        schedule,
+    };
+    let settings = LoopSettings {
+        steps: opts.steps,
+        minutes: opts.minutes,
+        started,
+        batch: opts.batch,
+        seed: opts.seed,
+        data: &opts.data,
+        checkpoint_every: opts.checkpoint_every,
+        quiet: opts.quiet,
+    };
+    crate::train::trainer::run(rt, &mut trainee, source, vocab, &settings)?;
+    let run = trainee.run;
     let curve = opts.out.join("loss.png");
     crate::train::plot::loss_curves(&curve, &[("damsm loss", &run.losses)], 640, 320)
         .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
@@ -442,14 +373,78 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
     })
 }
 
-fn progress_bar(opts: &DamsmTrainOptions) -> indicatif::ProgressBar {
-    if opts.quiet {
-        return indicatif::ProgressBar::hidden();
+/// A DAMSM run on the shared loop (train/trainer.rs).
+struct Trainee<'a> {
+    run: Run,
+    opts: &'a DamsmTrainOptions,
+    options: &'a [(&'static str, String)],
+    ck_path: &'a Path,
+    schedule: StepDecay,
+}
+
+impl crate::train::trainer::Trainee for Trainee<'_> {
+    fn sizes(&self) -> Vec<u32> {
+        vec![self.opts.image_size as u32]
     }
-    let bar = indicatif::ProgressBar::new(opts.steps);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} steps, {per_sec}, ETA {eta} | {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    bar
+
+    /// A resumed run keeps the limit it was trained with.
+    fn max_words(&self) -> usize {
+        self.run.model.config.max_words
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.run.step
+    }
+
+    fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String> {
+        let (run, opts) = (&mut self.run, self.opts);
+        let (images, ids, lengths) =
+            upload_batch(rt, batch, opts.image_size, run.model.config.max_words)?;
+        let lr = self.schedule.lr_at(run.step);
+        run.text_adam.lr = lr;
+        run.image_adam.lr = lr;
+        run.model.text_params.zero_grad()?;
+        run.model.image_params.zero_grad()?;
+        let dropout_seed =
+            SplitMix64::new(opts.seed ^ run.step.wrapping_mul(0x9E37_79B9)).next_u64();
+        let losses = run
+            .model
+            .losses(&images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
+        let total = losses.total()?;
+        total.backward()?;
+        // One readback for the step's five losses, before the weights
+        // move: a non-finite loss stops the run with the weights (and
+        // the last checkpoint) as they were.
+        let parts = crate::ops::concat::read_scalars(&[
+            losses.word0.value(),
+            losses.word1.value(),
+            losses.sent0.value(),
+            losses.sent1.value(),
+            total.value(),
+        ])?;
+        if !parts[4].is_finite() {
+            return Err(Error::invalid(
+                "train",
+                format!(
+                    "the loss became {} at step {}; nothing was saved after step {} (the last checkpoint in {} is kept); try a smaller --lr",
+                    parts[4],
+                    run.step,
+                    run.step - run.step % opts.checkpoint_every,
+                    self.ck_path.display()
+                ),
+            ));
+        }
+        run.text_adam.step(&run.model.text_params)?;
+        run.image_adam.step(&run.model.image_params)?;
+        run.losses.push(parts[4]);
+        run.step += 1;
+        Ok(format!(
+            "loss {:.3} (words {:.2}/{:.2}, sentence {:.2}/{:.2}) lr {lr:.5}",
+            parts[4], parts[0], parts[1], parts[2], parts[3]
+        ))
+    }
+
+    fn save(&self) -> Result<()> {
+        self.run.save(self.ck_path, self.opts, self.options)
+    }
 }

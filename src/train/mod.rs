@@ -5,6 +5,7 @@ pub mod damsm;
 pub mod eval;
 pub mod lock;
 pub mod plot;
+pub mod trainer;
 
 use std::path::Path;
 
@@ -60,15 +61,4 @@ pub fn check_resume(
             diffs.join("\n  ")
         ),
     })
-}
-
-/// Kernels compile on first use (tens of seconds on a software GPU): said
-/// before the first step, on the bar or as a line.
-pub fn announce_first_step(bar: &indicatif::ProgressBar, quiet: bool) {
-    const MSG: &str = "compiling the kernels during the first step...";
-    if quiet {
-        println!("{MSG}");
-    } else {
-        bar.set_message(MSG);
-    }
 }
