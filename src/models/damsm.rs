@@ -305,18 +305,10 @@ pub fn word_scores(
     let rt = regions.value().runtime().clone();
     let (b, d, t) = (words.shape()[0], words.shape()[1], words.shape()[2]);
     let r = regions.shape()[2];
-    let mut excluded = vec![0.0f32; b * t]; // 1 marks padding words
-    let mut real = vec![0.0f32; b * t];
-    for (i, &len) in lengths.iter().enumerate() {
-        for k in 0..t {
-            if k < len {
-                real[i * t + k] = 1.0;
-            } else {
-                excluded[i * t + k] = 1.0;
-            }
-        }
-    }
-    let excluded = Tensor::from_slice(&rt, &excluded, &[b, t])?;
+    let excluded = crate::ops::attention::padding_mask(&rt, lengths, t)?; // 1 marks padding words
+    let real: Vec<f32> = (0..b * t)
+        .map(|i| if i % t < lengths[i / t] { 1.0 } else { 0.0 })
+        .collect();
     let real = Var::constant(Tensor::from_slice(&rt, &real, &[b, 1, t])?);
     let regions_t = rnn::transpose_last2(regions)?; // [B_img, R, D]
     let attn = regions_t

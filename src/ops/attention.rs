@@ -286,6 +286,16 @@ pub fn attention_backward(
     Ok(AttentionGrads { dq, dw })
 }
 
+/// Padding mask `[B, T]` (1 = a padding word, 0 = a word) from caption
+/// lengths; T is the model's `max_words`. The masked softmax takes it.
+pub fn padding_mask(rt: &Runtime, lengths: &[usize], max_words: usize) -> Result<Tensor> {
+    let mut m = vec![1.0f32; lengths.len() * max_words];
+    for (i, &l) in lengths.iter().enumerate() {
+        m[i * max_words..i * max_words + l.min(max_words)].fill(0.0);
+    }
+    Tensor::from_slice(rt, &m, &[lengths.len(), max_words])
+}
+
 /// The attention maps on the host as [B, T, P] (one picture per word, as
 /// AttnGAN draws them), from attn [B, P, T]. Reads back (waits for the device).
 pub fn word_attention_maps(attn: &Tensor) -> Result<Vec<f32>> {

@@ -23,6 +23,7 @@ use crate::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig, TextEnc
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::optim::{Adam, Ema};
 use crate::nn::{ParamBuilder, ParamStore, SplitMix64};
+use crate::ops::attention::padding_mask;
 use crate::runtime::{Error, Result, Runtime, Tensor};
 use crate::train::trainer::LoopSettings;
 
@@ -82,16 +83,6 @@ pub struct AttnGanReport {
     pub losses: Vec<(f32, f32)>,
     pub seconds: f64,
     pub checkpoint: PathBuf,
-}
-
-/// Padding mask [B, T] (1 = padding word) from caption lengths; T is the
-/// model's `max_words`.
-fn padding_mask(rt: &Runtime, lengths: &[usize], max_words: usize) -> Result<Tensor> {
-    let mut m = vec![1.0f32; lengths.len() * max_words];
-    for (i, &l) in lengths.iter().enumerate() {
-        m[i * max_words..i * max_words + l.min(max_words)].fill(0.0);
-    }
-    Tensor::from_slice(rt, &m, &[lengths.len(), max_words])
 }
 
 fn normal(rt: &Runtime, rng: &mut SplitMix64, shape: &[usize]) -> Result<Var> {
@@ -853,13 +844,13 @@ impl Sampler {
         let len = d.words.len();
         let (maps, map_side) = match &d.attention {
             Some(attn) => {
-                // [n, P, T] -> per image, per word, a P-long map.
+                // [n, T, P] on the host: per image, per word, a P-long map.
                 let (p, t) = (attn.dim(1), attn.dim(2));
-                let a = attn.to_vec()?;
+                let a = crate::ops::attention::word_attention_maps(attn)?;
                 let maps = (0..n)
                     .map(|i| {
                         (0..len)
-                            .map(|w| (0..p).map(|q| a[(i * p + q) * t + w]).collect())
+                            .map(|w| a[(i * t + w) * p..(i * t + w + 1) * p].to_vec())
                             .collect()
                     })
                     .collect();
