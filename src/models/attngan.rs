@@ -5,7 +5,7 @@
 //! that the built-in world trains on a software GPU (2 stages, ngf 16).
 
 use crate::autograd::{gan, rnn, Var};
-use crate::nn::layers::{Conv2d, Linear};
+use crate::nn::layers::{Conv2d, ConvSpec, Linear};
 use crate::nn::modules::BatchNorm;
 use crate::nn::{Init, ParamBuilder, ParamStore};
 use crate::ops::fill;
@@ -164,13 +164,7 @@ impl UpBlock {
             conv: Conv2d::new(
                 b,
                 &format!("{name}.conv"),
-                cin,
-                2 * cout,
-                3,
-                1,
-                1,
-                false,
-                orth(),
+                ConvSpec::same(cin, 2 * cout, 3, orth()),
             ),
             bn: BatchNorm::new(b, &format!("{name}.bn"), 2 * cout),
         }
@@ -196,16 +190,10 @@ impl ResBlock {
             conv1: Conv2d::new(
                 b,
                 &format!("{name}.conv1"),
-                c,
-                2 * c,
-                3,
-                1,
-                1,
-                false,
-                orth(),
+                ConvSpec::same(c, 2 * c, 3, orth()),
             ),
             bn1: BatchNorm::new(b, &format!("{name}.bn1"), 2 * c),
-            conv2: Conv2d::new(b, &format!("{name}.conv2"), c, c, 3, 1, 1, false, orth()),
+            conv2: Conv2d::new(b, &format!("{name}.conv2"), ConvSpec::same(c, c, 3, orth())),
             bn2: BatchNorm::new(b, &format!("{name}.bn2"), c),
         }
     }
@@ -277,13 +265,7 @@ impl Generator {
         to_image.push(Conv2d::new(
             b,
             "gen.image1.conv",
-            g,
-            3,
-            3,
-            1,
-            1,
-            false,
-            orth(),
+            ConvSpec::same(g, 3, 3, orth()),
         ));
         for s in 2..=c.stages {
             word_proj.push(b.param(
@@ -300,13 +282,7 @@ impl Generator {
             to_image.push(Conv2d::new(
                 b,
                 &format!("gen.image{s}.conv"),
-                g,
-                3,
-                3,
-                1,
-                1,
-                false,
-                orth(),
+                ConvSpec::same(g, 3, 3, orth()),
             ));
         }
         Generator {
@@ -421,13 +397,7 @@ impl Discriminator {
                 Conv2d::new(
                     b,
                     &format!("{name}.down{i}.conv"),
-                    chans[i],
-                    chans[i + 1],
-                    4,
-                    2,
-                    1,
-                    false,
-                    init,
+                    ConvSpec::strided(chans[i], chans[i + 1], 4, 2, 1, init),
                 ),
                 bn,
             ));
@@ -440,13 +410,7 @@ impl Discriminator {
                 Conv2d::new(
                     b,
                     &format!("{name}.extra{k}.conv"),
-                    cin,
-                    cout,
-                    4,
-                    2,
-                    1,
-                    false,
-                    init,
+                    ConvSpec::strided(cin, cout, 4, 2, 1, init),
                 ),
                 Some(BatchNorm::new(b, &format!("{name}.extra{k}.bn"), cout)),
             ));
@@ -458,13 +422,7 @@ impl Discriminator {
                 Conv2d::new(
                     b,
                     &format!("{name}.back{k}.conv"),
-                    cin,
-                    cout,
-                    3,
-                    1,
-                    1,
-                    false,
-                    init,
+                    ConvSpec::same(cin, cout, 3, init),
                 ),
                 Some(BatchNorm::new(b, &format!("{name}.back{k}.bn"), cout)),
             ));
@@ -475,36 +433,18 @@ impl Discriminator {
             joint: Conv2d::new(
                 b,
                 &format!("{name}.joint.conv"),
-                8 * d + c.embed_dim,
-                8 * d,
-                3,
-                1,
-                1,
-                false,
-                init,
+                ConvSpec::same(8 * d + c.embed_dim, 8 * d, 3, init),
             ),
             joint_bn: BatchNorm::new(b, &format!("{name}.joint.bn"), 8 * d),
             uncond: Conv2d::new(
                 b,
                 &format!("{name}.uncond.conv"),
-                8 * d,
-                1,
-                4,
-                4,
-                0,
-                true,
-                init,
+                ConvSpec::strided(8 * d, 1, 4, 4, 0, init).with_bias(),
             ),
             cond: Conv2d::new(
                 b,
                 &format!("{name}.cond.conv"),
-                8 * d,
-                1,
-                4,
-                4,
-                0,
-                true,
-                init,
+                ConvSpec::strided(8 * d, 1, 4, 4, 0, init).with_bias(),
             ),
         }
     }

@@ -5,7 +5,7 @@
 //! released code computes them (docs/attngan-reference.md).
 
 use crate::autograd::{gan, rnn, Var};
-use crate::nn::layers::{Conv2d, Linear};
+use crate::nn::layers::{Conv2d, ConvSpec, Linear};
 use crate::nn::modules::{BatchNorm, BiLstm, Embedding};
 use crate::nn::{Init, ParamBuilder, ParamStore};
 use crate::ops::fill;
@@ -165,7 +165,7 @@ impl ImageEncoder {
         let ch = c.base_channels;
         let init = Init::Normal(0.02);
         let mut convs = vec![(
-            Conv2d::new(b, "image.conv0", 3, ch, 3, 1, 1, false, init),
+            Conv2d::new(b, "image.conv0", ConvSpec::same(3, ch, 3, init)),
             Some(BatchNorm::new(b, "image.bn0", ch)),
         )];
         let mut cin = ch;
@@ -175,13 +175,7 @@ impl ImageEncoder {
                 Conv2d::new(
                     b,
                     &format!("image.conv{i}"),
-                    cin,
-                    cout,
-                    4,
-                    2,
-                    1,
-                    false,
-                    init,
+                    ConvSpec::strided(cin, cout, 4, 2, 1, init),
                 ),
                 Some(BatchNorm::new(b, &format!("image.bn{i}"), cout)),
             ));
@@ -192,13 +186,7 @@ impl ImageEncoder {
             regions: Conv2d::new(
                 b,
                 "image.emb_features",
-                cin,
-                c.embed_dim(),
-                1,
-                1,
-                0,
-                false,
-                Init::Uniform(0.1),
+                ConvSpec::same(cin, c.embed_dim(), 1, Init::Uniform(0.1)),
             ),
             global: Linear::new(
                 b,

@@ -35,6 +35,56 @@ impl Linear {
     }
 }
 
+/// What a convolution layer is: channels in and out, a k x k kernel,
+/// stride, zero padding, whether it has a bias, and its weights' init.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvSpec {
+    pub cin: usize,
+    pub cout: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub bias: bool,
+    pub init: Init,
+}
+
+impl ConvSpec {
+    /// Stride 1 with padding k / 2 (the output keeps the input's size for
+    /// odd k), no bias.
+    pub fn same(cin: usize, cout: usize, k: usize, init: Init) -> ConvSpec {
+        ConvSpec::strided(cin, cout, k, 1, k / 2, init)
+    }
+
+    /// Any stride and padding, no bias.
+    pub fn strided(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        init: Init,
+    ) -> ConvSpec {
+        ConvSpec {
+            cin,
+            cout,
+            k,
+            stride,
+            padding,
+            bias: false,
+            init,
+        }
+    }
+
+    /// With a bias (initialised to zeros).
+    pub fn with_bias(self) -> ConvSpec {
+        self.bias(true)
+    }
+
+    pub fn bias(self, bias: bool) -> ConvSpec {
+        ConvSpec { bias, ..self }
+    }
+}
+
 /// x: [N, C, H, W] -> [N, O, OH, OW]; weight [O, C, k, k].
 pub struct Conv2d {
     pub weight: ParamId,
@@ -44,18 +94,18 @@ pub struct Conv2d {
 }
 
 impl Conv2d {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        b: &mut ParamBuilder,
-        name: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        padding: usize,
-        bias: bool,
-        init: Init,
-    ) -> Self {
+    /// Parameters `{name}.weight` `[cout, cin, k, k]` and, with a bias,
+    /// `{name}.bias` `[cout]`.
+    pub fn new(b: &mut ParamBuilder, name: &str, spec: ConvSpec) -> Self {
+        let ConvSpec {
+            cin,
+            cout,
+            k,
+            stride,
+            padding,
+            bias,
+            init,
+        } = spec;
         Conv2d {
             weight: b.param(format!("{name}.weight"), &[cout, cin, k, k], init),
             bias: bias.then(|| b.param(format!("{name}.bias"), &[cout], Init::Zeros)),
