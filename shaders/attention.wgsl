@@ -12,6 +12,21 @@
 // src/ops/attention.rs): a thread loops about that many times, and llvmpipe
 // ends the loops of one invocation after 65,535 iterations in all, with no
 // error (C = 512, T = 64 and C = 2048, T = 18 were cut short).
+//
+// History:
+//   v1 (cacfbce, 2026-11-27): scores, masked softmax and context fused, one
+//       thread per (b, p). Word attention forward, q [8,32,4096], 18 words:
+//       27.25 ms = 2.77 GFLOP/s on lavapipe Mesa 22.3.6, 2-core Zen 3, at
+//       a193e16 (README); 73.1 ms = 1.03 GFLOP/s on lavapipe Mesa 25.0.7,
+//       2-core EPYC, registers flavour, at 21c7c85
+//       (docs/bench-lavapipe-mesa25-registers.json). H200 (Vulkan), q
+//       [20,32,4096]: 0.14 ms at a193e16, 0.40 ms at 8198dc5, 0.38 ms at
+//       23b0c04, the same kernel [PyTorch 0.036 ms] (README).
+//   95f9300 (2026-11-27): the host keeps wide problems (2 C (T + 1) + 4 T
+//       over 32,768) off this kernel; the kernel itself unchanged.
+//   9878bb9 (2026-11-28): the subgroups flavour no longer uses it: its
+//       matmul + softmax + matmul path is faster, forward 83 -> 30 ms at
+//       q [8,32,4096], 18 words (commit; device not named).
 
 struct Params {
     b: u32,

@@ -7,6 +7,20 @@
 // Like the forward, only for T <= TMAX and 2 C (T + 1) + 4 T <= 32,768
 // (llvmpipe's cap of 65,535 loop iterations per invocation); the rest takes
 // the unfused path (src/ops/attention.rs).
+//
+// History:
+//   v1 (cacfbce, 2026-11-27): one thread per (b, p); the word gradient in
+//       attention_backward_words.wgsl. Word attention backward (this and the
+//       word gradient), q [8,32,4096], 18 words: 66.48 ms = 2.27 GFLOP/s on
+//       lavapipe Mesa 22.3.6, 2-core Zen 3, at a193e16 (README); 184.9 ms =
+//       0.82 GFLOP/s on lavapipe Mesa 25.0.7, 2-core EPYC, registers flavour,
+//       at 21c7c85 (docs/bench-lavapipe-mesa25-registers.json). H200
+//       (Vulkan), q [20,32,4096]: 0.26 ms at a193e16, 0.74 ms at 8198dc5,
+//       0.71 ms at 23b0c04, the same kernels [PyTorch 0.335 ms] (README).
+//   95f9300 (2026-11-27): only for 2 C (T + 1) + 4 T <= 32,768 (host side).
+//   9878bb9 (2026-11-28): not used by the subgroups flavour, whose unfused
+//       path is faster: backward 141 -> 109 ms at q [8,32,4096], 18 words
+//       (commit; device not named).
 
 struct Params {
     b: u32,

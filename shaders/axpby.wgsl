@@ -1,5 +1,11 @@
 // In-place y = alpha * x + beta * y (gradient accumulation, moving averages).
 // With beta = 0, y is not read (it may hold anything, NaN included).
+//
+// History:
+//   v1 (5c713b1, 2026-11-27): written for the autograd tape's in-place leaf
+//       accumulation; unchanged since. Measured only inside a step: H200
+//       (Vulkan), AttnGAN birds step (batch 20), binaries of 8198dc5: 122
+//       dispatches, 1.28 ms (docs/bench-h200-tiled-gemm.json).
 
 struct Params {
     n: u32,

@@ -19,6 +19,22 @@
 // here: llvmpipe ends the loops of one invocation after 65,535 iterations in
 // all, with no error, and three passes of count / WG per thread were cut
 // short at 6.5M; the host does the same arithmetic with chunked reductions.
+//
+// History:
+//   v1 (1118d75, 2026-11-27): TREE or a thread per channel, two-pass variance,
+//       mean kept as hi + lo. Forward [8,64,64,64]: 10.89 ms = 2.31 GB/s on
+//       lavapipe Mesa 22.3.6, 2-core Zen 3, at a193e16 (README); 17.1 ms
+//       against burn 0.22.1's 47-50 ms (Mesa 22.3, 2-core Zen 3, 2026-11-27,
+//       docs/peers.md). H200 (Vulkan), [20,64,128,128]: 1.80 ms at a193e16,
+//       4.47 ms at 8198dc5, the same kernel (README: the card's clock state
+//       is the likely cause) [PyTorch 0.176 ms].
+//   180261a (2026-11-27): the channel sum and indexing moved to the fragment
+//       batch_norm_reduce.wgsl, shared with the backward.
+//   de3889a (2026-11-27): channels over 2M values go to the host's chunked
+//       path. At 21c7c85 on lavapipe Mesa 25.0.7, 2-core EPYC: 22.6 and
+//       23.4 ms = 1.1 GB/s (docs/bench-lavapipe-mesa25-*.json); 27 ms against
+//       burn's 92 ms there at 9878bb9 (docs/peers.md). H200 at 23b0c04:
+//       4.28 ms (docs/gpu-check-h200-2026-11-28.txt).
 
 struct Params {
     n: u32,

@@ -5,6 +5,17 @@
 // with xhat = (x - mean) * invstd recomputed from the saved statistics.
 // Layout and the TREE / one-thread-per-channel choice as in batch_norm.wgsl.
 // So is the host's path for channels over 2M values (llvmpipe's loop cap).
+//
+// History:
+//   v1 (1118d75, 2026-11-27): both channel sums in one pass, then dx.
+//       [8,64,64,64]: 12.14 ms = 3.46 GB/s on lavapipe Mesa 22.3.6, 2-core
+//       Zen 3, at a193e16 (README). H200 (Vulkan), [20,64,128,128]: 1.38 ms
+//       at a193e16, 3.69 ms at 8198dc5, the same kernel [PyTorch 0.484 ms].
+//   180261a (2026-11-27): channel sum and indexing from batch_norm_reduce.wgsl.
+//   de3889a (2026-11-27): channels over 2M values go to the host's path. At
+//       21c7c85 on lavapipe Mesa 25.0.7, 2-core EPYC: 26.1 and 23.4 ms =
+//       1.6 and 1.8 GB/s (docs/bench-lavapipe-mesa25-*.json); H200 at
+//       23b0c04: 3.51 ms (docs/gpu-check-h200-2026-11-28.txt).
 
 struct Params {
     n: u32,

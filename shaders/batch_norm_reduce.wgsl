@@ -1,6 +1,11 @@
 // Shared by batch_norm.wgsl and batch_norm_backward.wgsl (pulled in with
 // //#include): the per-channel sum over a workgroup (TREE) or a single
 // thread, and the index of a channel's m-th element. Needs WG and p.c, p.inner.
+//
+// History:
+//   v1 (180261a, 2026-11-27): the channel sum and indexing that
+//       batch_norm.wgsl and batch_norm_backward.wgsl each had (1118d75),
+//       written once. No measurement of its own (see batch_norm.wgsl).
 
 //#if TREE
 var<workgroup> red: array<vec2<f32>, WG>;

@@ -4,6 +4,15 @@
 //             (the host sums the partials when there is more than one)
 //   backward: dx[i] = (sigmoid(x[i]) - t[i]) / n * g, with g = the upstream
 //             gradient, a [1] tensor read on the device.
+//
+// History (bce_with_logits.wgsl until ae09d79):
+//   v1 (4a12922, 2026-11-27): stable form, chunk partials forward, upstream
+//       gradient read on the device backward.
+//   523ba5b (2026-11-27): its own stable_sigmoid replaced by common.wgsl's.
+//   ae09d79 (2026-11-28): renamed, code unchanged. Measured only inside a
+//       step: H200 (Vulkan), AttnGAN birds step (batch 20), binaries of
+//       8198dc5: 21 dispatches each, 0.15 ms forward, 0.12 ms backward
+//       (docs/bench-h200-tiled-gemm.json, as bce_with_logits).
 
 struct Params {
     n: u32,

@@ -2,6 +2,14 @@
 // Both tensors are viewed as [outer, axis, inner]; the block [outer, len, inner]
 // starting at src_start on the source's axis (length src_axis) is written at
 // dst_start on the destination's axis (length dst_axis). One thread per element.
+//
+// History (copy_block.wgsl until ae09d79):
+//   v1 (db8de31, 2026-11-27): one strided block copy for concat, split and
+//       narrow, one thread per element.
+//   ae09d79 (2026-11-28): renamed, code unchanged. Measured only inside a
+//       step: H200 (Vulkan), AttnGAN birds step (batch 20), binaries of
+//       8198dc5: 82 dispatches, 0.66 ms (docs/bench-h200-tiled-gemm.json,
+//       as copy_block).
 
 struct Params {
     outer: u32,

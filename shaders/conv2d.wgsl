@@ -17,6 +17,20 @@
 // channels of a 1x1 kernel in one launch were summed short. The host
 // (src/ops/conv.rs) splits the channels so that one launch loops at most
 // 16,384 times over channels and taps.
+//
+// History (the registers flavour):
+//   v1 (fbd24a6, 2026-11-27): 8 channels x 8 pixels per thread, uniform
+//       weight loads; channels outside, bounds checks in the inner loop.
+//   v2 (281a159, 2026-11-27): input padded once (pad2d.wgsl), channels
+//       innermost: 3x3 on [8,64,32,32] 3.9 -> 6.2 GFLOP/s on lavapipe (commit).
+//   v3 (cae80fe, 2026-11-27): C_INNER = 0 keeps channels outside for inputs
+//       of few channels. At a193e16 on lavapipe Mesa 22.3.6, 2-core Zen 3:
+//       [8,64,32,32] 3x3 6.89 GFLOP/s, [8,3,64,64] 4x4/2 4.25 (README). On the
+//       H200 the tiled flavour ran it at a193e16: see conv_tiled.wgsl v1.
+//   v4 (d8606a4, 2026-11-27): channel range and `accumulate`, so the host
+//       launches at most 16,384 channel-taps at a time. At 21c7c85 on
+//       lavapipe Mesa 25.0.7, 2-core EPYC: 3.19 and 2.99 GFLOP/s
+//       (docs/bench-lavapipe-mesa25-registers.json).
 
 struct Params {
     N: u32,

@@ -16,6 +16,22 @@
 // 70,000 channels of a 1x1 kernel in one launch were summed short. The host
 // (src/ops/conv.rs) splits the channels so that one launch loops at most
 // 16,384 times over channels and taps.
+//
+// History (the registers flavour):
+//   v1 (fbd24a6, 2026-11-27): 8 channels x 8 pixels per thread; with S > 1
+//       every tap tested per pixel.
+//   v2 (56a0341, 2026-11-27): pixels grouped by residue mod S, only the taps
+//       that hit: 1.5 -> 3.4 GFLOP/s on the 4x4/2 upsampler (commit; device
+//       not named).
+//   v3 (cae80fe, 2026-11-27): taps outside, channels innermost: 3.9 -> 7.4
+//       and 3.4 -> 8.2 GFLOP/s (commit; shapes and device not named). At
+//       a193e16 on lavapipe Mesa 22.3.6, 2-core Zen 3: conv2d backward-data
+//       [8,64,32,32] 3x3 7.53, conv_transpose2d forward [8,128,16,16] 4x4/2
+//       7.72 GFLOP/s (README).
+//   v4 (d8606a4, 2026-11-27): output-channel range and `accumulate` (launches
+//       of at most 16,384 channel-taps). At 21c7c85 on lavapipe Mesa 25.0.7,
+//       2-core EPYC: 3.34 and 3.63 GFLOP/s
+//       (docs/bench-lavapipe-mesa25-registers.json).
 
 struct Params {
     N: u32,

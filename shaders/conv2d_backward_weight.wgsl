@@ -9,6 +9,16 @@
 // the dy loads are uniform and only x is gathered. The host also splits so
 // that a thread loops over at most 16,384 pixels: llvmpipe ends the loops of
 // one invocation after 65,535 iterations in all, with no error.
+//
+// History (the registers flavour):
+//   v1 (fbd24a6, 2026-11-27): split K, 8 channels x 8 columns per thread,
+//       uniform dy loads. At a193e16 on lavapipe Mesa 22.3.6, 2-core Zen 3:
+//       conv2d [8,64,32,32] 3x3 7.45 GFLOP/s, conv_transpose2d [8,128,16,16]
+//       4x4/2 7.61 (README).
+//   d8606a4 (2026-11-27): the host splits so a thread loops over at most
+//       16,384 pixels; the kernel gained only that note. At 21c7c85 on
+//       lavapipe Mesa 25.0.7, 2-core EPYC: 3.85 and 3.36 GFLOP/s
+//       (docs/bench-lavapipe-mesa25-registers.json).
 
 struct Params {
     N: u32,

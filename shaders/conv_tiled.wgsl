@@ -61,6 +61,21 @@
 //       with the rule above [PyTorch 113 ms]. (A fresh H200 starts at 345 MHz:
 //       a bench's first pass there timed some of these cases at 2x; the
 //       figures above are from warm passes, the same on three machines.)
+//   Commits: v2 1aa2c6a (2a); afa12c5 (constant indices, stride classes),
+//       26d602b (backward-weight walks 4 pixels of K per decoded index) and
+//       f58b16f (tile rule) for 2b; all 2026-11-27. H200 at 23b0c04
+//       (2026-11-28): the GEMM lines as in 8198dc5's run to the 0.01 ms but
+//       [20,3,64,64] 4x4/2 backward-weight, 0.13 ms (was 0.06) (README).
+//   v3 (c8625e9, 2026-11-28): SUBGROUP, the same gathers on gemm_subgroup.wgsl
+//       (the subgroups flavour of lavapipe). Commits, lavapipe Mesa 25.0.7,
+//       2-core EPYC (gemm_subgroup.wgsl), GFLOP/s: 0677795 two columns per
+//       lane, 5.3-6.9 against 4.0-5.6; 5fcef57 A4 (vec4 weights), forward
+//       6.5 -> 8.5; 1fc7993 vec4 dy, backward-weight 5.4 -> 6.8,
+//       conv_transpose2d 5.0 -> 7.0; 2153475 WT_T (weights swapped to
+//       [C, O, KH, KW], no stride classes), backward-data 6.5 -> 8.7; 21c7c85
+//       one load_a4 for both. Against the registers flavour at 21c7c85
+//       (README), [8,64,32,32] 3x3: forward 3.19 -> 8.51, backward-data
+//       3.34 -> 8.58, backward-weight 3.85 -> 5.95.
 
 struct Params {
     N: u32,

@@ -15,6 +15,13 @@
 // Versions (the DAMSM step's backward, 16 x 42 ids, vocabulary ~100, D 300;
 // lavapipe of Mesa 25, 2-core EPYC): the loop 120 ms (10.7% of the step:
 // every id is a gather, once per (v, d)); one-hot + matmul: see the README.
+//   v1 (f397e0e, 2026-11-27): gather, and the loop backward: 6.4% of a 7.2 s
+//       DAMSM step at 76eda5b, lavapipe Mesa 22.3, register kernels (README);
+//       H200 (Vulkan), binaries of 8198dc5: backward 0.25 ms of the DAMSM
+//       step (docs/bench-h200-tiled-gemm.json).
+//   v2 (a003914, 2026-11-28): ONEHOT, the backward as onehot^T @ d_out:
+//       DAMSM step 1101 -> 1019 ms (commit; the lavapipe above). H200 at
+//       23b0c04: 2 dispatches, 0.02 ms (docs/gpu-check-h200-2026-11-28.txt).
 
 struct Params {
     n: u32,      // positions (B * T)

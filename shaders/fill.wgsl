@@ -1,4 +1,9 @@
 // fill: out[i] = value for the n elements of a tensor.
+//
+// History:
+//   v1 (70108ac, 2026-11-27); unchanged since. Measured only inside a step:
+//       H200 (Vulkan), AttnGAN birds step (batch 20), binaries of 8198dc5:
+//       49 dispatches, 0.55 ms (docs/bench-h200-tiled-gemm.json).
 
 struct Params {
     n: u32,

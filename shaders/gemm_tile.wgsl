@@ -31,6 +31,21 @@
 // most 65,535 loop iterations in all; the loops here cost about BK + 1 per BK
 // values of K (the inner products are written out), so hosts keep
 // k_end - k_begin <= 32768 (GEMM_K_CHUNK in src/ops/matmul.rs).
+//
+// History (the tiled flavour; H200, Vulkan):
+//   v1 (1aa2c6a, 2026-11-27): this core, replacing matmul_tiled's own 64x64
+//       single-buffered loop (1024^3 0.825 ms at a193e16) and, for the tiled
+//       flavour, the register convolutions; accumulators indexed by loop
+//       variables.
+//   v2 (afa12c5, 2026-11-27): constant indices into the accumulators only
+//       (with variable ones 128x128 tiles ran at 2 TFLOP/s, commit); 26d602b
+//       CUSTOM_FETCH; f58b16f (host) the tile rule. At 8198dc5 (README):
+//       matmul 1024^3 0.14 ms = 15.1 TFLOP/s, 59% of the 25.5 TFLOP/s FMA
+//       ceiling [PyTorch 0.058 ms]; AttnGAN birds step 4179 ms (a193e16) ->
+//       217 ms [PyTorch 113 ms].
+//   c8625e9, 0677795 (2026-11-28): BN, and slots for B's state, so that
+//       gemm_subgroup.wgsl shares the interface; 21c7c85: prep_a dropped. H200
+//       at 23b0c04: matmul 1024^3 0.14 ms, 61.6% of the ceiling (README).
 
 //#if BIG
 const BM: u32 = 128u;

@@ -8,6 +8,12 @@
 //         caller then adds d_gates_pre @ W_hh.
 //   d_gates_pre[b, :] = (di * i(1-i), df * f(1-f), dg * (1-g^2), do * o(1-o))
 // Ended rows (t >= lengths[b]) get zero gate gradients and pass dh, dc through.
+//
+// History:
+//   v1 (0f91659, 2026-11-27): one thread per (b, j), in place on dh and dc.
+//       523ba5b: tanh from common.wgsl. Measured only inside a step: H200
+//       (Vulkan), DAMSM step (batch 48), binaries of 23b0c04: 36 dispatches,
+//       0.22 ms (docs/gpu-check-h200-2026-11-28.txt).
 
 struct Params {
     rows: u32,

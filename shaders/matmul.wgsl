@@ -19,6 +19,20 @@
 // short, and the store loop after it cut off: rows 1-7 of an 8x8 block were
 // never written). The host splits K into passes of REGISTER_K_CHUNK
 // (src/ops/matmul.rs) that accumulate into C with beta = 1.
+//
+// History (the registers flavour):
+//   v1 (70108ac, 2026-11-27): 8x8 per thread, 8x8 threads (64x64 tiles).
+//   v2 (d069cb2, 2026-11-27): cyclic batch broadcast; WG_X templated, thin
+//       tiles for thin problems. At a193e16 on lavapipe Mesa 22.3.6, 2-core
+//       Zen 3: 1024^3 427.3 ms = 5.03 GFLOP/s (14.3% of the FMA ceiling),
+//       512^3 ta 5.08 (README). 560-571 ms against burn 0.22.1's 171 ms
+//       (Mesa 22.3, 2-core Zen 3, 2026-11-27, docs/peers.md).
+//       76eda5b, Mesa 22.3: 51.5% of a 7.2 s DAMSM step (README).
+//   v3 (c4ca92a, 2026-11-27): k_begin .. k_end, K in launches of 8192 (a K
+//       of 70,001 had been summed only to about 43,690). At 21c7c85 on
+//       lavapipe Mesa 25.0.7, 2-core EPYC: 1024^3 681 ms = 3.15 GFLOP/s,
+//       512^3 ta 3.32 (README, docs/bench-lavapipe-mesa25-registers.json);
+//       there the subgroups flavour's matmul_tiled.wgsl does 6.41 and 5.97.
 
 struct Params {
     M: u32,

@@ -21,6 +21,17 @@
 //       2b (constant indices only): 1024^3 0.14 ms with 64x64 tiles (the
 //       choice), 0.20 ms forced to 128x128 (64 tiles for 132 SMs);
 //       20x16384x200 (tb) 0.04 ms.
+//   Commits: v1 70108ac (d069cb2 added the cyclic batches), 1024^3 measured
+//       at a193e16; v2 1aa2c6a (2a), afa12c5 and f58b16f (2b); 2026-11-27.
+//   v3 (c8625e9, 2026-11-28): SUBGROUP, the same addressing on
+//       gemm_subgroup.wgsl (the subgroups flavour of lavapipe). Commits,
+//       lavapipe Mesa 25.0.7, 2-core EPYC (gemm_subgroup.wgsl), 1024^3:
+//       4.9 GFLOP/s with one column per lane, 6.6 with two (0677795);
+//       5fcef57 A4 (vec4 loads of A without ta) 7.3 -> 9.7. At 21c7c85
+//       against the register matmul.wgsl, back to back (README): 1024^3
+//       3.15 -> 6.41, 512^3 ta 3.32 -> 5.97. At 9878bb9: 275 ms against burn
+//       0.22.1's 415 ms (docs/peers.md). H200 (tiled) at 23b0c04: 1024^3
+//       0.14 ms, 61.6% of 25.5 TFLOP/s (README).
 
 struct Params {
     M: u32,

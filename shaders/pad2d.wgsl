@@ -1,5 +1,10 @@
 // Zero padding of the last two axes: x [M, H, W] -> out [M, H + 2P, W + 2P].
 // conv2d pads its input once with this so its inner loop needs no bounds checks.
+//
+// History:
+//   v1 (281a159, 2026-11-27): added with conv2d.wgsl v2, whose inner loop then
+//       needs no bounds checks (3x3 on [8,64,32,32] 3.9 -> 6.2 GFLOP/s on
+//       lavapipe, commit); unchanged since. No measurement of its own.
 
 struct Params {
     n: u32, // elements of out

@@ -4,6 +4,14 @@
 //   backward: dx[p, y, x] = scale * sum of dy over the windows that hold (y, x)
 //             (one thread per input element, no atomics)
 // scale = 1 / (kh * kw). A global average pool's backward is the case kh = H, kw = W.
+//
+// History (avg_pool2d.wgsl until ae09d79):
+//   v1 (db8de31, 2026-11-27): windowed and global pooling, the backward
+//       gathered per input element (no atomics).
+//   ae09d79 (2026-11-28): renamed, code unchanged. Measured only inside a
+//       step: H200 (Vulkan), AttnGAN birds step (batch 20), binaries of
+//       8198dc5: forward 1 dispatch 0.01 ms, backward 2 dispatches 0.05 ms
+//       (docs/bench-h200-tiled-gemm.json, as avg_pool2d).
 
 struct Params {
     planes: u32,

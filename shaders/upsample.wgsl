@@ -2,6 +2,12 @@
 //   forward:  out[p, y, x] = x[p, y / 2, x / 2]            -> [planes, 2H, 2W]
 //   backward: dx[p, y, x] = sum of dy over the 2x2 children  -> [planes, H, W]
 // One thread per element written (no atomics: each input owns its 4 children).
+//
+// History:
+//   v1 (4b3905e, 2026-11-27); unchanged since. Measured only inside a step:
+//       H200 (Vulkan), AttnGAN birds step (batch 20), binaries of 8198dc5:
+//       6 dispatches each, 0.46 ms forward, 0.18 ms backward
+//       (docs/bench-h200-tiled-gemm.json).
 
 struct Params {
     planes: u32,
