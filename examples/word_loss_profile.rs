@@ -1,5 +1,5 @@
 //! Device time of each op of DAMSM's batched word scores (B = 16, D = 256, R = 64, T = 18).
-use wgpu_attngan::autograd::{gan, rnn, Var};
+use wgpu_attngan::autograd::{self as ag, Var};
 use wgpu_attngan::ops::fill;
 use wgpu_attngan::{Runtime, Tensor};
 
@@ -29,15 +29,15 @@ fn main() -> wgpu_attngan::Result<()> {
             }
             Ok(out.unwrap())
         };
-        let regions_t = step("transpose regions", &mut || rnn::transpose_last2(&regions))?;
+        let regions_t = step("transpose regions", &mut || ag::transpose_last2(&regions))?;
         let attn = step("scores matmul", &mut || {
             regions_t.reshape(&[b * r, d])?.matmul(&words, false, false)
         })?;
         let attn = step("softmax over words", &mut || {
-            gan::masked_softmax(&attn, 2, 1.0, Some(&excluded))
+            ag::masked_softmax(&attn, 2, 1.0, Some(&excluded))
         })?;
         let attn = step("softmax over regions", &mut || {
-            gan::masked_softmax(&attn.reshape(&[b, b, r, t])?, 2, 4.0, None)
+            ag::masked_softmax(&attn.reshape(&[b, b, r, t])?, 2, 4.0, None)
         })?;
         let ctx = step("context matmul", &mut || {
             attn.reshape(&[b * b, r, t])?
@@ -45,12 +45,12 @@ fn main() -> wgpu_attngan::Result<()> {
         })?;
         let ones = Var::constant(fill::full(&rt, &[1, b, 1, 1], 1.0)?);
         let wt = step("words broadcast", &mut || {
-            rnn::transpose_last2(&words)?
+            ag::transpose_last2(&words)?
                 .reshape(&[b, 1, t, d])?
                 .mul(&ones)
         })?;
         let cos = step("cosine", &mut || {
-            gan::cosine_similarity(&wt, &ctx.reshape(&[b, b, t, d])?, 3)
+            ag::cosine_similarity(&wt, &ctx.reshape(&[b, b, t, d])?, 3)
         })?;
         let s = step("exp-sum-log", &mut || {
             cos.mul_scalar(5.0)?.exp()?.sum(2, false)?.log()

@@ -214,7 +214,7 @@ fn broadcast_and_batched_matmul_gradients() {
 #[test]
 fn gan_chain_gradients_match_finite_differences() {
     use crate::attention::{forward_ref, Dims};
-    use wgpu_attngan::autograd::gan;
+    use wgpu_attngan::autograd as ag;
     const CONV: Case = Case {
         n: 2,
         c: 3,
@@ -291,9 +291,9 @@ fn gan_chain_gradients_match_finite_differences() {
     );
     let mask_t = Tensor::from_slice(&rt, &mask, &[2, 5]).unwrap();
     let y = conv::conv2d(&vars[0], &vars[1], None, 1, 1).unwrap();
-    let z = gan::batch_norm(&y, &vars[2], &vars[3], (&rm, &rv), true).unwrap();
-    let h = gan::glu(&z).unwrap().reshape(&[2, half, p_pix]).unwrap();
-    let (ctx, _) = gan::word_attention(&h, &vars[4], Some(&mask_t)).unwrap();
+    let z = ag::batch_norm(&y, &vars[2], &vars[3], (&rm, &rv), true).unwrap();
+    let h = ag::glu(&z).unwrap().reshape(&[2, half, p_pix]).unwrap();
+    let (ctx, _) = ag::word_attention(&h, &vars[4], Some(&mask_t)).unwrap();
     let loss = ctx.mul(&vars[5]).unwrap().sum_all().unwrap();
     loss.backward().unwrap();
 

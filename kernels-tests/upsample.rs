@@ -158,7 +158,7 @@ fn bilinear_reference_backward(
 
 #[test]
 fn resize_bilinear_matches_reference_down_up_and_odd() {
-    use wgpu_attngan::autograd::{gan::resize_bilinear, Var};
+    use wgpu_attngan::autograd::{resize_bilinear, Var};
     let rt = rt();
     let s = seed();
     let mut r = rng(s);
@@ -202,7 +202,7 @@ fn resize_bilinear_matches_reference_down_up_and_odd() {
         .value()
         .to_vec()
         .unwrap();
-    let b = wgpu_attngan::autograd::gan::avg_pool2d(&xv, 2, 2)
+    let b = wgpu_attngan::autograd::avg_pool2d(&xv, 2, 2)
         .unwrap()
         .value()
         .to_vec()

@@ -627,7 +627,7 @@ fn rel(a: f64, b: f64) -> f64 {
 /// uncond + cond against "real".
 #[test]
 fn discriminator_and_adversarial_losses_match_an_f64_reference() {
-    use wgpu_attngan::autograd::gan;
+    use wgpu_attngan::autograd as ag;
     let rt = rt();
     let gan_ = AttnGan::new(&rt, tiny(1, 7), 11).unwrap();
     let (d, ps) = (&gan_.discs[0], &gan_.disc_params[0]);
@@ -643,8 +643,8 @@ fn discriminator_and_adversarial_losses_match_an_f64_reference() {
     let fu = v(&d.uncond_logits(ps, &fake_code).unwrap());
     let fc = v(&d.cond_logits(ps, &fake_code, &sent).unwrap());
     let pairs = |img0: usize, sent0: usize| {
-        let code = gan::narrow(&real_code, 0, img0, b - 1).unwrap();
-        let s = gan::narrow(&sent, 0, sent0, b - 1).unwrap();
+        let code = ag::narrow(&real_code, 0, img0, b - 1).unwrap();
+        let s = ag::narrow(&sent, 0, sent0, b - 1).unwrap();
         v(&d.cond_logits(ps, &code, &s).unwrap())
     };
     let reference = |wrong: &[f32]| {

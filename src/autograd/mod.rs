@@ -13,10 +13,39 @@
 //! reaching G), [`no_grad`] for sampling and evaluation, frozen parameters
 //! (leaves with `requires_grad` off), zeroing gradients.
 
+pub mod attention;
 pub mod basic;
+pub mod batch_norm;
+pub mod bce;
+pub mod concat;
 pub mod conv;
-pub mod gan;
-pub mod rnn;
+pub mod cosine;
+pub mod dropout;
+pub mod embedding;
+pub mod glu;
+pub mod lstm;
+pub mod pool;
+pub mod softmax;
+pub mod transpose;
+pub mod upsample;
+
+// One file per op, named as in ops/; the functions are used from here
+// (`autograd::glu(&x)`), the elementwise ops, reductions and matmul as
+// methods of [`Var`] (basic.rs).
+pub use attention::word_attention;
+pub use batch_norm::batch_norm;
+pub use bce::bce_with_logits;
+pub use concat::{concat, narrow};
+pub use conv::{conv2d, conv_transpose2d};
+pub use cosine::cosine_similarity;
+pub use dropout::dropout;
+pub use embedding::embedding;
+pub use glu::glu;
+pub use lstm::{last_state, lstm};
+pub use pool::{avg_pool2d, global_avg_pool};
+pub use softmax::{cross_entropy, masked_softmax};
+pub use transpose::transpose_last2;
+pub use upsample::{bilinear_matrix, resize_bilinear, upsample2x};
 
 use std::cell::Cell;
 use std::collections::{HashMap, HashSet};

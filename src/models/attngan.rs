@@ -4,7 +4,7 @@
 //! released code (docs/attngan-reference.md). Sizes are configurable so
 //! that the built-in world trains on a software GPU (2 stages, ngf 16).
 
-use crate::autograd::{gan, rnn, Var};
+use crate::autograd::{self as ag, Var};
 use crate::nn::layers::{Conv2d, ConvSpec, Linear};
 use crate::nn::modules::BatchNorm;
 use crate::nn::{Init, ParamBuilder, ParamStore};
@@ -171,8 +171,8 @@ impl UpBlock {
     }
 
     fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
-        let h = self.conv.forward(ps, &gan::upsample2x(x)?)?;
-        gan::glu(&self.bn.forward(ps, &h, training)?)
+        let h = self.conv.forward(ps, &ag::upsample2x(x)?)?;
+        ag::glu(&self.bn.forward(ps, &h, training)?)
     }
 }
 
@@ -199,7 +199,7 @@ impl ResBlock {
     }
 
     fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
-        let h = gan::glu(
+        let h = ag::glu(
             &self
                 .bn1
                 .forward(ps, &self.conv1.forward(ps, x)?, training)?,
@@ -314,14 +314,14 @@ impl Generator {
         let c = &self.config;
         let (b, g) = (noise.shape()[0], c.ngf);
         // Conditioning augmentation: Linear -> GLU -> (mu, logvar); c = mu + exp(logvar / 2) * eps.
-        let code = gan::glu(&self.ca.forward(ps, sentence)?)?; // [B, 2 cond]
-        let mu = gan::narrow(&code, 1, 0, c.cond_dim)?;
-        let logvar = gan::narrow(&code, 1, c.cond_dim, c.cond_dim)?;
+        let code = ag::glu(&self.ca.forward(ps, sentence)?)?; // [B, 2 cond]
+        let mu = ag::narrow(&code, 1, 0, c.cond_dim)?;
+        let logvar = ag::narrow(&code, 1, c.cond_dim, c.cond_dim)?;
         let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
         // Stage 1: [c, z] (the released INIT_STAGE_G's order) -> 16g x 4 x 4
         // -> four upsamplings -> g x 64 x 64 (base 32: 8g x 4 x 4, three).
-        let cz = gan::concat(&[&cond, noise], 1)?;
-        let h = gan::glu(
+        let cz = ag::concat(&[&cond, noise], 1)?;
+        let h = ag::glu(
             &self
                 .fc_bn
                 .forward(ps, &self.fc.forward(ps, &cz)?, training)?,
@@ -333,15 +333,15 @@ impl Generator {
         let mut images = vec![self.to_image[0].forward(ps, &h)?.tanh()?];
         let mut attention = Vec::new();
         // Words projected once per stage into the generator's channels: [B, g, T].
-        let words_t = rnn::transpose_last2(words)?; // [B, T, embed]
+        let words_t = ag::transpose_last2(words)?; // [B, T, embed]
         for s in 0..c.stages - 1 {
             let (hh, ww) = (h.shape()[2], h.shape()[3]);
             let proj =
-                rnn::transpose_last2(&words_t.matmul(ps.var(self.word_proj[s]), false, true)?)?; // [B, g, T]
+                ag::transpose_last2(&words_t.matmul(ps.var(self.word_proj[s]), false, true)?)?; // [B, g, T]
             let q = h.reshape(&[b, g, hh * ww])?;
-            let (ctx, attn) = gan::word_attention(&q, &proj, Some(mask))?;
+            let (ctx, attn) = ag::word_attention(&q, &proj, Some(mask))?;
             attention.push(attn);
-            let mut x = gan::concat(&[&h, &ctx.reshape(&[b, g, hh, ww])?], 1)?;
+            let mut x = ag::concat(&[&h, &ctx.reshape(&[b, g, hh, ww])?], 1)?;
             for r in &self.res[s] {
                 x = r.forward(ps, &x, training)?;
             }
@@ -473,7 +473,7 @@ impl Discriminator {
         let (b, e) = (sentence.shape()[0], sentence.shape()[1]);
         let ones = Var::constant(fill::full(code.value().runtime(), &[1, 1, 4, 4], 1.0)?);
         let tiled = sentence.reshape(&[b, e, 1, 1])?.mul(&ones)?;
-        let h = gan::concat(&[code, &tiled], 1)?;
+        let h = ag::concat(&[code, &tiled], 1)?;
         let h = self
             .joint_bn
             .forward(ps, &self.joint.forward(ps, &h)?, true)?
@@ -539,16 +539,15 @@ pub fn discriminator_loss(
     let (ones, zeros) = (labels(&rt, b, 1.0)?, labels(&rt, b, 0.0)?);
     let real_code = d.encode(ps, real)?;
     let fake_code = d.encode(ps, &fake.detach())?;
-    let real_u = gan::bce_with_logits(&d.uncond_logits(ps, &real_code)?, &ones)?;
-    let real_c = gan::bce_with_logits(&d.cond_logits(ps, &real_code, sentence)?, &ones)?;
-    let fake_u = gan::bce_with_logits(&d.uncond_logits(ps, &fake_code)?, &zeros)?;
-    let fake_c = gan::bce_with_logits(&d.cond_logits(ps, &fake_code, sentence)?, &zeros)?;
+    let real_u = ag::bce_with_logits(&d.uncond_logits(ps, &real_code)?, &ones)?;
+    let real_c = ag::bce_with_logits(&d.cond_logits(ps, &real_code, sentence)?, &ones)?;
+    let fake_u = ag::bce_with_logits(&d.uncond_logits(ps, &fake_code)?, &zeros)?;
+    let fake_c = ag::bce_with_logits(&d.cond_logits(ps, &fake_code, sentence)?, &zeros)?;
     // Wrong pairs: images 1..B against sentences 0..B-1.
-    let wrong_code = gan::narrow(&real_code, 0, 1, b - 1)?;
-    let wrong_sent = gan::narrow(sentence, 0, 0, b - 1)?;
+    let wrong_code = ag::narrow(&real_code, 0, 1, b - 1)?;
+    let wrong_sent = ag::narrow(sentence, 0, 0, b - 1)?;
     let wrong_zeros = labels(&rt, b - 1, 0.0)?;
-    let wrong_c =
-        gan::bce_with_logits(&d.cond_logits(ps, &wrong_code, &wrong_sent)?, &wrong_zeros)?;
+    let wrong_c = ag::bce_with_logits(&d.cond_logits(ps, &wrong_code, &wrong_sent)?, &wrong_zeros)?;
     real_u
         .add(&real_c)?
         .mul_scalar(0.5)?
@@ -565,7 +564,7 @@ pub fn generator_adversarial_loss(
     let rt = fake.value().runtime().clone();
     let ones = labels(&rt, fake.shape()[0], 1.0)?;
     let code = d.encode(ps, fake)?;
-    gan::bce_with_logits(&d.uncond_logits(ps, &code)?, &ones)?.add(&gan::bce_with_logits(
+    ag::bce_with_logits(&d.uncond_logits(ps, &code)?, &ones)?.add(&ag::bce_with_logits(
         &d.cond_logits(ps, &code, sentence)?,
         &ones,
     )?)

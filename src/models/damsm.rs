@@ -4,7 +4,7 @@
 //! trained with the word- and sentence-level matching losses exactly as the
 //! released code computes them (docs/attngan-reference.md).
 
-use crate::autograd::{gan, rnn, Var};
+use crate::autograd::{self as ag, Var};
 use crate::nn::layers::{Conv2d, ConvSpec, Linear};
 use crate::nn::modules::{BatchNorm, BiLstm, Embedding};
 use crate::nn::{Init, ParamBuilder, ParamStore};
@@ -146,9 +146,9 @@ impl TextEncoder {
         seed: u64,
     ) -> Result<(Var, Var)> {
         let x = self.embedding.forward(ps, ids)?; // [B, T, word_dim]
-        let x = rnn::dropout(&x, self.dropout, seed, training)?;
+        let x = ag::dropout(&x, self.dropout, seed, training)?;
         let (outputs, sentence) = self.lstm.forward(ps, &x, lengths)?; // [B, T, 2H], [B, 2H]
-        Ok((rnn::transpose_last2(&outputs)?, sentence))
+        Ok((ag::transpose_last2(&outputs)?, sentence))
     }
 }
 
@@ -212,7 +212,7 @@ impl ImageEncoder {
         let regions = self.regions.forward(ps, &h)?; // [B, D, s, s]
         let d = regions.shape()[1];
         let regions = regions.reshape(&[n, d, s * s])?;
-        let global = self.global.forward(ps, &gan::global_avg_pool(&h)?)?;
+        let global = self.global.forward(ps, &ag::global_avg_pool(&h)?)?;
         Ok((regions, global))
     }
 }
@@ -272,8 +272,8 @@ pub fn sentence_loss(
     let scores0 = masked(i.matmul(&s, false, true)?.mul_scalar(gamma3)?, &mask)?; // [img, cap]
     let scores1 = masked(s.matmul(&i, false, true)?.mul_scalar(gamma3)?, &mask)?; // [cap, img]
     Ok((
-        gan::cross_entropy(&scores0, &y)?,
-        gan::cross_entropy(&scores1, &y)?,
+        ag::cross_entropy(&scores0, &y)?,
+        ag::cross_entropy(&scores1, &y)?,
     ))
 }
 
@@ -298,21 +298,21 @@ pub fn word_scores(
         .map(|i| if i % t < lengths[i / t] { 1.0 } else { 0.0 })
         .collect();
     let real = Var::constant(Tensor::from_slice(&rt, &real, &[b, 1, t])?);
-    let regions_t = rnn::transpose_last2(regions)?; // [B_img, R, D]
+    let regions_t = ag::transpose_last2(regions)?; // [B_img, R, D]
     let attn = regions_t
         .reshape(&[b * r, d])?
         .matmul(words, false, false)?; // [B_cap, B_img*R, T]
-    let attn = gan::masked_softmax(&attn, 2, 1.0, Some(&excluded))?; // over words, per region
-    let attn = gan::masked_softmax(&attn.reshape(&[b, b, r, t])?, 2, gamma1, None)?; // over regions, per word
-                                                                                     // context^T of pair (i, j) = attn[i, j]^T @ regions_t[j]; regions_t repeats over captions.
+    let attn = ag::masked_softmax(&attn, 2, 1.0, Some(&excluded))?; // over words, per region
+    let attn = ag::masked_softmax(&attn.reshape(&[b, b, r, t])?, 2, gamma1, None)?; // over regions, per word
+                                                                                    // context^T of pair (i, j) = attn[i, j]^T @ regions_t[j]; regions_t repeats over captions.
     let context_t = attn
         .reshape(&[b * b, r, t])?
         .matmul(&regions_t, true, false)?; // [B_cap*B_img, T, D]
     let ones = Var::constant(fill::full(&rt, &[1, b, 1, 1], 1.0)?);
-    let words_t = rnn::transpose_last2(words)?
+    let words_t = ag::transpose_last2(words)?
         .reshape(&[b, 1, t, d])?
         .mul(&ones)?; // [B_cap, B_img, T, D]
-    let cos = gan::cosine_similarity(&words_t, &context_t.reshape(&[b, b, t, d])?, 3)?; // [B_cap, B_img, T]
+    let cos = ag::cosine_similarity(&words_t, &context_t.reshape(&[b, b, t, d])?, 3)?; // [B_cap, B_img, T]
     cos.mul_scalar(gamma2)?
         .exp()?
         .mul(&real)?
@@ -334,12 +334,12 @@ pub fn word_loss(
     let b = lengths.len();
     let lengths: Vec<usize> = lengths.iter().map(|&l| l.max(1)).collect();
     let sim1 = word_scores(words, regions, &lengths, c.gamma1, c.gamma2)?.mul_scalar(c.gamma3)?; // [cap, img]
-    let sim0 = rnn::transpose_last2(&sim1.reshape(&[1, b, b])?)?.reshape(&[b, b])?; // [img, cap]
+    let sim0 = ag::transpose_last2(&sim1.reshape(&[1, b, b])?)?.reshape(&[b, b])?; // [img, cap]
     let mask = class_mask(&rt, class_ids)?;
     let y = labels(&rt, b)?;
     Ok((
-        gan::cross_entropy(&masked(sim0, &mask)?, &y)?,
-        gan::cross_entropy(&masked(sim1, &mask)?, &y)?,
+        ag::cross_entropy(&masked(sim0, &mask)?, &y)?,
+        ag::cross_entropy(&masked(sim1, &mask)?, &y)?,
     ))
 }
 

@@ -2,7 +2,7 @@
 
 use super::init::Init;
 use super::params::{BufferId, ParamBuilder, ParamId, ParamStore};
-use crate::autograd::{gan, rnn, Var};
+use crate::autograd::{self as ag, Var};
 use crate::runtime::{Result, Tensor};
 
 /// Batch norm over channels with running statistics. x: [N, C, H, W] or [N, C].
@@ -28,7 +28,7 @@ impl BatchNorm {
 
     /// Training mode uses (and updates) batch statistics; eval mode the running ones.
     pub fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
-        gan::batch_norm(
+        ag::batch_norm(
             x,
             ps.var(self.gamma),
             ps.var(self.beta),
@@ -51,7 +51,7 @@ impl Embedding {
     }
 
     pub fn forward(&self, ps: &ParamStore, ids: &Tensor) -> Result<Var> {
-        rnn::embedding(ps.var(self.table), ids)
+        ag::embedding(ps.var(self.table), ids)
     }
 }
 
@@ -103,13 +103,13 @@ impl BiLstm {
                 ps.var(ids[3]),
             ]
         };
-        let out_f = rnn::lstm(x, lengths, w(&self.forward), false)?;
-        let out_r = rnn::lstm(x, lengths, w(&self.reverse), true)?;
-        let outputs = gan::concat(&[&out_f, &out_r], 2)?;
-        let last = gan::concat(
+        let out_f = ag::lstm(x, lengths, w(&self.forward), false)?;
+        let out_r = ag::lstm(x, lengths, w(&self.reverse), true)?;
+        let outputs = ag::concat(&[&out_f, &out_r], 2)?;
+        let last = ag::concat(
             &[
-                &rnn::last_state(&out_f, lengths, false)?,
-                &rnn::last_state(&out_r, lengths, true)?,
+                &ag::last_state(&out_f, lengths, false)?,
+                &ag::last_state(&out_r, lengths, true)?,
             ],
             1,
         )?;

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use image::RgbImage;
 
-use crate::autograd::{gan, no_grad, Var};
+use crate::autograd::{self as ag, no_grad, Var};
 use crate::data::{Batch, DataSpec, Vocab};
 use crate::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
@@ -125,7 +125,7 @@ pub fn check_damsm_fits(g: &AttnGanConfig, d: &DamsmConfig) -> Result<()> {
 /// mode='bilinear')`; we resize to the size our from-scratch encoder was
 /// trained at instead of Inception's 299).
 fn to_damsm_size(img: &Var, side: usize) -> Result<Var> {
-    gan::resize_bilinear(img, side, side)
+    ag::resize_bilinear(img, side, side)
 }
 
 /// A DAMSM text encoder alone, with its parameter store.

@@ -1,29 +1,9 @@
-//! Differentiable embedding lookup, dropout and one LSTM direction.
+//! Differentiable one LSTM direction and its final states.
+//! Each forward keeps what its backward (in ops/lstm.rs) needs.
 
 use super::Var;
-use crate::ops::{dropout, embedding, fill, lstm};
+use crate::ops::{fill, lstm};
 use crate::runtime::{Result, Tensor};
-
-/// Rows of `table` [V, D] picked by `ids` (whole numbers as f32, any shape) -> [.., D].
-pub fn embedding(table: &Var, ids: &Tensor) -> Result<Var> {
-    let y = embedding::embedding_forward(table.value(), ids)?;
-    let (ids, vocab) = (ids.clone(), table.shape()[0]);
-    Ok(Var::from_op(y, &[table], move |g| {
-        Ok(vec![Some(embedding::embedding_backward(g, &ids, vocab)?)])
-    }))
-}
-
-/// Dropout with rate p; the mask comes from `seed` (same seed, same mask).
-/// Outside training (or p = 0) it is the identity.
-pub fn dropout(x: &Var, p: f32, seed: u64, training: bool) -> Result<Var> {
-    if !training || p == 0.0 {
-        return Ok(x.clone());
-    }
-    let (y, mask) = dropout::dropout_forward(x.value(), p, seed)?;
-    Ok(Var::from_op(y, &[x], move |g| {
-        Ok(vec![Some(dropout::dropout_backward(g, &mask, p)?)])
-    }))
-}
 
 /// One LSTM direction over padded sequences (zero initial state).
 /// x: `[B, T, In]`, w_ih: `[4H, In]`, w_hh: `[4H, H]`, b_ih, b_hh: `[4H]` -> outputs `[B, T, H]`,
@@ -71,12 +51,4 @@ pub fn last_state(outputs: &Var, lengths: &[usize], reverse: bool) -> Result<Var
         &[b, 1, t],
     )?);
     pick.matmul(outputs, false, false)?.reshape(&[b, h])
-}
-
-/// Swaps the last two axes: [.., R, C] -> [.., C, R].
-pub fn transpose_last2(x: &Var) -> Result<Var> {
-    let y = crate::ops::transpose::transpose_last2(x.value())?;
-    Ok(Var::from_op(y, &[x], |g| {
-        Ok(vec![Some(crate::ops::transpose::transpose_last2(g)?)])
-    }))
 }
