@@ -7,6 +7,8 @@
 //!   cargo run --release --example drawings -- DIR [COUNT]     # default 400
 
 use image::{Rgb, RgbImage};
+use rand::RngCore;
+use wgpu_attngan::data::rng::SplitMix64;
 
 const SIDE: u32 = 64;
 
@@ -40,18 +42,6 @@ const PATTERNS: [(&str, Inside); 6] = [
     }),
 ];
 
-/// A small deterministic generator (SplitMix64), so a count gives one folder.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) % n as u64) as usize
-    }
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(dir) = args.first() else {
@@ -71,11 +61,14 @@ fn main() {
         eprintln!("cannot create {}: {e}", dir.display());
         std::process::exit(1);
     }
-    let mut rng = Rng(7);
+    // The library's generator; `next_u64 % n` (not its `below`) keeps the
+    // folder the README's figures were measured on.
+    let mut rng = SplitMix64::new(7);
+    let mut below = |n: usize| (rng.next_u64() % n as u64) as usize;
     for i in 0..count {
-        let (pattern, inside) = PATTERNS[rng.below(PATTERNS.len())];
-        let a = rng.below(COLOURS.len());
-        let b = (a + 1 + rng.below(COLOURS.len() - 1)) % COLOURS.len();
+        let (pattern, inside) = PATTERNS[below(PATTERNS.len())];
+        let a = below(COLOURS.len());
+        let b = (a + 1 + below(COLOURS.len() - 1)) % COLOURS.len();
         let ((fg, fg_rgb), (bg, bg_rgb)) = (COLOURS[a], COLOURS[b]);
         let img = RgbImage::from_fn(SIDE, SIDE, |x, y| {
             Rgb(if inside(x, y) { fg_rgb } else { bg_rgb })
