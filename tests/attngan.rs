@@ -307,20 +307,13 @@ fn tiny_run_then_generate_with_attention_maps() {
     // engine export on the DAMSM keeps both encoders (it loads and scores
     // alike) and drops the optimiser state (so it cannot resume).
     let dx = base.join("damsm-export.safetensors");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args([
-            "export",
-            d.checkpoint.to_str().unwrap(),
-            "-o",
-            dx.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = common::cli::engine(&[
+        "export",
+        d.checkpoint.to_str().unwrap(),
+        "-o",
+        dx.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
     let (dm2, _, ck2) = wgpu_attngan::train::damsm::load_damsm(&rt, &dx).unwrap();
     assert!(!ck2.tensors.keys().any(|k| k.starts_with("optim")));
     assert_eq!(
@@ -815,20 +808,21 @@ fn generate_uses_the_shipped_model_from_any_directory() {
 fn engine_train_attngan_killed_and_resumed_matches_an_uninterrupted_run() {
     let base = std::env::temp_dir().join(format!("engine-gan-kill-{}", std::process::id()));
     let damsm = base.join("damsm");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args([
-            "train", "--quiet", "--steps", "2", "--batch", "4", "--scenes", "8",
-        ])
-        .args(["--image-size", "32", "--out"])
-        .arg(&damsm)
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = common::cli::engine(&[
+        "train",
+        "--quiet",
+        "--steps",
+        "2",
+        "--batch",
+        "4",
+        "--scenes",
+        "8",
+        "--image-size",
+        "32",
+        "--out",
+        damsm.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
     let dck = damsm.join("checkpoint.safetensors");
     let args = [
         "train",

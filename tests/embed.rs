@@ -2,6 +2,7 @@
 //! application would: its own instance, adapter, device and queue, and its
 //! own uncaptured-error handler, which must stay the host's.
 
+mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -176,17 +177,15 @@ fn the_embed_example_renders_what_engine_generate_draws() {
     let dir = std::env::temp_dir().join(format!("engine-embed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let png = dir.join("generated.png");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(["generate", caption, "--seed", "5", "-o"])
-        .arg(&png)
-        .env("XDG_RUNTIME_DIR", "/tmp")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (ok, text) = common::cli::engine(&[
+        "generate",
+        caption,
+        "--seed",
+        "5",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
     let generated = image::open(&png).unwrap().to_rgb8();
     assert_eq!(frame.dimensions(), generated.dimensions());
     let differing = frame

@@ -2,6 +2,8 @@
 //! saved, dropped and resumed from its checkpoint continues with the very
 //! same losses; bad checkpoints are clear errors.
 
+mod common;
+use common::cli::engine;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -83,17 +85,6 @@ impl Toy {
         toy.data_rng.state = ck.metadata["data_rng"].parse().unwrap();
         toy
     }
-}
-
-/// `engine ARGS`: whether it succeeded, and its stdout and stderr.
-fn engine(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
 }
 
 /// Two DAMSM steps on `data` into `out`, at 32x32.

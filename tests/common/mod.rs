@@ -1,3 +1,4 @@
 //! Helpers shared by several test binaries.
+pub mod cli;
 pub mod kill;
 pub mod perturb;
