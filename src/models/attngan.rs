@@ -11,7 +11,8 @@ use crate::nn::{Init, ParamBuilder, ParamStore};
 use crate::ops::fill;
 use crate::runtime::{Error, Result, Runtime, Tensor};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default = "AttnGanConfig::birds")]
 pub struct AttnGanConfig {
     pub ngf: usize,
     pub ndf: usize,
@@ -97,52 +98,17 @@ impl AttnGanConfig {
         Ok(())
     }
 
+    /// As checkpoint metadata (JSON).
     pub fn to_text(&self) -> String {
-        format!(
-            "ngf={}\nndf={}\nz_dim={}\ncond_dim={}\nembed_dim={}\nstages={}\nbase_size={}\nres_blocks={}\nmax_words={}\n",
-            self.ngf,
-            self.ndf,
-            self.z_dim,
-            self.cond_dim,
-            self.embed_dim,
-            self.stages,
-            self.base_size,
-            self.res_blocks,
-            self.max_words
-        )
+        crate::nn::config::to_meta(self)
     }
 
-    /// Keys missing from `text` take the birds values (so a checkpoint from
-    /// before `max_words` was recorded loads with 18, and one from before
+    /// From checkpoint metadata, JSON or older "key=value" lines. Keys
+    /// missing take the birds values (so a checkpoint from before
+    /// `max_words` was recorded loads with 18, and one from before
     /// `base_size` with 64, what it was trained with).
     pub fn from_text(text: &str) -> Result<Self> {
-        let mut c = Self::birds();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let (k, v) = line
-                .split_once('=')
-                .ok_or_else(|| Error::invalid("attngan config", format!("bad line {line:?}")))?;
-            let v: usize = v
-                .trim()
-                .parse()
-                .map_err(|_| Error::invalid("attngan config", format!("bad value in {line:?}")))?;
-            match k.trim() {
-                "ngf" => c.ngf = v,
-                "ndf" => c.ndf = v,
-                "z_dim" => c.z_dim = v,
-                "cond_dim" => c.cond_dim = v,
-                "embed_dim" => c.embed_dim = v,
-                "stages" => c.stages = v,
-                "base_size" => c.base_size = v,
-                "res_blocks" => c.res_blocks = v,
-                "max_words" => c.max_words = v,
-                _ => {
-                    return Err(Error::invalid(
-                        "attngan config",
-                        format!("unknown key {k:?}"),
-                    ))
-                }
-            }
-        }
+        let c: Self = crate::nn::config::from_meta("attngan config", text)?;
         c.check()?;
         Ok(c)
     }

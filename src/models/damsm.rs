@@ -12,7 +12,8 @@ use crate::ops::fill;
 use crate::runtime::{Error, Result, Runtime, Tensor};
 
 /// Sizes and loss constants.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default = "DamsmConfig::legacy_default")]
 pub struct DamsmConfig {
     pub vocab: usize,
     pub word_dim: usize,
@@ -50,39 +51,21 @@ impl DamsmConfig {
         2 * self.hidden
     }
 
-    /// As checkpoint metadata (key=value lines).
+    /// As checkpoint metadata (JSON).
     pub fn to_text(&self) -> String {
-        format!(
-            "vocab={}\nword_dim={}\nhidden={}\nimage_size={}\nbase_channels={}\ndropout={}\ngamma1={}\ngamma2={}\ngamma3={}\nmax_words={}\n",
-            self.vocab, self.word_dim, self.hidden, self.image_size, self.base_channels, self.dropout, self.gamma1, self.gamma2, self.gamma3, self.max_words
-        )
+        crate::nn::config::to_meta(self)
     }
 
+    /// From checkpoint metadata, JSON or older "key=value" lines; keys
+    /// missing take [`DamsmConfig::new`]'s values (`max_words` 18).
     pub fn from_text(text: &str) -> Result<Self> {
-        let mut c = DamsmConfig::new(0);
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let (k, v) = line
-                .split_once('=')
-                .ok_or_else(|| Error::invalid("damsm config", format!("bad line {line:?}")))?;
-            let bad = || Error::invalid("damsm config", format!("bad value in {line:?}"));
-            let u = || v.trim().parse::<usize>().map_err(|_| bad());
-            let f = || v.trim().parse::<f32>().map_err(|_| bad());
-            match k.trim() {
-                "vocab" => c.vocab = u()?,
-                "word_dim" => c.word_dim = u()?,
-                "hidden" => c.hidden = u()?,
-                "image_size" => c.image_size = u()?,
-                "base_channels" => c.base_channels = u()?,
-                "dropout" => c.dropout = f()?,
-                "gamma1" => c.gamma1 = f()?,
-                "gamma2" => c.gamma2 = f()?,
-                "gamma3" => c.gamma3 = f()?,
-                "max_words" => c.max_words = u()?,
-                _ => return Err(Error::invalid("damsm config", format!("unknown key {k:?}"))),
-            }
-        }
+        let c: Self = crate::nn::config::from_meta("damsm config", text)?;
         c.check()?;
         Ok(c)
+    }
+
+    fn legacy_default() -> Self {
+        DamsmConfig::new(0)
     }
 
     /// Sizes a model can be built with: a checkpoint's nonsense is refused

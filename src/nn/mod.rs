@@ -7,6 +7,7 @@
 //! at forward time.
 
 pub mod checkpoint;
+pub mod config;
 pub mod init;
 pub mod layers;
 pub mod modules;

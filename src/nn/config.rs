@@ -1,0 +1,44 @@
+//! Model configurations as checkpoint metadata: JSON through serde, so a
+//! field added to a config struct is stored and read back with no
+//! hand-written parser. Checkpoints written before (the shipped models
+//! among them) hold "key=value" lines; those still load, read as the same
+//! JSON object. Fields a checkpoint lacks take the values the config's
+//! `#[serde(default = ...)]` names: what such a checkpoint was trained with.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::runtime::{Error, Result};
+
+/// `config` as one line of JSON.
+pub fn to_meta<T: Serialize>(config: &T) -> String {
+    serde_json::to_string(config).expect("a config of numbers serialises")
+}
+
+/// A config from checkpoint metadata: JSON, or the "key=value" lines of
+/// older checkpoints. `what` names the config in errors ("attngan config").
+/// Unknown keys and values of the wrong type are refused, naming them.
+pub fn from_meta<T: DeserializeOwned>(what: &'static str, text: &str) -> Result<T> {
+    let value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| Error::invalid(what, e.to_string()))?
+    } else {
+        legacy_lines(what, text)?
+    };
+    serde_json::from_value(value).map_err(|e| Error::invalid(what, e.to_string()))
+}
+
+/// "key=value" lines (numbers) as a JSON object.
+fn legacy_lines(what: &'static str, text: &str) -> Result<serde_json::Value> {
+    let mut map = serde_json::Map::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| Error::invalid(what, format!("bad line {line:?}")))?;
+        let n: serde_json::Number = v
+            .trim()
+            .parse()
+            .map_err(|_| Error::invalid(what, format!("bad value in {line:?}")))?;
+        map.insert(k.trim().to_string(), serde_json::Value::Number(n));
+    }
+    Ok(serde_json::Value::Object(map))
+}
