@@ -8,6 +8,7 @@ use wgpu_attngan::data::world::WORLD_MAX_WORDS;
 use wgpu_attngan::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
+use wgpu_attngan::train::trainer::RunOptions;
 use wgpu_attngan::{Runtime, Tensor};
 
 /// Two AttnGAN training checkpoints hold the same run, bit for bit: G, the
@@ -139,27 +140,32 @@ fn tiny_run_then_generate_with_attention_maps() {
     let rt = rt();
     let base = std::env::temp_dir().join(format!("engine-attngan-{}", std::process::id()));
     let damsm = DamsmTrainOptions {
-        out: base.join("damsm"),
-        steps: 2,
-        batch: 4,
-        scenes: 16,
+        run: RunOptions {
+            out: base.join("damsm"),
+            steps: 2,
+            batch: 4,
+            scenes: 16,
+            quiet: true,
+            ..DamsmTrainOptions::default().run
+        },
         image_size: 32,
         base_channels: 4,
-        quiet: true,
-        ..Default::default()
     };
     let d = train_damsm(&rt, &damsm).unwrap();
     let opts = AttnGanTrainOptions {
-        out: base.join("attngan"),
+        run: RunOptions {
+            out: base.join("attngan"),
+            steps: 2,
+            batch: 2,
+            scenes: 16,
+            quiet: true,
+            ..AttnGanTrainOptions::default().run
+        },
         damsm: d.checkpoint.clone(),
-        steps: 2,
-        batch: 2,
-        scenes: 16,
         stages: 2,
         base_size: 32,
         ngf: 4,
         ndf: 4,
-        quiet: true,
         ..Default::default()
     };
     let report = train_attngan(&rt, &opts).unwrap();
@@ -176,16 +182,22 @@ fn tiny_run_then_generate_with_attention_maps() {
     // average, losses).
     use wgpu_attngan::nn::checkpoint::Checkpoint;
     let split = AttnGanTrainOptions {
-        out: base.join("attngan-resumed"),
-        steps: 1,
+        run: RunOptions {
+            out: base.join("attngan-resumed"),
+            steps: 1,
+            ..opts.run.clone()
+        },
         ..opts.clone()
     };
     train_attngan(&rt, &split).unwrap();
     let resumed = train_attngan(
         &rt,
         &AttnGanTrainOptions {
-            steps: 2,
-            resume: true,
+            run: RunOptions {
+                steps: 2,
+                resume: true,
+                ..split.run.clone()
+            },
             ..split
         },
     )
@@ -281,12 +293,12 @@ fn tiny_run_then_generate_with_attention_maps() {
     let vocab = good.metadata["vocab"].clone();
     let longer = vocab.clone() + "zebra\nquokka\nwombat\n";
     for (key, from, to, named) in [
-        ("config", "ngf=4", "ngf=0", "ngf=0"),
+        ("config", "\"ngf\":4", "\"ngf\":0", "ngf=0"),
         ("vocab", vocab.as_str(), longer.as_str(), "vocabulary"),
         (
             "damsm_config",
-            "image_size=32",
-            "image_size=7",
+            "\"image_size\":32",
+            "\"image_size\":7",
             "image_size=7",
         ),
     ] {
@@ -329,9 +341,12 @@ fn tiny_run_then_generate_with_attention_maps() {
     let e = train_damsm(
         &rt,
         &DamsmTrainOptions {
-            out: base.join("damsm-resume"),
-            steps: 3,
-            resume: true,
+            run: RunOptions {
+                out: base.join("damsm-resume"),
+                steps: 3,
+                resume: true,
+                ..damsm.run.clone()
+            },
             ..damsm.clone()
         },
     )
@@ -365,10 +380,10 @@ fn config_carries_max_words_and_old_configs_load_as_18() {
     assert_eq!(d.max_words, 18);
     d.max_words = WORLD_MAX_WORDS;
     assert_eq!(DamsmConfig::from_text(&d.to_text()).unwrap(), d);
-    let old = d
-        .to_text()
-        .replace(&format!("max_words={WORLD_MAX_WORDS}\n"), "");
-    assert_eq!(DamsmConfig::from_text(&old).unwrap().max_words, 18);
+    // Written before max_words was recorded (and before configs were JSON).
+    let old = "vocab=50\nword_dim=300\nhidden=128\nimage_size=64\nbase_channels=16\ndropout=0.5\ngamma1=4\ngamma2=5\ngamma3=10\n";
+    assert_eq!(DamsmConfig::from_text(old).unwrap().max_words, 18);
+    assert_eq!(DamsmConfig::from_text(old).unwrap().vocab, 50);
 }
 
 fn tiny(stages: usize, t: usize) -> AttnGanConfig {
@@ -848,4 +863,45 @@ fn engine_train_attngan_killed_and_resumed_matches_an_uninterrupted_run() {
     assert_same_run(&straight, &killed);
     assert_eq!(straight.metadata["step"], "8");
     std::fs::remove_dir_all(base).ok();
+}
+
+#[test]
+fn configs_are_stored_as_json_and_refuse_unknown_keys_and_bad_values() {
+    use wgpu_attngan::models::damsm::DamsmConfig;
+    let c = AttnGanConfig::world();
+    let text = c.to_text();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["ngf"], 16);
+    assert_eq!(v["max_words"], WORLD_MAX_WORDS);
+    // The same config as "key=value" lines (checkpoints before JSON, the
+    // shipped model's among them) reads back equal.
+    let lines: String = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    assert_eq!(AttnGanConfig::from_text(&lines).unwrap(), c);
+    let mut d = DamsmConfig::new(77);
+    d.dropout = 0.25;
+    let v: serde_json::Value = serde_json::from_str(&d.to_text()).unwrap();
+    let lines: String = v
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
+    assert_eq!(DamsmConfig::from_text(&lines).unwrap(), d);
+    for (bad, says) in [
+        ("ngf=16\ncolour=3\n", "colour"),
+        ("ngf=sixteen\n", "bad value in \"ngf=sixteen\""),
+        ("ngf 16\n", "bad line"),
+        (r#"{"ngf":16,"colour":3}"#, "colour"),
+        (r#"{"ngf":-1}"#, "attngan config"),
+        (r#"{"ngf":0}"#, "ngf=0"),
+        ("{not json", "attngan config"),
+    ] {
+        let e = AttnGanConfig::from_text(bad).unwrap_err().to_string();
+        assert!(e.contains(says), "{bad:?}: {e}");
+    }
 }
