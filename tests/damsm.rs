@@ -8,6 +8,7 @@ use rand::{Rng, SeedableRng};
 use wgpu_attngan::autograd::Var;
 use wgpu_attngan::models::damsm::{sentence_loss, word_loss, DamsmConfig};
 use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
+use wgpu_attngan::train::trainer::RunOptions;
 use wgpu_attngan::{Runtime, Tensor};
 
 fn rt() -> Runtime {
@@ -194,15 +195,17 @@ fn a_short_run_on_the_world_lowers_the_loss() {
     let rt = rt();
     let dir = std::env::temp_dir().join(format!("engine-damsm-{}", std::process::id()));
     let opts = DamsmTrainOptions {
-        out: dir.clone(),
-        steps: 40,
-        batch: 8,
-        scenes: 400,
+        run: RunOptions {
+            out: dir.clone(),
+            steps: 40,
+            batch: 8,
+            scenes: 400,
+            checkpoint_every: 20,
+            quiet: true,
+            ..DamsmTrainOptions::default().run
+        },
         image_size: 32,
         base_channels: 8,
-        checkpoint_every: 20,
-        quiet: true,
-        ..Default::default()
     };
     let report = train_damsm(&rt, &opts).unwrap();
     assert_eq!(report.steps, 40);
@@ -222,16 +225,18 @@ fn a_resumed_run_continues_with_identical_losses() {
     let rt = rt();
     let base = std::env::temp_dir().join(format!("engine-damsm-resume-{}", std::process::id()));
     let opts = |out: &str, steps: u64, resume: bool| DamsmTrainOptions {
-        out: base.join(out),
-        steps,
-        batch: 4,
-        scenes: 40,
+        run: RunOptions {
+            out: base.join(out),
+            steps,
+            batch: 4,
+            scenes: 40,
+            checkpoint_every: 3,
+            resume,
+            quiet: true,
+            ..DamsmTrainOptions::default().run
+        },
         image_size: 32,
         base_channels: 4,
-        checkpoint_every: 3,
-        resume,
-        quiet: true,
-        ..Default::default()
     };
     let straight = train_damsm(&rt, &opts("straight", 8, false)).unwrap();
     train_damsm(&rt, &opts("stopped", 3, false)).unwrap();
@@ -244,8 +249,8 @@ fn a_resumed_run_continues_with_identical_losses() {
     );
     // Resuming with other options is refused, each difference listed.
     let mut other = opts("stopped", 9, true);
-    other.batch = 5;
-    other.lr = 0.001;
+    other.run.batch = 5;
+    other.run.lr = 0.001;
     let e = train_damsm(&rt, &other).unwrap_err().to_string();
     assert!(
         e.contains("batch: 4 in the checkpoint, 5 now")
@@ -265,15 +270,17 @@ fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
     let rt = rt();
     let dir = std::env::temp_dir().join(format!("engine-damsm-nan-{}", std::process::id()));
     let opts = DamsmTrainOptions {
-        out: dir.clone(),
-        steps: 1,
-        batch: 4,
-        scenes: 40,
+        run: RunOptions {
+            out: dir.clone(),
+            steps: 1,
+            batch: 4,
+            scenes: 40,
+            checkpoint_every: 1,
+            quiet: true,
+            ..DamsmTrainOptions::default().run
+        },
         image_size: 32,
         base_channels: 4,
-        checkpoint_every: 1,
-        quiet: true,
-        ..Default::default()
     };
     train_damsm(&rt, &opts).unwrap();
     let path = dir.join("checkpoint.safetensors");
@@ -288,8 +295,11 @@ fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
     let e = train_damsm(
         &rt,
         &DamsmTrainOptions {
-            steps: 3,
-            resume: true,
+            run: RunOptions {
+                steps: 3,
+                resume: true,
+                ..opts.run.clone()
+            },
             ..opts
         },
     )
@@ -314,14 +324,16 @@ fn a_folder_in_use_by_a_live_run_is_refused_and_a_stale_lock_taken_over() {
     let dir = std::env::temp_dir().join(format!("engine-damsm-lock-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let opts = DamsmTrainOptions {
-        out: dir.clone(),
-        steps: 1,
-        batch: 4,
-        scenes: 8,
+        run: RunOptions {
+            out: dir.clone(),
+            steps: 1,
+            batch: 4,
+            scenes: 8,
+            quiet: true,
+            ..DamsmTrainOptions::default().run
+        },
         image_size: 32,
         base_channels: 4,
-        quiet: true,
-        ..Default::default()
     };
     // This test's own process is alive.
     std::fs::write(dir.join("lock"), std::process::id().to_string()).unwrap();

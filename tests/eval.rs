@@ -5,6 +5,7 @@
 //! metric), and the commands' JSON and refusals.
 
 use std::collections::HashMap;
+use wgpu_attngan::train::trainer::RunOptions;
 
 use image::RgbImage;
 use wgpu_attngan::data::world::Scene;
@@ -293,29 +294,34 @@ fn engine_eval_commands_write_json_and_refuse_the_wrong_checkpoints() {
     let d = train_damsm(
         &rt,
         &DamsmTrainOptions {
-            out: base.join("damsm"),
-            steps: 1,
-            batch: 4,
-            scenes: 16,
+            run: RunOptions {
+                out: base.join("damsm"),
+                steps: 1,
+                batch: 4,
+                scenes: 16,
+                quiet: true,
+                ..DamsmTrainOptions::default().run
+            },
             image_size: 32,
             base_channels: 4,
-            quiet: true,
-            ..Default::default()
         },
     )
     .unwrap();
     let g = train_attngan(
         &rt,
         &AttnGanTrainOptions {
-            out: base.join("attngan"),
+            run: RunOptions {
+                out: base.join("attngan"),
+                steps: 1,
+                batch: 2,
+                scenes: 16,
+                quiet: true,
+                ..AttnGanTrainOptions::default().run
+            },
             damsm: d.checkpoint.clone(),
-            steps: 1,
-            batch: 2,
-            scenes: 16,
             stages: 1,
             ngf: 4,
             ndf: 4,
-            quiet: true,
             ..Default::default()
         },
     )

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
+use wgpu_attngan::train::trainer::RunOptions;
 use wgpu_attngan::{Result, Runtime};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -270,6 +271,24 @@ fn check(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The options every model's run shares, from the command line and the preset.
+fn run_options(args: &TrainArgs) -> RunOptions {
+    let set = args.settings();
+    RunOptions {
+        out: args.out(),
+        steps: set.steps,
+        minutes: args.minutes,
+        batch: set.batch,
+        lr: set.lr,
+        seed: args.seed,
+        data: args.data.clone(),
+        scenes: set.scenes,
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
+        quiet: args.quiet,
+    }
+}
+
 pub fn train(args: &TrainArgs) -> Result<()> {
     check(args)?;
     let rt = Runtime::new()?;
@@ -284,19 +303,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         rt.adapter_info().name
     );
     let opts = DamsmTrainOptions {
-        out: args.out(),
-        steps: set.steps,
-        minutes: args.minutes,
-        batch: set.batch,
-        lr: set.lr,
-        seed: args.seed,
-        data: args.data.clone(),
-        scenes: set.scenes,
+        run: run_options(args),
         image_size: set.image_size,
         base_channels: 16,
-        checkpoint_every: args.checkpoint_every,
-        resume: args.resume,
-        quiet: args.quiet,
     };
     let report = train_damsm(&rt, &opts)?;
     let tail = &report.losses[report.losses.len().saturating_sub(20)..];
@@ -334,23 +343,13 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         args.damsm().display()
     );
     let opts = AttnGanTrainOptions {
-        out: args.out(),
+        run: run_options(args),
         damsm: args.damsm(),
-        steps: set.steps,
-        minutes: args.minutes,
-        batch: set.batch,
-        lr: set.lr,
-        seed: args.seed,
-        data: args.data.clone(),
-        scenes: set.scenes,
         stages: set.stages,
         base_size: set.base_size,
         lambda: 5.0,
         ngf: 16,
         ndf: 16,
-        checkpoint_every: args.checkpoint_every,
-        resume: args.resume,
-        quiet: args.quiet,
     };
     let report = train_attngan(rt, &opts)?;
     println!(

@@ -25,20 +25,14 @@ use crate::nn::optim::{Adam, Ema};
 use crate::nn::{ParamBuilder, ParamStore, SplitMix64};
 use crate::ops::attention::padding_mask;
 use crate::runtime::{Error, Result, Runtime, Tensor};
-use crate::train::trainer::LoopSettings;
+use crate::train::trainer::RunOptions;
 
 #[derive(Debug, Clone)]
 pub struct AttnGanTrainOptions {
-    pub out: PathBuf,
+    /// `run.data`: the DAMSM must have been trained on the same.
+    pub run: RunOptions,
+    /// The DAMSM checkpoint that guides the generator.
     pub damsm: PathBuf,
-    pub steps: u64,
-    pub minutes: Option<f64>,
-    pub batch: usize,
-    pub lr: f32,
-    pub seed: u64,
-    /// The captioned images (`--data`); the DAMSM must have been trained on the same.
-    pub data: DataSpec,
-    pub scenes: usize,
     /// Generator stages, each doubling the side of the one before.
     pub stages: usize,
     /// Side of the first stage: 64 (the paper's) or 32.
@@ -48,31 +42,21 @@ pub struct AttnGanTrainOptions {
     /// Generator and discriminator widths (AttnGAN on birds: 32 and 64).
     pub ngf: usize,
     pub ndf: usize,
-    pub checkpoint_every: u64,
-    pub resume: bool,
-    pub quiet: bool,
 }
 
 impl Default for AttnGanTrainOptions {
     fn default() -> Self {
         AttnGanTrainOptions {
-            out: PathBuf::from("runs/attngan"),
+            run: RunOptions {
+                out: PathBuf::from("runs/attngan"),
+                ..RunOptions::default()
+            },
             damsm: PathBuf::from("runs/damsm/checkpoint.safetensors"),
-            steps: 1000,
-            minutes: None,
-            batch: 8,
-            lr: 2e-4,
-            seed: 0,
-            data: DataSpec::World,
-            scenes: 4000,
             stages: 2,
             base_size: 64,
             lambda: 5.0,
             ngf: 16,
             ndf: 16,
-            checkpoint_every: 100,
-            resume: false,
-            quiet: false,
         }
     }
 }
@@ -286,17 +270,17 @@ struct Run {
 /// checked on their own).
 fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = vec![
-        ("seed", opts.seed.to_string()),
-        ("batch", opts.batch.to_string()),
-        ("lr", opts.lr.to_string()),
+        ("seed", opts.run.seed.to_string()),
+        ("batch", opts.run.batch.to_string()),
+        ("lr", opts.run.lr.to_string()),
         ("lambda", opts.lambda.to_string()),
         (
             "damsm",
             crate::train::eval::file_hash(&opts.damsm).unwrap_or_default(),
         ),
     ];
-    if opts.data.is_world() {
-        o.push(("scenes", opts.scenes.to_string()));
+    if opts.run.data.is_world() {
+        o.push(("scenes", opts.run.scenes.to_string()));
     }
     o
 }
@@ -309,7 +293,7 @@ fn save(
     options: &[(&str, String)],
     path: &Path,
 ) -> Result<()> {
-    let (seed, data) = (opts.seed, &opts.data);
+    let (seed, data) = (opts.run.seed, &opts.run.data);
     let mut ck = Checkpoint::default();
     ck.extend("gen.", run.nets.gan.gen_params.state()?);
     for (i, ps) in run.nets.gan.disc_params.iter().enumerate() {
@@ -342,17 +326,17 @@ fn save(
 /// Trains AttnGAN on the built-in world with a frozen DAMSM.
 pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGanReport> {
     let started = Instant::now();
-    let ck_path = opts.out.join("checkpoint.safetensors");
-    let _lock = crate::train::lock::RunLock::acquire(&opts.out)?;
+    let ck_path = opts.run.out.join("checkpoint.safetensors");
+    let _lock = crate::train::lock::RunLock::acquire(&opts.run.out)?;
     let (damsm, vocab, damsm_ck) = crate::train::damsm::load_damsm(rt, &opts.damsm)?;
     let damsm_data = DataSpec::id_of(&damsm_ck.metadata);
-    if damsm_data != opts.data.id() {
+    if damsm_data != opts.run.data.id() {
         return Err(Error::Checkpoint {
             path: opts.damsm.display().to_string(),
             message: format!(
                 "is a DAMSM of {damsm_data}; AttnGAN on {} needs a DAMSM trained on the same data (its vocabulary and features), e.g. engine train --model damsm --data {}",
-                opts.data.id(),
-                match &opts.data {
+                opts.run.data.id(),
+                match &opts.run.data {
                     DataSpec::World => "world".to_string(),
                     DataSpec::Folder(p) | DataSpec::Cub(p) => p.display().to_string(),
                 }
@@ -374,27 +358,27 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         .map(|s| config.image_size(s) as u32)
         .collect();
     let source = crate::train::damsm::training_source(
-        &opts.data,
-        opts.seed,
+        &opts.run.data,
+        opts.run.seed,
         *sizes.last().unwrap() as usize,
-        opts.scenes,
-        opts.batch,
+        opts.run.scenes,
+        opts.run.batch,
     )?;
     // Hashes the DAMSM file: once per run, not per checkpoint.
     let options = run_options(opts);
     // Every word of the world's captions (AttnGAN's 18 would drop colour,
     // shape and position words at random).
     config.max_words = source.max_words();
-    let gan = AttnGan::new(rt, config.clone(), opts.seed)?;
+    let gan = AttnGan::new(rt, config.clone(), opts.run.seed)?;
     let mut run = Run {
-        nets: GanNets::new(gan, opts.lr)?,
+        nets: GanNets::new(gan, opts.run.lr)?,
         step: 0,
         losses: Vec::new(),
     };
-    if opts.resume {
+    if opts.run.resume {
         let ck = Checkpoint::load(&ck_path)?;
         let src = ck_path.display().to_string();
-        crate::train::check_resume(&ck, &opts.data, &options, &ck_path)?;
+        crate::train::check_resume(&ck, &opts.run.data, &options, &ck_path)?;
         let old = AttnGanConfig::from_text(ck.meta("config", &ck_path)?)?;
         if old != config {
             return Err(Error::Checkpoint {
@@ -442,22 +426,12 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         ck_path: &ck_path,
         sizes,
     };
-    let settings = LoopSettings {
-        steps: opts.steps,
-        minutes: opts.minutes,
-        started,
-        batch: opts.batch,
-        seed: opts.seed,
-        data: &opts.data,
-        checkpoint_every: opts.checkpoint_every,
-        quiet: opts.quiet,
-    };
     let vocab_arc = Arc::new(vocab.clone());
-    crate::train::trainer::run(rt, &mut trainee, source, vocab_arc, &settings)?;
+    crate::train::trainer::run(rt, &mut trainee, source, vocab_arc, &opts.run, started)?;
     let run = trainee.run;
     let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
     let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
-    let curve = opts.out.join("loss.png");
+    let curve = opts.run.out.join("loss.png");
     crate::train::plot::stacked_loss_curves(&curve, &[&[("D", &d)], &[("G", &g)]], 640, 240)
         .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
     Ok(AttnGanReport {
@@ -513,7 +487,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
             .iter()
             .map(|&l| (l as usize).clamp(1, max_words))
             .collect();
-        let noise_seed = opts.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let noise_seed = opts.run.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
         let input = StepInput {
             reals: &reals,
             ids: &ids,

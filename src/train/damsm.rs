@@ -17,47 +17,29 @@ use crate::nn::checkpoint::Checkpoint;
 use crate::nn::optim::{Adam, StepDecay};
 use crate::nn::SplitMix64;
 use crate::runtime::{Error, Result, Runtime, Tensor};
-use crate::train::trainer::LoopSettings;
+use crate::train::trainer::RunOptions;
 
 /// Options of a DAMSM run.
 #[derive(Debug, Clone)]
 pub struct DamsmTrainOptions {
-    pub out: PathBuf,
-    /// Stop after this many steps in all (counting those before a resume).
-    pub steps: u64,
-    /// Or after this many minutes of this session, whichever comes first.
-    pub minutes: Option<f64>,
-    pub batch: usize,
-    pub lr: f32,
-    pub seed: u64,
-    /// The captioned images to learn from (`--data`): the built-in world by default.
-    pub data: DataSpec,
-    /// Scenes of the built-in world in the training split.
-    pub scenes: usize,
+    pub run: RunOptions,
+    /// Side of the images the image encoder sees.
     pub image_size: usize,
+    /// Channels of the image encoder's first layer.
     pub base_channels: usize,
-    pub checkpoint_every: u64,
-    pub resume: bool,
-    /// Print plain lines instead of a progress bar (logs, CI).
-    pub quiet: bool,
 }
 
 impl Default for DamsmTrainOptions {
     fn default() -> Self {
         DamsmTrainOptions {
-            out: PathBuf::from("runs/damsm"),
-            steps: 1000,
-            minutes: None,
-            batch: 16,
-            lr: 0.002,
-            seed: 0,
-            data: DataSpec::World,
-            scenes: 4000,
+            run: RunOptions {
+                out: PathBuf::from("runs/damsm"),
+                batch: 16,
+                lr: 0.002,
+                ..RunOptions::default()
+            },
             image_size: 64,
             base_channels: 16,
-            checkpoint_every: 100,
-            resume: false,
-            quiet: false,
         }
     }
 }
@@ -114,14 +96,14 @@ fn checkpoint_path(out: &Path) -> PathBuf {
 /// What a resume must repeat (besides the data, checked on its own).
 fn run_options(opts: &DamsmTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = vec![
-        ("seed", opts.seed.to_string()),
-        ("batch", opts.batch.to_string()),
-        ("lr", opts.lr.to_string()),
+        ("seed", opts.run.seed.to_string()),
+        ("batch", opts.run.batch.to_string()),
+        ("lr", opts.run.lr.to_string()),
         ("image_size", opts.image_size.to_string()),
         ("base_channels", opts.base_channels.to_string()),
     ];
-    if opts.data.is_world() {
-        o.push(("scenes", opts.scenes.to_string()));
+    if opts.run.data.is_world() {
+        o.push(("scenes", opts.run.scenes.to_string()));
     }
     o
 }
@@ -160,14 +142,15 @@ pub fn training_source(
 /// The vocabulary's size and the share of held-out caption words it does
 /// not know (those are dropped when the model reads such a caption).
 fn coverage(vocab: &Vocab, opts: &DamsmTrainOptions) -> String {
-    let held_out: Result<Arc<dyn Source>> = if opts.data.is_world() {
+    let held_out: Result<Arc<dyn Source>> = if opts.run.data.is_world() {
         Ok(Arc::new(WorldSource::new(
-            world(opts.seed, opts.image_size),
+            world(opts.run.seed, opts.image_size),
             Split::Test,
             500,
         )))
     } else {
-        opts.data
+        opts.run
+            .data
             .open(Split::Test)
             .map(|(s, _)| s)
             .map_err(|e| Error::invalid("data", e.to_string()))
@@ -201,7 +184,7 @@ impl Run {
         opts: &DamsmTrainOptions,
         options: &[(&str, String)],
     ) -> Result<()> {
-        let (opts_seed, data) = (opts.seed, &opts.data);
+        let (opts_seed, data) = (opts.run.seed, &opts.run.data);
         let mut ck = Checkpoint::default();
         ck.extend("text.", self.model.text_params.state()?);
         ck.extend("image.", self.model.image_params.state()?);
@@ -273,17 +256,17 @@ pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint
 /// Trains DAMSM on the built-in world.
 pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport> {
     let started = Instant::now();
-    let ck_path = checkpoint_path(&opts.out);
-    let _lock = crate::train::lock::RunLock::acquire(&opts.out)?;
+    let ck_path = checkpoint_path(&opts.run.out);
+    let _lock = crate::train::lock::RunLock::acquire(&opts.run.out)?;
     let source = training_source(
-        &opts.data,
-        opts.seed,
+        &opts.run.data,
+        opts.run.seed,
         opts.image_size,
-        opts.scenes,
-        opts.batch,
+        opts.run.scenes,
+        opts.run.batch,
     )?;
     let options = run_options(opts);
-    let run = if opts.resume {
+    let run = if opts.run.resume {
         let (model, vocab, ck) = load_damsm(rt, &ck_path)?;
         let src = ck_path.display().to_string();
         if ck.metadata.contains_key("exported") {
@@ -292,9 +275,9 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
                 message: "is an exported DAMSM (engine export) without its optimiser state; resume from the training checkpoint".into(),
             });
         }
-        crate::train::check_resume(&ck, &opts.data, &options, &ck_path)?;
-        let mut text_adam = Adam::new(&model.text_params, opts.lr, (0.5, 0.999))?;
-        let mut image_adam = Adam::new(&model.image_params, opts.lr, (0.5, 0.999))?;
+        crate::train::check_resume(&ck, &opts.run.data, &options, &ck_path)?;
+        let mut text_adam = Adam::new(&model.text_params, opts.run.lr, (0.5, 0.999))?;
+        let mut image_adam = Adam::new(&model.image_params, opts.run.lr, (0.5, 0.999))?;
         text_adam.load_from(&ck, "optim.text.", &src)?;
         image_adam.load_from(&ck, "optim.image.", &src)?;
         text_adam.max_grad_norm = 0.25;
@@ -320,11 +303,11 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         config.image_size = opts.image_size;
         config.base_channels = opts.base_channels;
         config.max_words = source.max_words();
-        let model = Damsm::new(rt, config, opts.seed)?;
-        let mut text_adam = Adam::new(&model.text_params, opts.lr, (0.5, 0.999))?;
+        let model = Damsm::new(rt, config, opts.run.seed)?;
+        let mut text_adam = Adam::new(&model.text_params, opts.run.lr, (0.5, 0.999))?;
         // AttnGAN clips the text encoder's gradient norm at 0.25.
         text_adam.max_grad_norm = 0.25;
-        let image_adam = Adam::new(&model.image_params, opts.lr, (0.5, 0.999))?;
+        let image_adam = Adam::new(&model.image_params, opts.run.lr, (0.5, 0.999))?;
         Run {
             model,
             vocab,
@@ -335,13 +318,13 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         }
     };
     let vocab = Arc::new(run.vocab.clone());
-    let per_epoch = crate::train::trainer::steps_per_epoch(source.as_ref(), opts.batch);
+    let per_epoch = crate::train::trainer::steps_per_epoch(source.as_ref(), opts.run.batch);
     // AttnGAN: lr 0.002, x0.98 per epoch, not below 0.0002.
     let schedule = StepDecay {
-        base: opts.lr,
+        base: opts.run.lr,
         factor: 0.98,
         every: per_epoch,
-        min: opts.lr / 10.0,
+        min: opts.run.lr / 10.0,
     };
     let mut trainee = Trainee {
         run,
@@ -350,19 +333,9 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         ck_path: &ck_path,
         schedule,
     };
-    let settings = LoopSettings {
-        steps: opts.steps,
-        minutes: opts.minutes,
-        started,
-        batch: opts.batch,
-        seed: opts.seed,
-        data: &opts.data,
-        checkpoint_every: opts.checkpoint_every,
-        quiet: opts.quiet,
-    };
-    crate::train::trainer::run(rt, &mut trainee, source, vocab, &settings)?;
+    crate::train::trainer::run(rt, &mut trainee, source, vocab, &opts.run, started)?;
     let run = trainee.run;
-    let curve = opts.out.join("loss.png");
+    let curve = opts.run.out.join("loss.png");
     crate::train::plot::loss_curves(&curve, &[("damsm loss", &run.losses)], 640, 320)
         .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
     Ok(DamsmReport {
@@ -406,7 +379,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         run.model.text_params.zero_grad()?;
         run.model.image_params.zero_grad()?;
         let dropout_seed =
-            SplitMix64::new(opts.seed ^ run.step.wrapping_mul(0x9E37_79B9)).next_u64();
+            SplitMix64::new(opts.run.seed ^ run.step.wrapping_mul(0x9E37_79B9)).next_u64();
         let losses = run
             .model
             .losses(&images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
@@ -429,7 +402,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
                     "the loss became {} at step {}; nothing was saved after step {} (the last checkpoint in {} is kept); try a smaller --lr",
                     parts[4],
                     run.step,
-                    run.step - run.step % opts.checkpoint_every,
+                    run.step - run.step % opts.run.checkpoint_every,
                     self.ck_path.display()
                 ),
             ));

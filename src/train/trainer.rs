@@ -6,6 +6,7 @@
 //! what its batches look like, one optimisation step, and its checkpoint.
 //! DAMSM (train/damsm.rs) and AttnGAN (train/attngan.rs) run on it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,21 +31,50 @@ pub trait Trainee {
     fn save(&self) -> Result<()>;
 }
 
-/// The loop's settings, common to every model.
-pub struct LoopSettings<'a> {
-    /// Stop at this many steps in all.
+/// What every run has, whatever the model: where it goes, how long it
+/// runs, its batch, learning rate, seed and data, and how it reports. A
+/// model's options hold these as `run` beside its own sizes.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run's folder (checkpoint, loss curves, sample grids).
+    pub out: PathBuf,
+    /// Stop after this many steps in all (counting those before a resume).
     pub steps: u64,
-    /// Or when this much time has passed since `started`.
+    /// Or after this many minutes of this session, whichever comes first.
     pub minutes: Option<f64>,
-    pub started: Instant,
     pub batch: usize,
-    /// Seeds the data order (with the epoch).
+    pub lr: f32,
+    /// Seeds the weights and the data order (with the epoch).
     pub seed: u64,
-    /// Random crops for folders and CUB; unreadable images skipped there.
-    pub data: &'a DataSpec,
+    /// The captioned images to learn from (`--data`): the built-in world by
+    /// default. Random crops for folders and CUB; unreadable images skipped
+    /// there.
+    pub data: DataSpec,
+    /// Scenes of the built-in world in the training split.
+    pub scenes: usize,
     pub checkpoint_every: u64,
-    /// Plain "step N ..." lines every 10 steps instead of a progress bar.
+    pub resume: bool,
+    /// Plain "step N ..." lines every 10 steps instead of a progress bar
+    /// (logs, CI).
     pub quiet: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            out: PathBuf::from("runs/run"),
+            steps: 1000,
+            minutes: None,
+            batch: 8,
+            lr: 2e-4,
+            seed: 0,
+            data: DataSpec::World,
+            scenes: 4000,
+            checkpoint_every: 100,
+            resume: false,
+            quiet: false,
+        }
+    }
 }
 
 /// Steps of an epoch: whole batches of `source` (at least one).
@@ -52,14 +82,15 @@ pub fn steps_per_epoch(source: &dyn Source, batch: usize) -> u64 {
     (source.len() / batch).max(1) as u64
 }
 
-/// Trains `model` on `source` until `settings.steps` or `settings.minutes`,
-/// then saves it.
+/// Trains `model` on `source` until `settings.steps`, or `settings.minutes`
+/// after `started`, then saves it.
 pub fn run(
     rt: &Runtime,
     model: &mut dyn Trainee,
     source: Arc<dyn Source>,
     vocab: Arc<Vocab>,
-    settings: &LoopSettings,
+    settings: &RunOptions,
+    started: Instant,
 ) -> Result<()> {
     let per_epoch = steps_per_epoch(source.as_ref(), settings.batch);
     let bar = progress_bar(settings.steps, settings.quiet);
@@ -67,7 +98,7 @@ pub fn run(
     announce_first_step(&bar, settings.quiet);
     let deadline = settings
         .minutes
-        .map(|m| settings.started + std::time::Duration::from_secs_f64(m * 60.0));
+        .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
     'epochs: while model.steps_done() < settings.steps {
         let done = model.steps_done();
         let cfg = LoaderConfig {
