@@ -19,11 +19,9 @@
 //! otherwise), random horizontal flip when augmenting; the loader derives
 //! 64 and 128 from the 256 image.
 
-use super::decode::{check_image, load_rgb};
-use super::error::{read_captions, read_text, DataError, SkipReport};
-use super::imageops::{bbox_crop, scale_crop_flip};
+use super::error::{read_text, DataError, SkipReport};
 use super::pickle::read_str_list;
-use super::source::{Item, Source};
+use super::source::{ImageEntry, Item, Source};
 use super::world::Split;
 use rand::RngCore;
 use std::collections::HashMap;
@@ -51,16 +49,8 @@ impl CubConfig {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
-    image: PathBuf,
-    bbox: [f32; 4],
-    captions: Vec<String>,
-    class_id: u32,
-}
-
 pub struct Cub {
-    entries: Vec<Entry>,
+    entries: Vec<ImageEntry>,
     /// Items left out by `skip_bad`.
     pub skipped: SkipReport,
 }
@@ -210,7 +200,7 @@ impl Cub {
         bbox_of: &HashMap<u32, [f32; 4]>,
         images_txt: &Path,
         bbox_txt: &Path,
-    ) -> Result<Entry, DataError> {
+    ) -> Result<ImageEntry, DataError> {
         let image = cub.join("images").join(format!("{key}.jpg"));
         let text = text_root.join(format!("{key}.txt"));
         let id = *id_of.get(key).ok_or_else(|| DataError::MissingFile {
@@ -221,22 +211,10 @@ impl Cub {
             path: bbox_txt.to_path_buf(),
             hint: format!("no bounding box for image id {id} ({key})"),
         })?;
-        check_image(&image)?;
-        if !text.is_file() {
-            return Err(DataError::NoCaptions {
-                path: image,
-                expected: text,
-            });
-        }
-        let mut captions = read_captions(&text)?;
-        captions.truncate(cfg.captions_per_image.max(1));
         let class_id = class_id_of(key).unwrap_or(0);
-        Ok(Entry {
-            image,
-            bbox,
-            captions,
-            class_id,
-        })
+        let mut e = ImageEntry::open(image, &text, Some(bbox), class_id)?;
+        e.captions.truncate(cfg.captions_per_image.max(1));
+        Ok(e)
     }
 }
 
@@ -256,13 +234,6 @@ impl Source for Cub {
         augment: bool,
         rng: &mut dyn RngCore,
     ) -> Result<Item, DataError> {
-        let e = &self.entries[index];
-        let img = load_rgb(&e.image)?;
-        let img = bbox_crop(&img, e.bbox);
-        Ok(Item {
-            image: scale_crop_flip(&img, size, augment, true, rng),
-            captions: e.captions.clone(),
-            class_id: e.class_id,
-        })
+        self.entries[index].item(size, augment, true, rng)
     }
 }

@@ -15,10 +15,9 @@
 //! (random when augmenting, centred otherwise), flip only when `flip` is set
 //! (off by default: captions may say "left" and "right").
 
-use super::decode::{check_image, is_image_name, load_rgb};
-use super::error::{read_captions, read_text, DataError, SkipReport};
-use super::imageops::scale_crop_flip;
-use super::source::{Item, Source};
+use super::decode::is_image_name;
+use super::error::{read_text, DataError, SkipReport};
+use super::source::{ImageEntry, Item, Source};
 use super::world::Split;
 use rand::RngCore;
 use std::collections::BTreeMap;
@@ -65,15 +64,8 @@ impl FolderConfig {
     }
 }
 
-#[derive(Clone, Debug)]
-struct Entry {
-    image: PathBuf,
-    captions: Vec<String>,
-    class_id: u32,
-}
-
 pub struct Folder {
-    entries: Vec<Entry>,
+    entries: Vec<ImageEntry>,
     flip: bool,
     pub skipped: SkipReport,
 }
@@ -196,21 +188,9 @@ impl Folder {
         })
     }
 
-    fn entry(image: PathBuf, class_id: u32) -> Result<Entry, DataError> {
-        check_image(&image)?;
+    fn entry(image: PathBuf, class_id: u32) -> Result<ImageEntry, DataError> {
         let text = image.with_extension("txt");
-        if !text.is_file() {
-            return Err(DataError::NoCaptions {
-                path: image,
-                expected: text,
-            });
-        }
-        let captions = read_captions(&text)?;
-        Ok(Entry {
-            image,
-            captions,
-            class_id,
-        })
+        ImageEntry::open(image, &text, None, class_id)
     }
 
     /// Image paths in load order.
@@ -243,12 +223,6 @@ impl Source for Folder {
         augment: bool,
         rng: &mut dyn RngCore,
     ) -> Result<Item, DataError> {
-        let e = &self.entries[index];
-        let img = load_rgb(&e.image)?;
-        Ok(Item {
-            image: scale_crop_flip(&img, size, augment, self.flip, rng),
-            captions: e.captions.clone(),
-            class_id: e.class_id,
-        })
+        self.entries[index].item(size, augment, self.flip, rng)
     }
 }

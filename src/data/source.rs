@@ -2,10 +2,11 @@
 //! image at a requested side, its captions and a class id). The built-in
 //! world, CUB and caption folders all implement [`Source`].
 
-use super::error::DataError;
+use super::error::{read_captions, DataError};
 use super::world::{Split, World};
 use image::RgbImage;
 use rand::RngCore;
+use std::path::{Path, PathBuf};
 
 /// One captioned image, preprocessed to a square of the requested side.
 #[derive(Clone, Debug)]
@@ -101,4 +102,59 @@ pub fn vocab_of(source: &dyn Source, min_count: usize) -> super::vocab::Vocab {
         (0..source.len()).flat_map(|i| source.captions(i)),
         min_count,
     )
+}
+
+/// One captioned image file on disk: an item of a folder or of CUB.
+#[derive(Clone, Debug)]
+pub(crate) struct ImageEntry {
+    pub image: PathBuf,
+    /// CUB's bird box (x, y, width, height), cropped to before scaling.
+    pub bbox: Option<[f32; 4]>,
+    pub captions: Vec<String>,
+    pub class_id: u32,
+}
+
+impl ImageEntry {
+    /// The entry for `image`, its captions read from `text`; an image that
+    /// cannot be opened, or has no caption file, is refused naming both.
+    pub fn open(
+        image: PathBuf,
+        text: &Path,
+        bbox: Option<[f32; 4]>,
+        class_id: u32,
+    ) -> Result<ImageEntry, DataError> {
+        super::decode::check_image(&image)?;
+        if !text.is_file() {
+            return Err(DataError::NoCaptions {
+                path: image,
+                expected: text.to_path_buf(),
+            });
+        }
+        Ok(ImageEntry {
+            captions: read_captions(text)?,
+            image,
+            bbox,
+            class_id,
+        })
+    }
+
+    /// Decoded, cropped to its box, scaled to `size` x `size`; `augment`
+    /// adds the random crop, and the random flip where `flip` allows it.
+    pub fn item(
+        &self,
+        size: u32,
+        augment: bool,
+        flip: bool,
+        rng: &mut dyn RngCore,
+    ) -> Result<Item, DataError> {
+        let mut img = super::decode::load_rgb(&self.image)?;
+        if let Some(b) = self.bbox {
+            img = super::imageops::bbox_crop(&img, b);
+        }
+        Ok(Item {
+            image: super::imageops::scale_crop_flip(&img, size, augment, flip, rng),
+            captions: self.captions.clone(),
+            class_id: self.class_id,
+        })
+    }
 }
