@@ -54,11 +54,7 @@ pub fn bce_with_logits(x: &Tensor, t: &Tensor) -> Result<Tensor> {
         &[x.buffer(), t.buffer(), partial.buffer()],
         grid_1d(rt, chunks, 64),
     )?;
-    if chunks == 1 {
-        Ok(partial)
-    } else {
-        partial.sum(0, false)
-    }
+    super::sum_partials(partial)
 }
 
 // x: [*], t: [*], dloss: [1] (upstream gradient, kept on the device) -> dx: [*],
@@ -66,14 +62,7 @@ pub fn bce_with_logits(x: &Tensor, t: &Tensor) -> Result<Tensor> {
 pub fn bce_with_logits_backward(x: &Tensor, t: &Tensor, dloss: &Tensor) -> Result<Tensor> {
     let op = "bce_with_logits_backward";
     check(op, x, t)?;
-    if dloss.numel() != 1 {
-        return Err(Error::shape_hint(
-            op,
-            &[1],
-            dloss.shape(),
-            "the upstream gradient of the scalar loss must be a [1] tensor",
-        ));
-    }
+    super::check_scalar_grad(op, dloss)?;
     let rt = x.runtime();
     let n = x.numel();
     let dx = Tensor::uninit(rt, x.shape())?;

@@ -31,25 +31,16 @@ pub fn glu(x: &Tensor) -> Result<Tensor> {
     let (outer, half, inner) = split_dims("glu", x.shape())?;
     let mut shape = x.shape().to_vec();
     shape[1] = half;
-    let rt = x.runtime();
-    let out = Tensor::uninit(rt, &shape)?;
-    let n = out.numel();
-    if n > 0 {
-        rt.dispatch(
-            &spec(false),
-            &[
-                outer as u32,
-                half as u32,
-                inner as u32,
-                x.offset() as u32,
-                0,
-                out.offset() as u32,
-            ],
-            &[x.buffer(), out.buffer()],
-            grid_1d(rt, n, 256),
-        )?;
-    }
-    Ok(out)
+    super::map_to_new(x, &shape, &spec(false), |out| {
+        vec![
+            outer as u32,
+            half as u32,
+            inner as u32,
+            x.offset() as u32,
+            0,
+            out.offset() as u32,
+        ]
+    })
 }
 
 // x: [N, C, ...], dy: [N, C/2, ...] -> dx: [N, C, ...]

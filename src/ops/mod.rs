@@ -33,7 +33,53 @@ pub use matmul::matmul;
 pub use reduce::ReduceOp;
 pub use unary::UnaryOp;
 
-use crate::runtime::{KernelSpec, Runtime};
+use crate::runtime::{Error, KernelSpec, Result, Runtime, Tensor};
+
+/// A new `shape` tensor computed from `x` alone by `spec`, one thread per
+/// output element (256 to a workgroup); `params(out)` gives the kernel's
+/// parameters, which name the output's offset. Nothing runs for an empty one.
+pub(crate) fn map_to_new(
+    x: &Tensor,
+    shape: &[usize],
+    spec: &KernelSpec,
+    params: impl FnOnce(&Tensor) -> Vec<u32>,
+) -> Result<Tensor> {
+    let rt = x.runtime();
+    let out = Tensor::uninit(rt, shape)?;
+    let n = out.numel();
+    if n > 0 {
+        rt.dispatch(
+            spec,
+            &params(&out),
+            &[x.buffer(), out.buffer()],
+            grid_1d(rt, n, 256),
+        )?;
+    }
+    Ok(out)
+}
+
+/// A loss's upstream gradient must be a `[1]` tensor (kept on the device).
+pub(crate) fn check_scalar_grad(op: &'static str, dloss: &Tensor) -> Result<()> {
+    if dloss.numel() == 1 {
+        return Ok(());
+    }
+    Err(Error::shape_hint(
+        op,
+        &[1],
+        dloss.shape(),
+        "the upstream gradient of the scalar loss must be a [1] tensor",
+    ))
+}
+
+/// A mean loss from the per-chunk partial sums a loss kernel wrote (each
+/// already divided by the count): `[1]`.
+pub(crate) fn sum_partials(partial: Tensor) -> Result<Tensor> {
+    if partial.numel() == 1 {
+        Ok(partial)
+    } else {
+        partial.sum(0, false)
+    }
+}
 
 /// Workgroups of `per_group` threads for `n` threads in all, as a folded grid.
 pub(crate) fn grid_1d(rt: &Runtime, n: usize, per_group: usize) -> [u32; 3] {

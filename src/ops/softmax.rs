@@ -139,11 +139,7 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
         &buffers,
         grid_1d(rt, rows, 64),
     )?;
-    if rows == 1 {
-        Ok(partial)
-    } else {
-        partial.sum(0, false)
-    }
+    super::sum_partials(partial)
 }
 
 // logits: [R, C], targets: [R], dloss: [1] (upstream gradient, on the device)
@@ -151,14 +147,7 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
 pub fn cross_entropy_backward(logits: &Tensor, targets: &Tensor, dloss: &Tensor) -> Result<Tensor> {
     let op = "cross_entropy_backward";
     let (rows, cols) = check_targets(op, logits, targets)?;
-    if dloss.numel() != 1 {
-        return Err(Error::shape_hint(
-            op,
-            &[1],
-            dloss.shape(),
-            "the upstream gradient of the scalar loss must be a [1] tensor",
-        ));
-    }
+    super::check_scalar_grad(op, dloss)?;
     let rt = logits.runtime();
     let dx = Tensor::uninit(rt, logits.shape())?;
     let long = cols > LONG_LINE;

@@ -2,7 +2,6 @@
 //! batch-major <-> time-major, and the convolution weights the subgroup
 //! backward-data kernel reads as [C, O, KK]). Its backward is itself.
 
-use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 pub(crate) fn spec() -> KernelSpec {
@@ -17,22 +16,13 @@ pub fn swap01(x: &Tensor) -> Result<Tensor> {
             format!("expects [A, B, C], got {:?}", x.shape()),
         ));
     };
-    let rt = x.runtime();
-    let out = Tensor::uninit(rt, &[b, a, c])?;
-    let n = a * b * c;
-    if n > 0 {
-        rt.dispatch(
-            &spec(),
-            &[
-                a as u32,
-                b as u32,
-                c as u32,
-                x.offset() as u32,
-                out.offset() as u32,
-            ],
-            &[x.buffer(), out.buffer()],
-            grid_1d(rt, n, 256),
-        )?;
-    }
-    Ok(out)
+    super::map_to_new(x, &[b, a, c], &spec(), |out| {
+        vec![
+            a as u32,
+            b as u32,
+            c as u32,
+            x.offset() as u32,
+            out.offset() as u32,
+        ]
+    })
 }

@@ -1,6 +1,5 @@
 //! Swapping the last two axes.
 
-use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 pub(crate) fn spec() -> KernelSpec {
@@ -19,22 +18,14 @@ pub fn transpose_last2(x: &Tensor) -> Result<Tensor> {
     let (r, c) = (x.dim(rank - 2), x.dim(rank - 1));
     let mut shape = x.shape().to_vec();
     shape.swap(rank - 2, rank - 1);
-    let rt = x.runtime();
-    let out = Tensor::uninit(rt, &shape)?;
-    let n = out.numel();
-    if n > 0 {
-        rt.dispatch(
-            &spec(),
-            &[
-                n as u32,
-                r as u32,
-                c as u32,
-                x.offset() as u32,
-                out.offset() as u32,
-            ],
-            &[x.buffer(), out.buffer()],
-            grid_1d(rt, n, 256),
-        )?;
-    }
-    Ok(out)
+    let n = x.numel();
+    super::map_to_new(x, &shape, &spec(), |out| {
+        vec![
+            n as u32,
+            r as u32,
+            c as u32,
+            x.offset() as u32,
+            out.offset() as u32,
+        ]
+    })
 }
