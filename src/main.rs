@@ -48,6 +48,24 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
+    // Under `mpirun -n K`: joins the other workers (MPI is finalised when
+    // `_mpi` is dropped, after the command).
+    let _mpi = match wgpu_attngan::nn::parallel::init() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let workers = wgpu_attngan::nn::parallel::workers();
+    if workers.size > 1 && !matches!(cli.command, Command::Train(_) | Command::Devices) {
+        if workers.rank == 0 {
+            eprintln!(
+                "error: only `engine train` (and `engine devices`) run on several workers; run this command without mpirun"
+            );
+        }
+        return ExitCode::FAILURE;
+    }
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Train(a) => cli::train::train(&a).map_err(Into::into),
         Command::Export(a) => cli::export::export(&a).map_err(Into::into),
@@ -59,6 +77,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if workers.size > 1 => {
+            // The other workers would wait for this one forever in the
+            // next all-reduce: end them all (the last checkpoint is kept).
+            eprintln!("error on worker {} of {}: {e}", workers.rank, workers.size);
+            wgpu_attngan::nn::parallel::abort_others(1);
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

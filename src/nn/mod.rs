@@ -12,6 +12,7 @@ pub mod init;
 pub mod layers;
 pub mod modules;
 pub mod optim;
+pub mod parallel;
 pub mod params;
 
 pub use init::{Init, SplitMix64};

@@ -38,8 +38,12 @@ impl Adam {
     }
 
     /// One step from the gradients in the store (recorded, not waited for).
+    /// With several workers (nn/parallel.rs) the gradients (and running
+    /// statistics) are first averaged over them, so every rank takes the
+    /// same step.
     pub fn step(&mut self, ps: &ParamStore) -> Result<()> {
         self.t += 1;
+        ps.average_over_workers()?;
         let (values, grads) = ps.flat();
         let sumsq = if self.max_grad_norm > 0.0 {
             grads.square()?.sum(0, false)?

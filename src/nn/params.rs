@@ -162,6 +162,34 @@ impl ParamStore {
         fill::fill_(&self.grads, 0.0)
     }
 
+    /// The flat buffer of the non-trainable state (batch-norm running
+    /// statistics), `[total]`.
+    pub fn flat_buffers(&self) -> &Tensor {
+        &self.buffers
+    }
+
+    /// With several data-parallel workers (nn/parallel.rs): the gradients,
+    /// and the running statistics, replaced by their mean over the workers,
+    /// so that every rank takes the same step and keeps the statistics of
+    /// the whole global batch. Alone, nothing.
+    pub fn average_over_workers(&self) -> Result<()> {
+        average(&[&self.grads, &self.buffers])
+    }
+
+    /// The running statistics alone averaged over the workers (before a
+    /// checkpoint: a forward pass after the last step moved them apart).
+    pub fn average_buffers_over_workers(&self) -> Result<()> {
+        average(&[&self.buffers])
+    }
+
+    /// Values and running statistics as one host vector: what data-parallel
+    /// workers compare ([`super::parallel::fingerprint`]).
+    pub fn host_state(&self) -> Result<Vec<f32>> {
+        let mut v = self.values.to_vec()?;
+        v.extend(self.buffers.to_vec()?);
+        Ok(v)
+    }
+
     /// Freezes (false) or unfreezes every parameter: frozen ones get no gradient.
     pub fn set_trainable(&self, on: bool) {
         for v in &self.vars {
@@ -219,6 +247,21 @@ impl ParamStore {
     pub fn flat_len(&self) -> usize {
         self.total.max(1)
     }
+}
+
+/// Each of `tensors` replaced by its mean over the data-parallel workers.
+fn average(tensors: &[&Tensor]) -> Result<()> {
+    if super::parallel::workers().size == 1 {
+        return Ok(());
+    }
+    for t in tensors {
+        if t.numel() > 0 {
+            let mut host = t.to_vec()?;
+            super::parallel::all_reduce_mean(&mut host);
+            t.write(&host)?;
+        }
+    }
+    Ok(())
 }
 
 fn lookup<'a>(

@@ -53,8 +53,24 @@ pub fn preference(info: &wgpu::AdapterInfo) -> u32 {
     kind + api
 }
 
+/// This process's rank among the data-parallel workers on its machine, as
+/// the MPI launcher gives it (Open MPI, MPICH), or `ENGINE_LOCAL_RANK`,
+/// which overrides both; 0 when alone.
+pub fn local_rank() -> usize {
+    [
+        "ENGINE_LOCAL_RANK",
+        "OMPI_COMM_WORLD_LOCAL_RANK",
+        "MPI_LOCALRANKID",
+    ]
+    .iter()
+    .find_map(|k| std::env::var(k).ok()?.trim().parse().ok())
+    .unwrap_or(0)
+}
+
 /// Index into `adapters` of the one we use: WGPU_ADAPTER_NAME (a case-insensitive
 /// substring of the name) narrows the list, then the most preferred wins.
+/// Where several adapters tie for the most preferred (a machine with N
+/// alike GPUs), worker `local_rank()` takes the (local rank mod N)-th.
 pub fn choose(adapters: &[AdapterSummary]) -> Result<usize> {
     let wanted = std::env::var("WGPU_ADAPTER_NAME")
         .ok()
@@ -63,9 +79,16 @@ pub fn choose(adapters: &[AdapterSummary]) -> Result<usize> {
         Some(w) => a.info.name.to_lowercase().contains(w.as_str()),
         None => true,
     });
-    let best = candidates.max_by_key(|(i, a)| (preference(&a.info), std::cmp::Reverse(*i)));
+    let candidates: Vec<(usize, &AdapterSummary)> = candidates.collect();
+    let top = candidates.iter().map(|(_, a)| preference(&a.info)).max();
+    let tied: Vec<usize> = candidates
+        .iter()
+        .filter(|(_, a)| Some(preference(&a.info)) == top)
+        .map(|(i, _)| *i)
+        .collect();
+    let best = (!tied.is_empty()).then(|| tied[local_rank() % tied.len()]);
     match best {
-        Some((i, _)) => Ok(i),
+        Some(i) => Ok(i),
         None => {
             let details = match &wanted {
                 Some(w) if !adapters.is_empty() => {
