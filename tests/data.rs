@@ -907,3 +907,51 @@ fn folder_reads_paletted_png_and_cmyk_jpeg() {
         .all(|p| p.0.iter().zip(p0).all(|(a, b)| a.abs_diff(b) <= 2)));
     std::fs::remove_dir_all(root).ok();
 }
+
+/// Data parallelism: the shards that K workers load of each batch are,
+/// concatenated in rank order, the batch one worker loads, item for item
+/// (images, the caption drawn, the words cut at random, the tokens).
+#[test]
+fn shards_of_a_batch_make_up_the_lone_batch() {
+    let src = Arc::new(WorldSource::new(world(), Split::Train, 36));
+    let vocab = Arc::new(vocab_of(src.as_ref(), 1));
+    let cfg = LoaderConfig {
+        batch_size: 6,
+        sizes: vec![16, 32],
+        workers: 2,
+        ..Default::default()
+    };
+    let lone: Vec<_> = Loader::new(src.clone(), vocab.clone(), cfg.clone(), 5)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(lone.len(), 6);
+    for k in [2, 3] {
+        let shards: Vec<Vec<_>> = (0..k)
+            .map(|r| {
+                let c = LoaderConfig {
+                    shard: (r, k),
+                    ..cfg.clone()
+                };
+                Loader::new(src.clone(), vocab.clone(), c, 5)
+                    .map(Result::unwrap)
+                    .collect()
+            })
+            .collect();
+        for (b, whole) in lone.iter().enumerate() {
+            let parts: Vec<_> = shards.iter().map(|s| &s[b]).collect();
+            assert!(parts.iter().all(|p| p.len() == 6 / k), "{k} workers");
+            let captions: Vec<String> = parts.iter().flat_map(|p| p.captions.clone()).collect();
+            assert_eq!(captions, whole.captions);
+            let ids: Vec<usize> = parts.iter().flat_map(|p| p.indices.clone()).collect();
+            assert_eq!(ids, whole.indices);
+            let tokens: Vec<u32> = parts.iter().flat_map(|p| p.tokens.clone()).collect();
+            assert_eq!(tokens, whole.tokens);
+            let lengths: Vec<u32> = parts.iter().flat_map(|p| p.lengths.clone()).collect();
+            assert_eq!(lengths, whole.lengths);
+            for s in 0..2 {
+                let px: Vec<f32> = parts.iter().flat_map(|p| p.images[s].clone()).collect();
+                assert_eq!(px, whole.images[s], "size {s}, {k} workers");
+            }
+        }
+    }
+}

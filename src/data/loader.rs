@@ -36,6 +36,12 @@ pub struct LoaderConfig {
     /// Words per caption (cut at random or padded to this): the model's
     /// `max_words`, which is the data set's ([`super::source::Source::max_words`]).
     pub max_words: usize,
+    /// (rank, workers): this worker builds only its equal share of each
+    /// batch of `batch_size`, items `rank * batch_size / workers` onward
+    /// (nn/parallel.rs). Every item's randomness is keyed by its place in
+    /// the epoch, so the shards of all ranks together are, item for item,
+    /// the batch one worker builds. (0, 1) builds whole batches.
+    pub shard: (usize, usize),
 }
 
 impl Default for LoaderConfig {
@@ -51,6 +57,7 @@ impl Default for LoaderConfig {
             skip_bad: false,
             drop_last: true,
             max_words: DEFAULT_MAX_WORDS,
+            shard: (0, 1),
         }
     }
 }
@@ -119,10 +126,12 @@ impl Job {
     fn batch(&self, b: usize) -> Result<Batch, DataError> {
         let cfg = &self.cfg;
         let n = self.order.len();
-        let start = b * cfg.batch_size;
-        let count = cfg.batch_size.min(n - start);
+        let whole = cfg.batch_size.min(n - b * cfg.batch_size);
+        let (rank, workers) = cfg.shard;
+        let (first, end) = (rank * whole / workers, (rank + 1) * whole / workers);
+        let start = b * cfg.batch_size + first;
+        let count = end - first;
         let max = *cfg.sizes.iter().max().expect("LoaderConfig.sizes is empty");
-        let mut rng = SplitMix64::keyed(&[cfg.seed, self.epoch, b as u64, 0xBA7C]);
         let mut out = Batch {
             sizes: cfg.sizes.clone(),
             images: cfg
@@ -139,6 +148,7 @@ impl Job {
         };
         for k in 0..count {
             let pos = start + k;
+            let mut rng = SplitMix64::keyed(&[cfg.seed, self.epoch, pos as u64, 0xBA7C]);
             let mut attempt = 0;
             let (index, item) = loop {
                 let index = self.order[(pos + attempt) % n];
@@ -184,6 +194,10 @@ impl Loader {
     ) -> Loader {
         assert!(cfg.batch_size > 0, "batch_size must be positive");
         assert!(!cfg.sizes.is_empty(), "LoaderConfig.sizes is empty");
+        assert!(
+            cfg.shard.1 > 0 && cfg.shard.0 < cfg.shard.1,
+            "LoaderConfig.shard is (rank, workers)"
+        );
         let n = source.len();
         let batches = if cfg.drop_last {
             n / cfg.batch_size
