@@ -791,3 +791,32 @@ fn engine_trace_names_every_kernel_and_changes_no_result() {
     assert_eq!(img("plain.png"), img("traced.png"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// An engine built without MPI that finds itself launched as one of several
+/// ranks refuses (K copies of one run would overwrite one another's
+/// checkpoints), naming the build that does it.
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_refuses_to_be_one_of_several_workers() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["train", "--steps", "1"])
+        .env("OMPI_COMM_WORLD_RANK", "1")
+        .env("OMPI_COMM_WORLD_SIZE", "2")
+        .env("XDG_RUNTIME_DIR", "/tmp")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("rank 1 of 2") && err.contains("--features mpi"),
+        "{err}"
+    );
+    // Launched as the only rank, it runs as usual.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(["train", "--steps", "0"])
+        .env("OMPI_COMM_WORLD_RANK", "0")
+        .env("OMPI_COMM_WORLD_SIZE", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("without MPI"));
+}

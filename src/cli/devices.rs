@@ -1,6 +1,7 @@
 //! `engine devices`: every adapter wgpu finds, which one we choose, and its
 //! key limits and features.
 
+use wgpu_attngan::nn::parallel;
 use wgpu_attngan::runtime::device::{self, WANTED_FEATURES};
 use wgpu_attngan::Result;
 
@@ -14,6 +15,23 @@ pub fn run() -> Result<()> {
         });
     }
     let chosen = device::choose(&adapters).ok();
+    let workers = parallel::workers();
+    if workers.size > 1 {
+        // Each worker names its host and device; rank 0 then lists the
+        // adapters and times the all-reduce.
+        let name = chosen.map_or("no adapter".into(), |i| adapters[i].info.name.clone());
+        println!(
+            "worker {} of {} on {}: [{}] {name}",
+            workers.rank,
+            workers.size,
+            parallel::host(),
+            chosen.map_or("-".into(), |i| i.to_string())
+        );
+        all_reduce_check(workers)?;
+        if workers.rank != 0 {
+            return Ok(());
+        }
+    }
     println!("Adapters found by wgpu (WGPU_BACKEND and WGPU_ADAPTER_NAME narrow the choice):");
     for (i, a) in adapters.iter().enumerate() {
         let mark = if Some(i) == chosen { "*" } else { " " };
@@ -84,5 +102,45 @@ pub fn run() -> Result<()> {
         (wgpu_attngan::Flavour::Tiled, true) => "tiled (ENGINE_KERNELS)",
     };
     println!("  kernel flavour               {flavour}");
+    Ok(())
+}
+
+/// Checks the all-reduce that averages gradients (every element's mean over
+/// the workers, against its known value) and times it: one MiB and 16 MiB,
+/// the best of 5, as rank 0 reports it.
+fn all_reduce_check(workers: parallel::Workers) -> Result<()> {
+    for mib in [1usize, 16] {
+        let n = mib << 18;
+        let mut best = f64::INFINITY;
+        for _ in 0..5 {
+            let mut data: Vec<f32> = (0..n)
+                .map(|i| (workers.rank + 1) as f32 * (i % 7) as f32)
+                .collect();
+            let t = std::time::Instant::now();
+            parallel::all_reduce_mean(&mut data);
+            best = best.min(t.elapsed().as_secs_f64());
+            let k = workers.size as f32;
+            // Exact but for the division by k (one rounding).
+            let want = |i: usize| (k + 1.0) / 2.0 * (i % 7) as f32;
+            let bad = (0..n).find(|&i| (data[i] - want(i)).abs() > 1e-6 * want(i));
+            if let Some(i) = bad {
+                return Err(wgpu_attngan::Error::invalid(
+                    "mpi",
+                    format!(
+                        "the all-reduce gave {} at element {i}, not the mean over the workers",
+                        data[i]
+                    ),
+                ));
+            }
+        }
+        if workers.rank == 0 {
+            println!(
+                "all-reduce (mean) of {mib} MiB over {} workers: {:.2} ms, {:.0} MiB/s; checked",
+                workers.size,
+                best * 1e3,
+                mib as f64 / best
+            );
+        }
+    }
     Ok(())
 }

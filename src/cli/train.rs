@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use wgpu_attngan::nn::parallel;
 use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
 use wgpu_attngan::train::trainer::RunOptions;
 use wgpu_attngan::{Result, Runtime};
@@ -192,6 +193,13 @@ fn check(args: &TrainArgs) -> Result<()> {
             "--batch {batch} is too small: the matching loss needs at least 2 pairs"
         ));
     }
+    let workers = parallel::shard().size;
+    if workers > 1 && (!batch.is_multiple_of(workers) || batch / workers < 2) {
+        return bad(format!(
+            "--batch {batch} is the global batch, split evenly over the {workers} workers, with at least 2 each (the matching loss pairs within a worker's share): use a multiple of {workers}, at least {}",
+            2 * workers
+        ));
+    }
     if args.model == Model::Attngan {
         if !(1..=3).contains(&set.stages) {
             return bad(format!("--stages {} must be 1, 2 or 3", set.stages));
@@ -271,6 +279,14 @@ fn check(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// ", data-parallel over K workers" for K > 1.
+fn across(w: parallel::Workers) -> String {
+    if w.size == 1 {
+        return String::new();
+    }
+    format!(", data-parallel over {} workers", w.size)
+}
+
 /// The options every model's run shares, from the command line and the preset.
 fn run_options(args: &TrainArgs) -> RunOptions {
     let set = args.settings();
@@ -292,22 +308,41 @@ fn run_options(args: &TrainArgs) -> RunOptions {
 pub fn train(args: &TrainArgs) -> Result<()> {
     check(args)?;
     let rt = Runtime::new()?;
+    let workers = parallel::workers();
+    if workers.size > 1 {
+        // Every worker names itself; the rest is rank 0's to say.
+        println!(
+            "worker {} of {} on {}: {} ({:?})",
+            workers.rank,
+            workers.size,
+            parallel::host(),
+            rt.adapter_info().name,
+            rt.adapter_info().backend
+        );
+    }
     if args.model == Model::Attngan {
         return train_attngan_cli(&rt, args);
     }
     let set = args.settings();
-    println!(
-        "training {:?} on {} on {}",
-        args.model,
-        describe(&args.data, set.scenes),
-        rt.adapter_info().name
-    );
+    let leader = parallel::is_leader();
+    if leader {
+        println!(
+            "training {:?} on {} on {}{}",
+            args.model,
+            describe(&args.data, set.scenes),
+            rt.adapter_info().name,
+            across(workers)
+        );
+    }
     let opts = DamsmTrainOptions {
         run: run_options(args),
         image_size: set.image_size,
         base_channels: 16,
     };
     let report = train_damsm(&rt, &opts)?;
+    if !leader {
+        return Ok(());
+    }
     let tail = &report.losses[report.losses.len().saturating_sub(20)..];
     let last = tail.iter().sum::<f32>() / tail.len().max(1) as f32;
     println!(
@@ -333,15 +368,19 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     use wgpu_attngan::train::attngan::{train_attngan, AttnGanTrainOptions};
     let set = args.settings();
     let side = set.base_size << (set.stages - 1);
-    println!(
-        "training AttnGAN ({} stages, {}x{} up to {side}x{side}) on {} on {}, guided by {}",
-        set.stages,
-        set.base_size,
-        set.base_size,
-        describe(&args.data, set.scenes),
-        rt.adapter_info().name,
-        args.damsm().display()
-    );
+    let leader = parallel::is_leader();
+    if leader {
+        println!(
+            "training AttnGAN ({} stages, {}x{} up to {side}x{side}) on {} on {}{}, guided by {}",
+            set.stages,
+            set.base_size,
+            set.base_size,
+            describe(&args.data, set.scenes),
+            rt.adapter_info().name,
+            across(parallel::workers()),
+            args.damsm().display()
+        );
+    }
     let opts = AttnGanTrainOptions {
         run: run_options(args),
         damsm: args.damsm(),
@@ -352,6 +391,9 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         ndf: 16,
     };
     let report = train_attngan(rt, &opts)?;
+    if !leader {
+        return Ok(());
+    }
     println!(
         "{} steps in {:.0} s; checkpoint {}; loss curves {}",
         report.steps,

@@ -22,7 +22,7 @@ use crate::models::attngan::{
 use crate::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig, TextEncoder};
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::optim::{Adam, Ema};
-use crate::nn::{ParamBuilder, ParamStore, SplitMix64};
+use crate::nn::{parallel, ParamBuilder, ParamStore, SplitMix64};
 use crate::ops::attention::padding_mask;
 use crate::runtime::{Error, Result, Runtime, Tensor};
 use crate::train::trainer::RunOptions;
@@ -69,10 +69,16 @@ pub struct AttnGanReport {
     pub checkpoint: PathBuf,
 }
 
-fn normal(rt: &Runtime, rng: &mut SplitMix64, shape: &[usize]) -> Result<Var> {
-    let n = shape.iter().product();
-    let v: Vec<f32> = (0..n).map(|_| rng.normal() as f32).collect();
-    Ok(Var::constant(Tensor::from_slice(rt, &v, shape)?))
+/// This worker's rows of a standard normal [rows * workers, cols] drawn
+/// from `rng` for the whole global batch: rank r takes rows r*rows onward,
+/// so the workers' shards together get the noise a lone run draws.
+fn normal_rows(rt: &Runtime, rng: &mut SplitMix64, rows: usize, cols: usize) -> Result<Var> {
+    let w = parallel::shard();
+    let all: Vec<f32> = (0..rows * w.size * cols)
+        .map(|_| rng.normal() as f32)
+        .collect();
+    let mine = &all[w.rank * rows * cols..(w.rank + 1) * rows * cols];
+    Ok(Var::constant(Tensor::from_slice(rt, mine, &[rows, cols])?))
 }
 
 /// Checks, before any work, that a DAMSM can score this generator's final
@@ -201,8 +207,8 @@ pub fn gan_step(
     let mask = padding_mask(&rt, input.lengths, config.max_words)?;
     let (words, sentence) = text.encode(input.ids, input.lengths)?;
     let mut rng = SplitMix64::new(noise_seed);
-    let noise = normal(&rt, &mut rng, &[b, config.z_dim])?;
-    let eps = normal(&rt, &mut rng, &[b, config.cond_dim])?;
+    let noise = normal_rows(&rt, &mut rng, b, config.z_dim)?;
+    let eps = normal_rows(&rt, &mut rng, b, config.cond_dim)?;
     let out = nets.gan.gen.forward(
         &nets.gan.gen_params,
         &noise,
@@ -269,19 +275,12 @@ struct Run {
 /// What a resume must repeat (besides the data and the model's sizes,
 /// checked on their own).
 fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
-    let mut o = vec![
-        ("seed", opts.run.seed.to_string()),
-        ("batch", opts.run.batch.to_string()),
-        ("lr", opts.run.lr.to_string()),
-        ("lambda", opts.lambda.to_string()),
-        (
-            "damsm",
-            crate::train::eval::file_hash(&opts.damsm).unwrap_or_default(),
-        ),
-    ];
-    if opts.run.data.is_world() {
-        o.push(("scenes", opts.run.scenes.to_string()));
-    }
+    let mut o = opts.run.resume_keys();
+    o.push(("lambda", opts.lambda.to_string()));
+    o.push((
+        "damsm",
+        crate::train::eval::file_hash(&opts.damsm).unwrap_or_default(),
+    ));
     o
 }
 
@@ -432,8 +431,12 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
     let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
     let curve = opts.run.out.join("loss.png");
-    crate::train::plot::stacked_loss_curves(&curve, &[&[("D", &d)], &[("G", &g)]], 640, 240)
-        .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
+    if parallel::is_leader() {
+        crate::train::plot::stacked_loss_curves(&curve, &[&[("D", &d)], &[("G", &g)]], 640, 240)
+            .map_err(|e| {
+                Error::invalid("train", format!("cannot write {}: {e}", curve.display()))
+            })?;
+    }
     Ok(AttnGanReport {
         steps: run.step,
         losses: run.losses,
@@ -505,7 +508,9 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         // One readback for the step's losses.
         let mut values: Vec<&Tensor> = d_total.iter().map(|l| l.value()).collect();
         values.push(g_loss.value());
-        let values = crate::ops::concat::read_scalars(&values)?;
+        let mut values = crate::ops::concat::read_scalars(&values)?;
+        // With several workers, their mean: all see (and stop on) the same.
+        parallel::all_reduce_mean(&mut values);
         let (d_sum, g) = (
             values[..values.len() - 1].iter().sum::<f32>(),
             values[values.len() - 1],
@@ -530,6 +535,17 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
             self.options,
             self.ck_path,
         )
+    }
+
+    fn stores(&self) -> Vec<&ParamStore> {
+        let gan = &self.run.nets.gan;
+        std::iter::once(&gan.gen_params)
+            .chain(&gan.disc_params)
+            .collect()
+    }
+
+    fn extra_state(&self) -> Vec<&Tensor> {
+        vec![&self.run.nets.ema.shadow]
     }
 }
 

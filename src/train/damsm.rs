@@ -15,7 +15,7 @@ use crate::data::{Batch, DataSpec, Source, Split, Vocab, World, WorldConfig, Wor
 use crate::models::damsm::{Damsm, DamsmConfig};
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::optim::{Adam, StepDecay};
-use crate::nn::SplitMix64;
+use crate::nn::{parallel, ParamStore, SplitMix64};
 use crate::runtime::{Error, Result, Runtime, Tensor};
 use crate::train::trainer::RunOptions;
 
@@ -95,16 +95,9 @@ fn checkpoint_path(out: &Path) -> PathBuf {
 
 /// What a resume must repeat (besides the data, checked on its own).
 fn run_options(opts: &DamsmTrainOptions) -> Vec<(&'static str, String)> {
-    let mut o = vec![
-        ("seed", opts.run.seed.to_string()),
-        ("batch", opts.run.batch.to_string()),
-        ("lr", opts.run.lr.to_string()),
-        ("image_size", opts.image_size.to_string()),
-        ("base_channels", opts.base_channels.to_string()),
-    ];
-    if opts.run.data.is_world() {
-        o.push(("scenes", opts.run.scenes.to_string()));
-    }
+    let mut o = opts.run.resume_keys();
+    o.push(("image_size", opts.image_size.to_string()));
+    o.push(("base_channels", opts.base_channels.to_string()));
     o
 }
 
@@ -124,7 +117,9 @@ pub fn training_source(
         let (source, summary) = data
             .open(Split::Train)
             .map_err(|e| Error::invalid("data", e.to_string()))?;
-        println!("data: {summary}");
+        if crate::nn::parallel::is_leader() {
+            println!("data: {summary}");
+        }
         source
     };
     if source.len() < batch {
@@ -298,7 +293,9 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         }
     } else {
         let vocab = crate::data::source::vocab_of(source.as_ref(), 1);
-        println!("{}", coverage(&vocab, opts));
+        if parallel::is_leader() {
+            println!("{}", coverage(&vocab, opts));
+        }
         let mut config = DamsmConfig::new(vocab.len());
         config.image_size = opts.image_size;
         config.base_channels = opts.base_channels;
@@ -336,8 +333,11 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
     crate::train::trainer::run(rt, &mut trainee, source, vocab, &opts.run, started)?;
     let run = trainee.run;
     let curve = opts.run.out.join("loss.png");
-    crate::train::plot::loss_curves(&curve, &[("damsm loss", &run.losses)], 640, 320)
-        .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))?;
+    if parallel::is_leader() {
+        crate::train::plot::loss_curves(&curve, &[("damsm loss", &run.losses)], 640, 320).map_err(
+            |e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())),
+        )?;
+    }
     Ok(DamsmReport {
         steps: run.step,
         losses: run.losses,
@@ -378,8 +378,14 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         run.image_adam.lr = lr;
         run.model.text_params.zero_grad()?;
         run.model.image_params.zero_grad()?;
-        let dropout_seed =
-            SplitMix64::new(opts.run.seed ^ run.step.wrapping_mul(0x9E37_79B9)).next_u64();
+        // Each worker its own masks (rank 0's are those of a lone run).
+        let rank = parallel::shard().rank as u64;
+        let dropout_seed = SplitMix64::new(
+            opts.run.seed
+                ^ run.step.wrapping_mul(0x9E37_79B9)
+                ^ rank.wrapping_mul(0xD1B5_4A32_D192_ED03),
+        )
+        .next_u64();
         let losses = run
             .model
             .losses(&images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
@@ -388,13 +394,16 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         // One readback for the step's five losses, before the weights
         // move: a non-finite loss stops the run with the weights (and
         // the last checkpoint) as they were.
-        let parts = crate::ops::concat::read_scalars(&[
+        // With several workers, their mean, so that all of them see the
+        // same figures and stop alike.
+        let mut parts = crate::ops::concat::read_scalars(&[
             losses.word0.value(),
             losses.word1.value(),
             losses.sent0.value(),
             losses.sent1.value(),
             total.value(),
         ])?;
+        parallel::all_reduce_mean(&mut parts);
         if !parts[4].is_finite() {
             return Err(Error::invalid(
                 "train",
@@ -419,5 +428,9 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
 
     fn save(&self) -> Result<()> {
         self.run.save(self.ck_path, self.opts, self.options)
+    }
+
+    fn stores(&self) -> Vec<&ParamStore> {
+        vec![&self.run.model.text_params, &self.run.model.image_params]
     }
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::runtime::{Error, Result};
 
 pub struct RunLock {
-    path: PathBuf,
+    /// None on data-parallel workers other than rank 0, which write nothing.
+    path: Option<PathBuf>,
 }
 
 fn alive(pid: u32) -> bool {
@@ -23,6 +24,9 @@ fn alive(pid: u32) -> bool {
 
 impl RunLock {
     pub fn acquire(out: &Path) -> Result<RunLock> {
+        if !crate::nn::parallel::is_leader() {
+            return Ok(RunLock { path: None });
+        }
         let err = |m: String| Error::invalid("train", m);
         std::fs::create_dir_all(out)
             .map_err(|e| err(format!("cannot create {}: {e}", out.display())))?;
@@ -36,7 +40,7 @@ impl RunLock {
                 Ok(mut f) => {
                     write!(f, "{}", std::process::id())
                         .map_err(|e| err(format!("cannot write {}: {e}", path.display())))?;
-                    return Ok(RunLock { path });
+                    return Ok(RunLock { path: Some(path) });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let owner = std::fs::read_to_string(&path).unwrap_or_default();
@@ -75,6 +79,8 @@ impl RunLock {
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        if let Some(p) = &self.path {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::data::{Batch, DataSpec, Loader, LoaderConfig, Source, Vocab};
-use crate::runtime::{Error, Result, Runtime};
+use crate::nn::{parallel, ParamStore};
+use crate::runtime::{Error, Result, Runtime, Tensor};
 
 /// A model being trained, with its optimisers, step count and losses.
 pub trait Trainee {
@@ -29,6 +30,15 @@ pub trait Trainee {
     fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String>;
     /// Writes the checkpoint (atomically, see nn/checkpoint.rs).
     fn save(&self) -> Result<()>;
+    /// Every parameter store it trains: data-parallel workers average
+    /// their running statistics before a checkpoint, and check that they
+    /// hold the same parameters.
+    fn stores(&self) -> Vec<&ParamStore>;
+    /// State outside the stores that the workers must also agree on (a
+    /// moving average of the parameters).
+    fn extra_state(&self) -> Vec<&Tensor> {
+        Vec::new()
+    }
 }
 
 /// What every run has, whatever the model: where it goes, how long it
@@ -57,6 +67,24 @@ pub struct RunOptions {
     /// Plain "step N ..." lines every 10 steps instead of a progress bar
     /// (logs, CI).
     pub quiet: bool,
+}
+
+impl RunOptions {
+    /// What a resume must repeat of these (the data is checked on its own,
+    /// by `train::check_resume`): seed, batch, learning rate, the number
+    /// of data-parallel workers, and the world's scenes.
+    pub fn resume_keys(&self) -> Vec<(&'static str, String)> {
+        let mut o = vec![
+            ("seed", self.seed.to_string()),
+            ("batch", self.batch.to_string()),
+            ("lr", self.lr.to_string()),
+            ("workers", parallel::workers().size.to_string()),
+        ];
+        if self.data.is_world() {
+            o.push(("scenes", self.scenes.to_string()));
+        }
+        o
+    }
 }
 
 impl Default for RunOptions {
@@ -93,9 +121,18 @@ pub fn run(
     started: Instant,
 ) -> Result<()> {
     let per_epoch = steps_per_epoch(source.as_ref(), settings.batch);
-    let bar = progress_bar(settings.steps, settings.quiet);
+    let workers = parallel::workers();
+    if workers.size > 1 {
+        parallel::check_same("the step to start from", model.steps_done())?;
+        parallel::check_same("the parameters at the start", fingerprint(model)?)?;
+    }
+    // Only rank 0 reports; the other workers are silent.
+    let quiet = settings.quiet || !parallel::is_leader();
+    let bar = progress_bar(settings.steps, quiet);
     bar.set_position(model.steps_done());
-    announce_first_step(&bar, settings.quiet);
+    if parallel::is_leader() {
+        announce_first_step(&bar, settings.quiet);
+    }
     let deadline = settings
         .minutes
         .map(|m| started + std::time::Duration::from_secs_f64(m * 60.0));
@@ -112,30 +149,58 @@ pub fn run(
             skip_bad: !settings.data.is_world(),
             drop_last: true,
             max_words: model.max_words(),
+            shard: (parallel::shard().rank, parallel::shard().size),
         };
         let loader = Loader::new(source.clone(), vocab.clone(), cfg, done / per_epoch);
         for batch in loader.skip((done % per_epoch) as usize) {
             let batch = batch.map_err(|e| Error::invalid("train", e.to_string()))?;
             let msg = model.train_step(rt, &batch)?;
             let step = model.steps_done();
-            if settings.quiet {
-                if step.is_multiple_of(10) {
-                    println!("step {step} {msg}");
+            if parallel::is_leader() {
+                if settings.quiet {
+                    if step.is_multiple_of(10) {
+                        println!("step {step} {msg}");
+                    }
+                } else {
+                    bar.set_message(msg);
+                    bar.set_position(step);
                 }
-            } else {
-                bar.set_message(msg);
-                bar.set_position(step);
             }
             if step.is_multiple_of(settings.checkpoint_every) {
-                model.save()?;
+                save(model)?;
             }
-            if step >= settings.steps || deadline.is_some_and(|d| Instant::now() >= d) {
+            // Every worker stops at the same step: the time limit is
+            // rank 0's clock.
+            let mut late = deadline.is_some_and(|d| Instant::now() >= d);
+            if workers.size > 1 && deadline.is_some() {
+                late = parallel::all_gather_u64(late as u64)[0] == 1;
+            }
+            if step >= settings.steps || late {
                 break 'epochs;
             }
         }
     }
     bar.finish_and_clear();
-    model.save()
+    save(model)
+}
+
+/// Rank 0 writes the checkpoint; with several workers, all of them first
+/// check that they hold the same parameters (a rank that drifted would
+/// otherwise go unnoticed until the checkpoint disagreed with its run).
+fn save(model: &dyn Trainee) -> Result<()> {
+    if parallel::workers().size > 1 {
+        for ps in model.stores() {
+            ps.average_buffers_over_workers()?;
+        }
+        parallel::check_same(
+            &format!("the parameters at step {}", model.steps_done()),
+            fingerprint(model)?,
+        )?;
+    }
+    if parallel::is_leader() {
+        model.save()?;
+    }
+    Ok(())
 }
 
 fn progress_bar(steps: u64, quiet: bool) -> indicatif::ProgressBar {
@@ -159,4 +224,17 @@ fn announce_first_step(bar: &indicatif::ProgressBar, quiet: bool) {
     } else {
         bar.set_message(MSG);
     }
+}
+
+/// Every trained value, running statistic and extra state of `model`, as
+/// one [`parallel::fingerprint`].
+fn fingerprint(model: &dyn Trainee) -> Result<u64> {
+    let mut v = Vec::new();
+    for ps in model.stores() {
+        v.extend(ps.host_state()?);
+    }
+    for t in model.extra_state() {
+        v.extend(t.to_vec()?);
+    }
+    Ok(parallel::fingerprint(&v))
 }
