@@ -17,18 +17,7 @@ fn assert_same_run(
     a: &wgpu_attngan::nn::checkpoint::Checkpoint,
     b: &wgpu_attngan::nn::checkpoint::Checkpoint,
 ) {
-    assert_eq!(a.tensors.len(), b.tensors.len());
-    for (name, (shape, data)) in &a.tensors {
-        let (s2, d2) = &b.tensors[name];
-        assert_eq!(shape, s2, "{name}");
-        assert!(
-            data.iter().zip(d2).all(|(x, y)| x.to_bits() == y.to_bits()),
-            "{name} differs"
-        );
-    }
-    for key in ["losses", "step", "ema.updates"] {
-        assert_eq!(a.metadata[key], b.metadata[key], "{key}");
-    }
+    common::same::assert_same_run(a, b, &["losses", "step", "ema.updates"]);
 }
 
 fn rt() -> Runtime {

@@ -64,15 +64,7 @@ fn temp(name: &str) -> PathBuf {
 /// moving average) equal to the bit.
 fn assert_same_tensors(a: &Path, b: &Path) {
     let (a, b) = (Checkpoint::load(a).unwrap(), Checkpoint::load(b).unwrap());
-    let mut names: Vec<_> = a.tensors.keys().collect();
-    names.sort();
-    assert_eq!(names.len(), b.tensors.len());
-    for n in names {
-        let (x, y) = (&a.tensors[n].1, &b.tensors[n].1);
-        let same = x.len() == y.len() && x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits());
-        assert!(same, "{n} differs");
-    }
-    assert_eq!(a.metadata["step"], b.metadata["step"]);
+    common::same::assert_same_run(&a, &b, &["step"]);
 }
 
 const DAMSM: &[&str] = &[

@@ -2,3 +2,4 @@
 pub mod cli;
 pub mod kill;
 pub mod perturb;
+pub mod same;
