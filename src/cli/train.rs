@@ -1,4 +1,4 @@
-//! `engine train`: settings, presets and checks, then the DAMSM or AttnGAN loop.
+//! `engine train`: settings, presets and checks, then the DAMSM, AttnGAN or DCGAN loop.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,23 @@ pub enum Model {
     Damsm,
     /// AttnGAN's generator and discriminators, guided by a trained, frozen DAMSM.
     Attngan,
+    /// The unconditional DCGAN at 64x64 (or --image-size 32): the baseline
+    /// that ignores the caption (a DAMSM gives the vocabulary).
+    Dcgan,
+    /// GAN-INT-CLS: DCGAN conditioned on the frozen DAMSM's sentence
+    /// embedding, a matching-aware D, and G trained on interpolated captions.
+    DcganCls,
+}
+
+impl Model {
+    /// Models that learn from a trained DAMSM (`--damsm`).
+    fn guided(self) -> bool {
+        self != Model::Damsm
+    }
+
+    fn is_dcgan(self) -> bool {
+        matches!(self, Model::Dcgan | Model::DcganCls)
+    }
 }
 
 /// A recipe whose settings were chosen and measured (tools/train-world.sh).
@@ -55,6 +72,16 @@ impl Settings {
                 scenes: 4000,
                 image_size: 64,
                 stages: 2,
+                base_size: 64,
+            },
+            // Both papers' batch and learning rate.
+            (Model::Dcgan | Model::DcganCls, _) => Settings {
+                steps: 1000,
+                batch: 64,
+                lr: 0.0002,
+                scenes: 4000,
+                image_size: 64,
+                stages: 1,
                 base_size: 64,
             },
             (Model::Damsm, Some(Preset::World)) => Settings {
@@ -133,9 +160,12 @@ pub struct TrainArgs {
     /// Training scenes of the built-in world [default: 4000; 20000 with --preset world].
     #[arg(long)]
     scenes: Option<usize>,
-    /// DAMSM: image side (32 to 256) [default: 64].
+    /// DAMSM: image side (32 to 256) [default: 64]; DCGAN: 32 or 64 [default: 64].
     #[arg(long)]
     image_size: Option<usize>,
+    /// DCGAN: generator and discriminator widths, ngf and ndf [default: 64].
+    #[arg(long)]
+    width: Option<usize>,
     /// Write a checkpoint every this many steps.
     #[arg(long, default_value_t = 100)]
     checkpoint_every: u64,
@@ -158,6 +188,8 @@ impl TrainArgs {
         self.out.clone().unwrap_or_else(|| match self.model {
             Model::Damsm => PathBuf::from("runs/damsm"),
             Model::Attngan => PathBuf::from("runs/attngan"),
+            Model::Dcgan => PathBuf::from("runs/dcgan"),
+            Model::DcganCls => PathBuf::from("runs/dcgan-cls"),
         })
     }
 
@@ -200,6 +232,37 @@ fn check(args: &TrainArgs) -> Result<()> {
             2 * workers
         ));
     }
+    if args.model.guided() && !args.damsm().exists() {
+        return bad(format!(
+            "{:?} learns from a trained DAMSM, and {} does not exist: run `engine train --model damsm` first, or pass --damsm PATH",
+            args.model,
+            args.damsm().display()
+        ));
+    }
+    if args.model.is_dcgan() {
+        if args.preset.is_some() {
+            return bad(format!(
+                "--preset world has no measured recipe for {:?} yet; give --image-size 32 (or 64), --width, --batch and --steps",
+                args.model
+            ));
+        }
+        if set.image_size != 32 && set.image_size != 64 {
+            return bad(format!(
+                "--image-size {} must be 32 or 64 for a DCGAN",
+                set.image_size
+            ));
+        }
+        for (given, flag) in [
+            (args.stages.is_some(), "--stages"),
+            (args.base_size.is_some(), "--base-size"),
+        ] {
+            if given {
+                return bad(format!("{flag} applies to --model attngan, not to a DCGAN"));
+            }
+        }
+    } else if args.width.is_some() {
+        return bad("--width applies to --model dcgan and dcgan-cls".into());
+    }
     if args.model == Model::Attngan {
         if !(1..=3).contains(&set.stages) {
             return bad(format!("--stages {} must be 1, 2 or 3", set.stages));
@@ -207,19 +270,13 @@ fn check(args: &TrainArgs) -> Result<()> {
         if set.base_size != 32 && set.base_size != 64 {
             return bad(format!("--base-size {} must be 32 or 64", set.base_size));
         }
-        if !args.damsm().exists() {
-            return bad(format!(
-                "AttnGAN learns from a trained DAMSM, and {} does not exist: run `engine train --model damsm` first, or pass --damsm PATH",
-                args.damsm().display()
-            ));
-        }
         if args.image_size.is_some() {
             return bad(
                 "--image-size is the DAMSM's; AttnGAN's sides come from --base-size and --stages"
                     .into(),
             );
         }
-    } else {
+    } else if args.model == Model::Damsm {
         for (given, flag) in [
             (args.stages.is_some(), "--stages"),
             (args.base_size.is_some(), "--base-size"),
@@ -323,6 +380,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if args.model == Model::Attngan {
         return train_attngan_cli(&rt, args);
     }
+    if args.model.is_dcgan() {
+        return train_dcgan_cli(&rt, args);
+    }
     let set = args.settings();
     let leader = parallel::is_leader();
     if leader {
@@ -402,5 +462,43 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         args.out().join("loss.png").display()
     );
     println!("try: engine generate \"a big red circle in the center on a white background\" --model {} -o sample.png", report.checkpoint.display());
+    Ok(())
+}
+
+fn train_dcgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
+    use wgpu_attngan::train::dcgan::{train_dcgan, DcganTrainOptions};
+    let set = args.settings();
+    let leader = parallel::is_leader();
+    if leader {
+        println!(
+            "training {:?} ({}x{}) on {} on {}{}, captions read by {}",
+            args.model,
+            set.image_size,
+            set.image_size,
+            describe(&args.data, set.scenes),
+            rt.adapter_info().name,
+            across(parallel::workers()),
+            args.damsm().display()
+        );
+    }
+    let width = args.width.unwrap_or(64);
+    let opts = DcganTrainOptions {
+        run: run_options(args),
+        conditional: args.model == Model::DcganCls,
+        damsm: args.damsm(),
+        image_size: set.image_size,
+        ngf: width,
+        ndf: width,
+    };
+    let report = train_dcgan(rt, &opts)?;
+    if leader {
+        println!(
+            "{} steps in {:.0} s; checkpoint {}; loss curves {}",
+            report.steps,
+            report.seconds,
+            report.checkpoint.display(),
+            args.out().join("loss.png").display()
+        );
+    }
     Ok(())
 }

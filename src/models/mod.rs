@@ -3,3 +3,4 @@
 
 pub mod attngan;
 pub mod damsm;
+pub mod dcgan;

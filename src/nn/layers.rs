@@ -134,23 +134,19 @@ pub struct ConvTranspose2d {
 }
 
 impl ConvTranspose2d {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        b: &mut ParamBuilder,
-        name: &str,
-        cin: usize,
-        cout: usize,
-        k: usize,
-        stride: usize,
-        padding: usize,
-        bias: bool,
-        init: Init,
-    ) -> Self {
+    /// `spec.cin` in, `spec.cout` out (the weight is [cin, cout, k, k]).
+    pub fn new(b: &mut ParamBuilder, name: &str, spec: ConvSpec) -> Self {
         ConvTranspose2d {
-            weight: b.param(format!("{name}.weight"), &[cin, cout, k, k], init),
-            bias: bias.then(|| b.param(format!("{name}.bias"), &[cout], Init::Zeros)),
-            stride,
-            padding,
+            weight: b.param(
+                format!("{name}.weight"),
+                &[spec.cin, spec.cout, spec.k, spec.k],
+                spec.init,
+            ),
+            bias: spec
+                .bias
+                .then(|| b.param(format!("{name}.bias"), &[spec.cout], Init::Zeros)),
+            stride: spec.stride,
+            padding: spec.padding,
         }
     }
 

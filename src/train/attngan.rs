@@ -72,7 +72,12 @@ pub struct AttnGanReport {
 /// This worker's rows of a standard normal [rows * workers, cols] drawn
 /// from `rng` for the whole global batch: rank r takes rows r*rows onward,
 /// so the workers' shards together get the noise a lone run draws.
-fn normal_rows(rt: &Runtime, rng: &mut SplitMix64, rows: usize, cols: usize) -> Result<Var> {
+pub(crate) fn normal_rows(
+    rt: &Runtime,
+    rng: &mut SplitMix64,
+    rows: usize,
+    cols: usize,
+) -> Result<Var> {
     let w = parallel::shard();
     let all: Vec<f32> = (0..rows * w.size * cols)
         .map(|_| rng.normal() as f32)
@@ -137,6 +142,25 @@ impl TextModel {
         )?;
         Ok(TextModel {
             config: d.config.clone(),
+            encoder,
+            params,
+        })
+    }
+
+    /// A text encoder of `config` with the weights in `tensors` (a
+    /// checkpoint's "text." tensors; `src` names it in errors).
+    pub fn load(
+        rt: &Runtime,
+        config: DamsmConfig,
+        tensors: &std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>,
+        src: &str,
+    ) -> Result<TextModel> {
+        let mut b = ParamBuilder::new(0);
+        let encoder = TextEncoder::new(&mut b, &config);
+        let params = b.build(rt)?;
+        params.load_state(tensors, src)?;
+        Ok(TextModel {
+            config,
             encoder,
             params,
         })
@@ -327,22 +351,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let started = Instant::now();
     let ck_path = opts.run.out.join("checkpoint.safetensors");
     let _lock = crate::train::lock::RunLock::acquire(&opts.run.out)?;
-    let (damsm, vocab, damsm_ck) = crate::train::damsm::load_damsm(rt, &opts.damsm)?;
-    let damsm_data = DataSpec::id_of(&damsm_ck.metadata);
-    if damsm_data != opts.run.data.id() {
-        return Err(Error::Checkpoint {
-            path: opts.damsm.display().to_string(),
-            message: format!(
-                "is a DAMSM of {damsm_data}; AttnGAN on {} needs a DAMSM trained on the same data (its vocabulary and features), e.g. engine train --model damsm --data {}",
-                opts.run.data.id(),
-                match &opts.run.data {
-                    DataSpec::World => "world".to_string(),
-                    DataSpec::Folder(p) | DataSpec::Cub(p) => p.display().to_string(),
-                }
-            ),
-        });
-    }
-    drop(damsm_ck);
+    let (damsm, vocab) = crate::train::damsm::load_guide(rt, &opts.damsm, &opts.run.data)?;
     damsm.image_params.set_trainable(false);
     let text = TextModel::from_damsm(rt, &damsm)?;
     let mut config = AttnGanConfig::world();
@@ -659,17 +668,9 @@ impl Sampler {
             }
             flat.write(shadow)?;
         }
-        let mut b = ParamBuilder::new(0);
-        let encoder = TextEncoder::new(&mut b, &dconfig);
-        let params = b.build(rt)?;
-        params.load_state(&ck.with_prefix("text."), &src)?;
         Ok(Sampler {
             gan,
-            text: TextModel {
-                config: dconfig,
-                encoder,
-                params,
-            },
+            text: TextModel::load(rt, dconfig, &ck.with_prefix("text."), &src)?,
             vocab,
             ca_noise: true,
             data: DataSpec::id_of(&ck.metadata),

@@ -208,6 +208,28 @@ impl Run {
 
 /// Loads a DAMSM checkpoint: the model (with its configuration and
 /// vocabulary) and the checkpoint itself.
+/// The trained DAMSM at `path` that guides a generator trained on `data`
+/// (its vocabulary and text encoder), refused unless it was trained on the
+/// same data.
+pub fn load_guide(rt: &Runtime, path: &Path, data: &DataSpec) -> Result<(Damsm, Vocab)> {
+    let (damsm, vocab, ck) = load_damsm(rt, path)?;
+    let damsm_data = DataSpec::id_of(&ck.metadata);
+    if damsm_data != data.id() {
+        return Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            message: format!(
+                "is a DAMSM of {damsm_data}; a generator on {} needs a DAMSM trained on the same data (its vocabulary and features), e.g. engine train --model damsm --data {}",
+                data.id(),
+                match data {
+                    DataSpec::World => "world".to_string(),
+                    DataSpec::Folder(p) | DataSpec::Cub(p) => p.display().to_string(),
+                }
+            ),
+        });
+    }
+    Ok((damsm, vocab))
+}
+
 pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint)> {
     let ck = Checkpoint::load(path)?;
     let src = path.display().to_string();

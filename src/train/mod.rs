@@ -2,6 +2,7 @@
 
 pub mod attngan;
 pub mod damsm;
+pub mod dcgan;
 pub mod eval;
 pub mod lock;
 pub mod plot;

@@ -1,0 +1,470 @@
+//! Training and sampling DCGAN and GAN-INT-CLS (models/dcgan.rs) on the
+//! shared loop (train/trainer.rs). Both read their captions with a frozen
+//! DAMSM text encoder (`--damsm`, as AttnGAN does): GAN-INT-CLS conditions
+//! on its sentence embedding; the plain DCGAN ignores the text, and keeps
+//! the encoder only so that `engine eval` can score it like the others.
+//! Adam (2e-4, betas 0.5/0.999) for G and D, as in both papers' code.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use image::RgbImage;
+
+use crate::autograd::Var;
+use crate::data::{Batch, DataSpec, Vocab};
+use crate::models::damsm::DamsmConfig;
+use crate::models::dcgan::{self as m, Dcgan, DcganConfig};
+use crate::nn::checkpoint::Checkpoint;
+use crate::nn::optim::Adam;
+use crate::nn::{parallel, ParamStore, SplitMix64};
+use crate::runtime::{Error, Result, Runtime, Tensor};
+use crate::train::attngan::{normal_rows, to_images, TextModel};
+use crate::train::trainer::RunOptions;
+
+/// `engine.model` of a GAN-INT-CLS checkpoint; the plain DCGAN's is "dcgan".
+pub const CLS_KIND: &str = "dcgan-cls";
+pub const PLAIN_KIND: &str = "dcgan";
+
+#[derive(Debug, Clone)]
+pub struct DcganTrainOptions {
+    pub run: RunOptions,
+    /// GAN-INT-CLS (true) or the unconditional DCGAN.
+    pub conditional: bool,
+    /// The DAMSM checkpoint whose text encoder and vocabulary read the captions.
+    pub damsm: PathBuf,
+    /// 64 (the papers') or 32.
+    pub image_size: usize,
+    pub ngf: usize,
+    pub ndf: usize,
+}
+
+impl Default for DcganTrainOptions {
+    fn default() -> Self {
+        DcganTrainOptions {
+            run: RunOptions {
+                out: PathBuf::from("runs/dcgan-cls"),
+                batch: 64,
+                ..RunOptions::default()
+            },
+            conditional: true,
+            damsm: PathBuf::from("runs/damsm/checkpoint.safetensors"),
+            image_size: 64,
+            ngf: 64,
+            ndf: 64,
+        }
+    }
+}
+
+pub struct DcganReport {
+    pub steps: u64,
+    /// (D loss, G loss) per step.
+    pub losses: Vec<(f32, f32)>,
+    pub seconds: f64,
+    pub checkpoint: PathBuf,
+}
+
+/// The model, its optimisers and where the run is.
+struct Run {
+    model: Dcgan,
+    g_adam: Adam,
+    d_adam: Adam,
+    step: u64,
+    losses: Vec<(f32, f32)>,
+}
+
+/// One training step's losses, (D, G), from G and D as they are, with
+/// reals `[B, 3, S, S]` and sentences `[B, E]` (None: plain DCGAN); both
+/// optimisers step. GAN-INT adds G's loss on the mean of each caption's and
+/// the next one's embeddings (beta 1/2), with noise of its own.
+pub fn gan_step(
+    model: &Dcgan,
+    g_adam: &mut Adam,
+    d_adam: &mut Adam,
+    real: &Var,
+    sentence: Option<&Var>,
+    noise_seed: u64,
+) -> Result<(Var, Var)> {
+    let rt = real.value().runtime().clone();
+    let b = real.shape()[0];
+    let z = model.config.z_dim;
+    let mut rng = SplitMix64::new(noise_seed);
+    let noise = normal_rows(&rt, &mut rng, b, z)?;
+    let fake = model
+        .gen
+        .forward(&model.gen_params, &noise, sentence, true)?;
+
+    model.disc_params.zero_grad()?;
+    let d_loss = m::discriminator_loss(&model.disc, &model.disc_params, real, &fake, sentence)?;
+    d_loss.backward()?;
+    d_adam.step(&model.disc_params)?;
+
+    model.disc_params.set_trainable(false);
+    model.gen_params.zero_grad()?;
+    let mut g_loss = m::generator_loss(&model.disc, &model.disc_params, &fake, sentence)?;
+    if let Some(s) = sentence {
+        let mixed = m::interpolated(s, 0.5)?;
+        let noise2 = normal_rows(&rt, &mut rng, b, z)?;
+        let fake2 = model
+            .gen
+            .forward(&model.gen_params, &noise2, Some(&mixed), true)?;
+        g_loss = g_loss.add(&m::generator_loss(
+            &model.disc,
+            &model.disc_params,
+            &fake2,
+            Some(&mixed),
+        )?)?;
+    }
+    g_loss.backward()?;
+    g_adam.step(&model.gen_params)?;
+    model.disc_params.set_trainable(true);
+    Ok((d_loss, g_loss))
+}
+
+fn run_options(opts: &DcganTrainOptions) -> Vec<(&'static str, String)> {
+    let mut o = opts.run.resume_keys();
+    o.push((
+        "damsm",
+        crate::train::eval::file_hash(&opts.damsm).unwrap_or_default(),
+    ));
+    o
+}
+
+fn kind(conditional: bool) -> &'static str {
+    if conditional {
+        CLS_KIND
+    } else {
+        PLAIN_KIND
+    }
+}
+
+/// Trains a DCGAN or GAN-INT-CLS with a frozen DAMSM's text encoder.
+pub fn train_dcgan(rt: &Runtime, opts: &DcganTrainOptions) -> Result<DcganReport> {
+    let started = Instant::now();
+    let ck_path = opts.run.out.join("checkpoint.safetensors");
+    let _lock = crate::train::lock::RunLock::acquire(&opts.run.out)?;
+    let (damsm, vocab) = crate::train::damsm::load_guide(rt, &opts.damsm, &opts.run.data)?;
+    let text = TextModel::from_damsm(rt, &damsm)?;
+    drop(damsm);
+    let source = crate::train::damsm::training_source(
+        &opts.run.data,
+        opts.run.seed,
+        opts.image_size,
+        opts.run.scenes,
+        opts.run.batch,
+    )?;
+    let config = DcganConfig {
+        ngf: opts.ngf,
+        ndf: opts.ndf,
+        text_dim: if opts.conditional {
+            text.config.embed_dim()
+        } else {
+            0
+        },
+        image_size: opts.image_size,
+        max_words: source.max_words(),
+        ..DcganConfig::paper(0)
+    };
+    let model = Dcgan::new(rt, config.clone(), opts.run.seed)?;
+    let options = run_options(opts);
+    let mut run = Run {
+        g_adam: Adam::new(&model.gen_params, opts.run.lr, (0.5, 0.999))?,
+        d_adam: Adam::new(&model.disc_params, opts.run.lr, (0.5, 0.999))?,
+        model,
+        step: 0,
+        losses: Vec::new(),
+    };
+    if opts.run.resume {
+        run.resume(&ck_path, &config, opts, &options)?;
+    }
+    let mut trainee = Trainee {
+        run,
+        text: &text,
+        vocab: &vocab,
+        opts,
+        options: &options,
+        ck_path: &ck_path,
+    };
+    crate::train::trainer::run(
+        rt,
+        &mut trainee,
+        source,
+        Arc::new(vocab.clone()),
+        &opts.run,
+        started,
+    )?;
+    let run = trainee.run;
+    let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
+    let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
+    let curve = opts.run.out.join("loss.png");
+    if parallel::is_leader() {
+        crate::train::plot::stacked_loss_curves(&curve, &[&[("D", &d)], &[("G", &g)]], 640, 240)
+            .map_err(|e| {
+                Error::invalid("train", format!("cannot write {}: {e}", curve.display()))
+            })?;
+    }
+    Ok(DcganReport {
+        steps: run.step,
+        losses: run.losses,
+        seconds: started.elapsed().as_secs_f64(),
+        checkpoint: ck_path,
+    })
+}
+
+impl Run {
+    fn resume(
+        &mut self,
+        ck_path: &Path,
+        config: &DcganConfig,
+        opts: &DcganTrainOptions,
+        options: &[(&str, String)],
+    ) -> Result<()> {
+        let ck = Checkpoint::load(ck_path)?;
+        let src = ck_path.display().to_string();
+        crate::train::check_resume(&ck, &opts.run.data, options, ck_path)?;
+        let was = ck.meta("engine.model", ck_path)?;
+        let old = DcganConfig::from_text(ck.meta("config", ck_path)?)?;
+        if was != kind(opts.conditional) || &old != config {
+            return Err(Error::Checkpoint {
+                path: src,
+                message: format!(
+                    "holds a {was} with {}; this run is a {} with {}: resume with the same model and sizes",
+                    old.to_text(),
+                    kind(opts.conditional),
+                    config.to_text()
+                ),
+            });
+        }
+        self.model
+            .gen_params
+            .load_state(&ck.with_prefix("gen."), &src)?;
+        self.model
+            .disc_params
+            .load_state(&ck.with_prefix("disc."), &src)?;
+        self.g_adam.load_from(&ck, "optim.gen.", &src)?;
+        self.d_adam.load_from(&ck, "optim.disc.", &src)?;
+        self.step = ck.meta("step", ck_path)?.parse().unwrap_or(0);
+        self.losses = ck
+            .meta("losses", ck_path)?
+            .split(',')
+            .filter_map(|p| p.split_once(':'))
+            .filter_map(|(d, g)| Some((d.parse().ok()?, g.parse().ok()?)))
+            .collect();
+        Ok(())
+    }
+}
+
+/// A DCGAN run on the shared loop.
+struct Trainee<'a> {
+    run: Run,
+    text: &'a TextModel,
+    vocab: &'a Vocab,
+    opts: &'a DcganTrainOptions,
+    options: &'a [(&'static str, String)],
+    ck_path: &'a Path,
+}
+
+impl crate::train::trainer::Trainee for Trainee<'_> {
+    fn sizes(&self) -> Vec<u32> {
+        vec![self.opts.image_size as u32]
+    }
+
+    fn max_words(&self) -> usize {
+        self.run.model.config.max_words
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.run.step
+    }
+
+    fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String> {
+        let run = &mut self.run;
+        let (b, s) = (batch.len(), self.opts.image_size);
+        let real = Var::constant(Tensor::from_slice(rt, &batch.images[0], &[b, 3, s, s])?);
+        let sentence = if run.model.config.conditional() {
+            let t = run.model.config.max_words;
+            let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
+            let ids = Tensor::from_slice(rt, &ids, &[b, t])?;
+            let lengths: Vec<usize> = batch
+                .lengths
+                .iter()
+                .map(|&l| (l as usize).clamp(1, t))
+                .collect();
+            Some(self.text.encode(&ids, &lengths)?.1)
+        } else {
+            None
+        };
+        let noise_seed = self.opts.run.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let (d, g) = gan_step(
+            &run.model,
+            &mut run.g_adam,
+            &mut run.d_adam,
+            &real,
+            sentence.as_ref(),
+            noise_seed,
+        )?;
+        let mut values = crate::ops::concat::read_scalars(&[d.value(), g.value()])?;
+        parallel::all_reduce_mean(&mut values);
+        let (d, g) = (values[0], values[1]);
+        if !(d.is_finite() && g.is_finite()) {
+            return Err(Error::invalid(
+                "train",
+                format!(
+                    "a loss became non-finite at step {} (D {d}, G {g}); the last checkpoint is kept in {}",
+                    run.step,
+                    self.ck_path.display()
+                ),
+            ));
+        }
+        run.losses.push((d, g));
+        run.step += 1;
+        Ok(format!("D {d:.3} G {g:.3}"))
+    }
+
+    fn save(&self) -> Result<()> {
+        let run = &self.run;
+        let mut ck = Checkpoint::default();
+        ck.extend("gen.", run.model.gen_params.state()?);
+        ck.extend("disc.", run.model.disc_params.state()?);
+        run.g_adam.save_into(&mut ck, "optim.gen.")?;
+        run.d_adam.save_into(&mut ck, "optim.disc.")?;
+        ck.extend("text.", self.text.params.state()?);
+        let meta = &mut ck.metadata;
+        meta.insert("engine.model".into(), kind(self.opts.conditional).into());
+        meta.insert("engine.version".into(), env!("CARGO_PKG_VERSION").into());
+        meta.insert("step".into(), run.step.to_string());
+        meta.insert("seed".into(), self.opts.run.seed.to_string());
+        meta.insert("config".into(), run.model.config.to_text());
+        meta.insert("damsm_config".into(), self.text.config.to_text());
+        meta.insert("vocab".into(), self.vocab.to_text());
+        meta.insert("data".into(), self.opts.run.data.id());
+        meta.insert("options".into(), crate::train::options_text(self.options));
+        let l: Vec<String> = run.losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
+        meta.insert("losses".into(), l.join(","));
+        ck.save(self.ck_path)
+    }
+
+    fn stores(&self) -> Vec<&ParamStore> {
+        vec![&self.run.model.gen_params, &self.run.model.disc_params]
+    }
+}
+
+/// G of a trained DCGAN or GAN-INT-CLS, with the text encoder that reads
+/// its captions: what `engine generate` and `engine eval` draw with.
+pub struct DcganSampler {
+    pub model: Dcgan,
+    pub text: TextModel,
+    pub vocab: Vocab,
+    /// The data it was trained on ([`DataSpec::id`]).
+    pub data: String,
+}
+
+impl DcganSampler {
+    /// From a training checkpoint of either kind.
+    pub fn load(rt: &Runtime, path: &Path) -> Result<DcganSampler> {
+        let ck = Checkpoint::load(path)?;
+        let src = path.display().to_string();
+        let bad = |message: String| Error::Checkpoint {
+            path: src.clone(),
+            message,
+        };
+        let kind = ck.meta("engine.model", path)?;
+        if kind != CLS_KIND && kind != PLAIN_KIND {
+            return Err(bad(format!("holds a {kind} model, not a DCGAN")));
+        }
+        let config = DcganConfig::from_text(ck.meta("config", path)?)
+            .map_err(|e| bad(format!("has a bad configuration: {e}")))?;
+        let dconfig = DamsmConfig::from_text(ck.meta("damsm_config", path)?)
+            .map_err(|e| bad(format!("has a bad configuration: {e}")))?;
+        let vocab = Vocab::from_text(ck.meta("vocab", path)?)
+            .map_err(|e| bad(format!("bad vocabulary: {e}")))?;
+        if dconfig.vocab != vocab.len()
+            || (config.conditional() && dconfig.embed_dim() != config.text_dim)
+        {
+            return Err(bad(format!(
+                "its parts do not fit together: vocabulary of {} words, text encoder for {} and {}-d features, generator for {}-d",
+                vocab.len(),
+                dconfig.vocab,
+                dconfig.embed_dim(),
+                config.text_dim
+            )));
+        }
+        let model = Dcgan::new(rt, config, 0)?;
+        model.gen_params.load_state(&ck.with_prefix("gen."), &src)?;
+        let text = TextModel::load(rt, dconfig, &ck.with_prefix("text."), &src)?;
+        Ok(DcganSampler {
+            model,
+            text,
+            vocab,
+            data: DataSpec::id_of(&ck.metadata),
+        })
+    }
+
+    pub fn image_size(&self) -> usize {
+        self.model.config.image_size
+    }
+
+    /// One image per caption, G's batch norm on its running statistics;
+    /// image i's noise comes from (seed, i) alone.
+    pub fn draw(&self, rt: &Runtime, captions: &[String], seed: u64) -> Result<Vec<RgbImage>> {
+        const BATCH: usize = 16;
+        let c = &self.model.config;
+        let mut images = Vec::with_capacity(captions.len());
+        for (chunk, caps) in captions.chunks(BATCH).enumerate() {
+            let n = caps.len();
+            let mut noise = Vec::with_capacity(n * c.z_dim);
+            for i in 0..n {
+                let mut rng =
+                    crate::data::rng::SplitMix64::keyed(&[seed, (chunk * BATCH + i) as u64]);
+                let mut rng = SplitMix64::new(rand::RngCore::next_u64(&mut rng));
+                noise.extend((0..c.z_dim).map(|_| rng.normal() as f32));
+            }
+            let noise = Var::constant(Tensor::from_slice(rt, &noise, &[n, c.z_dim])?);
+            let sentence = if c.conditional() {
+                let t = c.max_words;
+                let mut ids = Vec::with_capacity(n * t);
+                let mut lengths = Vec::with_capacity(n);
+                for cap in caps {
+                    let enc = self.vocab.encode(cap);
+                    let used: Vec<u32> = enc
+                        .ids
+                        .iter()
+                        .copied()
+                        .filter(|&i| i != 1)
+                        .take(t)
+                        .collect();
+                    if used.is_empty() {
+                        return Err(Error::invalid(
+                            "generate",
+                            format!("the caption {cap:?} has no word the model knows"),
+                        ));
+                    }
+                    lengths.push(used.len());
+                    ids.extend(used.iter().map(|&i| i as f32));
+                    ids.extend(std::iter::repeat_n(0.0, t - used.len()));
+                }
+                let ids = Tensor::from_slice(rt, &ids, &[n, t])?;
+                Some(self.text.encode(&ids, &lengths)?.1)
+            } else {
+                None
+            };
+            let img = crate::autograd::no_grad(|| {
+                self.model
+                    .gen
+                    .forward(&self.model.gen_params, &noise, sentence.as_ref(), false)
+            })?;
+            images.extend(to_images(img.value())?);
+            rt.trim_memory();
+        }
+        Ok(images)
+    }
+}
+
+impl crate::train::eval::Generator for DcganSampler {
+    fn image_size(&self) -> usize {
+        DcganSampler::image_size(self)
+    }
+    fn draw(&self, rt: &Runtime, captions: &[String], seed: u64) -> Result<Vec<RgbImage>> {
+        DcganSampler::draw(self, rt, captions, seed)
+    }
+}
