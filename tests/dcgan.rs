@@ -234,6 +234,66 @@ fn a_tiny_run_resumes_bit_for_bit_and_its_sampler_draws() {
         assert_eq!(a[0].dimensions(), (32, 32));
         assert_eq!(a, b, "the same seed draws the same images");
         assert_ne!(a, sampler.draw(&rt, &caps, 6).unwrap());
+        // The walk between two captions starts and ends at their drawings
+        // (the same noise: image 0's of the seed); the plain DCGAN has none.
+        let walk = sampler.interpolate(&rt, &caps[0], &caps[1], 5, 9);
+        if conditional {
+            let walk = walk.unwrap();
+            assert_eq!(walk.len(), 5);
+            assert_eq!(walk[0], sampler.draw(&rt, &caps[..1], 9).unwrap()[0]);
+            assert_eq!(walk[4], sampler.draw(&rt, &caps[1..2], 9).unwrap()[0]);
+            assert_ne!(walk[0], walk[4]);
+        } else {
+            assert!(walk.err().unwrap().to_string().contains("ignores captions"));
+        }
+        // From the command line: n images side by side, the strip.
+        let ck = straight.checkpoint.display().to_string();
+        let png = base.join("g.png").display().to_string();
+        let (ok, t) = common::cli::engine(&[
+            "generate",
+            "a red circle",
+            "--model",
+            &ck,
+            "-n",
+            "2",
+            "-o",
+            &png,
+        ]);
+        assert!(ok, "{t}");
+        assert_eq!(image::image_dimensions(&png).unwrap(), (64, 32));
+        let (ok, t) = common::cli::engine(&[
+            "generate",
+            "--interpolate",
+            "a red circle",
+            "a blue square",
+            "--steps",
+            "3",
+            "--model",
+            &ck,
+            "-o",
+            &png,
+        ]);
+        assert_eq!(ok, conditional, "{t}");
+        if ok {
+            assert_eq!(image::image_dimensions(&png).unwrap(), (96, 32));
+        }
+        // Scored like AttnGAN: the oracle, R-precision with the DAMSM.
+        let (ok, t) = common::cli::engine(&["eval", "oracle", "--model", &ck, "--captions", "6"]);
+        assert!(ok && t.contains("generator, 1 object(s)"), "{t}");
+        let d = damsm.checkpoint.display().to_string();
+        let (ok, t) = common::cli::engine(&[
+            "eval",
+            "r-precision",
+            "--model",
+            &ck,
+            "--damsm",
+            &d,
+            "--images",
+            "100",
+            "--draws",
+            "1",
+        ]);
+        assert!(ok && t.contains("generator "), "{t}");
         for d in ["straight", "split"] {
             std::fs::remove_dir_all(base.join(d)).ok();
         }

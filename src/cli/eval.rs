@@ -10,7 +10,7 @@ use wgpu_attngan::data::world::Split;
 use wgpu_attngan::data::DataSpec;
 use wgpu_attngan::train::attngan::Sampler;
 use wgpu_attngan::train::damsm::load_damsm;
-use wgpu_attngan::train::eval::{self, EvalSet, EVAL_WORLD_SEED};
+use wgpu_attngan::train::eval::{self, EvalSet, Generator, EVAL_WORLD_SEED};
 use wgpu_attngan::{Error, Result, Runtime};
 
 #[derive(clap::Subcommand, Debug)]
@@ -18,7 +18,7 @@ pub enum EvalCommand {
     /// Generate an image for each held-out caption and score it with the world's oracle,
     /// beside the world's own renders (ceiling) and renders of other scenes (floor).
     Oracle {
-        /// An AttnGAN checkpoint from `engine train --model attngan`.
+        /// A generator: an AttnGAN checkpoint or export, or a DCGAN or GAN-INT-CLS checkpoint (`engine train --model attngan`, `dcgan`, `dcgan-cls`).
         #[arg(long, default_value = "runs/attngan/checkpoint.safetensors")]
         model: PathBuf,
         /// Held-out captions (one image each).
@@ -36,7 +36,7 @@ pub enum EvalCommand {
         /// The DAMSM that scores (use the same one for every model compared).
         #[arg(long, default_value = "runs/damsm/checkpoint.safetensors")]
         damsm: PathBuf,
-        /// An AttnGAN checkpoint: score its images; without it, only real images are scored.
+        /// A generator (AttnGAN, DCGAN or GAN-INT-CLS checkpoint): score its images; without it, only real images are scored.
         #[arg(long)]
         model: Option<PathBuf>,
         /// Held-out captions (one image each); at least 100 on the world
@@ -194,20 +194,42 @@ fn write_json(path: Option<&Path>, doc: serde_json::Value) -> Result<()> {
 }
 
 /// `data`: what --data names (None: a command without --data, the world).
+/// An AttnGAN (training checkpoint or exported) or a DCGAN / GAN-INT-CLS
+/// checkpoint, by its `engine.model`.
 fn load_generator(
     rt: &Runtime,
     model: &Path,
     data: Option<&DataSpec>,
     common: &Common,
-) -> Result<Sampler> {
-    exists(model, "AttnGAN model", "engine train --model attngan")?;
-    let mut s = Sampler::load(rt, model, !common.no_ema)?;
-    s.ca_noise = !common.no_ca_noise;
+) -> Result<Box<dyn Generator>> {
+    use wgpu_attngan::train::dcgan::{DcganSampler, CLS_KIND, PLAIN_KIND};
+    exists(model, "generator", "engine train --model attngan")?;
+    let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(model)?;
+    let kind = ck.meta("engine.model", model)?;
+    let (g, trained_on): (Box<dyn Generator>, String) = if kind == CLS_KIND || kind == PLAIN_KIND {
+        if common.no_ema || common.no_ca_noise {
+            return Err(bad(
+                "eval",
+                format!(
+                    "--no-ema and --no-ca-noise are AttnGAN's; {} is a {kind}",
+                    model.display()
+                ),
+            ));
+        }
+        let s = DcganSampler::load(rt, model)?;
+        let d = s.data.clone();
+        (Box::new(s), d)
+    } else {
+        let mut s = Sampler::from_checkpoint(rt, &ck, model, !common.no_ema)?;
+        s.ca_noise = !common.no_ca_noise;
+        let d = s.data.clone();
+        (Box::new(s), d)
+    };
     match data {
-        Some(data) => check_data(model, &s.data, data, true)?,
-        None => on_world(model, &s.data)?,
+        Some(data) => check_data(model, &trained_on, data, true)?,
+        None => on_world(model, &trained_on)?,
     }
-    Ok(s)
+    Ok(g)
 }
 
 /// The oracle scores on held-out captions of the built-in world, and so do
@@ -315,7 +337,7 @@ fn oracle(model: &Path, n: usize, common: &Common, grid: Option<&Path>) -> Resul
         eval::file_hash(model)?
     );
     let started = std::time::Instant::now();
-    let out = eval::oracle_eval(&rt, &g, &set, common.seed)?;
+    let out = eval::oracle_eval(&rt, g.as_ref(), &set, common.seed)?;
     print!("{:<28}", "");
     for (name, _) in out.generator.all.attributes() {
         print!(" {name:>10}");
@@ -520,7 +542,7 @@ fn fd(damsm_path: &Path, model: &Path, n: usize, data: &DataSpec, common: &Commo
     let g = load_generator(&rt, model, Some(data), common)?;
     let res = g.image_size();
     if !data.is_world() {
-        return fd_on_data(&rt, &damsm, &g, damsm_path, model, n, data, common);
+        return fd_on_data(&rt, &damsm, g.as_ref(), damsm_path, model, n, data, common);
     }
     let set = EvalSet::new(0, n, common.seed);
     let reference = EvalSet::new(2_000_000, n, common.seed ^ 0x2EF);
@@ -580,7 +602,7 @@ fn fd(damsm_path: &Path, model: &Path, n: usize, data: &DataSpec, common: &Commo
 fn fd_on_data(
     rt: &Runtime,
     damsm: &wgpu_attngan::models::damsm::Damsm,
-    g: &Sampler,
+    g: &dyn Generator,
     damsm_path: &Path,
     model: &Path,
     n: usize,

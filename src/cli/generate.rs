@@ -8,12 +8,19 @@ use wgpu_attngan::{Result, Runtime};
 #[derive(clap::Args, Debug)]
 pub struct GenerateArgs {
     /// The sentence to draw; several sentences give a captioned grid (one image each).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "interpolate")]
     captions: Vec<String>,
+    /// A strip between two captions, same noise, the text embedding walked
+    /// from A to B (GAN-INT-CLS checkpoints: `--model`).
+    #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "captions")]
+    interpolate: Option<Vec<String>>,
+    /// Images in the --interpolate strip.
+    #[arg(long, default_value_t = 8)]
+    steps: usize,
     /// Where to write the image (PNG); the attention maps go beside it as NAME-attention.png.
     #[arg(short, long, default_value = "sample.png")]
     output: PathBuf,
-    /// An AttnGAN checkpoint or exported model [default: the world model built into engine].
+    /// An AttnGAN checkpoint or exported model, or a DCGAN or GAN-INT-CLS checkpoint [default: the world model built into engine].
     #[arg(long)]
     model: Option<PathBuf>,
     /// Images to draw (different noise), side by side.
@@ -38,6 +45,56 @@ fn short(caption: &str) -> String {
         let head: String = caption.chars().take(60).collect();
         format!("\"{head}...\" ({} characters)", caption.chars().count())
     }
+}
+
+/// `engine generate --model` with a DCGAN or GAN-INT-CLS checkpoint: the
+/// images side by side (no attention maps: these models have none), or
+/// the --interpolate strip.
+fn generate_dcgan(rt: &Runtime, args: &GenerateArgs, path: &std::path::Path) -> Result<()> {
+    let s = wgpu_attngan::train::dcgan::DcganSampler::load(rt, path)?;
+    if args.no_ema || args.no_ca_noise {
+        return Err(wgpu_attngan::Error::invalid(
+            "generate",
+            "--no-ema and --no-ca-noise are AttnGAN's; a DCGAN has neither",
+        ));
+    }
+    let (images, what) = if let Some(ab) = &args.interpolate {
+        let images = s.interpolate(rt, &ab[0], &ab[1], args.steps, args.seed)?;
+        (
+            images,
+            format!("from {} to {}", short(&ab[0]), short(&ab[1])),
+        )
+    } else {
+        let caps: Vec<String> = args
+            .captions
+            .iter()
+            .flat_map(|c| std::iter::repeat_n(c.trim().to_string(), args.n))
+            .collect();
+        let images = s.draw(rt, &caps, args.seed)?;
+        let what = if args.captions.len() == 1 {
+            short(&args.captions[0])
+        } else {
+            format!("{} captions", args.captions.len())
+        };
+        (images, what)
+    };
+    let side = s.image_size() as u32;
+    let mut strip = image::RgbImage::new(side * images.len() as u32, side);
+    for (i, img) in images.iter().enumerate() {
+        image::imageops::replace(&mut strip, img, (i as u32 * side) as i64, 0);
+    }
+    strip.save(&args.output).map_err(|e| {
+        wgpu_attngan::Error::invalid(
+            "generate",
+            format!("cannot write {}: {e}", args.output.display()),
+        )
+    })?;
+    println!(
+        "wrote {} ({} image(s), {side}x{side}) {what}; no attention maps: a DCGAN has no word attention",
+        args.output.display(),
+        images.len()
+    );
+    Ok(())
 }
 
 pub fn generate(args: &GenerateArgs) -> Result<()> {
@@ -70,6 +127,20 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
         ));
     }
     let rt = Runtime::new()?;
+    if let Some(path) = &args.model {
+        let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(path)?;
+        let kind = ck.meta("engine.model", path)?;
+        use wgpu_attngan::train::dcgan::{CLS_KIND, PLAIN_KIND};
+        if kind == CLS_KIND || kind == PLAIN_KIND {
+            return generate_dcgan(&rt, args, path);
+        }
+    }
+    if args.interpolate.is_some() {
+        return Err(wgpu_attngan::Error::invalid(
+            "generate",
+            "--interpolate walks a sentence embedding, which GAN-INT-CLS is conditioned on alone; AttnGAN also attends to every word, so a strip between two captions is not defined for it: pass --model with a dcgan-cls checkpoint",
+        ));
+    }
     let mut sampler = match &args.model {
         Some(m) => Sampler::load(&rt, m, !args.no_ema)?,
         None => Sampler::shipped(&rt)?,

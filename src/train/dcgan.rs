@@ -404,59 +404,122 @@ impl DcganSampler {
         self.model.config.image_size
     }
 
-    /// One image per caption, G's batch norm on its running statistics;
-    /// image i's noise comes from (seed, i) alone.
+    /// The sentence embeddings of `captions` [N, E] (their first
+    /// `max_words` known words); a caption with none is refused.
+    fn sentences(&self, rt: &Runtime, captions: &[String]) -> Result<Var> {
+        let t = self.model.config.max_words;
+        let mut ids = Vec::with_capacity(captions.len() * t);
+        let mut lengths = Vec::with_capacity(captions.len());
+        for cap in captions {
+            let enc = self.vocab.encode(cap);
+            let used: Vec<u32> = enc
+                .ids
+                .iter()
+                .copied()
+                .filter(|&i| i != 1)
+                .take(t)
+                .collect();
+            if used.is_empty() {
+                return Err(Error::invalid(
+                    "generate",
+                    format!(
+                        "the caption {:?} has no word the model knows",
+                        cap.chars().take(80).collect::<String>()
+                    ),
+                ));
+            }
+            lengths.push(used.len());
+            ids.extend(used.iter().map(|&i| i as f32));
+            ids.extend(std::iter::repeat_n(0.0, t - used.len()));
+        }
+        let ids = Tensor::from_slice(rt, &ids, &[captions.len(), t])?;
+        Ok(self.text.encode(&ids, &lengths)?.1)
+    }
+
+    /// Image i's noise, from (seed, i) alone. [n, z] on the host
+    fn noise(&self, seed: u64, first: usize, n: usize) -> Vec<f32> {
+        let z = self.model.config.z_dim;
+        let mut noise = Vec::with_capacity(n * z);
+        for i in first..first + n {
+            let mut key = crate::data::rng::SplitMix64::keyed(&[seed, i as u64]);
+            let mut rng = SplitMix64::new(rand::RngCore::next_u64(&mut key));
+            noise.extend((0..z).map(|_| rng.normal() as f32));
+        }
+        noise
+    }
+
+    /// G with batch norm on its running statistics, no gradients.
+    fn render(&self, rt: &Runtime, noise: &[f32], sentence: Option<&Var>) -> Result<Vec<RgbImage>> {
+        let z = self.model.config.z_dim;
+        let noise = Var::constant(Tensor::from_slice(rt, noise, &[noise.len() / z, z])?);
+        let img = crate::autograd::no_grad(|| {
+            self.model
+                .gen
+                .forward(&self.model.gen_params, &noise, sentence, false)
+        })?;
+        let out = to_images(img.value());
+        rt.trim_memory();
+        out
+    }
+
+    /// One image per caption; image i's noise comes from (seed, i) alone.
     pub fn draw(&self, rt: &Runtime, captions: &[String], seed: u64) -> Result<Vec<RgbImage>> {
         const BATCH: usize = 16;
-        let c = &self.model.config;
         let mut images = Vec::with_capacity(captions.len());
         for (chunk, caps) in captions.chunks(BATCH).enumerate() {
-            let n = caps.len();
-            let mut noise = Vec::with_capacity(n * c.z_dim);
-            for i in 0..n {
-                let mut rng =
-                    crate::data::rng::SplitMix64::keyed(&[seed, (chunk * BATCH + i) as u64]);
-                let mut rng = SplitMix64::new(rand::RngCore::next_u64(&mut rng));
-                noise.extend((0..c.z_dim).map(|_| rng.normal() as f32));
-            }
-            let noise = Var::constant(Tensor::from_slice(rt, &noise, &[n, c.z_dim])?);
-            let sentence = if c.conditional() {
-                let t = c.max_words;
-                let mut ids = Vec::with_capacity(n * t);
-                let mut lengths = Vec::with_capacity(n);
-                for cap in caps {
-                    let enc = self.vocab.encode(cap);
-                    let used: Vec<u32> = enc
-                        .ids
-                        .iter()
-                        .copied()
-                        .filter(|&i| i != 1)
-                        .take(t)
-                        .collect();
-                    if used.is_empty() {
-                        return Err(Error::invalid(
-                            "generate",
-                            format!("the caption {cap:?} has no word the model knows"),
-                        ));
-                    }
-                    lengths.push(used.len());
-                    ids.extend(used.iter().map(|&i| i as f32));
-                    ids.extend(std::iter::repeat_n(0.0, t - used.len()));
-                }
-                let ids = Tensor::from_slice(rt, &ids, &[n, t])?;
-                Some(self.text.encode(&ids, &lengths)?.1)
+            let noise = self.noise(seed, chunk * BATCH, caps.len());
+            let sentence = if self.model.config.conditional() {
+                Some(self.sentences(rt, caps)?)
             } else {
                 None
             };
-            let img = crate::autograd::no_grad(|| {
-                self.model
-                    .gen
-                    .forward(&self.model.gen_params, &noise, sentence.as_ref(), false)
-            })?;
-            images.extend(to_images(img.value())?);
-            rt.trim_memory();
+            images.extend(self.render(rt, &noise, sentence.as_ref())?);
         }
         Ok(images)
+    }
+
+    /// GAN-INT-CLS's walk between two captions: `steps` images with the same
+    /// noise, conditioned on (1 - t) e(a) + t e(b) for t from 0 to 1.
+    pub fn interpolate(
+        &self,
+        rt: &Runtime,
+        a: &str,
+        b: &str,
+        steps: usize,
+        seed: u64,
+    ) -> Result<Vec<RgbImage>> {
+        if !self.model.config.conditional() {
+            return Err(Error::invalid(
+                "generate",
+                "the plain DCGAN ignores captions: there is nothing to walk between",
+            ));
+        }
+        if !(2..=64).contains(&steps) {
+            return Err(Error::invalid(
+                "generate",
+                format!("--steps {steps} must be between 2 and 64"),
+            ));
+        }
+        let e = self.sentences(rt, &[a.to_string(), b.to_string()])?;
+        let (ea, eb) = (
+            crate::autograd::narrow(&e, 0, 0, 1)?,
+            crate::autograd::narrow(&e, 0, 1, 1)?,
+        );
+        let rows = (0..steps)
+            .map(|k| {
+                let t = k as f32 / (steps - 1) as f32;
+                ea.mul_scalar(1.0 - t)?.add(&eb.mul_scalar(t)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mixed = crate::autograd::concat(&rows.iter().collect::<Vec<_>>(), 0)?;
+        let one = self.noise(seed, 0, 1);
+        let noise: Vec<f32> = one
+            .iter()
+            .copied()
+            .cycle()
+            .take(steps * one.len())
+            .collect();
+        self.render(rt, &noise, Some(&mixed))
     }
 }
 
