@@ -8,8 +8,9 @@ use wgpu_attngan::data::world::WORLD_MAX_WORDS;
 use wgpu_attngan::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
+use wgpu_attngan::nn::config::ModelConfig;
 use wgpu_attngan::train::trainer::RunOptions;
-use wgpu_attngan::{Runtime, Tensor};
+use wgpu_attngan::Tensor;
 
 /// Two AttnGAN training checkpoints hold the same run, bit for bit: G, the
 /// discriminators, the Adam states, the moving average, the losses.
@@ -20,17 +21,7 @@ fn assert_same_run(
     common::same::assert_same_run(a, b, &["losses", "step", "ema.updates"]);
 }
 
-fn rt() -> Runtime {
-    Runtime::new().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn det(rt: &Runtime, shape: &[usize], k: usize) -> Var {
-    let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n)
-        .map(|i| (((i + k) * 7919) % 1000) as f32 / 500.0 - 1.0)
-        .collect();
-    Var::constant(Tensor::from_slice(rt, &v, shape).unwrap())
-}
+use common::fixtures::{det, rt};
 
 #[test]
 fn shapes_losses_and_gradients_of_every_stage() {

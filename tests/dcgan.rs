@@ -8,19 +8,8 @@ use wgpu_attngan::autograd::Var;
 use wgpu_attngan::models::dcgan::{self as m, Dcgan, DcganConfig};
 use wgpu_attngan::nn::optim::Adam;
 use wgpu_attngan::train::trainer::RunOptions;
-use wgpu_attngan::{Runtime, Tensor};
 
-fn rt() -> Runtime {
-    Runtime::new().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn det(rt: &Runtime, shape: &[usize], k: usize) -> Var {
-    let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n)
-        .map(|i| (((i + k) * 7919) % 1000) as f32 / 500.0 - 1.0)
-        .collect();
-    Var::constant(Tensor::from_slice(rt, &v, shape).unwrap())
-}
+use common::fixtures::{det, rt};
 
 fn tiny(text_dim: usize, image_size: usize) -> DcganConfig {
     DcganConfig {

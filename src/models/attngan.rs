@@ -5,6 +5,7 @@
 //! that the built-in world trains on a software GPU (2 stages, ngf 16).
 
 use crate::autograd::{self as ag, Var};
+use crate::nn::config::{check_nonzero, ModelConfig};
 use crate::nn::layers::{Conv2d, ConvSpec, Linear};
 use crate::nn::modules::BatchNorm;
 use crate::nn::{Init, ParamBuilder, ParamStore};
@@ -12,6 +13,9 @@ use crate::ops::fill;
 use crate::runtime::{Error, Result, Runtime, Tensor};
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+// Keys missing from a checkpoint's config take the birds values (so one from
+// before `max_words` was recorded loads with 18, and one from before
+// `base_size` with 64, what it was trained with).
 #[serde(deny_unknown_fields, default = "AttnGanConfig::birds")]
 pub struct AttnGanConfig {
     pub ngf: usize,
@@ -70,10 +74,13 @@ impl AttnGanConfig {
     pub fn first_stage_ups(&self) -> usize {
         (self.base_size / 4).trailing_zeros() as usize
     }
+}
 
-    /// Sizes the model can be built with, as one message.
-    pub fn check(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::invalid("attngan config", m));
+impl ModelConfig for AttnGanConfig {
+    const WHAT: &'static str = "attngan config";
+
+    fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid(Self::WHAT, m));
         if !(1..=3).contains(&self.stages) {
             return bad(format!("stages must be 1 to 3, got {}", self.stages));
         }
@@ -83,34 +90,17 @@ impl AttnGanConfig {
                 self.base_size
             ));
         }
-        for (name, v) in [
-            ("ngf", self.ngf),
-            ("ndf", self.ndf),
-            ("z_dim", self.z_dim),
-            ("cond_dim", self.cond_dim),
-            ("embed_dim", self.embed_dim),
-            ("max_words", self.max_words),
-        ] {
-            if v == 0 {
-                return bad(format!("{name}=0; it must be at least 1"));
-            }
-        }
-        Ok(())
-    }
-
-    /// As checkpoint metadata (JSON).
-    pub fn to_text(&self) -> String {
-        crate::nn::config::to_meta(self)
-    }
-
-    /// From checkpoint metadata, JSON or older "key=value" lines. Keys
-    /// missing take the birds values (so a checkpoint from before
-    /// `max_words` was recorded loads with 18, and one from before
-    /// `base_size` with 64, what it was trained with).
-    pub fn from_text(text: &str) -> Result<Self> {
-        let c: Self = crate::nn::config::from_meta("attngan config", text)?;
-        c.check()?;
-        Ok(c)
+        check_nonzero(
+            Self::WHAT,
+            &[
+                ("ngf", self.ngf),
+                ("ndf", self.ndf),
+                ("z_dim", self.z_dim),
+                ("cond_dim", self.cond_dim),
+                ("embed_dim", self.embed_dim),
+                ("max_words", self.max_words),
+            ],
+        )
     }
 }
 

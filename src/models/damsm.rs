@@ -5,6 +5,7 @@
 //! released code computes them (docs/attngan-reference.md).
 
 use crate::autograd::{self as ag, Var};
+use crate::nn::config::{check_nonzero, ModelConfig};
 use crate::nn::layers::{Conv2d, ConvSpec, Linear};
 use crate::nn::modules::{BatchNorm, BiLstm, Embedding};
 use crate::nn::{Init, ParamBuilder, ParamStore};
@@ -51,38 +52,28 @@ impl DamsmConfig {
         2 * self.hidden
     }
 
-    /// As checkpoint metadata (JSON).
-    pub fn to_text(&self) -> String {
-        crate::nn::config::to_meta(self)
-    }
-
-    /// From checkpoint metadata, JSON or older "key=value" lines; keys
-    /// missing take [`DamsmConfig::new`]'s values (`max_words` 18).
-    pub fn from_text(text: &str) -> Result<Self> {
-        let c: Self = crate::nn::config::from_meta("damsm config", text)?;
-        c.check()?;
-        Ok(c)
-    }
-
     fn legacy_default() -> Self {
         DamsmConfig::new(0)
     }
+}
 
-    /// Sizes a model can be built with: a checkpoint's nonsense is refused
-    /// here, naming the field, not later as a shape error in some kernel.
-    pub fn check(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::invalid("damsm config", m));
-        for (name, v) in [
-            ("vocab", self.vocab),
-            ("word_dim", self.word_dim),
-            ("hidden", self.hidden),
-            ("base_channels", self.base_channels),
-            ("max_words", self.max_words),
-        ] {
-            if v == 0 {
-                return bad(format!("{name}=0; it must be at least 1"));
-            }
-        }
+impl ModelConfig for DamsmConfig {
+    // Keys missing from a checkpoint take [`DamsmConfig::new`]'s values
+    // (`max_words` 18).
+    const WHAT: &'static str = "damsm config";
+
+    fn check(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid(Self::WHAT, m));
+        check_nonzero(
+            Self::WHAT,
+            &[
+                ("vocab", self.vocab),
+                ("word_dim", self.word_dim),
+                ("hidden", self.hidden),
+                ("base_channels", self.base_channels),
+                ("max_words", self.max_words),
+            ],
+        )?;
         if !(16..=512).contains(&self.image_size) || !self.image_size.is_multiple_of(8) {
             return bad(format!(
                 "image_size={} must be a multiple of 8 from 16 to 512",

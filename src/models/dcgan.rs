@@ -16,6 +16,7 @@
 //! start at 1, not N(1, 0.02).
 
 use crate::autograd::{self as ag, Var};
+use crate::nn::config::{check_nonzero, ModelConfig};
 use crate::nn::layers::{Conv2d, ConvSpec, ConvTranspose2d, Linear};
 use crate::nn::modules::BatchNorm;
 use crate::nn::{Init, ParamBuilder, ParamStore};
@@ -61,37 +62,28 @@ impl DcganConfig {
     pub fn ups(&self) -> usize {
         (self.image_size / 4).trailing_zeros() as usize
     }
+}
 
-    pub fn check(&self) -> Result<()> {
-        let bad = |m: String| Err(Error::invalid("dcgan config", m));
+impl ModelConfig for DcganConfig {
+    const WHAT: &'static str = "dcgan config";
+
+    fn check(&self) -> Result<()> {
         if self.image_size != 32 && self.image_size != 64 {
-            return bad(format!(
-                "image_size must be 32 or 64, got {}",
-                self.image_size
+            return Err(Error::invalid(
+                Self::WHAT,
+                format!("image_size must be 32 or 64, got {}", self.image_size),
             ));
         }
-        for (name, v) in [
-            ("ngf", self.ngf),
-            ("ndf", self.ndf),
-            ("z_dim", self.z_dim),
-            ("proj_dim", self.proj_dim),
-            ("max_words", self.max_words),
-        ] {
-            if v == 0 {
-                return bad(format!("{name}=0; it must be at least 1"));
-            }
-        }
-        Ok(())
-    }
-
-    pub fn to_text(&self) -> String {
-        crate::nn::config::to_meta(self)
-    }
-
-    pub fn from_text(text: &str) -> Result<Self> {
-        let c: Self = crate::nn::config::from_meta("dcgan config", text)?;
-        c.check()?;
-        Ok(c)
+        check_nonzero(
+            Self::WHAT,
+            &[
+                ("ngf", self.ngf),
+                ("ndf", self.ndf),
+                ("z_dim", self.z_dim),
+                ("proj_dim", self.proj_dim),
+                ("max_words", self.max_words),
+            ],
+        )
     }
 }
 

@@ -10,6 +10,39 @@ use serde::Serialize;
 
 use crate::runtime::{Error, Result};
 
+/// A model's sizes and constants, stored in its checkpoints as JSON.
+pub trait ModelConfig: Serialize + DeserializeOwned {
+    /// Names the config in errors ("attngan config").
+    const WHAT: &'static str;
+
+    /// Sizes a model can be built with: a checkpoint's nonsense is refused
+    /// here, naming the field, not later as a shape error in some kernel.
+    fn check(&self) -> Result<()>;
+
+    /// As checkpoint metadata (JSON).
+    fn to_text(&self) -> String {
+        to_meta(self)
+    }
+
+    /// From checkpoint metadata, JSON or older "key=value" lines, checked.
+    fn from_text(text: &str) -> Result<Self> {
+        let c: Self = from_meta(Self::WHAT, text)?;
+        c.check()?;
+        Ok(c)
+    }
+}
+
+/// Refuses, naming it, the first of `fields` that is 0.
+pub fn check_nonzero(what: &'static str, fields: &[(&str, usize)]) -> Result<()> {
+    match fields.iter().find(|(_, v)| *v == 0) {
+        Some((name, _)) => Err(Error::invalid(
+            what,
+            format!("{name}=0; it must be at least 1"),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// `config` as one line of JSON.
 pub fn to_meta<T: Serialize>(config: &T) -> String {
     serde_json::to_string(config).expect("a config of numbers serialises")

@@ -21,11 +21,12 @@ use crate::models::attngan::{
 };
 use crate::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig, TextEncoder};
 use crate::nn::checkpoint::Checkpoint;
+use crate::nn::config::ModelConfig;
 use crate::nn::optim::{Adam, Ema};
 use crate::nn::{parallel, ParamBuilder, ParamStore, SplitMix64};
 use crate::ops::attention::padding_mask;
 use crate::runtime::{Error, Result, Runtime, Tensor};
-use crate::train::trainer::RunOptions;
+use crate::train::trainer::{self, RunOptions};
 
 #[derive(Debug, Clone)]
 pub struct AttnGanTrainOptions {
@@ -341,8 +342,7 @@ fn save(
     m.insert("vocab".into(), vocab.to_text());
     m.insert("data".into(), data.id());
     m.insert("options".into(), crate::train::options_text(options));
-    let l: Vec<String> = run.losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
-    m.insert("losses".into(), l.join(","));
+    m.insert("losses".into(), trainer::gan_losses_text(&run.losses));
     ck.save(path)
 }
 
@@ -417,12 +417,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         run.nets.ema.shadow.write(shadow)?;
         run.nets.ema.updates = ck.meta("ema.updates", &ck_path)?.parse().unwrap_or(0);
         run.step = ck.meta("step", &ck_path)?.parse().unwrap_or(0);
-        run.losses = ck
-            .meta("losses", &ck_path)?
-            .split(',')
-            .filter_map(|p| p.split_once(':'))
-            .filter_map(|(d, g)| Some((d.parse().ok()?, g.parse().ok()?)))
-            .collect();
+        run.losses = trainer::gan_losses_from(ck.meta("losses", &ck_path)?);
     }
     let mut trainee = Trainee {
         run,
@@ -437,15 +432,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let vocab_arc = Arc::new(vocab.clone());
     crate::train::trainer::run(rt, &mut trainee, source, vocab_arc, &opts.run, started)?;
     let run = trainee.run;
-    let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
-    let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
-    let curve = opts.run.out.join("loss.png");
-    if parallel::is_leader() {
-        crate::train::plot::stacked_loss_curves(&curve, &[&[("D", &d)], &[("G", &g)]], 640, 240)
-            .map_err(|e| {
-                Error::invalid("train", format!("cannot write {}: {e}", curve.display()))
-            })?;
-    }
+    trainer::write_gan_curves(&opts.run.out, &run.losses)?;
     Ok(AttnGanReport {
         steps: run.step,
         losses: run.losses,
@@ -482,23 +469,9 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
 
     fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String> {
         let (run, opts) = (&mut self.run, self.opts);
-        let max_words = run.nets.gan.config.max_words;
-        let b = batch.len();
-        let reals: Vec<Var> = self
-            .sizes
-            .iter()
-            .zip(&batch.images)
-            .map(|(&s, px)| {
-                Tensor::from_slice(rt, px, &[b, 3, s as usize, s as usize]).map(Var::constant)
-            })
-            .collect::<Result<_>>()?;
-        let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
-        let ids = Tensor::from_slice(rt, &ids, &[b, max_words])?;
-        let lengths: Vec<usize> = batch
-            .lengths
-            .iter()
-            .map(|&l| (l as usize).clamp(1, max_words))
-            .collect();
+        let up = trainer::upload(rt, batch, run.nets.gan.config.max_words)?;
+        let reals: Vec<Var> = up.images.into_iter().map(Var::constant).collect();
+        let (ids, lengths) = (up.ids, up.lengths);
         let noise_seed = opts.run.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
         let input = StepInput {
             reals: &reals,

@@ -14,9 +14,10 @@ use std::time::Instant;
 use crate::data::{Batch, DataSpec, Source, Split, Vocab, World, WorldConfig, WorldSource};
 use crate::models::damsm::{Damsm, DamsmConfig};
 use crate::nn::checkpoint::Checkpoint;
+use crate::nn::config::ModelConfig;
 use crate::nn::optim::{Adam, StepDecay};
 use crate::nn::{parallel, ParamStore, SplitMix64};
-use crate::runtime::{Error, Result, Runtime, Tensor};
+use crate::runtime::{Error, Result, Runtime};
 use crate::train::trainer::RunOptions;
 
 /// Options of a DAMSM run.
@@ -59,24 +60,6 @@ fn world(seed: u64, size: usize) -> World {
         resolution: size as u32,
         captions_per_image: 10,
     })
-}
-
-fn upload_batch(
-    rt: &Runtime,
-    b: &crate::data::Batch,
-    size: usize,
-    max_words: usize,
-) -> Result<(Tensor, Tensor, Vec<usize>)> {
-    let n = b.len();
-    let images = Tensor::from_slice(rt, &b.images[0], &[n, 3, size, size])?;
-    let ids: Vec<f32> = b.tokens.iter().map(|&t| t as f32).collect();
-    let ids = Tensor::from_slice(rt, &ids, &[n, max_words])?;
-    let lengths = b
-        .lengths
-        .iter()
-        .map(|&l| (l as usize).clamp(1, max_words))
-        .collect();
-    Ok((images, ids, lengths))
 }
 
 /// The model and optimisers of a run, with everything a checkpoint holds.
@@ -393,8 +376,8 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
 
     fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String> {
         let (run, opts) = (&mut self.run, self.opts);
-        let (images, ids, lengths) =
-            upload_batch(rt, batch, opts.image_size, run.model.config.max_words)?;
+        let up = crate::train::trainer::upload(rt, batch, run.model.config.max_words)?;
+        let (images, ids, lengths) = (&up.images[0], up.ids, up.lengths);
         let lr = self.schedule.lr_at(run.step);
         run.text_adam.lr = lr;
         run.image_adam.lr = lr;
@@ -410,7 +393,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         .next_u64();
         let losses = run
             .model
-            .losses(&images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
+            .losses(images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
         let total = losses.total()?;
         total.backward()?;
         // One readback for the step's five losses, before the weights

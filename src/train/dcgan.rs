@@ -16,11 +16,12 @@ use crate::data::{Batch, DataSpec, Vocab};
 use crate::models::damsm::DamsmConfig;
 use crate::models::dcgan::{self as m, Dcgan, DcganConfig};
 use crate::nn::checkpoint::Checkpoint;
+use crate::nn::config::ModelConfig;
 use crate::nn::optim::Adam;
 use crate::nn::{parallel, ParamStore, SplitMix64};
 use crate::runtime::{Error, Result, Runtime, Tensor};
 use crate::train::attngan::{normal_rows, to_images, TextModel};
-use crate::train::trainer::RunOptions;
+use crate::train::trainer::{self, RunOptions};
 
 /// `engine.model` of a GAN-INT-CLS checkpoint; the plain DCGAN's is "dcgan".
 pub const CLS_KIND: &str = "dcgan-cls";
@@ -194,15 +195,7 @@ pub fn train_dcgan(rt: &Runtime, opts: &DcganTrainOptions) -> Result<DcganReport
         started,
     )?;
     let run = trainee.run;
-    let d: Vec<f32> = run.losses.iter().map(|l| l.0).collect();
-    let g: Vec<f32> = run.losses.iter().map(|l| l.1).collect();
-    let curve = opts.run.out.join("loss.png");
-    if parallel::is_leader() {
-        crate::train::plot::stacked_loss_curves(&curve, &[&[("D", &d)], &[("G", &g)]], 640, 240)
-            .map_err(|e| {
-                Error::invalid("train", format!("cannot write {}: {e}", curve.display()))
-            })?;
-    }
+    trainer::write_gan_curves(&opts.run.out, &run.losses)?;
     Ok(DcganReport {
         steps: run.step,
         losses: run.losses,
@@ -244,12 +237,7 @@ impl Run {
         self.g_adam.load_from(&ck, "optim.gen.", &src)?;
         self.d_adam.load_from(&ck, "optim.disc.", &src)?;
         self.step = ck.meta("step", ck_path)?.parse().unwrap_or(0);
-        self.losses = ck
-            .meta("losses", ck_path)?
-            .split(',')
-            .filter_map(|p| p.split_once(':'))
-            .filter_map(|(d, g)| Some((d.parse().ok()?, g.parse().ok()?)))
-            .collect();
+        self.losses = trainer::gan_losses_from(ck.meta("losses", ck_path)?);
         Ok(())
     }
 }
@@ -279,18 +267,10 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
 
     fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String> {
         let run = &mut self.run;
-        let (b, s) = (batch.len(), self.opts.image_size);
-        let real = Var::constant(Tensor::from_slice(rt, &batch.images[0], &[b, 3, s, s])?);
+        let mut up = trainer::upload(rt, batch, run.model.config.max_words)?;
+        let real = Var::constant(up.images.remove(0));
         let sentence = if run.model.config.conditional() {
-            let t = run.model.config.max_words;
-            let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
-            let ids = Tensor::from_slice(rt, &ids, &[b, t])?;
-            let lengths: Vec<usize> = batch
-                .lengths
-                .iter()
-                .map(|&l| (l as usize).clamp(1, t))
-                .collect();
-            Some(self.text.encode(&ids, &lengths)?.1)
+            Some(self.text.encode(&up.ids, &up.lengths)?.1)
         } else {
             None
         };
@@ -339,8 +319,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         meta.insert("vocab".into(), self.vocab.to_text());
         meta.insert("data".into(), self.opts.run.data.id());
         meta.insert("options".into(), crate::train::options_text(self.options));
-        let l: Vec<String> = run.losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
-        meta.insert("losses".into(), l.join(","));
+        meta.insert("losses".into(), trainer::gan_losses_text(&run.losses));
         ck.save(self.ck_path)
     }
 

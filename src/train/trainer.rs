@@ -238,3 +238,62 @@ fn fingerprint(model: &dyn Trainee) -> Result<u64> {
     }
     Ok(parallel::fingerprint(&v))
 }
+
+/// A batch on the device: its images at each of the batch's sizes
+/// `[B, 3, S, S]`, the word ids `[B, T]` (as f32, what the embedding takes)
+/// and the caption lengths, clamped to 1..=T.
+pub struct DeviceBatch {
+    pub images: Vec<Tensor>,
+    pub ids: Tensor,
+    pub lengths: Vec<usize>,
+}
+
+/// Uploads `batch` for a model taking `max_words` words per caption.
+pub fn upload(rt: &Runtime, batch: &Batch, max_words: usize) -> Result<DeviceBatch> {
+    let n = batch.len();
+    let images = batch
+        .sizes
+        .iter()
+        .zip(&batch.images)
+        .map(|(&s, px)| Tensor::from_slice(rt, px, &[n, 3, s as usize, s as usize]))
+        .collect::<Result<_>>()?;
+    let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
+    let ids = Tensor::from_slice(rt, &ids, &[n, max_words])?;
+    let lengths = batch
+        .lengths
+        .iter()
+        .map(|&l| (l as usize).clamp(1, max_words))
+        .collect();
+    Ok(DeviceBatch {
+        images,
+        ids,
+        lengths,
+    })
+}
+
+/// A GAN's (D, G) losses per step as checkpoint metadata ("d:g,d:g,...").
+pub fn gan_losses_text(losses: &[(f32, f32)]) -> String {
+    let l: Vec<String> = losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
+    l.join(",")
+}
+
+/// What [`gan_losses_text`] wrote.
+pub fn gan_losses_from(text: &str) -> Vec<(f32, f32)> {
+    text.split(',')
+        .filter_map(|p| p.split_once(':'))
+        .filter_map(|(d, g)| Some((d.parse().ok()?, g.parse().ok()?)))
+        .collect()
+}
+
+/// A GAN run's curves, D over G, each on its own axis: `out/loss.png`
+/// (rank 0 alone writes it).
+pub fn write_gan_curves(out: &std::path::Path, losses: &[(f32, f32)]) -> Result<()> {
+    if !parallel::is_leader() {
+        return Ok(());
+    }
+    let d: Vec<f32> = losses.iter().map(|l| l.0).collect();
+    let g: Vec<f32> = losses.iter().map(|l| l.1).collect();
+    let curve = out.join("loss.png");
+    crate::train::plot::stacked_loss_curves(&curve, &[&[("D", &d)], &[("G", &g)]], 640, 240)
+        .map_err(|e| Error::invalid("train", format!("cannot write {}: {e}", curve.display())))
+}
