@@ -235,8 +235,14 @@ fn a_tiny_run_resumes_bit_for_bit_and_its_sampler_draws() {
         } else {
             assert!(walk.err().unwrap().to_string().contains("ignores captions"));
         }
-        // From the command line: n images side by side, the strip.
+        // From the command line: the export (G and the text encoder) draws
+        // the same images; n images side by side; the strip.
         let ck = straight.checkpoint.display().to_string();
+        let exported = base.join("export.safetensors").display().to_string();
+        let (ok, t) = common::cli::engine(&["export", &ck, "-o", &exported]);
+        assert!(ok, "{t}");
+        let e = DcganSampler::load(&rt, std::path::Path::new(&exported)).unwrap();
+        assert_eq!(e.draw(&rt, &caps, 5).unwrap(), a);
         let png = base.join("g.png").display().to_string();
         let (ok, t) = common::cli::engine(&[
             "generate",

@@ -8,8 +8,9 @@ use wgpu_attngan::{Error, Result, Runtime};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// A training checkpoint: AttnGAN (its sampler: G and the text encoder)
-    /// or DAMSM (both encoders, to score with `engine eval` or guide AttnGAN).
+    /// A training checkpoint: AttnGAN, DCGAN or GAN-INT-CLS (G and the text
+    /// encoder, to generate and evaluate) or DAMSM (both encoders, to score
+    /// with `engine eval` or guide a generator).
     checkpoint: PathBuf,
     /// Where to write the model (safetensors).
     #[arg(short, long)]
@@ -33,16 +34,43 @@ pub fn export(args: &ExportArgs) -> Result<()> {
         ));
     }
     let ck = Checkpoint::load(&args.checkpoint)?;
-    let kind = ck.meta("engine.model", &args.checkpoint)?;
-    if kind == "damsm" {
+    let kind = ck.meta("engine.model", &args.checkpoint)?.to_string();
+    use wgpu_attngan::train::dcgan::{DcganSampler, CLS_KIND, PLAIN_KIND};
+    if kind == "damsm" || kind == CLS_KIND || kind == PLAIN_KIND {
+        let kind = kind.as_str();
         if args.no_ema {
-            return bad("--no-ema applies to AttnGAN (a DAMSM has no moving average)".into());
+            return bad(format!(
+                "--no-ema applies to AttnGAN (a {kind} has no moving average)"
+            ));
         }
-        return export_damsm(args, ck);
+        let rt = Runtime::new()?;
+        if kind == "damsm" {
+            // Both encoders: it scores (`engine eval --damsm`) and guides.
+            export_parts(args, ck, &["text.", "image."], &["config", "vocab", "data"])?;
+            wgpu_attngan::train::damsm::load_damsm(&rt, &args.output)?;
+            return said(
+                args,
+                "DAMSM",
+                "score with it: engine eval r-precision --damsm",
+            );
+        }
+        // G and the text encoder: what generate and eval draw with.
+        export_parts(
+            args,
+            ck,
+            &["gen.", "text."],
+            &["config", "damsm_config", "vocab", "data"],
+        )?;
+        DcganSampler::load(&rt, &args.output)?;
+        return said(
+            args,
+            kind,
+            "try: engine generate \"a big red circle\" --model",
+        );
     }
     if kind != "attngan" {
         return bad(format!(
-            "{} holds a {kind} model; engine export takes an AttnGAN or DAMSM training checkpoint",
+            "{} holds a {kind} model; engine export takes an AttnGAN, DCGAN, GAN-INT-CLS or DAMSM training checkpoint",
             args.checkpoint.display()
         ));
     }
@@ -85,29 +113,26 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// A DAMSM without its optimiser state and loss history: both encoders, the
-/// configuration and the vocabulary, as `load_damsm` reads them. It scores
-/// (`engine eval --damsm`) and guides AttnGAN; it cannot resume training.
-fn export_damsm(args: &ExportArgs, ck: Checkpoint) -> Result<()> {
+/// The tensors under `prefixes` and the metadata `keys` of a training
+/// checkpoint (no optimiser state, no discriminator, no loss history),
+/// with its model kind, version, seed and step and the source's hash: a
+/// model to use, not to resume.
+fn export_parts(args: &ExportArgs, ck: Checkpoint, prefixes: &[&str], keys: &[&str]) -> Result<()> {
     let mut out = Checkpoint {
         f16: args.f16,
         ..Default::default()
     };
     for (name, t) in ck.tensors {
-        if name.starts_with("text.") || name.starts_with("image.") {
+        if prefixes.iter().any(|p| name.starts_with(p)) {
             out.tensors.insert(name, t);
         }
     }
-    for key in [
-        "engine.model",
-        "engine.version",
-        "config",
-        "vocab",
-        "seed",
-        "step",
-    ] {
-        if let Some(v) = ck.metadata.get(key) {
-            out.metadata.insert(key.into(), v.clone());
+    for key in ["engine.model", "engine.version", "seed", "step"]
+        .iter()
+        .chain(keys)
+    {
+        if let Some(v) = ck.metadata.get(*key) {
+            out.metadata.insert(key.to_string(), v.clone());
         }
     }
     out.metadata.insert(
@@ -115,15 +140,17 @@ fn export_damsm(args: &ExportArgs, ck: Checkpoint) -> Result<()> {
         wgpu_attngan::train::eval::file_hash(&args.checkpoint)?,
     );
     out.metadata.insert("exported".into(), "true".into());
-    out.save(&args.output)?;
-    // It must load as a DAMSM.
-    let rt = Runtime::new()?;
-    wgpu_attngan::train::damsm::load_damsm(&rt, &args.output)?;
+    out.save(&args.output)
+}
+
+/// The line that says what was written, and what to do with it.
+fn said(args: &ExportArgs, what: &str, next: &str) -> Result<()> {
+    let out = Checkpoint::load(&args.output)?;
     let bytes = std::fs::metadata(&args.output)
         .map(|m| m.len())
         .unwrap_or(0);
     println!(
-        "wrote {} ({:.1} MB, {}, DAMSM of step {}); score with it: engine eval r-precision --damsm {}",
+        "wrote {} ({:.1} MB, {}, {what} of step {}); {next} {}",
         args.output.display(),
         bytes as f64 / 1e6,
         if args.f16 { "f16" } else { "f32" },
