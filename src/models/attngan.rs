@@ -104,18 +104,18 @@ impl ModelConfig for AttnGanConfig {
     }
 }
 
-fn orth() -> Init {
+pub(crate) fn orth() -> Init {
     Init::Orthogonal(1.0)
 }
 
 /// nearest x2 -> conv3x3 (no bias) to 2*out -> BN -> GLU. [N, in, H, W] -> [N, out, 2H, 2W]
-struct UpBlock {
+pub(crate) struct UpBlock {
     conv: Conv2d,
     bn: BatchNorm,
 }
 
 impl UpBlock {
-    fn new(b: &mut ParamBuilder, name: &str, cin: usize, cout: usize) -> Self {
+    pub(crate) fn new(b: &mut ParamBuilder, name: &str, cin: usize, cout: usize) -> Self {
         UpBlock {
             conv: Conv2d::new(
                 b,
@@ -126,14 +126,14 @@ impl UpBlock {
         }
     }
 
-    fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
+    pub(crate) fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
         let h = self.conv.forward(ps, &ag::upsample2x(x)?)?;
         ag::glu(&self.bn.forward(ps, &h, training)?)
     }
 }
 
 /// conv3x3 (C -> 2C) -> BN -> GLU -> conv3x3 (C -> C) -> BN, plus the input.
-struct ResBlock {
+pub(crate) struct ResBlock {
     conv1: Conv2d,
     bn1: BatchNorm,
     conv2: Conv2d,
@@ -141,7 +141,7 @@ struct ResBlock {
 }
 
 impl ResBlock {
-    fn new(b: &mut ParamBuilder, name: &str, c: usize) -> Self {
+    pub(crate) fn new(b: &mut ParamBuilder, name: &str, c: usize) -> Self {
         ResBlock {
             conv1: Conv2d::new(
                 b,
@@ -154,7 +154,7 @@ impl ResBlock {
         }
     }
 
-    fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
+    pub(crate) fn forward(&self, ps: &ParamStore, x: &Var, training: bool) -> Result<Var> {
         let h = ag::glu(
             &self
                 .bn1
@@ -176,32 +176,38 @@ pub struct Generated {
     pub logvar: Var,
 }
 
-/// The generator tree.
-pub struct Generator {
-    pub config: AttnGanConfig,
+/// Conditioning augmentation and the first stage, as StackGAN-v2 and
+/// AttnGAN share them: sentence -> Linear -> GLU -> (mu, logvar), c = mu +
+/// exp(logvar / 2) * eps; [c, z] -> Linear -> BN -> GLU -> 4x4 -> nearest
+/// upsamplings (UpBlock) to `ngf` channels at the first stage's side.
+pub(crate) struct FirstStage {
     ca: Linear,
     fc: Linear,
     fc_bn: BatchNorm,
     ups: Vec<UpBlock>,
-    /// Per refinement stage: word projection [ngf, embed], residual blocks, upsampling.
-    word_proj: Vec<crate::nn::ParamId>,
-    res: Vec<Vec<ResBlock>>,
-    next_up: Vec<UpBlock>,
-    to_image: Vec<Conv2d>,
+    cond_dim: usize,
+    /// Channels at 4x4.
+    top: usize,
 }
 
-impl Generator {
-    pub fn new(b: &mut ParamBuilder, c: &AttnGanConfig) -> Self {
-        let g = c.ngf;
-        let ca = Linear::new(b, "gen.ca.fc", c.embed_dim, 4 * c.cond_dim, true, orth());
+impl FirstStage {
+    /// `n_up` upsamplings from 4x4; channels 2^n_up ngf at 4x4, halving to ngf.
+    pub(crate) fn new(
+        b: &mut ParamBuilder,
+        embed_dim: usize,
+        cond_dim: usize,
+        z_dim: usize,
+        ngf: usize,
+        n_up: usize,
+    ) -> Self {
+        let ca = Linear::new(b, "gen.ca.fc", embed_dim, 4 * cond_dim, true, orth());
         // Channels from 4x4 down to g at the first stage's side: 16g, 8g,
         // 4g, 2g, g for base 64 (the paper's), 8g, 4g, 2g, g for base 32.
-        let n_up = c.first_stage_ups();
-        let chans: Vec<usize> = (0..=n_up).map(|i| g << (n_up - i)).collect();
+        let chans: Vec<usize> = (0..=n_up).map(|i| ngf << (n_up - i)).collect();
         let fc = Linear::new(
             b,
             "gen.stage1.fc",
-            c.cond_dim + c.z_dim,
+            cond_dim + z_dim,
             chans[0] * 16 * 2,
             false,
             orth(),
@@ -217,6 +223,69 @@ impl Generator {
                 )
             })
             .collect();
+        FirstStage {
+            ca,
+            fc,
+            fc_bn,
+            ups,
+            cond_dim,
+            top: chans[0],
+        }
+    }
+
+    /// noise: [B, z], eps: [B, cond], sentence: [B, embed] -> (h [B, ngf,
+    /// S, S], the condition c, mu, logvar).
+    pub(crate) fn forward(
+        &self,
+        ps: &ParamStore,
+        noise: &Var,
+        eps: &Var,
+        sentence: &Var,
+        training: bool,
+    ) -> Result<(Var, Var, Var, Var)> {
+        let b = noise.shape()[0];
+        let code = ag::glu(&self.ca.forward(ps, sentence)?)?; // [B, 2 cond]
+        let mu = ag::narrow(&code, 1, 0, self.cond_dim)?;
+        let logvar = ag::narrow(&code, 1, self.cond_dim, self.cond_dim)?;
+        let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
+        // [c, z] (the released INIT_STAGE_G's order) -> 16g x 4 x 4 -> the
+        // upsamplings -> g x S x S.
+        let cz = ag::concat(&[&cond, noise], 1)?;
+        let h = ag::glu(
+            &self
+                .fc_bn
+                .forward(ps, &self.fc.forward(ps, &cz)?, training)?,
+        )?;
+        let mut h = h.reshape(&[b, self.top, 4, 4])?;
+        for up in &self.ups {
+            h = up.forward(ps, &h, training)?;
+        }
+        Ok((h, cond, mu, logvar))
+    }
+}
+
+/// The generator tree.
+pub struct Generator {
+    pub config: AttnGanConfig,
+    first: FirstStage,
+    /// Per refinement stage: word projection [ngf, embed], residual blocks, upsampling.
+    word_proj: Vec<crate::nn::ParamId>,
+    res: Vec<Vec<ResBlock>>,
+    next_up: Vec<UpBlock>,
+    to_image: Vec<Conv2d>,
+}
+
+impl Generator {
+    pub fn new(b: &mut ParamBuilder, c: &AttnGanConfig) -> Self {
+        let g = c.ngf;
+        let first = FirstStage::new(
+            b,
+            c.embed_dim,
+            c.cond_dim,
+            c.z_dim,
+            g,
+            c.first_stage_ups(),
+        );
         let (mut word_proj, mut res, mut next_up, mut to_image) = (vec![], vec![], vec![], vec![]);
         to_image.push(Conv2d::new(
             b,
@@ -243,10 +312,7 @@ impl Generator {
         }
         Generator {
             config: c.clone(),
-            ca,
-            fc,
-            fc_bn,
-            ups,
+            first,
             word_proj,
             res,
             next_up,
@@ -269,23 +335,8 @@ impl Generator {
     ) -> Result<Generated> {
         let c = &self.config;
         let (b, g) = (noise.shape()[0], c.ngf);
-        // Conditioning augmentation: Linear -> GLU -> (mu, logvar); c = mu + exp(logvar / 2) * eps.
-        let code = ag::glu(&self.ca.forward(ps, sentence)?)?; // [B, 2 cond]
-        let mu = ag::narrow(&code, 1, 0, c.cond_dim)?;
-        let logvar = ag::narrow(&code, 1, c.cond_dim, c.cond_dim)?;
-        let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
-        // Stage 1: [c, z] (the released INIT_STAGE_G's order) -> 16g x 4 x 4
-        // -> four upsamplings -> g x 64 x 64 (base 32: 8g x 4 x 4, three).
-        let cz = ag::concat(&[&cond, noise], 1)?;
-        let h = ag::glu(
-            &self
-                .fc_bn
-                .forward(ps, &self.fc.forward(ps, &cz)?, training)?,
-        )?;
-        let mut h = h.reshape(&[b, g << c.first_stage_ups(), 4, 4])?;
-        for up in &self.ups {
-            h = up.forward(ps, &h, training)?;
-        }
+        // Conditioning augmentation and stage 1: g x 64 x 64 (base 32: 32 x 32).
+        let (mut h, _, mu, logvar) = self.first.forward(ps, noise, eps, sentence, training)?;
         let mut images = vec![self.to_image[0].forward(ps, &h)?.tanh()?];
         let mut attention = Vec::new();
         // Words projected once per stage into the generator's channels: [B, g, T].
