@@ -7,6 +7,7 @@ mod common;
 use wgpu_attngan::autograd::Var;
 use wgpu_attngan::models::dcgan::{self as m, Dcgan, DcganConfig};
 use wgpu_attngan::nn::optim::Adam;
+use wgpu_attngan::train::eval::Generator;
 use wgpu_attngan::train::trainer::RunOptions;
 
 use common::fixtures::{det, rt};
@@ -225,7 +226,7 @@ fn a_tiny_run_resumes_bit_for_bit_and_its_sampler_draws() {
         assert_ne!(a, sampler.draw(&rt, &caps, 6).unwrap());
         // The walk between two captions starts and ends at their drawings
         // (the same noise: image 0's of the seed); the plain DCGAN has none.
-        let walk = sampler.interpolate(&rt, &caps[0], &caps[1], 5, 9);
+        let walk = sampler.walk(&rt, &caps[0], &caps[1], 5, 9);
         if conditional {
             let walk = walk.unwrap();
             assert_eq!(walk.len(), 5);

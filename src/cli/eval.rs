@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use wgpu_attngan::data::oracle::{ImageReport, OracleScores, Tally};
 use wgpu_attngan::data::world::Split;
 use wgpu_attngan::data::DataSpec;
-use wgpu_attngan::train::attngan::Sampler;
 use wgpu_attngan::train::damsm::load_damsm;
 use wgpu_attngan::train::eval::{self, EvalSet, Generator, EVAL_WORLD_SEED};
 use wgpu_attngan::{Error, Result, Runtime};
@@ -194,37 +193,16 @@ fn write_json(path: Option<&Path>, doc: serde_json::Value) -> Result<()> {
 }
 
 /// `data`: what --data names (None: a command without --data, the world).
-/// An AttnGAN (training checkpoint or exported) or a DCGAN / GAN-INT-CLS
-/// checkpoint, by its `engine.model`.
+/// A generator of any kind (train::eval::load_generator), refused unless
+/// trained on the data it is scored on.
 fn load_generator(
     rt: &Runtime,
     model: &Path,
     data: Option<&DataSpec>,
     common: &Common,
 ) -> Result<Box<dyn Generator>> {
-    use wgpu_attngan::train::dcgan::{DcganSampler, CLS_KIND, PLAIN_KIND};
     exists(model, "generator", "engine train --model attngan")?;
-    let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(model)?;
-    let kind = ck.meta("engine.model", model)?;
-    let (g, trained_on): (Box<dyn Generator>, String) = if kind == CLS_KIND || kind == PLAIN_KIND {
-        if common.no_ema || common.no_ca_noise {
-            return Err(bad(
-                "eval",
-                format!(
-                    "--no-ema and --no-ca-noise are AttnGAN's; {} is a {kind}",
-                    model.display()
-                ),
-            ));
-        }
-        let s = DcganSampler::load(rt, model)?;
-        let d = s.data.clone();
-        (Box::new(s), d)
-    } else {
-        let mut s = Sampler::from_checkpoint(rt, &ck, model, !common.no_ema)?;
-        s.ca_noise = !common.no_ca_noise;
-        let d = s.data.clone();
-        (Box::new(s), d)
-    };
+    let (g, trained_on, _) = eval::load_generator(rt, model, !common.no_ema, !common.no_ca_noise)?;
     match data {
         Some(data) => check_data(model, &trained_on, data, true)?,
         None => on_world(model, &trained_on)?,

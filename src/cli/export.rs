@@ -8,8 +8,8 @@ use wgpu_attngan::{Error, Result, Runtime};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// A training checkpoint: AttnGAN, DCGAN or GAN-INT-CLS (G and the text
-    /// encoder, to generate and evaluate) or DAMSM (both encoders, to score
+    /// A training checkpoint: AttnGAN, DCGAN, GAN-INT-CLS or StackGAN++ (G
+    /// and the text encoder, to generate and evaluate) or DAMSM (both encoders, to score
     /// with `engine eval` or guide a generator).
     checkpoint: PathBuf,
     /// Where to write the model (safetensors).
@@ -36,6 +36,25 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     let ck = Checkpoint::load(&args.checkpoint)?;
     let kind = ck.meta("engine.model", &args.checkpoint)?.to_string();
     use wgpu_attngan::train::dcgan::{DcganSampler, CLS_KIND, PLAIN_KIND};
+    use wgpu_attngan::train::stackgan_pp::{self, StackGanPPSampler};
+    if kind == stackgan_pp::KIND {
+        if args.no_ema {
+            return bad("--no-ema: a StackGAN++ export holds its moving average".into());
+        }
+        // G, its moving average (what is sampled) and the text encoder.
+        export_parts(
+            args,
+            ck,
+            &["gen.", "ema.", "text."],
+            &["config", "damsm_config", "vocab", "data"],
+        )?;
+        StackGanPPSampler::load(&Runtime::new()?, &args.output)?;
+        return said(
+            args,
+            &kind,
+            "try: engine generate \"a big red circle\" --model",
+        );
+    }
     if kind == "damsm" || kind == CLS_KIND || kind == PLAIN_KIND {
         let kind = kind.as_str();
         if args.no_ema {

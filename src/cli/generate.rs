@@ -47,19 +47,18 @@ fn short(caption: &str) -> String {
     }
 }
 
-/// `engine generate --model` with a DCGAN or GAN-INT-CLS checkpoint: the
-/// images side by side (no attention maps: these models have none), or
-/// the --interpolate strip.
-fn generate_dcgan(rt: &Runtime, args: &GenerateArgs, path: &std::path::Path) -> Result<()> {
-    let s = wgpu_attngan::train::dcgan::DcganSampler::load(rt, path)?;
-    if args.no_ema || args.no_ca_noise {
-        return Err(wgpu_attngan::Error::invalid(
-            "generate",
-            "--no-ema and --no-ca-noise are AttnGAN's; a DCGAN has neither",
-        ));
-    }
+/// `engine generate --model` with a DCGAN, GAN-INT-CLS or StackGAN++
+/// checkpoint: the images side by side (no attention maps: these models
+/// have none), or the --interpolate strip.
+fn generate_without_attention(
+    rt: &Runtime,
+    args: &GenerateArgs,
+    path: &std::path::Path,
+) -> Result<()> {
+    let (s, _, kind) =
+        wgpu_attngan::train::eval::load_generator(rt, path, !args.no_ema, !args.no_ca_noise)?;
     let (images, what) = if let Some(ab) = &args.interpolate {
-        let images = s.interpolate(rt, &ab[0], &ab[1], args.steps, args.seed)?;
+        let images = s.walk(rt, &ab[0], &ab[1], args.steps, args.seed)?;
         (
             images,
             format!("from {} to {}", short(&ab[0]), short(&ab[1])),
@@ -90,7 +89,7 @@ fn generate_dcgan(rt: &Runtime, args: &GenerateArgs, path: &std::path::Path) -> 
         )
     })?;
     println!(
-        "wrote {} ({} image(s), {side}x{side}) {what}; no attention maps: a DCGAN has no word attention",
+        "wrote {} ({} image(s), {side}x{side}) {what}; no attention maps: a {kind} has no word attention",
         args.output.display(),
         images.len()
     );
@@ -130,9 +129,8 @@ pub fn generate(args: &GenerateArgs) -> Result<()> {
     if let Some(path) = &args.model {
         let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(path)?;
         let kind = ck.meta("engine.model", path)?;
-        use wgpu_attngan::train::dcgan::{CLS_KIND, PLAIN_KIND};
-        if kind == CLS_KIND || kind == PLAIN_KIND {
-            return generate_dcgan(&rt, args, path);
+        if !kind.starts_with("attngan") {
+            return generate_without_attention(&rt, args, path);
         }
     }
     if args.interpolate.is_some() {

@@ -19,6 +19,11 @@ pub enum Model {
     /// GAN-INT-CLS: DCGAN conditioned on the frozen DAMSM's sentence
     /// embedding, a matching-aware D, and G trained on interpolated captions.
     DcganCls,
+    /// StackGAN++: a tree of generators (64, 128, 256) trained jointly, a
+    /// D per stage with conditional and unconditional losses, colour
+    /// consistency between stages.
+    #[value(name = "stackgan++")]
+    StackganPp,
 }
 
 impl Model {
@@ -29,6 +34,11 @@ impl Model {
 
     fn is_dcgan(self) -> bool {
         matches!(self, Model::Dcgan | Model::DcganCls)
+    }
+
+    /// Models with stages (`--stages`, `--base-size`).
+    fn staged(self) -> bool {
+        matches!(self, Model::Attngan | Model::StackganPp)
     }
 }
 
@@ -84,6 +94,16 @@ impl Settings {
                 stages: 1,
                 base_size: 64,
             },
+            // StackGAN-v2's learning rate; three stages from 64.
+            (Model::StackganPp, _) => Settings {
+                steps: 1000,
+                batch: 8,
+                lr: 0.0002,
+                scenes: 4000,
+                image_size: 64,
+                stages: 3,
+                base_size: 64,
+            },
             (Model::Damsm, Some(Preset::World)) => Settings {
                 steps: DAMSM_WORLD_STEPS,
                 batch: 16,
@@ -136,10 +156,10 @@ pub struct TrainArgs {
     /// AttnGAN: the trained DAMSM it learns from [default: runs/damsm/checkpoint.safetensors].
     #[arg(long)]
     damsm: Option<PathBuf>,
-    /// AttnGAN: generator stages, each doubling the side [default: 2].
+    /// AttnGAN and StackGAN++: generator stages, each doubling the side [default: 2; 3 for StackGAN++].
     #[arg(long)]
     stages: Option<usize>,
-    /// AttnGAN: side of the first stage, 64 (the paper's: 64, 128, 256) or
+    /// AttnGAN and StackGAN++: side of the first stage, 64 (the paper's: 64, 128, 256) or
     /// 32 (32, 64, 128) [default: 64; 32 with --preset world].
     #[arg(long)]
     base_size: Option<usize>,
@@ -163,7 +183,7 @@ pub struct TrainArgs {
     /// DAMSM: image side (32 to 256) [default: 64]; DCGAN: 32 or 64 [default: 64].
     #[arg(long)]
     image_size: Option<usize>,
-    /// DCGAN: generator and discriminator widths, ngf and ndf [default: 64].
+    /// DCGAN: ngf and ndf [default: 64]; StackGAN++: ngf, with ndf twice it [default: 32, as on birds].
     #[arg(long)]
     width: Option<usize>,
     /// Write a checkpoint every this many steps.
@@ -190,6 +210,7 @@ impl TrainArgs {
             Model::Attngan => PathBuf::from("runs/attngan"),
             Model::Dcgan => PathBuf::from("runs/dcgan"),
             Model::DcganCls => PathBuf::from("runs/dcgan-cls"),
+            Model::StackganPp => PathBuf::from("runs/stackgan++"),
         })
     }
 
@@ -239,6 +260,12 @@ fn check(args: &TrainArgs) -> Result<()> {
             args.damsm().display()
         ));
     }
+    if args.preset.is_some() && (args.model.is_dcgan() || args.model == Model::StackganPp) {
+        return bad(format!(
+            "--preset world has no measured recipe for {:?} yet; give the sizes, --batch and --steps",
+            args.model
+        ));
+    }
     if args.model.is_dcgan() {
         if args.preset.is_some() {
             return bad(format!(
@@ -260,10 +287,10 @@ fn check(args: &TrainArgs) -> Result<()> {
                 return bad(format!("{flag} applies to --model attngan, not to a DCGAN"));
             }
         }
-    } else if args.width.is_some() {
-        return bad("--width applies to --model dcgan and dcgan-cls".into());
+    } else if args.width.is_some() && args.model != Model::StackganPp {
+        return bad("--width applies to --model dcgan, dcgan-cls and stackgan++".into());
     }
-    if args.model == Model::Attngan {
+    if args.model.staged() {
         if !(1..=3).contains(&set.stages) {
             return bad(format!("--stages {} must be 1, 2 or 3", set.stages));
         }
@@ -383,6 +410,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if args.model.is_dcgan() {
         return train_dcgan_cli(&rt, args);
     }
+    if args.model == Model::StackganPp {
+        return train_stackgan_pp_cli(&rt, args);
+    }
     let set = args.settings();
     let leader = parallel::is_leader();
     if leader {
@@ -491,6 +521,45 @@ fn train_dcgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         ndf: width,
     };
     let report = train_dcgan(rt, &opts)?;
+    if leader {
+        println!(
+            "{} steps in {:.0} s; checkpoint {}; loss curves {}",
+            report.steps,
+            report.seconds,
+            report.checkpoint.display(),
+            args.out().join("loss.png").display()
+        );
+    }
+    Ok(())
+}
+
+fn train_stackgan_pp_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
+    use wgpu_attngan::train::stackgan_pp::{train_stackgan_pp, StackGanPPTrainOptions};
+    let set = args.settings();
+    let side = set.base_size << (set.stages - 1);
+    let leader = parallel::is_leader();
+    if leader {
+        println!(
+            "training StackGAN++ ({} stages, {}x{} up to {side}x{side}) on {} on {}{}, captions read by {}",
+            set.stages,
+            set.base_size,
+            set.base_size,
+            describe(&args.data, set.scenes),
+            rt.adapter_info().name,
+            across(parallel::workers()),
+            args.damsm().display()
+        );
+    }
+    let width = args.width.unwrap_or(32);
+    let opts = StackGanPPTrainOptions {
+        run: run_options(args),
+        damsm: args.damsm(),
+        stages: set.stages,
+        base_size: set.base_size,
+        ngf: width,
+        ndf: 2 * width,
+    };
+    let report = train_stackgan_pp(rt, &opts)?;
     if leader {
         println!(
             "{} steps in {:.0} s; checkpoint {}; loss curves {}",

@@ -278,14 +278,7 @@ pub struct Generator {
 impl Generator {
     pub fn new(b: &mut ParamBuilder, c: &AttnGanConfig) -> Self {
         let g = c.ngf;
-        let first = FirstStage::new(
-            b,
-            c.embed_dim,
-            c.cond_dim,
-            c.z_dim,
-            g,
-            c.first_stage_ups(),
-        );
+        let first = FirstStage::new(b, c.embed_dim, c.cond_dim, c.z_dim, g, c.first_stage_ups());
         let (mut word_proj, mut res, mut next_up, mut to_image) = (vec![], vec![], vec![], vec![]);
         to_image.push(Conv2d::new(
             b,

@@ -4,3 +4,4 @@
 pub mod attngan;
 pub mod damsm;
 pub mod dcgan;
+pub mod stackgan_pp;

@@ -383,38 +383,6 @@ impl DcganSampler {
         self.model.config.image_size
     }
 
-    /// The sentence embeddings of `captions` [N, E] (their first
-    /// `max_words` known words); a caption with none is refused.
-    fn sentences(&self, rt: &Runtime, captions: &[String]) -> Result<Var> {
-        let t = self.model.config.max_words;
-        let mut ids = Vec::with_capacity(captions.len() * t);
-        let mut lengths = Vec::with_capacity(captions.len());
-        for cap in captions {
-            let enc = self.vocab.encode(cap);
-            let used: Vec<u32> = enc
-                .ids
-                .iter()
-                .copied()
-                .filter(|&i| i != 1)
-                .take(t)
-                .collect();
-            if used.is_empty() {
-                return Err(Error::invalid(
-                    "generate",
-                    format!(
-                        "the caption {:?} has no word the model knows",
-                        cap.chars().take(80).collect::<String>()
-                    ),
-                ));
-            }
-            lengths.push(used.len());
-            ids.extend(used.iter().map(|&i| i as f32));
-            ids.extend(std::iter::repeat_n(0.0, t - used.len()));
-        }
-        let ids = Tensor::from_slice(rt, &ids, &[captions.len(), t])?;
-        Ok(self.text.encode(&ids, &lengths)?.1)
-    }
-
     /// Image i's noise, from (seed, i) alone. [n, z] on the host
     fn noise(&self, seed: u64, first: usize, n: usize) -> Vec<f32> {
         let z = self.model.config.z_dim;
@@ -448,7 +416,14 @@ impl DcganSampler {
         for (chunk, caps) in captions.chunks(BATCH).enumerate() {
             let noise = self.noise(seed, chunk * BATCH, caps.len());
             let sentence = if self.model.config.conditional() {
-                Some(self.sentences(rt, caps)?)
+                let t = self.model.config.max_words;
+                Some(crate::train::eval::sentences(
+                    rt,
+                    &self.text,
+                    &self.vocab,
+                    t,
+                    caps,
+                )?)
             } else {
                 None
             };
@@ -456,10 +431,18 @@ impl DcganSampler {
         }
         Ok(images)
     }
+}
 
-    /// GAN-INT-CLS's walk between two captions: `steps` images with the same
-    /// noise, conditioned on (1 - t) e(a) + t e(b) for t from 0 to 1.
-    pub fn interpolate(
+impl crate::train::eval::Generator for DcganSampler {
+    fn image_size(&self) -> usize {
+        DcganSampler::image_size(self)
+    }
+    fn draw(&self, rt: &Runtime, captions: &[String], seed: u64) -> Result<Vec<RgbImage>> {
+        DcganSampler::draw(self, rt, captions, seed)
+    }
+
+    /// GAN-INT-CLS's walk between two captions, with image 0's noise.
+    fn walk(
         &self,
         rt: &Runtime,
         a: &str,
@@ -473,24 +456,9 @@ impl DcganSampler {
                 "the plain DCGAN ignores captions: there is nothing to walk between",
             ));
         }
-        if !(2..=64).contains(&steps) {
-            return Err(Error::invalid(
-                "generate",
-                format!("--steps {steps} must be between 2 and 64"),
-            ));
-        }
-        let e = self.sentences(rt, &[a.to_string(), b.to_string()])?;
-        let (ea, eb) = (
-            crate::autograd::narrow(&e, 0, 0, 1)?,
-            crate::autograd::narrow(&e, 0, 1, 1)?,
-        );
-        let rows = (0..steps)
-            .map(|k| {
-                let t = k as f32 / (steps - 1) as f32;
-                ea.mul_scalar(1.0 - t)?.add(&eb.mul_scalar(t)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let mixed = crate::autograd::concat(&rows.iter().collect::<Vec<_>>(), 0)?;
+        let t = self.model.config.max_words;
+        let mixed =
+            crate::train::eval::walk_sentences(rt, &self.text, &self.vocab, t, a, b, steps)?;
         let one = self.noise(seed, 0, 1);
         let noise: Vec<f32> = one
             .iter()
@@ -499,14 +467,5 @@ impl DcganSampler {
             .take(steps * one.len())
             .collect();
         self.render(rt, &noise, Some(&mixed))
-    }
-}
-
-impl crate::train::eval::Generator for DcganSampler {
-    fn image_size(&self) -> usize {
-        DcganSampler::image_size(self)
-    }
-    fn draw(&self, rt: &Runtime, captions: &[String], seed: u64) -> Result<Vec<RgbImage>> {
-        DcganSampler::draw(self, rt, captions, seed)
     }
 }

@@ -36,6 +36,139 @@ pub trait Generator {
     fn image_size(&self) -> usize;
     /// One image per caption; `seed` fixes the noise.
     fn draw(&self, rt: &Runtime, captions: &[String], seed: u64) -> Result<Vec<RgbImage>>;
+    /// `steps` images with one noise, conditioned on the sentence embedding
+    /// walked from caption `a`'s to `b`'s (GAN-INT-CLS's interpolation), for
+    /// the models conditioned on the sentence alone.
+    fn walk(
+        &self,
+        rt: &Runtime,
+        a: &str,
+        b: &str,
+        steps: usize,
+        seed: u64,
+    ) -> Result<Vec<RgbImage>> {
+        let _ = (rt, a, b, steps, seed);
+        Err(crate::runtime::Error::invalid(
+            "generate",
+            "this model has no walk between two captions: it is not conditioned on a sentence embedding alone (AttnGAN also attends to every word; the plain DCGAN ignores captions)",
+        ))
+    }
+}
+
+/// A generator from a checkpoint of any kind, by its `engine.model`: an
+/// AttnGAN (training or exported; `use_ema`, `ca_noise` as `Sampler`
+/// takes them), DCGAN, GAN-INT-CLS or StackGAN++; with the data it was
+/// trained on ([`crate::data::DataSpec::id`]) and its kind.
+pub fn load_generator(
+    rt: &Runtime,
+    path: &std::path::Path,
+    use_ema: bool,
+    ca_noise: bool,
+) -> Result<(Box<dyn Generator>, String, String)> {
+    use crate::train::{dcgan, stackgan_pp};
+    let ck = crate::nn::checkpoint::Checkpoint::load(path)?;
+    let kind = ck.meta("engine.model", path)?.to_string();
+    let only_attngan = || {
+        Err(crate::runtime::Error::invalid(
+            "generate",
+            format!(
+                "--no-ema and --no-ca-noise are AttnGAN's; {} is a {kind}",
+                path.display()
+            ),
+        ))
+    };
+    let (g, data): (Box<dyn Generator>, String) = match kind.as_str() {
+        dcgan::CLS_KIND | dcgan::PLAIN_KIND => {
+            if !use_ema || !ca_noise {
+                return only_attngan();
+            }
+            let s = dcgan::DcganSampler::load(rt, path)?;
+            let d = s.data.clone();
+            (Box::new(s), d)
+        }
+        stackgan_pp::KIND => {
+            if !use_ema || !ca_noise {
+                return only_attngan();
+            }
+            let s = stackgan_pp::StackGanPPSampler::load(rt, path)?;
+            let d = s.data.clone();
+            (Box::new(s), d)
+        }
+        _ => {
+            let mut s = crate::train::attngan::Sampler::from_checkpoint(rt, &ck, path, use_ema)?;
+            s.ca_noise = ca_noise;
+            let d = s.data.clone();
+            (Box::new(s), d)
+        }
+    };
+    Ok((g, data, kind))
+}
+
+/// The sentence embeddings `[N, E]` of `captions` by a frozen text encoder
+/// (their first `max_words` known words); a caption with none is refused.
+pub fn sentences(
+    rt: &Runtime,
+    text: &crate::train::attngan::TextModel,
+    vocab: &crate::data::Vocab,
+    max_words: usize,
+    captions: &[String],
+) -> Result<crate::autograd::Var> {
+    let t = max_words;
+    let mut ids = Vec::with_capacity(captions.len() * t);
+    let mut lengths = Vec::with_capacity(captions.len());
+    for cap in captions {
+        let enc = vocab.encode(cap);
+        let used: Vec<u32> = enc
+            .ids
+            .iter()
+            .copied()
+            .filter(|&i| i != 1)
+            .take(t)
+            .collect();
+        if used.is_empty() {
+            return Err(crate::runtime::Error::invalid(
+                "generate",
+                format!(
+                    "the caption {:?} has no word the model knows",
+                    cap.chars().take(80).collect::<String>()
+                ),
+            ));
+        }
+        lengths.push(used.len());
+        ids.extend(used.iter().map(|&i| i as f32));
+        ids.extend(std::iter::repeat_n(0.0, t - used.len()));
+    }
+    let ids = crate::runtime::Tensor::from_slice(rt, &ids, &[captions.len(), t])?;
+    Ok(text.encode(&ids, &lengths)?.1)
+}
+
+/// `steps` sentence embeddings `[steps, E]` from caption `a`'s to `b`'s:
+/// (1 - t) e(a) + t e(b) for t from 0 to 1.
+pub fn walk_sentences(
+    rt: &Runtime,
+    text: &crate::train::attngan::TextModel,
+    vocab: &crate::data::Vocab,
+    max_words: usize,
+    a: &str,
+    b: &str,
+    steps: usize,
+) -> Result<crate::autograd::Var> {
+    use crate::autograd as ag;
+    if !(2..=64).contains(&steps) {
+        return Err(crate::runtime::Error::invalid(
+            "generate",
+            format!("--steps {steps} must be between 2 and 64"),
+        ));
+    }
+    let e = sentences(rt, text, vocab, max_words, &[a.to_string(), b.to_string()])?;
+    let (ea, eb) = (ag::narrow(&e, 0, 0, 1)?, ag::narrow(&e, 0, 1, 1)?);
+    let rows = (0..steps)
+        .map(|k| {
+            let t = k as f32 / (steps - 1) as f32;
+            ea.mul_scalar(1.0 - t)?.add(&eb.mul_scalar(t)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    ag::concat(&rows.iter().collect::<Vec<_>>(), 0)
 }
 
 impl Generator for crate::train::attngan::Sampler {
