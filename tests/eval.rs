@@ -405,7 +405,7 @@ fn engine_eval_commands_write_json_and_refuse_the_wrong_checkpoints() {
     assert!(!ok && text.contains("not DAMSM"), "{text}");
     let missing = base.join("nothing.safetensors");
     let (ok, text) = run(&["eval", "oracle", "--model", missing.to_str().unwrap()]);
-    assert!(!ok && text.contains("no AttnGAN model at"), "{text}");
+    assert!(!ok && text.contains("no generator at"), "{text}");
     let (ok, text) = run(&["eval", "r-precision", "--damsm", dm, "--images", "10"]);
     assert!(!ok && text.contains("--images 10"), "{text}");
     std::fs::remove_dir_all(base).ok();
