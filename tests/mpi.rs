@@ -260,18 +260,14 @@ fn a_killed_worker_ends_the_run_and_the_checkpoint_resumes() {
         assert!(start.elapsed() < Duration::from_secs(300), "no checkpoint");
         std::thread::sleep(Duration::from_millis(100));
     }
-    // The workers are mpirun's children; kill the second one.
-    let kids = String::from_utf8(
-        Command::new("pgrep")
-            .args(["-P", &child.id().to_string()])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let pids: Vec<&str> = kids.split_whitespace().collect();
-    assert_eq!(pids.len(), 2, "workers: {kids}");
-    Command::new("kill").args(["-9", pids[1]]).status().unwrap();
+    // The workers are mpirun's children (read from /proc: no procps
+    // needed); kill the second one.
+    let pids = children(child.id());
+    assert_eq!(pids.len(), 2, "workers: {pids:?}");
+    // SAFETY: sending a signal to a process id has no memory-safety requirements.
+    unsafe {
+        libc::kill(pids[1] as i32, libc::SIGKILL);
+    }
     let status = child.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
@@ -304,4 +300,24 @@ fn a_killed_worker_ends_the_run_and_the_checkpoint_resumes() {
     let ck = Checkpoint::load(&ck_path).unwrap();
     assert_eq!(ck.metadata["step"], target);
     std::fs::remove_dir_all(base).ok();
+}
+
+/// The processes whose parent is `pid`, in ascending id order.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|p| {
+            // /proc/P/stat: "P (name) state ppid ...": the name may hold spaces.
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = s.rsplit_once(')')?.1.to_string();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect();
+    out.sort();
+    out
 }
