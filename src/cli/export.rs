@@ -8,7 +8,7 @@ use wgpu_attngan::{Error, Result, Runtime};
 
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
-    /// A training checkpoint: AttnGAN, DCGAN, GAN-INT-CLS or StackGAN++ (G
+    /// A training checkpoint: AttnGAN, DCGAN, GAN-INT-CLS, StackGAN or StackGAN++ (G
     /// and the text encoder, to generate and evaluate) or DAMSM (both encoders, to score
     /// with `engine eval` or guide a generator).
     checkpoint: PathBuf,
@@ -36,7 +36,23 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     let ck = Checkpoint::load(&args.checkpoint)?;
     let kind = ck.meta("engine.model", &args.checkpoint)?.to_string();
     use wgpu_attngan::train::dcgan::{DcganSampler, CLS_KIND, PLAIN_KIND};
+    use wgpu_attngan::train::stackgan::{self, StackGanSampler};
     use wgpu_attngan::train::stackgan_pp::{self, StackGanPPSampler};
+    if kind == stackgan::KIND {
+        // Both generators and the text encoder (and the phase).
+        export_parts(
+            args,
+            ck,
+            &["gen1.", "gen2.", "text."],
+            &["config", "damsm_config", "vocab", "data", "phase"],
+        )?;
+        StackGanSampler::load(&Runtime::new()?, &args.output)?;
+        return said(
+            args,
+            &kind,
+            "try: engine generate \"a big red circle\" --model",
+        );
+    }
     if kind == stackgan_pp::KIND {
         if args.no_ema {
             return bad("--no-ema: a StackGAN++ export holds its moving average".into());
@@ -89,7 +105,7 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     }
     if kind != "attngan" {
         return bad(format!(
-            "{} holds a {kind} model; engine export takes an AttnGAN, DCGAN, GAN-INT-CLS or DAMSM training checkpoint",
+            "{} holds a {kind} model; engine export takes a generator's (AttnGAN, DCGAN, GAN-INT-CLS, StackGAN, StackGAN++) or a DAMSM's training checkpoint",
             args.checkpoint.display()
         ));
     }

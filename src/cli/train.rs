@@ -19,6 +19,9 @@ pub enum Model {
     /// GAN-INT-CLS: DCGAN conditioned on the frozen DAMSM's sentence
     /// embedding, a matching-aware D, and G trained on interpolated captions.
     DcganCls,
+    /// StackGAN: stage I (64x64), then with --stage1 CKPT stage II (256x256)
+    /// on it, frozen.
+    Stackgan,
     /// StackGAN++: a tree of generators (64, 128, 256) trained jointly, a
     /// D per stage with conditional and unconditional losses, colour
     /// consistency between stages.
@@ -38,7 +41,7 @@ impl Model {
 
     /// Models with stages (`--stages`, `--base-size`).
     fn staged(self) -> bool {
-        matches!(self, Model::Attngan | Model::StackganPp)
+        matches!(self, Model::Attngan | Model::Stackgan | Model::StackganPp)
     }
 }
 
@@ -88,6 +91,16 @@ impl Settings {
             (Model::Dcgan | Model::DcganCls, _) => Settings {
                 steps: 1000,
                 batch: 64,
+                lr: 0.0002,
+                scenes: 4000,
+                image_size: 64,
+                stages: 1,
+                base_size: 64,
+            },
+            // StackGAN's learning rate; stage II draws 4 times stage I.
+            (Model::Stackgan, _) => Settings {
+                steps: 1000,
+                batch: 8,
                 lr: 0.0002,
                 scenes: 4000,
                 image_size: 64,
@@ -183,9 +196,12 @@ pub struct TrainArgs {
     /// DAMSM: image side (32 to 256) [default: 64]; DCGAN: 32 or 64 [default: 64].
     #[arg(long)]
     image_size: Option<usize>,
-    /// DCGAN: ngf and ndf [default: 64]; StackGAN++: ngf, with ndf twice it [default: 32, as on birds].
+    /// DCGAN: ngf and ndf [default: 64]; StackGAN and StackGAN++: ngf, with ndf twice it [default: 32, as on birds].
     #[arg(long)]
     width: Option<usize>,
+    /// StackGAN's phase 2: train stage II on this stage-I checkpoint (frozen).
+    #[arg(long)]
+    stage1: Option<PathBuf>,
     /// Write a checkpoint every this many steps.
     #[arg(long, default_value_t = 100)]
     checkpoint_every: u64,
@@ -210,6 +226,11 @@ impl TrainArgs {
             Model::Attngan => PathBuf::from("runs/attngan"),
             Model::Dcgan => PathBuf::from("runs/dcgan"),
             Model::DcganCls => PathBuf::from("runs/dcgan-cls"),
+            Model::Stackgan => PathBuf::from(if self.stage1.is_some() {
+                "runs/stackgan-2"
+            } else {
+                "runs/stackgan"
+            }),
             Model::StackganPp => PathBuf::from("runs/stackgan++"),
         })
     }
@@ -260,7 +281,9 @@ fn check(args: &TrainArgs) -> Result<()> {
             args.damsm().display()
         ));
     }
-    if args.preset.is_some() && (args.model.is_dcgan() || args.model == Model::StackganPp) {
+    if args.preset.is_some()
+        && (args.model.is_dcgan() || matches!(args.model, Model::StackganPp | Model::Stackgan))
+    {
         return bad(format!(
             "--preset world has no measured recipe for {:?} yet; give the sizes, --batch and --steps",
             args.model
@@ -287,8 +310,25 @@ fn check(args: &TrainArgs) -> Result<()> {
                 return bad(format!("{flag} applies to --model attngan, not to a DCGAN"));
             }
         }
-    } else if args.width.is_some() && args.model != Model::StackganPp {
-        return bad("--width applies to --model dcgan, dcgan-cls and stackgan++".into());
+    } else if args.width.is_some() && !matches!(args.model, Model::StackganPp | Model::Stackgan) {
+        return bad("--width applies to --model dcgan, dcgan-cls, stackgan and stackgan++".into());
+    }
+    if let Some(s1) = &args.stage1 {
+        if args.model != Model::Stackgan {
+            return bad("--stage1 applies to --model stackgan (its phase 2)".into());
+        }
+        if !s1.exists() {
+            return bad(format!(
+                "--stage1 {}: no such checkpoint; train stage I first with engine train --model stackgan",
+                s1.display()
+            ));
+        }
+    }
+    if args.model == Model::Stackgan && args.stages.is_some() {
+        return bad(
+            "--stages: StackGAN has two, trained one after the other (--stage1 for the second)"
+                .into(),
+        );
     }
     if args.model.staged() {
         if !(1..=3).contains(&set.stages) {
@@ -412,6 +452,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
     if args.model == Model::StackganPp {
         return train_stackgan_pp_cli(&rt, args);
+    }
+    if args.model == Model::Stackgan {
+        return train_stackgan_cli(&rt, args);
     }
     let set = args.settings();
     let leader = parallel::is_leader();
@@ -560,6 +603,49 @@ fn train_stackgan_pp_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         ndf: 2 * width,
     };
     let report = train_stackgan_pp(rt, &opts)?;
+    if leader {
+        println!(
+            "{} steps in {:.0} s; checkpoint {}; loss curves {}",
+            report.steps,
+            report.seconds,
+            report.checkpoint.display(),
+            args.out().join("loss.png").display()
+        );
+    }
+    Ok(())
+}
+
+fn train_stackgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
+    use wgpu_attngan::train::stackgan::{train_stackgan, StackGanTrainOptions};
+    let set = args.settings();
+    let leader = parallel::is_leader();
+    let side = match &args.stage1 {
+        Some(_) => 4 * set.base_size,
+        None => set.base_size,
+    };
+    if leader {
+        println!(
+            "training StackGAN {} ({side}x{side}) on {} on {}{}, captions read by {}",
+            match &args.stage1 {
+                Some(s1) => format!("stage II on stage I {}", s1.display()),
+                None => "stage I".to_string(),
+            },
+            describe(&args.data, set.scenes),
+            rt.adapter_info().name,
+            across(parallel::workers()),
+            args.damsm().display()
+        );
+    }
+    let width = args.width.unwrap_or(32);
+    let opts = StackGanTrainOptions {
+        run: run_options(args),
+        damsm: args.damsm(),
+        stage1: args.stage1.clone(),
+        base_size: set.base_size,
+        ngf: width,
+        ndf: 2 * width,
+    };
+    let report = train_stackgan(rt, &opts)?;
     if leader {
         println!(
             "{} steps in {:.0} s; checkpoint {}; loss curves {}",

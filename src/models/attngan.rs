@@ -176,6 +176,22 @@ pub struct Generated {
     pub logvar: Var,
 }
 
+/// Conditioning augmentation: sentence [B, embed] -> `ca` (to 4 cond) ->
+/// GLU -> (mu, logvar); c = mu + exp(logvar / 2) * eps. Returns (c, mu, logvar).
+pub(crate) fn condition(
+    ca: &Linear,
+    ps: &ParamStore,
+    sentence: &Var,
+    eps: &Var,
+    cond_dim: usize,
+) -> Result<(Var, Var, Var)> {
+    let code = ag::glu(&ca.forward(ps, sentence)?)?; // [B, 2 cond]
+    let mu = ag::narrow(&code, 1, 0, cond_dim)?;
+    let logvar = ag::narrow(&code, 1, cond_dim, cond_dim)?;
+    let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
+    Ok((cond, mu, logvar))
+}
+
 /// Conditioning augmentation and the first stage, as StackGAN-v2 and
 /// AttnGAN share them: sentence -> Linear -> GLU -> (mu, logvar), c = mu +
 /// exp(logvar / 2) * eps; [c, z] -> Linear -> BN -> GLU -> 4x4 -> nearest
@@ -244,10 +260,7 @@ impl FirstStage {
         training: bool,
     ) -> Result<(Var, Var, Var, Var)> {
         let b = noise.shape()[0];
-        let code = ag::glu(&self.ca.forward(ps, sentence)?)?; // [B, 2 cond]
-        let mu = ag::narrow(&code, 1, 0, self.cond_dim)?;
-        let logvar = ag::narrow(&code, 1, self.cond_dim, self.cond_dim)?;
-        let cond = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(eps)?)?;
+        let (cond, mu, logvar) = condition(&self.ca, ps, sentence, eps, self.cond_dim)?;
         // [c, z] (the released INIT_STAGE_G's order) -> 16g x 4 x 4 -> the
         // upsamplings -> g x S x S.
         let cz = ag::concat(&[&cond, noise], 1)?;

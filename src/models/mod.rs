@@ -4,4 +4,5 @@
 pub mod attngan;
 pub mod damsm;
 pub mod dcgan;
+pub mod stackgan;
 pub mod stackgan_pp;

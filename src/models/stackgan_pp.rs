@@ -63,7 +63,7 @@ impl StackGanPPConfig {
 
     /// The AttnGAN config whose first stage and discriminators these are
     /// (the discriminators condition on the code c: `embed_dim` = cond_dim).
-    fn as_attngan(&self) -> AttnGanConfig {
+    pub(crate) fn as_attngan(&self) -> AttnGanConfig {
         AttnGanConfig {
             ngf: self.ngf,
             ndf: self.ndf,

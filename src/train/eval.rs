@@ -57,7 +57,7 @@ pub trait Generator {
 
 /// A generator from a checkpoint of any kind, by its `engine.model`: an
 /// AttnGAN (training or exported; `use_ema`, `ca_noise` as `Sampler`
-/// takes them), DCGAN, GAN-INT-CLS or StackGAN++; with the data it was
+/// takes them), DCGAN, GAN-INT-CLS, StackGAN or StackGAN++; with the data it was
 /// trained on ([`crate::data::DataSpec::id`]) and its kind.
 pub fn load_generator(
     rt: &Runtime,
@@ -65,7 +65,7 @@ pub fn load_generator(
     use_ema: bool,
     ca_noise: bool,
 ) -> Result<(Box<dyn Generator>, String, String)> {
-    use crate::train::{dcgan, stackgan_pp};
+    use crate::train::{dcgan, stackgan, stackgan_pp};
     let ck = crate::nn::checkpoint::Checkpoint::load(path)?;
     let kind = ck.meta("engine.model", path)?.to_string();
     let only_attngan = || {
@@ -91,6 +91,14 @@ pub fn load_generator(
                 return only_attngan();
             }
             let s = stackgan_pp::StackGanPPSampler::load(rt, path)?;
+            let d = s.data.clone();
+            (Box::new(s), d)
+        }
+        stackgan::KIND => {
+            if !use_ema || !ca_noise {
+                return only_attngan();
+            }
+            let s = stackgan::StackGanSampler::load(rt, path)?;
             let d = s.data.clone();
             (Box::new(s), d)
         }

@@ -6,6 +6,7 @@ pub mod dcgan;
 pub mod eval;
 pub mod lock;
 pub mod plot;
+pub mod stackgan;
 pub mod stackgan_pp;
 pub mod trainer;
 
