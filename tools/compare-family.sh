@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The family on one yardstick: every generator trained on the built-in world
+# for the same wall-clock budget (MINUTES each; StackGAN's two phases share
+# it), guided by and scored with one DAMSM (the shipped one), then
+# `engine eval oracle`, `r-precision` and `fd` on held-out captions.
+# Run it on a quiet machine: the budget is wall-clock.
+#   MINUTES=90 tools/compare-family.sh        # the issue's budget
+#   MINUTES=7 CAPTIONS=200 tools/compare-family.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINUTES=${MINUTES:-90}
+CAPTIONS=${CAPTIONS:-500}
+OUT=${OUT:-runs/compare}
+E=${ENGINE:-target/release/engine}
+DAMSM=models/world-damsm.safetensors
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
+[ -x "$E" ] || cargo build --release
+mkdir -p "$OUT"
+half=$(python3 -c "print($MINUTES / 2)")
+common=(--damsm "$DAMSM" --scenes 20000 --batch 8 --steps 100000000 --quiet)
+train() { # name, then engine train flags
+    local name=$1; shift
+    rm -rf "$OUT/$name"
+    echo "== train $name: $*"
+    "$E" train "$@" --out "$OUT/$name" | { grep -v '^step ' || true; }
+}
+train dcgan --model dcgan --image-size 64 --width 16 "${common[@]}" --minutes "$MINUTES"
+train dcgan-cls --model dcgan-cls --image-size 64 --width 16 "${common[@]}" --minutes "$MINUTES"
+train stackgan-1 --model stackgan --base-size 32 --width 16 "${common[@]}" --minutes "$half"
+train stackgan --model stackgan --stage1 "$OUT/stackgan-1/checkpoint.safetensors" --base-size 32 --width 16 "${common[@]}" --minutes "$half"
+train stackgan++ --model stackgan++ --stages 2 --base-size 32 --width 16 "${common[@]}" --minutes "$MINUTES"
+train attngan --model attngan --preset world "${common[@]}" --minutes "$MINUTES"
+for name in dcgan dcgan-cls stackgan stackgan++ attngan; do
+    ck="$OUT/$name/checkpoint.safetensors"
+    echo "== eval $name ($ck, step $(python3 -c "import json,struct,sys;b=open('$ck','rb').read();n=struct.unpack('<Q',b[:8])[0];print(json.loads(b[8:8+n])['__metadata__']['step'])"))"
+    "$E" eval oracle --model "$ck" --captions "$CAPTIONS" --json "$OUT/$name-oracle.json"
+    "$E" eval r-precision --model "$ck" --damsm "$DAMSM" --images "$CAPTIONS" --draws 5
+    "$E" eval fd --model "$ck" --damsm "$DAMSM" --images "$CAPTIONS"
+done
