@@ -212,22 +212,14 @@ impl Run {
         opts: &DcganTrainOptions,
         options: &[(&str, String)],
     ) -> Result<()> {
-        let ck = Checkpoint::load(ck_path)?;
+        let ck = crate::train::open_resume(
+            ck_path,
+            &opts.run.data,
+            options,
+            kind(opts.conditional),
+            config,
+        )?;
         let src = ck_path.display().to_string();
-        crate::train::check_resume(&ck, &opts.run.data, options, ck_path)?;
-        let was = ck.meta("engine.model", ck_path)?;
-        let old = DcganConfig::from_text(ck.meta("config", ck_path)?)?;
-        if was != kind(opts.conditional) || &old != config {
-            return Err(Error::Checkpoint {
-                path: src,
-                message: format!(
-                    "holds a {was} with {}; this run is a {} with {}: resume with the same model and sizes",
-                    old.to_text(),
-                    kind(opts.conditional),
-                    config.to_text()
-                ),
-            });
-        }
         self.model
             .gen_params
             .load_state(&ck.with_prefix("gen."), &src)?;

@@ -65,3 +65,30 @@ pub fn check_resume(
         ),
     })
 }
+
+/// The checkpoint at `path` that a run of model `kind` with `config`
+/// resumes from: refused as [`check_resume`] refuses, and unless it holds
+/// that model with that configuration, naming both.
+pub fn open_resume<C: crate::nn::config::ModelConfig + PartialEq>(
+    path: &Path,
+    data: &crate::data::DataSpec,
+    options: &[(&str, String)],
+    kind: &str,
+    config: &C,
+) -> Result<crate::nn::checkpoint::Checkpoint> {
+    let ck = crate::nn::checkpoint::Checkpoint::load(path)?;
+    check_resume(&ck, data, options, path)?;
+    let was = ck.meta("engine.model", path)?;
+    let old = C::from_text(ck.meta("config", path)?)?;
+    if was != kind || &old != config {
+        return Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            message: format!(
+                "holds a {was} with {}; this run is a {kind} with {}: resume with the same model and sizes",
+                old.to_text(),
+                config.to_text()
+            ),
+        });
+    }
+    Ok(ck)
+}

@@ -260,20 +260,15 @@ impl Run {
         opts: &StackGanTrainOptions,
         options: &[(&str, String)],
     ) -> Result<()> {
-        let ck = Checkpoint::load(ck_path)?;
+        let ck = crate::train::open_resume(ck_path, &opts.run.data, options, KIND, config)?;
         let src = ck_path.display().to_string();
-        crate::train::check_resume(&ck, &opts.run.data, options, ck_path)?;
-        let was = ck.meta("engine.model", ck_path)?;
         let phase = ck.meta("phase", ck_path)?;
-        let old = StackGanConfig::from_text(ck.meta("config", ck_path)?)?;
-        if was != KIND || &old != config || phase != self.nets.phase.to_string() {
+        if phase != self.nets.phase.to_string() {
             return Err(Error::Checkpoint {
                 path: src,
                 message: format!(
-                    "holds a {was} (phase {phase}) with {}; this run is phase {} with {}: resume with the same model, phase and sizes",
-                    old.to_text(),
-                    self.nets.phase,
-                    config.to_text()
+                    "holds StackGAN's phase {phase}; this run is phase {}: resume with the same phase (--stage1 for phase 2)",
+                    self.nets.phase
                 ),
             });
         }

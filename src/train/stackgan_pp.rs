@@ -236,21 +236,8 @@ impl Run {
         opts: &StackGanPPTrainOptions,
         options: &[(&str, String)],
     ) -> Result<()> {
-        let ck = Checkpoint::load(ck_path)?;
+        let ck = crate::train::open_resume(ck_path, &opts.run.data, options, KIND, config)?;
         let src = ck_path.display().to_string();
-        crate::train::check_resume(&ck, &opts.run.data, options, ck_path)?;
-        let was = ck.meta("engine.model", ck_path)?;
-        let old = StackGanPPConfig::from_text(ck.meta("config", ck_path)?)?;
-        if was != KIND || &old != config {
-            return Err(Error::Checkpoint {
-                path: src,
-                message: format!(
-                    "holds a {was} with {}; this run is a {KIND} with {}: resume with the same model and sizes",
-                    old.to_text(),
-                    config.to_text()
-                ),
-            });
-        }
         let nets = &mut self.nets;
         nets.model
             .gen_params
