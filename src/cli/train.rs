@@ -527,13 +527,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     if !leader {
         return Ok(());
     }
-    println!(
-        "{} steps in {:.0} s; checkpoint {}; loss curves {}",
-        report.steps,
-        report.seconds,
-        report.checkpoint.display(),
-        args.out().join("loss.png").display()
-    );
+    finished(args, &report);
     println!("try: engine generate \"a big red circle in the center on a white background\" --model {} -o sample.png", report.checkpoint.display());
     Ok(())
 }
@@ -565,13 +559,7 @@ fn train_dcgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     };
     let report = train_dcgan(rt, &opts)?;
     if leader {
-        println!(
-            "{} steps in {:.0} s; checkpoint {}; loss curves {}",
-            report.steps,
-            report.seconds,
-            report.checkpoint.display(),
-            args.out().join("loss.png").display()
-        );
+        finished(args, &report);
     }
     Ok(())
 }
@@ -604,13 +592,7 @@ fn train_stackgan_pp_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     };
     let report = train_stackgan_pp(rt, &opts)?;
     if leader {
-        println!(
-            "{} steps in {:.0} s; checkpoint {}; loss curves {}",
-            report.steps,
-            report.seconds,
-            report.checkpoint.display(),
-            args.out().join("loss.png").display()
-        );
+        finished(args, &report);
     }
     Ok(())
 }
@@ -647,13 +629,18 @@ fn train_stackgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     };
     let report = train_stackgan(rt, &opts)?;
     if leader {
-        println!(
-            "{} steps in {:.0} s; checkpoint {}; loss curves {}",
-            report.steps,
-            report.seconds,
-            report.checkpoint.display(),
-            args.out().join("loss.png").display()
-        );
+        finished(args, &report);
     }
     Ok(())
+}
+
+/// A GAN run's last line: steps, time, where its checkpoint and curves are.
+fn finished(args: &TrainArgs, report: &wgpu_attngan::train::trainer::GanReport) {
+    println!(
+        "{} steps in {:.0} s; checkpoint {}; loss curves {}",
+        report.steps,
+        report.seconds,
+        report.checkpoint.display(),
+        args.out().join("loss.png").display()
+    );
 }

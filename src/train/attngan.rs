@@ -62,13 +62,8 @@ impl Default for AttnGanTrainOptions {
     }
 }
 
-pub struct AttnGanReport {
-    pub steps: u64,
-    /// (D loss summed over stages, G loss) per step.
-    pub losses: Vec<(f32, f32)>,
-    pub seconds: f64,
-    pub checkpoint: PathBuf,
-}
+/// What a finished (or stopped) run reports.
+pub type AttnGanReport = trainer::GanReport;
 
 /// This worker's rows of a standard normal [rows * workers, cols] drawn
 /// from `rng` for the whole global batch: rank r takes rows r*rows onward,
@@ -433,7 +428,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     crate::train::trainer::run(rt, &mut trainee, source, vocab_arc, &opts.run, started)?;
     let run = trainee.run;
     trainer::write_gan_curves(&opts.run.out, &run.losses)?;
-    Ok(AttnGanReport {
+    Ok(trainer::GanReport {
         steps: run.step,
         losses: run.losses,
         seconds: started.elapsed().as_secs_f64(),

@@ -57,13 +57,8 @@ impl Default for DcganTrainOptions {
     }
 }
 
-pub struct DcganReport {
-    pub steps: u64,
-    /// (D loss, G loss) per step.
-    pub losses: Vec<(f32, f32)>,
-    pub seconds: f64,
-    pub checkpoint: PathBuf,
-}
+/// What a finished (or stopped) run reports.
+pub type DcganReport = trainer::GanReport;
 
 /// The model, its optimisers and where the run is.
 struct Run {
@@ -196,7 +191,7 @@ pub fn train_dcgan(rt: &Runtime, opts: &DcganTrainOptions) -> Result<DcganReport
     )?;
     let run = trainee.run;
     trainer::write_gan_curves(&opts.run.out, &run.losses)?;
-    Ok(DcganReport {
+    Ok(trainer::GanReport {
         steps: run.step,
         losses: run.losses,
         seconds: started.elapsed().as_secs_f64(),

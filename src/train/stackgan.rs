@@ -55,12 +55,8 @@ impl Default for StackGanTrainOptions {
     }
 }
 
-pub struct StackGanReport {
-    pub steps: u64,
-    pub losses: Vec<(f32, f32)>,
-    pub seconds: f64,
-    pub checkpoint: PathBuf,
-}
+/// What a finished (or stopped) run reports.
+pub type StackGanReport = trainer::GanReport;
 
 /// The model, the phase it trains, and that phase's optimisers.
 pub struct Nets {
@@ -244,7 +240,7 @@ pub fn train_stackgan(rt: &Runtime, opts: &StackGanTrainOptions) -> Result<Stack
     )?;
     let run = trainee.run;
     trainer::write_gan_curves(&opts.run.out, &run.losses)?;
-    Ok(StackGanReport {
+    Ok(trainer::GanReport {
         steps: run.step,
         losses: run.losses,
         seconds: started.elapsed().as_secs_f64(),

@@ -59,13 +59,8 @@ impl Default for StackGanPPTrainOptions {
     }
 }
 
-pub struct StackGanPPReport {
-    pub steps: u64,
-    /// (D loss summed over stages, G loss) per step.
-    pub losses: Vec<(f32, f32)>,
-    pub seconds: f64,
-    pub checkpoint: PathBuf,
-}
+/// What a finished (or stopped) run reports.
+pub type StackGanPPReport = trainer::GanReport;
 
 /// The networks of a run and their optimisers.
 pub struct Nets {
@@ -220,7 +215,7 @@ pub fn train_stackgan_pp(rt: &Runtime, opts: &StackGanPPTrainOptions) -> Result<
     )?;
     let run = trainee.run;
     trainer::write_gan_curves(&opts.run.out, &run.losses)?;
-    Ok(StackGanPPReport {
+    Ok(trainer::GanReport {
         steps: run.step,
         losses: run.losses,
         seconds: started.elapsed().as_secs_f64(),

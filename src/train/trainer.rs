@@ -271,6 +271,16 @@ pub fn upload(rt: &Runtime, batch: &Batch, max_words: usize) -> Result<DeviceBat
     })
 }
 
+/// What a finished (or stopped) GAN run reports.
+#[derive(Debug, Clone)]
+pub struct GanReport {
+    pub steps: u64,
+    /// (D loss, summed over the discriminators, and G loss) per step.
+    pub losses: Vec<(f32, f32)>,
+    pub seconds: f64,
+    pub checkpoint: std::path::PathBuf,
+}
+
 /// A GAN's (D, G) losses per step as checkpoint metadata ("d:g,d:g,...").
 pub fn gan_losses_text(losses: &[(f32, f32)]) -> String {
     let l: Vec<String> = losses.iter().map(|(d, g)| format!("{d}:{g}")).collect();
