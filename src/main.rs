@@ -23,6 +23,8 @@ enum Command {
     Train(cli::train::TrainArgs),
     /// Draw an image from a sentence with a trained AttnGAN, and its per-word attention maps.
     Generate(cli::generate::GenerateArgs),
+    /// Describe images in words with a trained captioner (engine train --model stream).
+    Caption(cli::caption::CaptionArgs),
     /// Reduce an AttnGAN checkpoint to what sampling needs (optionally f16), for shipping.
     Export(cli::export::ExportArgs),
     /// Measure a trained model: the oracle, R-precision and FD-DAMSM on held-out captions.
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
     }
     let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
         Command::Train(a) => cli::train::train(&a).map_err(Into::into),
+        Command::Caption(a) => cli::caption::caption(&a).map_err(Into::into),
         Command::Export(a) => cli::export::export(&a).map_err(Into::into),
         Command::Eval(c) => cli::eval::eval(&c).map_err(Into::into),
         Command::Generate(a) => cli::generate::generate(&a).map_err(Into::into),

@@ -66,6 +66,26 @@ pub enum EvalCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// A captioner (engine train --model stream) on held-out images: BLEU-4 and, on the
+    /// world, how often its captions name each object's colour, shape, size and position.
+    Caption {
+        #[arg(long, default_value = "runs/stream/checkpoint.safetensors")]
+        model: PathBuf,
+        /// Held-out images (one caption each).
+        #[arg(long, default_value_t = 500)]
+        images: usize,
+        /// Hypotheses kept by the beam search; 1 decodes greedily.
+        #[arg(long, default_value_t = 3)]
+        beam: usize,
+        /// Print this many (true caption, decoded caption) pairs.
+        #[arg(long, default_value_t = 5)]
+        examples: usize,
+        #[command(flatten)]
+        data: DataArg,
+        /// Also write the results, with the device, checkpoint and data split, as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -81,10 +101,10 @@ pub struct DataArg {
 pub struct Common {
     /// Chooses each scene's caption and the generator's noise.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub seed: u64,
     /// Also write the results, with the device, checkpoints and data split, as JSON.
     #[arg(long)]
-    json: Option<PathBuf>,
+    pub json: Option<PathBuf>,
     /// Sample from the generator's last weights instead of their moving average.
     #[arg(long)]
     no_ema: bool,
@@ -123,6 +143,22 @@ pub fn eval(cmd: &EvalCommand) -> Result<()> {
             data,
             common,
         } => fd(damsm, model, *images, &data.spec(), common),
+        EvalCommand::Caption {
+            model,
+            images,
+            beam,
+            examples,
+            data,
+            json,
+        } => {
+            let common = Common {
+                seed: 0,
+                json: json.clone(),
+                no_ema: false,
+                no_ca_noise: false,
+            };
+            super::eval_caption::run(model, *images, *beam, &data.spec(), &common, *examples)
+        }
     }
 }
 
@@ -145,7 +181,7 @@ fn exists(path: &Path, what: &str, train: &str) -> Result<()> {
 }
 
 /// What every report says of itself: the command, device, data and checkpoints.
-fn header(
+pub(super) fn header(
     rt: &Runtime,
     common: &Common,
     what: &str,
@@ -171,7 +207,7 @@ fn header(
     })
 }
 
-fn checkpoint_json(path: &Path) -> Result<serde_json::Value> {
+pub(super) fn checkpoint_json(path: &Path) -> Result<serde_json::Value> {
     let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(path)?;
     let get = |k: &str| ck.metadata.get(k).cloned().unwrap_or_default();
     Ok(serde_json::json!({
@@ -183,7 +219,7 @@ fn checkpoint_json(path: &Path) -> Result<serde_json::Value> {
     }))
 }
 
-fn write_json(path: Option<&Path>, doc: serde_json::Value) -> Result<()> {
+pub(super) fn write_json(path: Option<&Path>, doc: serde_json::Value) -> Result<()> {
     if let Some(path) = path {
         std::fs::write(path, serde_json::to_string_pretty(&doc).unwrap())
             .map_err(|e| bad("eval", format!("cannot write {}: {e}", path.display())))?;

@@ -27,12 +27,15 @@ pub enum Model {
     /// consistency between stages.
     #[value(name = "stackgan++")]
     StackganPp,
+    /// STREAM, MirrorGAN's captioner: a CNN encoder and an LSTM decoder
+    /// that describe images (`engine caption`, `engine eval caption`).
+    Stream,
 }
 
 impl Model {
     /// Models that learn from a trained DAMSM (`--damsm`).
     fn guided(self) -> bool {
-        self != Model::Damsm
+        !matches!(self, Model::Damsm | Model::Stream)
     }
 
     fn is_dcgan(self) -> bool {
@@ -115,6 +118,16 @@ impl Settings {
                 scenes: 4000,
                 image_size: 64,
                 stages: 3,
+                base_size: 64,
+            },
+            // The tutorial captioner's learning rate.
+            (Model::Stream, _) => Settings {
+                steps: 1000,
+                batch: 16,
+                lr: 0.001,
+                scenes: 4000,
+                image_size: 64,
+                stages: 1,
                 base_size: 64,
             },
             (Model::Damsm, Some(Preset::World)) => Settings {
@@ -232,6 +245,7 @@ impl TrainArgs {
                 "runs/stackgan"
             }),
             Model::StackganPp => PathBuf::from("runs/stackgan++"),
+            Model::Stream => PathBuf::from("runs/stream"),
         })
     }
 
@@ -282,7 +296,11 @@ fn check(args: &TrainArgs) -> Result<()> {
         ));
     }
     if args.preset.is_some()
-        && (args.model.is_dcgan() || matches!(args.model, Model::StackganPp | Model::Stackgan))
+        && (args.model.is_dcgan()
+            || matches!(
+                args.model,
+                Model::StackganPp | Model::Stackgan | Model::Stream
+            ))
     {
         return bad(format!(
             "--preset world has no measured recipe for {:?} yet; give the sizes, --batch and --steps",
@@ -343,7 +361,7 @@ fn check(args: &TrainArgs) -> Result<()> {
                     .into(),
             );
         }
-    } else if args.model == Model::Damsm {
+    } else if matches!(args.model, Model::Damsm | Model::Stream) {
         for (given, flag) in [
             (args.stages.is_some(), "--stages"),
             (args.base_size.is_some(), "--base-size"),
@@ -351,7 +369,8 @@ fn check(args: &TrainArgs) -> Result<()> {
         ] {
             if given {
                 return bad(format!(
-                    "{flag} applies to --model attngan, not to the DAMSM"
+                    "{flag} applies to the generators (e.g. --model attngan), not to {:?}",
+                    args.model
                 ));
             }
         }
@@ -455,6 +474,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
     if args.model == Model::Stackgan {
         return train_stackgan_cli(&rt, args);
+    }
+    if args.model == Model::Stream {
+        return train_stream_cli(&rt, args);
     }
     let set = args.settings();
     let leader = parallel::is_leader();
@@ -631,6 +653,47 @@ fn train_stackgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     if leader {
         finished(args, &report);
     }
+    Ok(())
+}
+
+fn train_stream_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
+    use wgpu_attngan::train::stream::{train_stream, StreamTrainOptions};
+    let set = args.settings();
+    let leader = parallel::is_leader();
+    if leader {
+        println!(
+            "training the STREAM captioner ({}x{} images) on {} on {}{}",
+            set.image_size,
+            set.image_size,
+            describe(&args.data, set.scenes),
+            rt.adapter_info().name,
+            across(parallel::workers())
+        );
+    }
+    let opts = StreamTrainOptions {
+        run: run_options(args),
+        image_size: set.image_size,
+        base_channels: 16,
+    };
+    let report = train_stream(rt, &opts)?;
+    if !leader {
+        return Ok(());
+    }
+    let tail = &report.losses[report.losses.len().saturating_sub(20)..];
+    let last = tail.iter().sum::<f32>() / tail.len().max(1) as f32;
+    println!(
+        "{} steps in {:.0} s; mean loss of the last {} steps {last:.3}; checkpoint {}; loss curve {}",
+        report.steps,
+        report.seconds,
+        tail.len(),
+        report.checkpoint.display(),
+        args.out().join("loss.png").display()
+    );
+    println!(
+        "try: engine caption IMAGE.png --model {}; engine eval caption --model {}",
+        report.checkpoint.display(),
+        report.checkpoint.display()
+    );
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 //!   skip and count instead.
 //! - sample grids with captions ([`grid`], [`font`]; `engine world` draws one).
 
+pub mod caption_score;
 pub mod cub;
 pub mod decode;
 pub mod error;

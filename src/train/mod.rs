@@ -8,6 +8,7 @@ pub mod lock;
 pub mod plot;
 pub mod stackgan;
 pub mod stackgan_pp;
+pub mod stream;
 pub mod trainer;
 
 use std::path::Path;
