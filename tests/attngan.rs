@@ -36,6 +36,7 @@ fn shapes_losses_and_gradients_of_every_stage() {
         base_size: 64,
         res_blocks: 1,
         max_words: 18,
+        glam: false,
     };
     let gan = AttnGan::new(&rt, config.clone(), 1).unwrap();
     let (b, t) = (3, 18);
@@ -377,6 +378,7 @@ fn tiny(stages: usize, t: usize) -> AttnGanConfig {
         base_size: 64,
         res_blocks: 1,
         max_words: t,
+        glam: false,
     }
 }
 
@@ -562,10 +564,11 @@ fn damsm_loss_resizes_g_images_and_checks_sizes_up_front() {
     let input = StepInput {
         reals: &reals,
         ids: &ids,
+        tokens: &[],
         lengths: &lengths,
         class_ids: &[1, 2],
     };
-    let (d, g) = gan_step(&mut nets, &damsm, &text, &input, 5.0, 3).unwrap();
+    let (d, g) = gan_step(&mut nets, &damsm, &text, &input, 5.0, None, 3).unwrap();
     let g = g.value().to_vec().unwrap()[0];
     assert!(g.is_finite() && d[0].value().to_vec().unwrap()[0].is_finite());
     // A DAMSM side its encoder cannot take.
@@ -584,7 +587,7 @@ fn damsm_loss_resizes_g_images_and_checks_sizes_up_front() {
         ids: &ids18,
         ..input
     };
-    let e = gan_step(&mut nets, &damsm, &text, &input, 5.0, 3)
+    let e = gan_step(&mut nets, &damsm, &text, &input, 5.0, None, 3)
         .err()
         .unwrap()
         .to_string();

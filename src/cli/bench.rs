@@ -483,10 +483,11 @@ fn attngan_line(
     let input = StepInput {
         reals: &reals,
         ids: &ids,
+        tokens: &[],
         lengths: &lengths,
         class_ids: &classes,
     };
-    let mut step = || gan_step(&mut nets, damsm, &text, &input, 5.0, 1).map(|_| ());
+    let mut step = || gan_step(&mut nets, damsm, &text, &input, 5.0, None, 1).map(|_| ());
     step()?;
     rt.sync()?;
     let side = config.image_size(config.stages - 1);

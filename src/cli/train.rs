@@ -30,6 +30,10 @@ pub enum Model {
     /// STREAM, MirrorGAN's captioner: a CNN encoder and an LSTM decoder
     /// that describe images (`engine caption`, `engine eval caption`).
     Stream,
+    /// MirrorGAN: AttnGAN with sentence attention beside word attention
+    /// (GLAM), and a trained captioner (--stream) reading the final image
+    /// back into the caption.
+    Mirrorgan,
 }
 
 impl Model {
@@ -44,7 +48,15 @@ impl Model {
 
     /// Models with stages (`--stages`, `--base-size`).
     fn staged(self) -> bool {
-        matches!(self, Model::Attngan | Model::Stackgan | Model::StackganPp)
+        matches!(
+            self,
+            Model::Attngan | Model::Mirrorgan | Model::Stackgan | Model::StackganPp
+        )
+    }
+
+    /// AttnGAN and MirrorGAN, one trainer.
+    fn attentional(self) -> bool {
+        matches!(self, Model::Attngan | Model::Mirrorgan)
     }
 }
 
@@ -81,7 +93,7 @@ impl Settings {
                 stages: 2,
                 base_size: 64,
             },
-            (Model::Attngan, None) => Settings {
+            (Model::Attngan, None) | (Model::Mirrorgan, _) => Settings {
                 steps: 1000,
                 batch: 8,
                 lr: 0.0002,
@@ -212,6 +224,10 @@ pub struct TrainArgs {
     /// DCGAN: ngf and ndf [default: 64]; StackGAN and StackGAN++: ngf, with ndf twice it [default: 32, as on birds].
     #[arg(long)]
     width: Option<usize>,
+    /// MirrorGAN: the trained captioner that reads the final image back
+    /// [default: runs/stream/checkpoint.safetensors].
+    #[arg(long)]
+    stream: Option<PathBuf>,
     /// StackGAN's phase 2: train stage II on this stage-I checkpoint (frozen).
     #[arg(long)]
     stage1: Option<PathBuf>,
@@ -233,6 +249,12 @@ impl TrainArgs {
             .unwrap_or_else(|| PathBuf::from("runs/damsm/checkpoint.safetensors"))
     }
 
+    fn stream_path(&self) -> PathBuf {
+        self.stream
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("runs/stream/checkpoint.safetensors"))
+    }
+
     fn out(&self) -> PathBuf {
         self.out.clone().unwrap_or_else(|| match self.model {
             Model::Damsm => PathBuf::from("runs/damsm"),
@@ -246,6 +268,7 @@ impl TrainArgs {
             }),
             Model::StackganPp => PathBuf::from("runs/stackgan++"),
             Model::Stream => PathBuf::from("runs/stream"),
+            Model::Mirrorgan => PathBuf::from("runs/mirrorgan"),
         })
     }
 
@@ -299,7 +322,7 @@ fn check(args: &TrainArgs) -> Result<()> {
         && (args.model.is_dcgan()
             || matches!(
                 args.model,
-                Model::StackganPp | Model::Stackgan | Model::Stream
+                Model::StackganPp | Model::Stackgan | Model::Stream | Model::Mirrorgan
             ))
     {
         return bad(format!(
@@ -330,6 +353,15 @@ fn check(args: &TrainArgs) -> Result<()> {
         }
     } else if args.width.is_some() && !matches!(args.model, Model::StackganPp | Model::Stackgan) {
         return bad("--width applies to --model dcgan, dcgan-cls, stackgan and stackgan++".into());
+    }
+    if args.stream.is_some() && args.model != Model::Mirrorgan {
+        return bad("--stream applies to --model mirrorgan (its captioner)".into());
+    }
+    if args.model == Model::Mirrorgan && !args.stream_path().exists() {
+        return bad(format!(
+            "MirrorGAN reads its images back with a trained captioner, and {} does not exist: run `engine train --model stream` first (same data, --image-size of G's last stage), or pass --stream PATH",
+            args.stream_path().display()
+        ));
     }
     if let Some(s1) = &args.stage1 {
         if args.model != Model::Stackgan {
@@ -463,7 +495,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             rt.adapter_info().backend
         );
     }
-    if args.model == Model::Attngan {
+    if args.model.attentional() {
         return train_attngan_cli(&rt, args);
     }
     if args.model.is_dcgan() {
@@ -520,20 +552,33 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 }
 
 fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
-    use wgpu_attngan::train::attngan::{train_attngan, AttnGanTrainOptions};
+    use wgpu_attngan::train::attngan::{train_attngan, AttnGanTrainOptions, Mirror};
     let set = args.settings();
     let side = set.base_size << (set.stages - 1);
     let leader = parallel::is_leader();
+    let mirror = (args.model == Model::Mirrorgan).then(|| Mirror {
+        stream: args.stream_path(),
+        lambda: 10.0,
+    });
     if leader {
         println!(
-            "training AttnGAN ({} stages, {}x{} up to {side}x{side}) on {} on {}{}, guided by {}",
+            "training {} ({} stages, {}x{} up to {side}x{side}) on {} on {}{}, guided by {}{}",
+            if mirror.is_some() {
+                "MirrorGAN"
+            } else {
+                "AttnGAN"
+            },
             set.stages,
             set.base_size,
             set.base_size,
             describe(&args.data, set.scenes),
             rt.adapter_info().name,
             across(parallel::workers()),
-            args.damsm().display()
+            args.damsm().display(),
+            match &mirror {
+                Some(m) => format!(" and read back by {}", m.stream.display()),
+                None => String::new(),
+            }
         );
     }
     let opts = AttnGanTrainOptions {
@@ -541,9 +586,12 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         damsm: args.damsm(),
         stages: set.stages,
         base_size: set.base_size,
-        lambda: 5.0,
+        // MirrorGAN's released configuration (LAMBDA: 0.0) drops AttnGAN's
+        // DAMSM loss; the captioner's (LAMBDA1: 10) takes its place.
+        lambda: if mirror.is_some() { 0.0 } else { 5.0 },
         ngf: 16,
         ndf: 16,
+        mirror,
     };
     let report = train_attngan(rt, &opts)?;
     if !leader {

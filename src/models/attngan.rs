@@ -35,6 +35,11 @@ pub struct AttnGanConfig {
     /// padding mask): the data set's limit, [`crate::data::Source::max_words`].
     /// 18 on birds and in checkpoints written before it was recorded.
     pub max_words: usize,
+    /// MirrorGAN's GLAM: each refinement stage also attends to the
+    /// sentence (its conditioning code) per pixel and channel, beside
+    /// AttnGAN's word attention ([`Glam`]). False for AttnGAN (and in
+    /// checkpoints written before MirrorGAN).
+    pub glam: bool,
 }
 
 impl AttnGanConfig {
@@ -50,6 +55,7 @@ impl AttnGanConfig {
             base_size: 64,
             res_blocks: 2,
             max_words: crate::data::DEFAULT_MAX_WORDS,
+            glam: false,
         }
     }
 
@@ -277,6 +283,59 @@ impl FirstStage {
     }
 }
 
+/// MirrorGAN's global-local attention (GLAttentionGeneral in
+/// qiaott/MirrorGAN) adds, beside the word context, a sentence context:
+/// s = Linear(c) `[B, g]` from the conditioning code c; per pixel, a softmax
+/// over channels of conv1x1(h * s) weights s; the stage's input is then
+/// conv1x1 of [h, word context, weighted sentence] (3g -> 2g channels).
+pub struct Glam {
+    linear: Linear,
+    vis: Conv2d,
+    join: Conv2d,
+}
+
+impl Glam {
+    fn new(b: &mut ParamBuilder, s: usize, c: &AttnGanConfig) -> Self {
+        let g = c.ngf;
+        Glam {
+            linear: Linear::new(
+                b,
+                &format!("gen.stage{s}.att.linear"),
+                c.cond_dim,
+                g,
+                true,
+                orth(),
+            ),
+            vis: Conv2d::new(
+                b,
+                &format!("gen.stage{s}.att.conv_sentence_vis"),
+                ConvSpec::same(g, g, 1, orth()),
+            ),
+            join: Conv2d::new(
+                b,
+                &format!("gen.stage{s}.conv"),
+                ConvSpec::same(3 * g, 2 * g, 1, orth()),
+            ),
+        }
+    }
+
+    /// The sentence half: cond `[B, cond]`, h `[B, g, H, W]` -> (weighted
+    /// sentence `[B, g, H, W]`, its attention over channels `[B, g, H, W]`).
+    pub fn sentence(&self, ps: &ParamStore, cond: &Var, h: &Var) -> Result<(Var, Var)> {
+        let (b, g) = (h.shape()[0], h.shape()[1]);
+        let s = self.linear.forward(ps, cond)?.reshape(&[b, g, 1, 1])?;
+        let vis = self.vis.forward(ps, &h.mul(&s)?)?; // [B, g, H, W]
+        let attn = ag::masked_softmax(&vis, 1, 1.0, None)?; // over channels
+        Ok((attn.mul(&s)?, attn))
+    }
+
+    /// [h, word context, weighted sentence] -> `[B, 2g, H, W]`.
+    fn join(&self, ps: &ParamStore, cond: &Var, h: &Var, ctx: &Var) -> Result<Var> {
+        let (ws, _) = self.sentence(ps, cond, h)?;
+        self.join.forward(ps, &ag::concat(&[h, ctx, &ws], 1)?)
+    }
+}
+
 /// The generator tree.
 pub struct Generator {
     pub config: AttnGanConfig,
@@ -286,6 +345,8 @@ pub struct Generator {
     res: Vec<Vec<ResBlock>>,
     next_up: Vec<UpBlock>,
     to_image: Vec<Conv2d>,
+    /// Per refinement stage with `glam` (MirrorGAN); empty for AttnGAN.
+    pub glam: Vec<Glam>,
 }
 
 impl Generator {
@@ -293,6 +354,7 @@ impl Generator {
         let g = c.ngf;
         let first = FirstStage::new(b, c.embed_dim, c.cond_dim, c.z_dim, g, c.first_stage_ups());
         let (mut word_proj, mut res, mut next_up, mut to_image) = (vec![], vec![], vec![], vec![]);
+        let mut glam = vec![];
         to_image.push(Conv2d::new(
             b,
             "gen.image1.conv",
@@ -315,6 +377,9 @@ impl Generator {
                 &format!("gen.image{s}.conv"),
                 ConvSpec::same(g, 3, 3, orth()),
             ));
+            if c.glam {
+                glam.push(Glam::new(b, s, c));
+            }
         }
         Generator {
             config: c.clone(),
@@ -323,6 +388,7 @@ impl Generator {
             res,
             next_up,
             to_image,
+            glam,
         }
     }
 
@@ -342,7 +408,7 @@ impl Generator {
         let c = &self.config;
         let (b, g) = (noise.shape()[0], c.ngf);
         // Conditioning augmentation and stage 1: g x 64 x 64 (base 32: 32 x 32).
-        let (mut h, _, mu, logvar) = self.first.forward(ps, noise, eps, sentence, training)?;
+        let (mut h, cond, mu, logvar) = self.first.forward(ps, noise, eps, sentence, training)?;
         let mut images = vec![self.to_image[0].forward(ps, &h)?.tanh()?];
         let mut attention = Vec::new();
         // Words projected once per stage into the generator's channels: [B, g, T].
@@ -354,7 +420,11 @@ impl Generator {
             let q = h.reshape(&[b, g, hh * ww])?;
             let (ctx, attn) = ag::word_attention(&q, &proj, Some(mask))?;
             attention.push(attn);
-            let mut x = ag::concat(&[&h, &ctx.reshape(&[b, g, hh, ww])?], 1)?;
+            let ctx = ctx.reshape(&[b, g, hh, ww])?;
+            let mut x = match self.glam.get(s) {
+                Some(glam) => glam.join(ps, &cond, &h, &ctx)?, // MirrorGAN
+                None => ag::concat(&[&h, &ctx], 1)?,
+            };
             for r in &self.res[s] {
                 x = r.forward(ps, &x, training)?;
             }

@@ -74,6 +74,7 @@ impl StackGanPPConfig {
             base_size: self.base_size,
             res_blocks: self.res_blocks,
             max_words: self.max_words,
+            glam: false,
         }
     }
 }

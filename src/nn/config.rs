@@ -60,18 +60,23 @@ pub fn from_meta<T: DeserializeOwned>(what: &'static str, text: &str) -> Result<
     serde_json::from_value(value).map_err(|e| Error::invalid(what, e.to_string()))
 }
 
-/// "key=value" lines (numbers) as a JSON object.
+/// "key=value" lines (numbers, or true / false) as a JSON object.
 fn legacy_lines(what: &'static str, text: &str) -> Result<serde_json::Value> {
     let mut map = serde_json::Map::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (k, v) = line
             .split_once('=')
             .ok_or_else(|| Error::invalid(what, format!("bad line {line:?}")))?;
-        let n: serde_json::Number = v
-            .trim()
-            .parse()
-            .map_err(|_| Error::invalid(what, format!("bad value in {line:?}")))?;
-        map.insert(k.trim().to_string(), serde_json::Value::Number(n));
+        // Numbers, and the switches added since (`glam`) as true or false.
+        let value = match v.trim() {
+            "true" => serde_json::Value::Bool(true),
+            "false" => serde_json::Value::Bool(false),
+            v => serde_json::Value::Number(
+                v.parse()
+                    .map_err(|_| Error::invalid(what, format!("bad value in {line:?}")))?,
+            ),
+        };
+        map.insert(k.trim().to_string(), value);
     }
     Ok(serde_json::Value::Object(map))
 }

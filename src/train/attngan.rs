@@ -20,6 +20,7 @@ use crate::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
 use crate::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig, TextEncoder};
+use crate::models::stream::Stream;
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::config::ModelConfig;
 use crate::nn::optim::{Adam, Ema};
@@ -43,6 +44,19 @@ pub struct AttnGanTrainOptions {
     /// Generator and discriminator widths (AttnGAN on birds: 32 and 64).
     pub ngf: usize,
     pub ndf: usize,
+    /// MirrorGAN: the trained captioner (`engine train --model stream`),
+    /// frozen, whose cross-entropy against the input caption on the final
+    /// image joins G's loss with weight `stream_lambda`, and GLAM in G.
+    pub mirror: Option<Mirror>,
+}
+
+/// What makes AttnGAN MirrorGAN (qiaott/MirrorGAN).
+#[derive(Debug, Clone)]
+pub struct Mirror {
+    /// The STREAM captioner checkpoint.
+    pub stream: PathBuf,
+    /// Weight of its loss (the released code's `LAMBDA1`: 10).
+    pub lambda: f32,
 }
 
 impl Default for AttnGanTrainOptions {
@@ -58,6 +72,7 @@ impl Default for AttnGanTrainOptions {
             lambda: 5.0,
             ngf: 16,
             ndf: 16,
+            mirror: None,
         }
     }
 }
@@ -195,6 +210,8 @@ impl GanNets {
 pub struct StepInput<'a> {
     pub reals: &'a [Var],
     pub ids: &'a Tensor,
+    /// The same ids on the host, `[B, T]` (MirrorGAN's captioner reads them).
+    pub tokens: &'a [u32],
     pub lengths: &'a [usize],
     pub class_ids: &'a [u32],
 }
@@ -208,6 +225,7 @@ pub fn gan_step(
     text: &TextModel,
     input: &StepInput,
     lambda: f32,
+    stream: Option<(&Stream, f32)>,
     noise_seed: u64,
 ) -> Result<(Vec<Var>, Var)> {
     let rt = input.ids.runtime().clone();
@@ -265,18 +283,32 @@ pub fn gan_step(
         )?;
         g_loss = g_loss.add(&adv)?;
     }
-    let last = to_damsm_size(out.images.last().unwrap(), damsm.config.image_size)?;
-    let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
-    let (w0, w1) = word_loss(
-        &words,
-        &regions,
-        input.lengths,
-        input.class_ids,
-        &damsm.config,
-    )?;
-    let (s0, s1) = sentence_loss(&global, &sentence, input.class_ids, damsm.config.gamma3)?;
-    let damsm_loss = w0.add(&w1)?.add(&s0)?.add(&s1)?;
-    g_loss = g_loss.add(&damsm_loss.mul_scalar(lambda)?)?;
+    // (MirrorGAN's released configuration weighs it 0: not computed then.)
+    if lambda != 0.0 {
+        let last = to_damsm_size(out.images.last().unwrap(), damsm.config.image_size)?;
+        let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
+        let (w0, w1) = word_loss(
+            &words,
+            &regions,
+            input.lengths,
+            input.class_ids,
+            &damsm.config,
+        )?;
+        let (s0, s1) = sentence_loss(&global, &sentence, input.class_ids, damsm.config.gamma3)?;
+        let damsm_loss = w0.add(&w1)?.add(&s0)?.add(&s1)?;
+        g_loss = g_loss.add(&damsm_loss.mul_scalar(lambda)?)?;
+    }
+    if let Some((stream, weight)) = stream {
+        // MirrorGAN: the frozen captioner reads the final image back
+        // (eval mode) and its cross-entropy against the caption joins G's loss.
+        let cap = stream.loss(
+            out.images.last().unwrap(),
+            input.tokens,
+            input.lengths,
+            false,
+        )?;
+        g_loss = g_loss.add(&cap.mul_scalar(weight)?)?;
+    }
     g_loss.backward()?;
     nets.g_adam.step(&nets.gan.gen_params)?;
     nets.ema.update(&nets.gan.gen_params)?;
@@ -301,6 +333,13 @@ fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
         "damsm",
         crate::train::eval::file_hash(&opts.damsm).unwrap_or_default(),
     ));
+    if let Some(m) = &opts.mirror {
+        o.push((
+            "stream",
+            crate::train::eval::file_hash(&m.stream).unwrap_or_default(),
+        ));
+        o.push(("stream_lambda", m.lambda.to_string()));
+    }
     o
 }
 
@@ -329,6 +368,9 @@ fn save(
     let m = &mut ck.metadata;
     m.insert("ema.updates".into(), run.nets.ema.updates.to_string());
     m.insert("engine.model".into(), "attngan".into());
+    if run.nets.gan.config.glam {
+        m.insert("engine.variant".into(), "mirrorgan".into());
+    }
     m.insert("engine.version".into(), env!("CARGO_PKG_VERSION").into());
     m.insert("step".into(), run.step.to_string());
     m.insert("seed".into(), seed.to_string());
@@ -355,6 +397,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     config.ngf = opts.ngf;
     config.ndf = opts.ndf;
     config.embed_dim = damsm.config.embed_dim();
+    config.glam = opts.mirror.is_some();
     config.check()?;
     check_damsm_fits(&config, &damsm.config)?;
     let sizes: Vec<u32> = (0..config.stages)
@@ -372,6 +415,10 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     // Every word of the world's captions (AttnGAN's 18 would drop colour,
     // shape and position words at random).
     config.max_words = source.max_words();
+    let stream = match &opts.mirror {
+        Some(m) => Some(load_stream(rt, &m.stream, &vocab, opts, &config)?),
+        None => None,
+    };
     let gan = AttnGan::new(rt, config.clone(), opts.run.seed)?;
     let mut run = Run {
         nets: GanNets::new(gan, opts.run.lr)?,
@@ -416,6 +463,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     }
     let mut trainee = Trainee {
         run,
+        stream: stream.as_ref(),
         damsm: &damsm,
         text: &text,
         vocab: &vocab,
@@ -436,9 +484,50 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     })
 }
 
+/// MirrorGAN's captioner, frozen, refused unless it reads the generator's
+/// final images in the DAMSM's vocabulary, trained on the same data.
+fn load_stream(
+    rt: &Runtime,
+    path: &Path,
+    vocab: &Vocab,
+    opts: &AttnGanTrainOptions,
+    config: &AttnGanConfig,
+) -> Result<Stream> {
+    let c = crate::train::stream::load_captioner(rt, path)?;
+    let bad = |message: String| Error::Checkpoint {
+        path: path.display().to_string(),
+        message,
+    };
+    if c.data != opts.run.data.id() {
+        return Err(bad(format!(
+            "is a captioner of {}; MirrorGAN on {} needs one trained on the same data (engine train --model stream --data ...)",
+            c.data,
+            opts.run.data.id()
+        )));
+    }
+    if c.vocab != *vocab {
+        return Err(bad(format!(
+            "reads another vocabulary ({} words) than the DAMSM ({}); train both on the same data and scenes",
+            c.vocab.len(),
+            vocab.len()
+        )));
+    }
+    let side = config.image_size(config.stages - 1);
+    if c.model.config.image_size != side {
+        return Err(bad(format!(
+            "reads {0}x{0} images and the generator's last stage draws {side}x{side}; train the captioner with --image-size {side}",
+            c.model.config.image_size
+        )));
+    }
+    c.model.params.set_trainable(false);
+    Ok(c.model)
+}
+
 /// An AttnGAN run on the shared loop (train/trainer.rs).
 struct Trainee<'a> {
     run: Run,
+    /// MirrorGAN's frozen captioner.
+    stream: Option<&'a Stream>,
     damsm: &'a Damsm,
     text: &'a TextModel,
     vocab: &'a Vocab,
@@ -471,6 +560,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         let input = StepInput {
             reals: &reals,
             ids: &ids,
+            tokens: &batch.tokens,
             lengths: &lengths,
             class_ids: &batch.class_ids,
         };
@@ -480,6 +570,9 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
             self.text,
             &input,
             opts.lambda,
+            self.stream
+                .zip(opts.mirror.as_ref())
+                .map(|(s, m)| (s, m.lambda)),
             noise_seed,
         )?;
         // One readback for the step's losses.
