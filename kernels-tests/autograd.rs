@@ -448,3 +448,231 @@ fn bidirectional_lstm_over_padded_sequences_matches_finite_differences() {
         crate::common::assert_close(&format!("BiLSTM parameter {k}"), s, &g, &num, 1e-4);
     }
 }
+
+/// The penalty network of [`gradient_penalty_of_a_discriminator_matches_finite_differences`]
+/// in f64: out_n = [avgpool2(q) flattened, s_n] . w2 with q = a (gamma a +
+/// beta), a = leaky_relu(conv(x, w1) + b1); the penalty is DF-GAN's form,
+/// 2 mean_n (|d out_n / d (x_n, s_n)|^2)^3, with the input gradient worked
+/// out by hand.
+fn cpu_penalty(p: &[Vec<f64>]) -> f64 {
+    let (x, w1, b1, gamma, beta, w2, s) = (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6]);
+    let (h, w) = (G.h, G.w);
+    let mut y = vec![0.0; G.n * HIDDEN];
+    for (i, v) in y.iter_mut().enumerate() {
+        *v = b1[(i / (h * w)) % G.o];
+    }
+    conv_taps(G, |xi, wi, yi| y[yi] += x[xi] * w1[wi]);
+    // d out / d y, then d out / d x through the conv taps.
+    let mut gy = vec![0.0; y.len()];
+    for n in 0..G.n {
+        for c in 0..G.o {
+            for r in 0..4 {
+                for col in 0..4 {
+                    let i = ((n * G.o + c) * h + r) * w + col;
+                    let a = if y[i] > 0.0 { y[i] } else { 0.2 * y[i] };
+                    let dq = w2[c * 4 + (r / 2) * 2 + col / 2] / 4.0;
+                    let da = dq * (2.0 * gamma[c] * a + beta[c]);
+                    gy[i] = da * if y[i] > 0.0 { 1.0 } else { 0.2 };
+                }
+            }
+        }
+    }
+    let mut gx = vec![0.0; x.len()];
+    conv_taps(G, |xi, wi, yi| gx[xi] += gy[yi] * w1[wi]);
+    let per = G.c * h * w;
+    let gs: f64 = w2[16..19].iter().map(|v| v * v).sum();
+    let mut total = 0.0;
+    for n in 0..G.n {
+        let sq: f64 = gx[n * per..(n + 1) * per]
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            + gs;
+        total += sq.powi(3);
+    }
+    let _ = s;
+    2.0 * total / G.n as f64
+}
+
+/// sum over the conv weights of (d sum_n out_n / d w1)^2, in f64: the
+/// second-order path through the weight gradient.
+fn cpu_weight_penalty(p: &[Vec<f64>]) -> f64 {
+    let (x, w1, b1, gamma, beta, w2) = (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5]);
+    let (h, w) = (G.h, G.w);
+    let mut y = vec![0.0; G.n * HIDDEN];
+    for (i, v) in y.iter_mut().enumerate() {
+        *v = b1[(i / (h * w)) % G.o];
+    }
+    conv_taps(G, |xi, wi, yi| y[yi] += x[xi] * w1[wi]);
+    let mut gy = vec![0.0; y.len()];
+    for n in 0..G.n {
+        for c in 0..G.o {
+            for r in 0..4 {
+                for col in 0..4 {
+                    let i = ((n * G.o + c) * h + r) * w + col;
+                    let a = if y[i] > 0.0 { y[i] } else { 0.2 * y[i] };
+                    let dq = w2[c * 4 + (r / 2) * 2 + col / 2] / 4.0;
+                    gy[i] =
+                        dq * (2.0 * gamma[c] * a + beta[c]) * if y[i] > 0.0 { 1.0 } else { 0.2 };
+                }
+            }
+        }
+    }
+    let mut gw = vec![0.0; w1.len()];
+    conv_taps(G, |xi, wi, yi| gw[wi] += gy[yi] * x[xi]);
+    gw.iter().map(|v| v * v).sum()
+}
+
+#[test]
+fn gradient_penalty_of_a_discriminator_matches_finite_differences() {
+    let rt = rt();
+    let s = seed();
+    let mut r = rng(s);
+    let sizes = [
+        G.n * G.c * G.h * G.w,
+        G.o * G.c * 9,
+        G.o,
+        G.o,
+        G.o,
+        19,
+        G.n * 3,
+    ];
+    let mut data: Vec<Vec<f32>> = sizes
+        .iter()
+        .map(|&n| random_vec(&mut r, n, -1.0, 1.0))
+        .collect();
+    data[1].iter_mut().for_each(|v| *v *= 0.5);
+    data[2].iter_mut().for_each(|v| *v *= 0.1);
+    let shapes: [&[usize]; 7] = [
+        &[G.n, G.c, G.h, G.w],
+        &[G.o, G.c, 3, 3],
+        &[G.o],
+        &[1, G.o, 1, 1],
+        &[1, G.o, 1, 1],
+        &[19, 1],
+        &[G.n, 3],
+    ];
+    let vars: Vec<Var> = data
+        .iter()
+        .zip(shapes)
+        .map(|(d, sh)| Var::leaf(Tensor::from_slice(&rt, d, sh).unwrap()))
+        .collect();
+    let (x, sent) = (&vars[0], &vars[6]);
+    let out = |vars: &[Var]| {
+        let a = conv::conv2d(&vars[0], &vars[1], Some(&vars[2]), 1, 1)
+            .unwrap()
+            .leaky_relu(0.2)
+            .unwrap();
+        let q = a
+            .mul(&a.mul(&vars[3]).unwrap().add(&vars[4]).unwrap())
+            .unwrap();
+        let p = autograd::avg_pool2d(&q, 2, 2)
+            .unwrap()
+            .reshape(&[G.n, 16])
+            .unwrap();
+        autograd::concat(&[&p, &vars[6]], 1)
+            .unwrap()
+            .matmul(&vars[5], false, false)
+            .unwrap()
+    };
+    let o = out(&vars);
+    let g = autograd::grad(&o, &[x, sent], true).unwrap();
+    assert_eq!(g[0].shape(), x.shape());
+    assert_eq!(g[1].shape(), sent.shape());
+    let flat =
+        autograd::concat(&[&g[0].reshape(&[G.n, G.c * G.h * G.w]).unwrap(), &g[1]], 1).unwrap();
+    let sq = flat.square().unwrap().sum(1, false).unwrap();
+    let penalty = sq
+        .mul(&sq.square().unwrap())
+        .unwrap()
+        .mean_all()
+        .unwrap()
+        .mul_scalar(2.0)
+        .unwrap();
+    penalty.backward().unwrap();
+
+    let f64s: Vec<Vec<f64>> = data
+        .iter()
+        .map(|d| d.iter().map(|&v| v as f64).collect())
+        .collect();
+    let want = cpu_penalty(&f64s);
+    let got = penalty.value().to_vec().unwrap()[0] as f64;
+    assert!(
+        (got - want).abs() < 1e-4 * want.abs(),
+        "penalty {got} vs {want} (seed {s})"
+    );
+    let eps = 1e-6;
+    // The sentence enters linearly: its gradient does not depend on it,
+    // so the penalty does not reach it.
+    assert!(vars[6].grad().is_none());
+    for which in 0..6 {
+        let grad = vars[which].grad().unwrap().to_vec().unwrap();
+        let num: Vec<f64> = (0..grad.len())
+            .map(|i| {
+                let mut p = f64s.clone();
+                p[which][i] += eps;
+                let mut m = f64s.clone();
+                m[which][i] -= eps;
+                (cpu_penalty(&p) - cpu_penalty(&m)) / (2.0 * eps)
+            })
+            .collect();
+        crate::common::assert_close(
+            &format!("penalty gradient of input {which}"),
+            s,
+            &grad,
+            &num,
+            1e-3,
+        );
+    }
+
+    // Without create_graph: the same values, as constants; the first-order
+    // tape is intact (grad consumed nothing), so a plain backward still runs.
+    let o2 = out(&vars);
+    let plain = autograd::grad(&o2, &[x], false).unwrap();
+    assert!(!plain[0].requires_grad());
+    let a = plain[0].value().to_vec().unwrap();
+    let b = g[0].value().to_vec().unwrap();
+    assert_eq!(a, b);
+    o2.sum_all().unwrap().backward().unwrap();
+    // The second order through conv2d's weight gradient (an op of its own).
+    let fresh: Vec<Var> = data
+        .iter()
+        .zip(shapes)
+        .map(|(d, sh)| Var::leaf(Tensor::from_slice(&rt, d, sh).unwrap()))
+        .collect();
+    let o3 = out(&fresh);
+    let gw = autograd::grad(&o3, &[&fresh[1]], true).unwrap();
+    let pen2 = gw[0].square().unwrap().sum_all().unwrap();
+    let want = cpu_weight_penalty(&f64s);
+    let got = pen2.value().to_vec().unwrap()[0] as f64;
+    assert!(
+        (got - want).abs() < 1e-4 * want.abs(),
+        "weight penalty {got} vs {want} (seed {s})"
+    );
+    pen2.backward().unwrap();
+    for which in [0, 1, 5] {
+        let grad = fresh[which].grad().unwrap().to_vec().unwrap();
+        let num: Vec<f64> = (0..grad.len())
+            .map(|i| {
+                let mut p = f64s.clone();
+                p[which][i] += eps;
+                let mut m = f64s.clone();
+                m[which][i] -= eps;
+                (cpu_weight_penalty(&p) - cpu_weight_penalty(&m)) / (2.0 * eps)
+            })
+            .collect();
+        crate::common::assert_close(
+            &format!("weight-gradient penalty, input {which}"),
+            s,
+            &grad,
+            &num,
+            1e-3,
+        );
+    }
+    // An op with no second-order rule on the way is named, not silently wrong.
+    let e = autograd::grad(&x.sigmoid().unwrap().sum_all().unwrap(), &[x], true)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("no second-order rule"), "{e}");
+}

@@ -1,6 +1,7 @@
 //! Differentiable elementwise, broadcasting, reduction and matmul ops: each
 //! forward with its backward beside it.
 
+use super::higher::Rule;
 use super::Var;
 use crate::ops::activation;
 use crate::ops::matmul::matmul;
@@ -41,7 +42,8 @@ impl Var {
                 Some(sum_to_shape(g, &sx)?),
                 Some(sum_to_shape(g, &sy)?),
             ])
-        }))
+        })
+        .with_rule(Rule::Add))
     }
 
     pub fn sub(&self, y: &Var) -> Result<Var> {
@@ -52,7 +54,8 @@ impl Var {
                 Some(sum_to_shape(g, &sx)?),
                 Some(sum_to_shape(&g.neg()?, &sy)?),
             ])
-        }))
+        })
+        .with_rule(Rule::Sub))
     }
 
     pub fn mul(&self, y: &Var) -> Result<Var> {
@@ -71,7 +74,8 @@ impl Var {
                 None
             };
             Ok(vec![ga, gb])
-        }))
+        })
+        .with_rule(Rule::Mul))
     }
 
     pub fn div(&self, y: &Var) -> Result<Var> {
@@ -90,15 +94,17 @@ impl Var {
     pub fn add_scalar(&self, s: f32) -> Result<Var> {
         Ok(Var::from_op(self.value().add_scalar(s)?, &[self], |g| {
             Ok(vec![Some(g.clone())])
-        }))
+        })
+        .with_rule(Rule::Shift))
     }
 
     pub fn mul_scalar(&self, s: f32) -> Result<Var> {
-        Ok(Var::from_op(
-            self.value().mul_scalar(s)?,
-            &[self],
-            move |g| Ok(vec![Some(g.mul_scalar(s)?)]),
-        ))
+        Ok(
+            Var::from_op(self.value().mul_scalar(s)?, &[self], move |g| {
+                Ok(vec![Some(g.mul_scalar(s)?)])
+            })
+            .with_rule(Rule::Scale(s)),
+        )
     }
 
     pub fn neg(&self) -> Result<Var> {
@@ -118,14 +124,16 @@ impl Var {
         let x = self.value().clone();
         Ok(Var::from_op(x.relu()?, &[self], move |g| {
             Ok(vec![Some(activation::relu_backward(&x, g)?)])
-        }))
+        })
+        .with_rule(Rule::LeakyRelu(0.0)))
     }
 
     pub fn leaky_relu(&self, slope: f32) -> Result<Var> {
         let x = self.value().clone();
         Ok(Var::from_op(x.leaky_relu(slope)?, &[self], move |g| {
             Ok(vec![Some(activation::leaky_relu_backward(&x, g, slope)?)])
-        }))
+        })
+        .with_rule(Rule::LeakyRelu(slope)))
     }
 
     pub fn sigmoid(&self) -> Result<Var> {
@@ -179,11 +187,12 @@ impl Var {
     /// No copy; the gradient is reshaped back.
     pub fn reshape(&self, shape: &[usize]) -> Result<Var> {
         let old = self.shape().to_vec();
-        Ok(Var::from_op(
-            self.value().reshape(shape)?,
-            &[self],
-            move |g| Ok(vec![Some(g.reshape(&old)?)]),
-        ))
+        Ok(
+            Var::from_op(self.value().reshape(shape)?, &[self], move |g| {
+                Ok(vec![Some(g.reshape(&old)?)])
+            })
+            .with_rule(Rule::Reshape),
+        )
     }
 
     // ---- reductions
@@ -193,7 +202,8 @@ impl Var {
         let y = self.value().sum(axis, keepdim)?;
         Ok(Var::from_op(y, &[self], move |g| {
             Ok(vec![Some(expand_along(g, &shape, axis, 1.0)?)])
-        }))
+        })
+        .with_rule(Rule::Sum { axis, scale: 1.0 }))
     }
 
     pub fn mean(&self, axis: usize, keepdim: bool) -> Result<Var> {
@@ -202,7 +212,8 @@ impl Var {
         let scale = 1.0 / shape[axis] as f32;
         Ok(Var::from_op(y, &[self], move |g| {
             Ok(vec![Some(expand_along(g, &shape, axis, scale)?)])
-        }))
+        })
+        .with_rule(Rule::Sum { axis, scale }))
     }
 
     /// Mean of all elements, as a `[1]` tensor (the usual loss reduction).
@@ -246,7 +257,8 @@ impl Var {
                 None
             };
             Ok(vec![ga, gb])
-        }))
+        })
+        .with_rule(Rule::Matmul { ta, tb }))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Differentiable concatenation and narrowing.
 //! Each forward keeps what its backward (in ops/concat.rs) needs.
 
+use super::higher::Rule;
 use super::Var;
 use crate::ops::{concat, fill};
 use crate::runtime::{Result, Tensor};
@@ -15,7 +16,8 @@ pub fn concat(xs: &[&Var], axis: usize) -> Result<Var> {
             .into_iter()
             .map(Some)
             .collect())
-    }))
+    })
+    .with_rule(Rule::Concat { axis }))
 }
 
 /// Elements start..start+len of `axis` (a copy); the gradient is padded back with zeros.
@@ -38,5 +40,6 @@ pub fn narrow(x: &Var, axis: usize, start: usize, len: usize) -> Result<Var> {
             parts.push(&za);
         }
         Ok(vec![Some(concat::concat(&parts, axis)?)])
-    }))
+    })
+    .with_rule(Rule::Narrow { axis, start }))
 }

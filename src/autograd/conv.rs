@@ -1,5 +1,6 @@
 //! Differentiable conv2d and conv_transpose2d.
 
+use super::higher::Rule;
 use super::Var;
 use crate::ops::conv::*;
 use crate::runtime::{Result, Tensor};
@@ -60,7 +61,7 @@ pub fn conv2d(x: &Var, weight: &Var, bias: Option<&Var>, stride: usize, pad: usi
         backward_data: conv2d_backward_data,
         backward_weight: conv2d_backward_weight,
     };
-    record(k, x, weight, bias, stride, pad)
+    Ok(record(k, x, weight, bias, stride, pad)?.with_rule(Rule::Conv2d { stride, pad }))
 }
 
 /// x: `[N, Cin, H, W]`, weight: `[Cin, Cout, KH, KW]`, bias: `[Cout]` -> `[N, Cout, OH, OW]`

@@ -11,7 +11,9 @@
 //! What GAN training needs: several independent backward passes per step (each
 //! loss has its own graph), [`Var::detach`] (D trains on G's output without
 //! reaching G), [`no_grad`] for sampling and evaluation, frozen parameters
-//! (leaves with `requires_grad` off), zeroing gradients.
+//! (leaves with `requires_grad` off), zeroing gradients. And, for DF-GAN's
+//! gradient penalty, gradients that are themselves differentiable
+//! ([`grad`] with `create_graph`, higher.rs).
 
 pub mod attention;
 pub mod basic;
@@ -23,6 +25,7 @@ pub mod cosine;
 pub mod dropout;
 pub mod embedding;
 pub mod glu;
+pub mod higher;
 pub mod lstm;
 pub mod pool;
 pub mod softmax;
@@ -41,6 +44,7 @@ pub use cosine::cosine_similarity;
 pub use dropout::dropout;
 pub use embedding::embedding;
 pub use glu::glu;
+pub use higher::grad;
 pub use lstm::{last_state, lstm};
 pub use pool::{avg_pool2d, global_avg_pool};
 pub use softmax::{cross_entropy, masked_softmax};
@@ -67,6 +71,8 @@ struct Node {
     grad_fn: Mutex<Option<(BackwardFn, Vec<Var>)>>,
     /// Accumulated gradient of a leaf.
     grad: Mutex<Option<Tensor>>,
+    /// The op's second-order rule, where it has one (higher.rs).
+    rule: std::sync::OnceLock<higher::Rule>,
 }
 
 /// A tensor in the autodiff graph; cheap to clone.
@@ -105,6 +111,7 @@ impl Var {
             requires_grad: AtomicBool::new(requires_grad),
             grad_fn: Mutex::new(grad_fn),
             grad: Mutex::new(None),
+            rule: std::sync::OnceLock::new(),
         }))
     }
 
