@@ -30,6 +30,10 @@ pub enum Model {
     /// STREAM, MirrorGAN's captioner: a CNN encoder and an LSTM decoder
     /// that describe images (`engine caption`, `engine eval caption`).
     Stream,
+    /// DF-GAN: one stage from 4x4 to the output side, the sentence fused
+    /// into every block by affine transforms, hinge loss with the
+    /// matching-aware gradient penalty (MA-GP).
+    Dfgan,
     /// MirrorGAN: AttnGAN with sentence attention beside word attention
     /// (GLAM), and a trained captioner (--stream) reading the final image
     /// back into the caption.
@@ -132,6 +136,16 @@ impl Settings {
                 stages: 3,
                 base_size: 64,
             },
+            // DF-GAN's batch and G's learning rate (D's is 4 times it).
+            (Model::Dfgan, _) => Settings {
+                steps: 1000,
+                batch: 32,
+                lr: 0.0001,
+                scenes: 4000,
+                image_size: 64,
+                stages: 1,
+                base_size: 64,
+            },
             // The tutorial captioner's learning rate.
             (Model::Stream, _) => Settings {
                 steps: 1000,
@@ -218,10 +232,10 @@ pub struct TrainArgs {
     /// Training scenes of the built-in world [default: 4000; 20000 with --preset world].
     #[arg(long)]
     scenes: Option<usize>,
-    /// DAMSM: image side (32 to 256) [default: 64]; DCGAN: 32 or 64 [default: 64].
+    /// DAMSM and the captioner: image side (32 to 256) [default: 64]; DCGAN: 32 or 64 [default: 64]; DF-GAN: a power of two [default: 64].
     #[arg(long)]
     image_size: Option<usize>,
-    /// DCGAN: ngf and ndf [default: 64]; StackGAN and StackGAN++: ngf, with ndf twice it [default: 32, as on birds].
+    /// DCGAN: ngf and ndf [default: 64]; DF-GAN: ngf and ndf [default: 32]; StackGAN and StackGAN++: ngf, with ndf twice it [default: 32, as on birds].
     #[arg(long)]
     width: Option<usize>,
     /// MirrorGAN: the trained captioner that reads the final image back
@@ -269,6 +283,7 @@ impl TrainArgs {
             Model::StackganPp => PathBuf::from("runs/stackgan++"),
             Model::Stream => PathBuf::from("runs/stream"),
             Model::Mirrorgan => PathBuf::from("runs/mirrorgan"),
+            Model::Dfgan => PathBuf::from("runs/dfgan"),
         })
     }
 
@@ -322,7 +337,11 @@ fn check(args: &TrainArgs) -> Result<()> {
         && (args.model.is_dcgan()
             || matches!(
                 args.model,
-                Model::StackganPp | Model::Stackgan | Model::Stream | Model::Mirrorgan
+                Model::StackganPp
+                    | Model::Stackgan
+                    | Model::Stream
+                    | Model::Mirrorgan
+                    | Model::Dfgan
             ))
     {
         return bad(format!(
@@ -351,8 +370,33 @@ fn check(args: &TrainArgs) -> Result<()> {
                 return bad(format!("{flag} applies to --model attngan, not to a DCGAN"));
             }
         }
-    } else if args.width.is_some() && !matches!(args.model, Model::StackganPp | Model::Stackgan) {
-        return bad("--width applies to --model dcgan, dcgan-cls, stackgan and stackgan++".into());
+    } else if args.width.is_some()
+        && !matches!(
+            args.model,
+            Model::StackganPp | Model::Stackgan | Model::Dfgan
+        )
+    {
+        return bad(
+            "--width applies to --model dcgan, dcgan-cls, dfgan, stackgan and stackgan++".into(),
+        );
+    }
+    if args.model == Model::Dfgan {
+        if !set.image_size.is_power_of_two() {
+            return bad(format!(
+                "--image-size {} must be a power of two (32, 64, 128 or 256) for DF-GAN",
+                set.image_size
+            ));
+        }
+        for (given, flag) in [
+            (args.stages.is_some(), "--stages"),
+            (args.base_size.is_some(), "--base-size"),
+        ] {
+            if given {
+                return bad(format!(
+                    "{flag} applies to the staged models, not to DF-GAN (one stage)"
+                ));
+            }
+        }
     }
     if args.stream.is_some() && args.model != Model::Mirrorgan {
         return bad("--stream applies to --model mirrorgan (its captioner)".into());
@@ -509,6 +553,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
     if args.model == Model::Stream {
         return train_stream_cli(&rt, args);
+    }
+    if args.model == Model::Dfgan {
+        return train_dfgan_cli(&rt, args);
     }
     let set = args.settings();
     let leader = parallel::is_leader();
@@ -698,6 +745,36 @@ fn train_stackgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         ndf: 2 * width,
     };
     let report = train_stackgan(rt, &opts)?;
+    if leader {
+        finished(args, &report);
+    }
+    Ok(())
+}
+
+fn train_dfgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
+    use wgpu_attngan::train::dfgan::{train_dfgan, DfganTrainOptions};
+    let set = args.settings();
+    let leader = parallel::is_leader();
+    if leader {
+        println!(
+            "training DF-GAN ({}x{}) on {} on {}{}, captions read by {}",
+            set.image_size,
+            set.image_size,
+            describe(&args.data, set.scenes),
+            rt.adapter_info().name,
+            across(parallel::workers()),
+            args.damsm().display()
+        );
+    }
+    let width = args.width.unwrap_or(32);
+    let opts = DfganTrainOptions {
+        run: run_options(args),
+        damsm: args.damsm(),
+        image_size: set.image_size,
+        ngf: width,
+        ndf: width,
+    };
+    let report = train_dfgan(rt, &opts)?;
     if leader {
         finished(args, &report);
     }

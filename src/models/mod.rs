@@ -5,6 +5,7 @@
 pub mod attngan;
 pub mod damsm;
 pub mod dcgan;
+pub mod dfgan;
 pub mod stackgan;
 pub mod stackgan_pp;
 pub mod stream;

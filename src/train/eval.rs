@@ -65,7 +65,7 @@ pub fn load_generator(
     use_ema: bool,
     ca_noise: bool,
 ) -> Result<(Box<dyn Generator>, String, String)> {
-    use crate::train::{dcgan, stackgan, stackgan_pp};
+    use crate::train::{dcgan, dfgan, stackgan, stackgan_pp};
     let ck = crate::nn::checkpoint::Checkpoint::load(path)?;
     let kind = ck.meta("engine.model", path)?.to_string();
     let only_attngan = || {
@@ -91,6 +91,14 @@ pub fn load_generator(
                 return only_attngan();
             }
             let s = stackgan_pp::StackGanPPSampler::load(rt, path)?;
+            let d = s.data.clone();
+            (Box::new(s), d)
+        }
+        dfgan::KIND => {
+            if !use_ema || !ca_noise {
+                return only_attngan();
+            }
+            let s = dfgan::DfganSampler::load(rt, path)?;
             let d = s.data.clone();
             (Box::new(s), d)
         }

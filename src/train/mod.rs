@@ -3,6 +3,7 @@
 pub mod attngan;
 pub mod damsm;
 pub mod dcgan;
+pub mod dfgan;
 pub mod eval;
 pub mod lock;
 pub mod plot;
