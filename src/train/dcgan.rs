@@ -315,6 +315,19 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
     }
 }
 
+/// Noise of images first..first + n, each from (seed, its index) alone, so
+/// that image i is the same whatever the batch: `[n, z]` on the host.
+/// DCGAN's and DF-GAN's samplers draw with it.
+pub(crate) fn image_noise(z: usize, seed: u64, first: usize, n: usize) -> Vec<f32> {
+    let mut noise = Vec::with_capacity(n * z);
+    for i in first..first + n {
+        let mut key = crate::data::rng::SplitMix64::keyed(&[seed, i as u64]);
+        let mut rng = SplitMix64::new(rand::RngCore::next_u64(&mut key));
+        noise.extend((0..z).map(|_| rng.normal() as f32));
+    }
+    noise
+}
+
 /// G of a trained DCGAN or GAN-INT-CLS, with the text encoder that reads
 /// its captions: what `engine generate` and `engine eval` draw with.
 pub struct DcganSampler {
@@ -370,16 +383,8 @@ impl DcganSampler {
         self.model.config.image_size
     }
 
-    /// Image i's noise, from (seed, i) alone. [n, z] on the host
     fn noise(&self, seed: u64, first: usize, n: usize) -> Vec<f32> {
-        let z = self.model.config.z_dim;
-        let mut noise = Vec::with_capacity(n * z);
-        for i in first..first + n {
-            let mut key = crate::data::rng::SplitMix64::keyed(&[seed, i as u64]);
-            let mut rng = SplitMix64::new(rand::RngCore::next_u64(&mut key));
-            noise.extend((0..z).map(|_| rng.normal() as f32));
-        }
-        noise
+        image_noise(self.model.config.z_dim, seed, first, n)
     }
 
     /// G with batch norm on its running statistics, no gradients.

@@ -319,16 +319,9 @@ impl DfganSampler {
         })
     }
 
-    /// Image i's noise, from (seed, i) alone. [n, z] on the host
+    /// Image i's noise, from (seed, i) alone (DCGAN's): `[n, z]` on the host.
     fn noise(&self, seed: u64, first: usize, n: usize) -> Vec<f32> {
-        let z = self.model.config.z_dim;
-        let mut noise = Vec::with_capacity(n * z);
-        for i in first..first + n {
-            let mut key = crate::data::rng::SplitMix64::keyed(&[seed, i as u64]);
-            let mut rng = SplitMix64::new(rand::RngCore::next_u64(&mut key));
-            noise.extend((0..z).map(|_| rng.normal() as f32));
-        }
-        noise
+        crate::train::dcgan::image_noise(self.model.config.z_dim, seed, first, n)
     }
 
     fn render(&self, rt: &Runtime, noise: &[f32], sentence: &Var) -> Result<Vec<RgbImage>> {
