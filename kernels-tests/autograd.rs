@@ -451,52 +451,9 @@ fn bidirectional_lstm_over_padded_sequences_matches_finite_differences() {
 
 /// The penalty network of [`gradient_penalty_of_a_discriminator_matches_finite_differences`]
 /// in f64: out_n = [avgpool2(q) flattened, s_n] . w2 with q = a (gamma a +
-/// beta), a = leaky_relu(conv(x, w1) + b1); the penalty is DF-GAN's form,
-/// 2 mean_n (|d out_n / d (x_n, s_n)|^2)^3, with the input gradient worked
-/// out by hand.
-fn cpu_penalty(p: &[Vec<f64>]) -> f64 {
-    let (x, w1, b1, gamma, beta, w2, s) = (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6]);
-    let (h, w) = (G.h, G.w);
-    let mut y = vec![0.0; G.n * HIDDEN];
-    for (i, v) in y.iter_mut().enumerate() {
-        *v = b1[(i / (h * w)) % G.o];
-    }
-    conv_taps(G, |xi, wi, yi| y[yi] += x[xi] * w1[wi]);
-    // d out / d y, then d out / d x through the conv taps.
-    let mut gy = vec![0.0; y.len()];
-    for n in 0..G.n {
-        for c in 0..G.o {
-            for r in 0..4 {
-                for col in 0..4 {
-                    let i = ((n * G.o + c) * h + r) * w + col;
-                    let a = if y[i] > 0.0 { y[i] } else { 0.2 * y[i] };
-                    let dq = w2[c * 4 + (r / 2) * 2 + col / 2] / 4.0;
-                    let da = dq * (2.0 * gamma[c] * a + beta[c]);
-                    gy[i] = da * if y[i] > 0.0 { 1.0 } else { 0.2 };
-                }
-            }
-        }
-    }
-    let mut gx = vec![0.0; x.len()];
-    conv_taps(G, |xi, wi, yi| gx[xi] += gy[yi] * w1[wi]);
-    let per = G.c * h * w;
-    let gs: f64 = w2[16..19].iter().map(|v| v * v).sum();
-    let mut total = 0.0;
-    for n in 0..G.n {
-        let sq: f64 = gx[n * per..(n + 1) * per]
-            .iter()
-            .map(|v| v * v)
-            .sum::<f64>()
-            + gs;
-        total += sq.powi(3);
-    }
-    let _ = s;
-    2.0 * total / G.n as f64
-}
-
-/// sum over the conv weights of (d sum_n out_n / d w1)^2, in f64: the
-/// second-order path through the weight gradient.
-fn cpu_weight_penalty(p: &[Vec<f64>]) -> f64 {
+/// beta), a = leaky_relu(conv(x, w1) + b1). Returns d sum_n out_n / d y for
+/// the conv's output y, worked out by hand.
+fn cpu_output_grad(p: &[Vec<f64>]) -> Vec<f64> {
     let (x, w1, b1, gamma, beta, w2) = (&p[0], &p[1], &p[2], &p[3], &p[4], &p[5]);
     let (h, w) = (G.h, G.w);
     let mut y = vec![0.0; G.n * HIDDEN];
@@ -512,13 +469,41 @@ fn cpu_weight_penalty(p: &[Vec<f64>]) -> f64 {
                     let i = ((n * G.o + c) * h + r) * w + col;
                     let a = if y[i] > 0.0 { y[i] } else { 0.2 * y[i] };
                     let dq = w2[c * 4 + (r / 2) * 2 + col / 2] / 4.0;
-                    gy[i] =
-                        dq * (2.0 * gamma[c] * a + beta[c]) * if y[i] > 0.0 { 1.0 } else { 0.2 };
+                    let da = dq * (2.0 * gamma[c] * a + beta[c]);
+                    gy[i] = da * if y[i] > 0.0 { 1.0 } else { 0.2 };
                 }
             }
         }
     }
-    let mut gw = vec![0.0; w1.len()];
+    gy
+}
+
+/// DF-GAN's penalty form on that network: 2 mean_n (|d out_n / d (x_n, s_n)|^2)^3.
+fn cpu_penalty(p: &[Vec<f64>]) -> f64 {
+    let (x, w1, w2) = (&p[0], &p[1], &p[5]);
+    let gy = cpu_output_grad(p);
+    let mut gx = vec![0.0; x.len()];
+    conv_taps(G, |xi, wi, yi| gx[xi] += gy[yi] * w1[wi]);
+    let per = G.c * G.h * G.w;
+    let gs: f64 = w2[16..19].iter().map(|v| v * v).sum();
+    let mut total = 0.0;
+    for n in 0..G.n {
+        let sq: f64 = gx[n * per..(n + 1) * per]
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            + gs;
+        total += sq.powi(3);
+    }
+    2.0 * total / G.n as f64
+}
+
+/// sum over the conv weights of (d sum_n out_n / d w1)^2, in f64: the
+/// second-order path through the weight gradient.
+fn cpu_weight_penalty(p: &[Vec<f64>]) -> f64 {
+    let x = &p[0];
+    let gy = cpu_output_grad(p);
+    let mut gw = vec![0.0; p[1].len()];
     conv_taps(G, |xi, wi, yi| gw[wi] += gy[yi] * x[xi]);
     gw.iter().map(|v| v * v).sum()
 }
