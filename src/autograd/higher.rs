@@ -5,7 +5,7 @@
 //!
 //! First-order backward closures (the rest of this module) compute tensors
 //! and are consumed as they run. For a second order, an op also records its
-//! [`Rule`]: what it was, with the constants its backward needs. [`grad`]
+//! `Rule`: what it was, with the constants its backward needs. [`grad`]
 //! walks the graph without consuming anything and applies each node's rule
 //! with Var ops, so the gradients it returns are themselves in the graph.
 //!
