@@ -15,7 +15,13 @@ use wgpu_attngan::Tensor;
 use common::fixtures::{det, rt};
 
 fn tiny() -> StreamConfig {
+    tiny_with(true)
+}
+
+/// The tiny captioner, the image at every step or at the first only.
+fn tiny_with(image_every_step: bool) -> StreamConfig {
     StreamConfig {
+        image_every_step,
         vocab: 9,
         image_size: 16,
         base_channels: 2,
@@ -50,8 +56,8 @@ fn affine(w: &[f64], b: Option<&[f64]>, x: &[f64]) -> Vec<f64> {
 
 /// The reference decoder: for caption `ids` (its words only) after image
 /// feature `f`, the log-softmax rows of every step 0..=len (PyTorch's LSTM,
-/// gates i, f, g, o).
-fn reference_log_probs(p: &Params, f: &[f64], ids: &[u32]) -> Vec<Vec<f64>> {
+/// gates i, f, g, o); with `every`, each step's input is `[x, f]`.
+fn reference_log_probs(p: &Params, f: &[f64], ids: &[u32], every: bool) -> Vec<Vec<f64>> {
     let g = |k: &str| &p[k].1;
     let (w_ih, w_hh) = (
         g("decoder.lstm.weight_ih_l0"),
@@ -64,12 +70,15 @@ fn reference_log_probs(p: &Params, f: &[f64], ids: &[u32]) -> Vec<Vec<f64>> {
     let (mut h, mut c) = (vec![0.0; hid], vec![0.0; hid]);
     let mut out = Vec::new();
     for s in 0..=ids.len() {
-        let x: Vec<f64> = if s == 0 {
+        let mut x: Vec<f64> = if s == 0 {
             f.to_vec()
         } else {
             let w = ids[s - 1] as usize;
             table[w * e..(w + 1) * e].to_vec()
         };
+        if every {
+            x.extend_from_slice(f);
+        }
         let a = affine(w_ih, Some(b_ih), &x);
         let r = affine(w_hh, Some(b_hh), &h);
         let z: Vec<f64> = a.iter().zip(&r).map(|(a, r)| a + r).collect();
@@ -105,8 +114,14 @@ fn targets_shift_the_caption_and_end_it() {
 
 #[test]
 fn loss_and_its_bias_gradient_match_an_f64_reference() {
+    for every in [true, false] {
+        loss_matches_reference(every);
+    }
+}
+
+fn loss_matches_reference(every: bool) {
     let rt = rt();
-    let m = Stream::new(&rt, tiny(), 3).unwrap();
+    let m = Stream::new(&rt, tiny_with(every), 3).unwrap();
     let (b, t) = (3, 6);
     let lengths = [3usize, 6, 1];
     let mut ids = vec![0u32; b * t];
@@ -135,7 +150,10 @@ fn loss_and_its_bias_gradient_match_an_f64_reference() {
     for (i, &len) in lengths.iter().enumerate() {
         let words = &ids[i * t..i * t + len];
         let fi: Vec<f64> = f[i * e..(i + 1) * e].iter().map(|&x| x as f64).collect();
-        for (s, lp) in reference_log_probs(&p, &fi, words).into_iter().enumerate() {
+        for (s, lp) in reference_log_probs(&p, &fi, words, every)
+            .into_iter()
+            .enumerate()
+        {
             let target = if s < len { words[s] as usize } else { 0 };
             sum -= lp[target];
             count += 1;
@@ -145,7 +163,7 @@ fn loss_and_its_bias_gradient_match_an_f64_reference() {
     let want = sum / count as f64;
     assert!(
         (got - want).abs() <= 1e-4 * want.abs(),
-        "loss {got} vs f64 reference {want}"
+        "every={every}: loss {got} vs f64 reference {want}"
     );
     // d loss / d bias = mean over predicted words of softmax - one-hot.
     for (lp, target) in &rows {
@@ -161,6 +179,48 @@ fn loss_and_its_bias_gradient_match_an_f64_reference() {
             "bias grad {k}: {} vs {}",
             grad[k],
             d_bias[k]
+        );
+    }
+    // The image's path: d loss / d encoder.linear.bias = sum over images of
+    // d loss / d f (central differences of the f64 reference) times the
+    // eval-mode batch norm's gamma / sqrt(running var + eps).
+    let reference_loss = |f: &[f64]| -> f64 {
+        let (mut sum, mut count) = (0.0, 0usize);
+        for (i, &len) in lengths.iter().enumerate() {
+            let words = &ids[i * t..i * t + len];
+            for (s, lp) in reference_log_probs(&p, &f[i * e..(i + 1) * e], words, every)
+                .into_iter()
+                .enumerate()
+            {
+                sum -= lp[if s < len { words[s] as usize } else { 0 }];
+                count += 1;
+            }
+        }
+        sum / count as f64
+    };
+    let f64s: Vec<f64> = f.iter().map(|&x| x as f64).collect();
+    let (gamma, var) = (&p["encoder.bn.weight"].1, &p["encoder.bn.running_var"].1);
+    let got = m
+        .params
+        .var(m.encoder_linear_bias())
+        .grad()
+        .unwrap()
+        .to_vec()
+        .unwrap();
+    for j in 0..e {
+        let mut d = 0.0;
+        for i in 0..b {
+            let h = 1e-5;
+            let (mut up, mut down) = (f64s.clone(), f64s.clone());
+            up[i * e + j] += h;
+            down[i * e + j] -= h;
+            d += (reference_loss(&up) - reference_loss(&down)) / (2.0 * h);
+        }
+        let want = d * gamma[j] / (var[j] + 1e-5).sqrt();
+        assert!(
+            (got[j] as f64 - want).abs() <= 1e-5 + 1e-3 * want.abs(),
+            "every={every}: encoder.linear.bias grad {j}: {} vs {want}",
+            got[j]
         );
     }
 }
@@ -214,8 +274,8 @@ fn teacher_forced(m: &Stream, img: &Tensor, ids: &[u32]) -> (f64, Vec<u32>) {
 #[test]
 fn decoding_step_by_step_agrees_with_the_teacher_forced_sequence() {
     let rt = rt();
-    for seed in [1, 2, 5] {
-        let m = Stream::new(&rt, tiny(), seed).unwrap();
+    for (seed, every) in [(1, true), (2, false), (5, true)] {
+        let m = Stream::new(&rt, tiny_with(every), seed).unwrap();
         let img = images(&rt, 4, seed as usize);
         let greedy = m.decode(&img, 1, m.config.max_words).unwrap();
         let beam = m.decode(&img, 3, m.config.max_words).unwrap();
@@ -262,9 +322,17 @@ fn training_learns_a_fixed_batch() {
             ids[i * t + s] = 2 + ((i * 3 + s) % 7) as u32;
         }
     }
-    let img = Var::constant(images(&rt, b, 9));
+    // Four images of four colours (and a little texture).
+    let noise = images(&rt, b, 9).to_vec().unwrap();
+    let plain: Vec<f32> = (0..b * 768)
+        .map(|k| {
+            let (i, c) = (k / 768, k / 256 % 3);
+            [-0.8f32, 0.8][(i >> c) & 1] + 0.1 * noise[k]
+        })
+        .collect();
+    let img = Var::constant(Tensor::from_slice(&rt, &plain, &[b, 3, 16, 16]).unwrap());
     let mut losses = Vec::new();
-    for _ in 0..40 {
+    for _ in 0..120 {
         m.params.zero_grad().unwrap();
         let loss = m.loss(&img, &ids, &lengths, true).unwrap();
         loss.backward().unwrap();
@@ -273,9 +341,31 @@ fn training_learns_a_fixed_batch() {
     }
     println!("loss {:?}", losses);
     assert!(
-        losses[39] < 0.5 * losses[0],
+        losses[119] < 0.5 * losses[0],
         "the loss of a fixed batch falls: {losses:?}"
     );
+    // Each caption starts with its own word: only the image tells which.
+    let ids_t = Tensor::from_slice(
+        &rt,
+        &ids.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+        &[b, t],
+    )
+    .unwrap();
+    let tg = targets(&ids, &lengths, t);
+    let logits = m
+        .logits(&img, &ids_t, &lengths, &tg, true)
+        .unwrap()
+        .value()
+        .to_vec()
+        .unwrap();
+    let v = m.config.vocab;
+    let mut first = 0;
+    for (i, &len) in lengths.iter().enumerate() {
+        let row = &logits[first * v..(first + 1) * v];
+        let arg = (0..v).max_by(|&a, &c| row[a].total_cmp(&row[c])).unwrap();
+        assert_eq!(arg as u32, ids[i * t], "image {i}'s first word");
+        first += len + 1;
+    }
 }
 
 #[test]
