@@ -131,6 +131,7 @@ fn tiny_run_then_generate_with_attention_maps() {
         },
         image_size: 32,
         base_channels: 4,
+        positional: false,
     };
     let d = train_damsm(&rt, &damsm).unwrap();
     let opts = AttnGanTrainOptions {

@@ -6,7 +6,7 @@
 mod common;
 use rand::{Rng, SeedableRng};
 use wgpu_attngan::autograd::Var;
-use wgpu_attngan::models::damsm::{sentence_loss, word_loss, DamsmConfig};
+use wgpu_attngan::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig};
 use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
 use wgpu_attngan::train::trainer::RunOptions;
 use wgpu_attngan::{Runtime, Tensor};
@@ -190,6 +190,102 @@ fn losses_and_gradients_match_the_reference() {
     }
 }
 
+/// The position-aware head (`--positional`): regions are a 1x1 map of the
+/// last features and their (x, y), the global feature a linear map of the
+/// whole map; values and the gradient into the map against f64 references.
+#[test]
+fn the_positional_head_matches_an_f64_reference() {
+    let rt = rt();
+    let mut cfg = DamsmConfig::new(10);
+    (
+        cfg.image_size,
+        cfg.base_channels,
+        cfg.hidden,
+        cfg.positional,
+    ) = (40, 2, 3, true);
+    let m = Damsm::new(&rt, cfg.clone(), 5).unwrap();
+    let (b, c, s, d) = (2usize, 16usize, 5usize, cfg.embed_dim());
+    let mut r = rand::rngs::StdRng::seed_from_u64(0xC0DE);
+    let mut random = |n: usize| -> Vec<f32> { (0..n).map(|_| r.random_range(-1.0..1.0)).collect() };
+    let h = random(b * c * s * s);
+    let hv = Var::leaf(Tensor::from_slice(&rt, &h, &[b, c, s, s]).unwrap());
+    let (regions, global) = m.image.head(&m.image_params, &hv).unwrap();
+    assert_eq!(regions.shape(), &[b, d, s * s]);
+    assert_eq!(global.shape(), &[b, d]);
+    let p: std::collections::HashMap<String, Vec<f64>> = m
+        .image_params
+        .state()
+        .unwrap()
+        .into_iter()
+        .map(|(n, _, v)| (n, v.iter().map(|&x| x as f64).collect()))
+        .collect();
+    let get = |k: &str| p.get(k).unwrap_or_else(|| panic!("{k} in {:?}", p.keys()));
+    // AttnGAN's conv1x1 for the regions has no bias.
+    let wr = get("image.emb_features.weight");
+    assert!(!p.contains_key("image.emb_features.bias"));
+    let (wg, bg) = (
+        get("image.emb_cnn_code.weight"),
+        get("image.emb_cnn_code.bias"),
+    );
+    let coord = |i: usize| 2.0 * i as f64 / (s - 1) as f64 - 1.0;
+    let hf = |bi: usize, k: usize, q: usize| h[(bi * c + k) * s * s + q] as f64;
+    let mut want_r = vec![0.0; b * d * s * s];
+    let mut want_g = vec![0.0; b * d];
+    for bi in 0..b {
+        for di in 0..d {
+            for q in 0..s * s {
+                let w = |k: usize| wr[di * (c + 2) + k];
+                let mut v = w(c) * coord(q % s) + w(c + 1) * coord(q / s);
+                for k in 0..c {
+                    v += w(k) * hf(bi, k, q);
+                }
+                want_r[(bi * d + di) * s * s + q] = v;
+            }
+            want_g[bi * d + di] = bg[di]
+                + (0..c * s * s)
+                    .map(|j| wg[di * c * s * s + j] * h[bi * c * s * s + j] as f64)
+                    .sum::<f64>();
+        }
+    }
+    let close = |got: &[f32], want: &[f64], what: &str| {
+        let (mut num, mut den) = (0.0f64, 0.0f64);
+        for (g, w) in got.iter().zip(want) {
+            num += (*g as f64 - w).powi(2);
+            den += w * w;
+        }
+        let rel = (num / den.max(1e-30)).sqrt();
+        assert!(rel < 1e-5, "{what}: relative error {rel:e}");
+    };
+    close(&regions.value().to_vec().unwrap(), &want_r, "regions");
+    close(&global.value().to_vec().unwrap(), &want_g, "global");
+    // L = sum(regions * A) + sum(global * G): dL/dh = Wr[:, :c]^T A + Wg^T G.
+    let (a, g) = (random(b * d * s * s), random(b * d));
+    let av = Var::constant(Tensor::from_slice(&rt, &a, &[b, d, s * s]).unwrap());
+    let gv = Var::constant(Tensor::from_slice(&rt, &g, &[b, d]).unwrap());
+    let loss = regions
+        .mul(&av)
+        .unwrap()
+        .sum_all()
+        .unwrap()
+        .add(&global.mul(&gv).unwrap().sum_all().unwrap())
+        .unwrap();
+    loss.backward().unwrap();
+    let mut want = vec![0.0; b * c * s * s];
+    for bi in 0..b {
+        for k in 0..c {
+            for q in 0..s * s {
+                let mut v = 0.0;
+                for di in 0..d {
+                    v += wr[di * (c + 2) + k] * a[(bi * d + di) * s * s + q] as f64;
+                    v += wg[di * c * s * s + k * s * s + q] * g[bi * d + di] as f64;
+                }
+                want[(bi * c + k) * s * s + q] = v;
+            }
+        }
+    }
+    close(&hv.grad().unwrap().to_vec().unwrap(), &want, "d loss / d h");
+}
+
 #[test]
 fn a_short_run_on_the_world_lowers_the_loss() {
     let rt = rt();
@@ -206,6 +302,7 @@ fn a_short_run_on_the_world_lowers_the_loss() {
         },
         image_size: 32,
         base_channels: 8,
+        positional: false,
     };
     let report = train_damsm(&rt, &opts).unwrap();
     assert_eq!(report.steps, 40);
@@ -237,6 +334,7 @@ fn a_resumed_run_continues_with_identical_losses() {
         },
         image_size: 32,
         base_channels: 4,
+        positional: false,
     };
     let straight = train_damsm(&rt, &opts("straight", 8, false)).unwrap();
     train_damsm(&rt, &opts("stopped", 3, false)).unwrap();
@@ -281,6 +379,7 @@ fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
         },
         image_size: 32,
         base_channels: 4,
+        positional: false,
     };
     train_damsm(&rt, &opts).unwrap();
     let path = dir.join("checkpoint.safetensors");
@@ -334,6 +433,7 @@ fn a_folder_in_use_by_a_live_run_is_refused_and_a_stale_lock_taken_over() {
         },
         image_size: 32,
         base_channels: 4,
+        positional: false,
     };
     // This test's own process is alive.
     std::fs::write(dir.join("lock"), std::process::id().to_string()).unwrap();

@@ -151,6 +151,35 @@ fn r_precision_ranks_the_true_caption() {
     assert!(eval::r_precision_of(&feats[..50], &feats[..50], 100, 1, 0).is_err());
 }
 
+#[test]
+fn attribute_swaps_count_an_image_whose_true_caption_beats_every_distractor() {
+    let v = |x: &[f32]| x.to_vec();
+    let images = vec![
+        v(&[1.0, 0.0]),
+        v(&[0.0, 2.0]),
+        v(&[1.0, 1.0]),
+        v(&[3.0, 0.0]),
+    ];
+    // Cosine only: the scale of a caption's features does not matter.
+    let truth = vec![
+        v(&[5.0, 0.1]),
+        v(&[1.0, 0.0]),
+        v(&[1.0, 1.0]),
+        v(&[1.0, 0.0]),
+    ];
+    let swaps = vec![
+        vec![v(&[0.0, 1.0]), v(&[-1.0, 0.0])], // wins against both
+        vec![v(&[0.0, 1.0])],                  // loses
+        vec![v(&[1.0, 1.0]), v(&[1.0, 0.0])],  // a tie counts against it
+        vec![],                                // nothing to rank: not scored
+    ];
+    let s = eval::swap_accuracy(&images, &truth, &swaps).unwrap();
+    assert_eq!(s.images, 3);
+    assert!((s.accuracy - 1.0 / 3.0).abs() < 1e-12, "{}", s.accuracy);
+    assert!((s.chance - (1.0 / 3.0 + 1.0 / 2.0 + 1.0 / 3.0) / 3.0).abs() < 1e-12);
+    assert!(eval::swap_accuracy(&images, &truth[..2], &swaps).is_err());
+}
+
 fn damsm(rt: &Runtime) -> Damsm {
     let mut c = DamsmConfig::new(200);
     c.base_channels = 8;
@@ -304,6 +333,7 @@ fn engine_eval_commands_write_json_and_refuse_the_wrong_checkpoints() {
             },
             image_size: 32,
             base_channels: 4,
+            positional: false,
         },
     )
     .unwrap();

@@ -120,6 +120,7 @@ fn two_phases_resume_and_stage_two_leaves_stage_one_alone() {
             },
             image_size: 32,
             base_channels: 4,
+            positional: false,
         },
     )
     .unwrap();

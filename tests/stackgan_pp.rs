@@ -201,6 +201,7 @@ fn a_tiny_run_resumes_bit_for_bit_and_its_sampler_walks() {
             },
             image_size: 32,
             base_channels: 4,
+            positional: false,
         },
     )
     .unwrap();

@@ -66,6 +66,21 @@ pub enum EvalCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Which attributes a DAMSM reads (on the world's renders), and which a generator
+    /// draws as it sees them: each caption against the same scene's captions with the
+    /// first object's colour, shape, size or position changed.
+    Attributes {
+        #[arg(long, default_value = "runs/damsm/checkpoint.safetensors")]
+        damsm: PathBuf,
+        /// A generator: also score its images for the same captions.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Held-out captions (one image each).
+        #[arg(long, default_value_t = 500)]
+        captions: usize,
+        #[command(flatten)]
+        common: Common,
+    },
     /// A captioner (engine train --model stream) on held-out images: BLEU-4 and, on the
     /// world, how often its captions name each object's colour, shape, size and position.
     Caption {
@@ -143,6 +158,12 @@ pub fn eval(cmd: &EvalCommand) -> Result<()> {
             data,
             common,
         } => fd(damsm, model, *images, &data.spec(), common),
+        EvalCommand::Attributes {
+            damsm,
+            model,
+            captions,
+            common,
+        } => super::eval_attributes::run(damsm, model.as_deref(), *captions, common),
         EvalCommand::Caption {
             model,
             images,
@@ -166,7 +187,7 @@ fn bad(what: &'static str, m: String) -> Error {
     Error::invalid(what, m)
 }
 
-fn exists(path: &Path, what: &str, train: &str) -> Result<()> {
+pub(super) fn exists(path: &Path, what: &str, train: &str) -> Result<()> {
     if path.exists() {
         Ok(())
     } else {
@@ -231,7 +252,7 @@ pub(super) fn write_json(path: Option<&Path>, doc: serde_json::Value) -> Result<
 /// `data`: what --data names (None: a command without --data, the world).
 /// A generator of any kind (train::eval::load_generator), refused unless
 /// trained on the data it is scored on.
-fn load_generator(
+pub(super) fn load_generator(
     rt: &Runtime,
     model: &Path,
     data: Option<&DataSpec>,
@@ -255,7 +276,12 @@ fn on_world(path: &Path, data: &str) -> Result<()> {
 
 /// A checkpoint trained on `trained_on` (a [`DataSpec::id`]) is scored only
 /// on that data; `data_flag`: whether the command takes --data (the hint).
-fn check_data(path: &Path, trained_on: &str, data: &DataSpec, data_flag: bool) -> Result<()> {
+pub(super) fn check_data(
+    path: &Path,
+    trained_on: &str,
+    data: &DataSpec,
+    data_flag: bool,
+) -> Result<()> {
     if trained_on == data.id() {
         return Ok(());
     }

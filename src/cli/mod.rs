@@ -4,6 +4,7 @@ pub mod bench;
 pub mod caption;
 pub mod devices;
 pub mod eval;
+pub mod eval_attributes;
 pub mod eval_caption;
 pub mod export;
 pub mod generate;

@@ -238,6 +238,11 @@ pub struct TrainArgs {
     /// DCGAN: ngf and ndf [default: 64]; DF-GAN: ngf and ndf [default: 32]; StackGAN and StackGAN++: ngf, with ndf twice it [default: 32, as on birds].
     #[arg(long)]
     width: Option<usize>,
+    /// DAMSM: a position-aware image encoder (the global feature from the
+    /// whole feature map, region features with their coordinates), a
+    /// departure from AttnGAN's that can tell where things are.
+    #[arg(long)]
+    positional: bool,
     /// MirrorGAN: the trained captioner that reads the final image back
     /// [default: runs/stream/checkpoint.safetensors].
     #[arg(long)]
@@ -397,6 +402,9 @@ fn check(args: &TrainArgs) -> Result<()> {
                 ));
             }
         }
+    }
+    if args.positional && args.model != Model::Damsm {
+        return bad("--positional applies to --model damsm (its image encoder)".into());
     }
     if args.stream.is_some() && args.model != Model::Mirrorgan {
         return bad("--stream applies to --model mirrorgan (its captioner)".into());
@@ -572,6 +580,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         run: run_options(args),
         image_size: set.image_size,
         base_channels: 16,
+        positional: args.positional,
     };
     let report = train_damsm(&rt, &opts)?;
     if !leader {

@@ -28,6 +28,7 @@ pub mod render;
 pub mod rng;
 pub mod source;
 pub mod spec;
+pub mod swaps;
 pub mod vocab;
 pub mod world;
 

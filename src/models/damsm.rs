@@ -30,6 +30,13 @@ pub struct DamsmConfig {
     /// Words per caption (the data set's limit, [`crate::data::Source::max_words`]);
     /// 18 in checkpoints written before it was recorded.
     pub max_words: usize,
+    /// The image encoder knows where things are: the global feature is a
+    /// linear map of the whole last feature map (not of its mean), and each
+    /// region's feature sees the region's coordinates. A departure from
+    /// AttnGAN, whose pooled Inception features and content-only regions
+    /// cannot tell "at the top left" from "at the bottom right" (`engine
+    /// eval attributes`); false in checkpoints from before it.
+    pub positional: bool,
 }
 
 impl DamsmConfig {
@@ -45,6 +52,7 @@ impl DamsmConfig {
             gamma2: 5.0,
             gamma3: 10.0,
             max_words: crate::data::DEFAULT_MAX_WORDS,
+            positional: false,
         }
     }
 
@@ -132,6 +140,7 @@ pub struct ImageEncoder {
     convs: Vec<(Conv2d, Option<BatchNorm>)>,
     regions: Conv2d,
     global: Linear,
+    positional: bool,
 }
 
 impl ImageEncoder {
@@ -155,21 +164,31 @@ impl ImageEncoder {
             ));
             cin = cout;
         }
+        // positional: two coordinate channels beside the map; the global
+        // map's whole [cin, S/8, S/8] instead of its mean.
+        let grid = c.image_size / 8;
+        let (region_in, global_in) = if c.positional {
+            (cin + 2, cin * grid * grid)
+        } else {
+            (cin, cin)
+        };
         ImageEncoder {
             convs,
             regions: Conv2d::new(
                 b,
                 "image.emb_features",
-                ConvSpec::same(cin, c.embed_dim(), 1, Init::Uniform(0.1)),
+                ConvSpec::same(region_in, c.embed_dim(), 1, Init::Uniform(0.1)),
             ),
             global: Linear::new(
                 b,
                 "image.emb_cnn_code",
-                cin,
+                global_in,
                 c.embed_dim(),
                 true,
-                Init::Uniform(0.1),
+                // The pooled map's scale of output for the whole map's width.
+                Init::Uniform(0.1 * (cin as f32 / global_in as f32).sqrt()),
             ),
+            positional: c.positional,
         }
     }
 
@@ -182,13 +201,44 @@ impl ImageEncoder {
             }
             h = h.leaky_relu(0.2)?;
         }
-        let [n, _, s, _] = [h.shape()[0], h.shape()[1], h.shape()[2], h.shape()[3]];
-        let regions = self.regions.forward(ps, &h)?; // [B, D, s, s]
+        self.head(ps, &h)
+    }
+
+    /// From the last feature map `h` `[B, C, s, s]` to regions `[B, D, s*s]`
+    /// and the global feature `[B, D]`.
+    pub fn head(&self, ps: &ParamStore, h: &Var) -> Result<(Var, Var)> {
+        let [n, c, s, _] = [h.shape()[0], h.shape()[1], h.shape()[2], h.shape()[3]];
+        let (regions, global) = if self.positional {
+            let coords = Var::constant(coordinates(h.value().runtime(), n, s)?); // [B, 2, s, s]
+            let regions = self.regions.forward(ps, &ag::concat(&[h, &coords], 1)?)?; // [B, D, s, s]
+            let global = self.global.forward(ps, &h.reshape(&[n, c * s * s])?)?;
+            (regions, global)
+        } else {
+            let regions = self.regions.forward(ps, h)?; // [B, D, s, s]
+            (regions, self.global.forward(ps, &ag::global_avg_pool(h)?)?)
+        };
         let d = regions.shape()[1];
         let regions = regions.reshape(&[n, d, s * s])?;
-        let global = self.global.forward(ps, &ag::global_avg_pool(&h)?)?;
         Ok((regions, global))
     }
+}
+
+/// Each position's (x, y) in [-1, 1], x across columns and y down rows:
+/// `[n, 2, s, s]`.
+fn coordinates(rt: &Runtime, n: usize, s: usize) -> Result<Tensor> {
+    let at = |i: usize| {
+        if s == 1 {
+            0.0
+        } else {
+            2.0 * i as f32 / (s - 1) as f32 - 1.0
+        }
+    };
+    let mut v = Vec::with_capacity(n * 2 * s * s);
+    for _ in 0..n {
+        v.extend((0..s * s).map(|k| at(k % s)));
+        v.extend((0..s * s).map(|k| at(k / s)));
+    }
+    Tensor::from_slice(rt, &v, &[n, 2, s, s])
 }
 
 /// Row-wise L2 normalisation of [B, D].

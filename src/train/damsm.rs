@@ -28,6 +28,8 @@ pub struct DamsmTrainOptions {
     pub image_size: usize,
     /// Channels of the image encoder's first layer.
     pub base_channels: usize,
+    /// A position-aware image encoder ([`DamsmConfig::positional`]).
+    pub positional: bool,
 }
 
 impl Default for DamsmTrainOptions {
@@ -41,6 +43,7 @@ impl Default for DamsmTrainOptions {
             },
             image_size: 64,
             base_channels: 16,
+            positional: false,
         }
     }
 }
@@ -81,6 +84,10 @@ fn run_options(opts: &DamsmTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = opts.run.resume_keys();
     o.push(("image_size", opts.image_size.to_string()));
     o.push(("base_channels", opts.base_channels.to_string()));
+    // Only when set, so that older checkpoints resume as they were.
+    if opts.positional {
+        o.push(("positional", "true".into()));
+    }
     o
 }
 
@@ -305,6 +312,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         config.image_size = opts.image_size;
         config.base_channels = opts.base_channels;
         config.max_words = source.max_words();
+        config.positional = opts.positional;
         let model = Damsm::new(rt, config, opts.run.seed)?;
         let mut text_adam = Adam::new(&model.text_params, opts.run.lr, (0.5, 0.999))?;
         // AttnGAN clips the text encoder's gradient norm at 0.25.

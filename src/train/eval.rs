@@ -201,6 +201,8 @@ impl Generator for crate::train::attngan::Sampler {
 pub struct EvalSet {
     pub scenes: Vec<Scene>,
     pub captions: Vec<String>,
+    /// Which of its scene's captions (`World::scene_captions`) each is.
+    pub chosen: Vec<usize>,
 }
 
 impl EvalSet {
@@ -210,14 +212,19 @@ impl EvalSet {
         let scenes: Vec<Scene> = (first..first + n as u64)
             .map(|i| world.scene(Split::Test, i))
             .collect();
-        let captions = scenes
+        let (captions, chosen) = scenes
             .iter()
             .map(|s| {
                 let c = world.scene_captions(s);
-                c[rng.below(c.len())].clone()
+                let k = rng.below(c.len());
+                (c[k].clone(), k)
             })
-            .collect();
-        EvalSet { scenes, captions }
+            .unzip();
+        EvalSet {
+            scenes,
+            captions,
+            chosen,
+        }
     }
 
     /// The world's own renders of these scenes at side `res`.
@@ -439,18 +446,8 @@ pub fn r_precision_of(
             ),
         ));
     }
-    let unit = |v: &[f32]| {
-        let norm = v
-            .iter()
-            .map(|x| (*x as f64).powi(2))
-            .sum::<f64>()
-            .sqrt()
-            .max(1e-8);
-        v.iter().map(|x| *x as f64 / norm).collect::<Vec<f64>>()
-    };
     let im: Vec<Vec<f64>> = images.iter().map(|v| unit(v)).collect();
     let se: Vec<Vec<f64>> = sentences.iter().map(|v| unit(v)).collect();
-    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
     let mut rng = SplitMix64::keyed(&[seed, 0x2A9C]);
     let mut accs = Vec::with_capacity(draws);
     for _ in 0..draws {
@@ -477,6 +474,72 @@ pub fn r_precision_of(
         images: n,
         draws,
         candidates,
+    })
+}
+
+/// `v / |v|` in f64.
+fn unit(v: &[f32]) -> Vec<f64> {
+    let norm = v
+        .iter()
+        .map(|x| (*x as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
+        .max(1e-8);
+    v.iter().map(|x| *x as f64 / norm).collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+// ---------------------------------------------------------------- attribute swaps
+
+/// How often images rank their true caption above every caption that
+/// differs from it in one attribute ([`crate::data::swaps`]).
+#[derive(Clone, Copy, Debug)]
+pub struct SwapScore {
+    /// Share of images whose true caption wins (ties count against it).
+    pub accuracy: f64,
+    /// What guessing gives: the mean of 1 / (1 + distractors).
+    pub chance: f64,
+    /// Images scored (those with at least one distractor).
+    pub images: usize,
+}
+
+/// Image `i`'s features against its true caption's `truth[i]` and its
+/// distractors' `swaps[i]`, by cosine.
+pub fn swap_accuracy(
+    images: &[Vec<f32>],
+    truth: &[Vec<f32>],
+    swaps: &[Vec<Vec<f32>>],
+) -> Result<SwapScore> {
+    if truth.len() != images.len() || swaps.len() != images.len() {
+        return Err(Error::invalid(
+            "attribute swaps",
+            format!(
+                "{} images, {} true captions and {} distractor sets",
+                images.len(),
+                truth.len(),
+                swaps.len()
+            ),
+        ));
+    }
+    let (mut hits, mut chance, mut n) = (0usize, 0.0, 0usize);
+    for ((im, t), ds) in images.iter().zip(truth).zip(swaps) {
+        if ds.is_empty() {
+            continue;
+        }
+        let im = unit(im);
+        let truth = dot(&im, &unit(t));
+        hits += ds.iter().all(|d| dot(&im, &unit(d)) < truth) as usize;
+        chance += 1.0 / (1 + ds.len()) as f64;
+        n += 1;
+    }
+    let n_f = n.max(1) as f64;
+    Ok(SwapScore {
+        accuracy: hits as f64 / n_f,
+        chance: chance / n_f,
+        images: n,
     })
 }
 

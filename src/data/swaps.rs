@@ -1,0 +1,172 @@
+//! Scenes one attribute away from a scene: its first object's colour, shape,
+//! size or position changed to each other value the world allows (colours
+//! and cells that another object holds are skipped, as the world never
+//! repeats them). Their captions, drawn with the scene's own phrasing key,
+//! are the distractors of `engine eval attributes`: a model that reads an
+//! attribute ranks an image's true caption above every caption that differs
+//! from it in that attribute alone.
+
+use super::world::{Cell, Scene, Shape, Size, OBJECT_COLOURS};
+
+/// What a caption says of an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attribute {
+    Colour,
+    Shape,
+    Size,
+    Position,
+}
+
+impl Attribute {
+    pub const ALL: [Attribute; 4] = [
+        Attribute::Colour,
+        Attribute::Shape,
+        Attribute::Size,
+        Attribute::Position,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Attribute::Colour => "colour",
+            Attribute::Shape => "shape",
+            Attribute::Size => "size",
+            Attribute::Position => "position",
+        }
+    }
+}
+
+/// The scenes that differ from `scene` in `attribute` of its first object
+/// only, one per other value; none for a scene without objects.
+pub fn swapped(scene: &Scene, attribute: Attribute) -> Vec<Scene> {
+    let Some(first) = scene.objects.first() else {
+        return Vec::new();
+    };
+    let others = &scene.objects[1..];
+    let with = |change: &dyn Fn(&mut super::world::Object)| {
+        let mut s = scene.clone();
+        change(&mut s.objects[0]);
+        s
+    };
+    match attribute {
+        Attribute::Colour => (0..OBJECT_COLOURS.len())
+            .filter(|&c| c != first.colour && others.iter().all(|o| o.colour != c))
+            .map(|c| with(&|o| o.colour = c))
+            .collect(),
+        Attribute::Shape => Shape::ALL
+            .iter()
+            .filter(|&&s| s != first.shape)
+            .map(|&s| with(&|o| o.shape = s))
+            .collect(),
+        Attribute::Size => [Size::Small, Size::Large]
+            .iter()
+            .filter(|&&s| s != first.size)
+            .map(|&s| with(&|o| o.size = s))
+            .collect(),
+        Attribute::Position => (0..9u8)
+            .map(|k| Cell {
+                row: k / 3,
+                col: k % 3,
+            })
+            .filter(|&c| c != first.cell && others.iter().all(|o| o.cell != c))
+            .map(|c| {
+                with(&|o| {
+                    o.cell = c;
+                    o.center = [(c.col as f32 + 0.5) / 3.0, (c.row as f32 + 0.5) / 3.0];
+                })
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::caption_score::parse_world_caption;
+    use crate::data::world::{Object, Split, World, WorldConfig};
+
+    /// (shape, colour, size, row, col) of each object, sorted.
+    fn keys(
+        objects: impl Iterator<Item = Option<(usize, usize, u8, u8, u8)>>,
+    ) -> Vec<(usize, usize, u8, u8, u8)> {
+        let mut k: Vec<_> = objects
+            .map(|o| o.expect("every attribute stated"))
+            .collect();
+        k.sort();
+        k
+    }
+
+    fn key(o: &Object) -> Option<(usize, usize, u8, u8, u8)> {
+        Some((
+            o.shape.index(),
+            o.colour,
+            o.size as u8,
+            o.cell.row,
+            o.cell.col,
+        ))
+    }
+
+    #[test]
+    fn each_swap_changes_one_attribute_of_the_first_object_and_its_caption_says_so() {
+        let world = World::new(WorldConfig {
+            seed: 0,
+            resolution: 64,
+            captions_per_image: 10,
+        });
+        let mut seen = [0usize; 4];
+        for i in 0..300 {
+            let scene = world.scene(Split::Test, i);
+            let own = world.scene_captions(&scene);
+            for (ai, a) in Attribute::ALL.into_iter().enumerate() {
+                let swaps = swapped(&scene, a);
+                let (first, others) = (&scene.objects[0], scene.objects.len() - 1);
+                let want = match a {
+                    Attribute::Colour => 7 - others,
+                    Attribute::Shape => 6,
+                    Attribute::Size => 1,
+                    Attribute::Position => 8 - others,
+                };
+                assert_eq!(swaps.len(), want, "{a:?} of {}", scene.describe());
+                for s in &swaps {
+                    assert_eq!(s.background, scene.background);
+                    assert_eq!(s.objects[1..], scene.objects[1..]);
+                    let o = &s.objects[0];
+                    let changed = [
+                        o.colour != first.colour,
+                        o.shape != first.shape,
+                        o.size != first.size,
+                        o.cell != first.cell,
+                    ];
+                    assert_eq!(changed.iter().filter(|&&c| c).count(), 1);
+                    assert!(changed[ai], "{a:?}");
+                    assert_eq!(Cell::of(o.center[0], o.center[1]), o.cell);
+                    // The same phrasing key gives captions of the changed
+                    // scene, each unlike the original's.
+                    for (k, c) in world.scene_captions(s).iter().enumerate() {
+                        assert_ne!(c, &own[k]);
+                        let m = parse_world_caption(c);
+                        let got = keys(m.objects.iter().map(|x| {
+                            Some((
+                                x.shape?.index(),
+                                x.colour?,
+                                x.size? as u8,
+                                x.cell?.row,
+                                x.cell?.col,
+                            ))
+                        }));
+                        assert_eq!(got, keys(s.objects.iter().map(key)), "{c:?}");
+                    }
+                    seen[ai] += 1;
+                }
+            }
+        }
+        assert!(seen.iter().all(|&n| n >= 300), "{seen:?}");
+        assert!(swapped(
+            &crate::data::world::Scene {
+                objects: Vec::new(),
+                ..world.scene(Split::Test, 0)
+            },
+            Attribute::Colour
+        )
+        .is_empty());
+    }
+}
