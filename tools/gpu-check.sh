@@ -36,7 +36,8 @@
 #      the GPU with larger batches: a DAMSM for 1.5 minutes, then AttnGAN
 #      guided by it for what is left of the budget but 75 s (GAN_MINUTES
 #      overrides); engine export of both; engine eval oracle, r-precision
-#      and fd on it, and samples.
+#      fd and attributes on it, and samples. DAMSM_FLAGS=--positional
+#      trains the position-aware DAMSM instead of AttnGAN's.
 # Results: DIR/results.tar.gz (logs, JSON, PNG, summary.txt), DIR/summary.txt,
 # the exported models DIR/world.safetensors (f16) and DIR/world-damsm.safetensors
 # (what engine generate and engine eval take), and the whole AttnGAN training
@@ -61,7 +62,7 @@ while [ $# -gt 0 ]; do
         --budget) budget="$2"; shift ;;
         --skip) skip="$2"; shift ;;
         --damsm) damsm_in="$2"; shift ;;
-        -h|--help) sed -n '2,42p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -233,8 +234,9 @@ if [ -n "$damsm_in" ]; then
     mkdir -p "$work/damsm" && cp "$damsm_in" "$damsm"
     echo "train-damsm: skipped (guided by the carried $damsm_in)" | tee -a "$summary"
 else
+    # DAMSM_FLAGS=--positional: the position-aware image encoder.
     step train-damsm 150 "$engine" train --model damsm --preset world --out "$work/damsm" \
-        --quiet --checkpoint-every 500 "${damsm_train[@]}"
+        --quiet --checkpoint-every 500 "${damsm_train[@]}" ${DAMSM_FLAGS:-}
 fi
 if [ "$mode" = run ]; then
     left=$((budget - ($(date +%s) - start) - reserve - 15))
@@ -257,6 +259,8 @@ step eval-r-precision "$LIMIT_EVAL" "$engine" eval r-precision --damsm "$damsm" 
     --images "$rp_images" --json "$work/eval-r-precision.json"
 step eval-fd "$LIMIT_EVAL" "$engine" eval fd --damsm "$damsm" --model "$model" --images "$fd_images" \
     --json "$work/eval-fd.json"
+step eval-attributes "$LIMIT_EVAL" "$engine" eval attributes --damsm "$damsm" --model "$model" \
+    --captions "$rp_images" --json "$work/eval-attributes.json"
 step generate 40 "$engine" generate --model "$model" -n 4 --seed 1 \
     -o "$work/samples.png" \
     "a big red circle at the top left on a white background" \

@@ -9,6 +9,8 @@
 #   QUICK=1 tools/train-world.sh [OUT]      # the presets' own batches and steps
 #                                           # (416 + 775 steps, about 45 minutes
 #                                           # on a 2-core machine's lavapipe; a weaker model)
+#   POSITIONAL=1 tools/train-world.sh [OUT] # the position-aware DAMSM (--positional),
+#                                           # a departure from AttnGAN's (README)
 #
 # Settings: src/cli/train.rs (Settings::of, DAMSM_WORLD_STEPS,
 # ATTNGAN_WORLD_STEPS); times and results: README "The shipped model".
@@ -26,6 +28,7 @@ else
     damsm_flags=(--batch 48 --steps 3171)
     gan_flags=(--batch 20 --steps 7481)
 fi
+[ -n "${POSITIONAL:-}" ] && damsm_flags+=(--positional)
 resume() { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 stamp() { date -u +%H:%M:%S; }
 
@@ -42,4 +45,6 @@ echo "$(stamp) export and evaluation"
     --images 500 --json "$OUT/r-precision.json"
 "$E" eval fd --damsm "$OUT/world-damsm.safetensors" --model "$OUT/world.safetensors" \
     --images 1000 --json "$OUT/fd.json"
+"$E" eval attributes --damsm "$OUT/world-damsm.safetensors" --model "$OUT/world.safetensors" \
+    --captions 500 --json "$OUT/attributes.json"
 echo "$(stamp) done: $OUT/world.safetensors and $OUT/world-damsm.safetensors (copy them to models/ to ship them)"
