@@ -25,7 +25,7 @@ enum Command {
     Generate(cli::generate::GenerateArgs),
     /// Describe images in words with a trained captioner (engine train --model stream).
     Caption(cli::caption::CaptionArgs),
-    /// Reduce an AttnGAN checkpoint to what sampling needs (optionally f16), for shipping.
+    /// Reduce a training checkpoint (a generator, DAMSM or captioner) to what using it needs (optionally f16), for shipping.
     Export(cli::export::ExportArgs),
     /// Measure a trained model: the oracle, R-precision and FD-DAMSM on held-out captions.
     #[command(subcommand)]

@@ -84,8 +84,9 @@ pub enum EvalCommand {
     /// A captioner (engine train --model stream) on held-out images: BLEU-4 and, on the
     /// world, how often its captions name each object's colour, shape, size and position.
     Caption {
-        #[arg(long, default_value = "runs/stream/checkpoint.safetensors")]
-        model: PathBuf,
+        /// A captioner's checkpoint or export [default: the world captioner built into engine].
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// Held-out images (one caption each).
         #[arg(long, default_value_t = 500)]
         images: usize,
@@ -178,7 +179,14 @@ pub fn eval(cmd: &EvalCommand) -> Result<()> {
                 no_ema: false,
                 no_ca_noise: false,
             };
-            super::eval_caption::run(model, *images, *beam, &data.spec(), &common, *examples)
+            super::eval_caption::run(
+                model.as_deref(),
+                *images,
+                *beam,
+                &data.spec(),
+                &common,
+                *examples,
+            )
         }
     }
 }

@@ -12,7 +12,7 @@ use wgpu_attngan::data::vocab::tokenize;
 use wgpu_attngan::data::world::Split;
 use wgpu_attngan::data::DataSpec;
 use wgpu_attngan::train::eval::{self, EvalSet, EVAL_WORLD_SEED};
-use wgpu_attngan::train::stream::load_captioner;
+use wgpu_attngan::train::stream::{open_captioner, shipped_captioner_hash, SHIPPED_NAME};
 use wgpu_attngan::{Error, Result, Runtime};
 
 use super::eval::{checkpoint_json, header, write_json, Common};
@@ -69,8 +69,9 @@ fn row_json(r: &Row) -> serde_json::Value {
     v
 }
 
+/// `model`: a captioner's checkpoint or export; None: the built-in one.
 pub fn run(
-    model: &Path,
+    model: Option<&Path>,
     n: usize,
     beam: usize,
     data: &DataSpec,
@@ -89,23 +90,24 @@ pub fn run(
             format!("--beam {beam} must be between 1 and 32"),
         ));
     }
-    if !model.exists() {
+    if let Some(model) = model.filter(|m| !m.exists()) {
         return Err(Error::invalid(
             "eval caption",
             format!(
-                "no captioner at {}: train one with `engine train --model stream`, or pass --model PATH",
+                "no captioner at {}: train one with `engine train --model stream`, pass another --model PATH, or leave --model out for the built-in one",
                 model.display()
             ),
         ));
     }
     let rt = Runtime::new()?;
-    let captioner = load_captioner(&rt, model)?;
+    let captioner = open_captioner(&rt, model)?;
+    let name = model.map_or(SHIPPED_NAME.to_string(), |m| m.display().to_string());
     if captioner.data != data.id() {
         return Err(Error::invalid(
             "eval caption",
             format!(
                 "{} was trained on {}; score it on that data (--data), not on {}",
-                model.display(),
+                name,
                 captioner.data,
                 data.id()
             ),
@@ -151,9 +153,11 @@ pub fn run(
         rt.adapter_info().name
     );
     println!(
-        "model: {} (fnv1a64 {}), step {}",
-        model.display(),
-        eval::file_hash(model)?,
+        "model: {name} (fnv1a64 {}), step {}",
+        match model {
+            Some(m) => eval::file_hash(m)?,
+            None => shipped_captioner_hash(),
+        },
         captioner.step
     );
     let started = std::time::Instant::now();
@@ -224,7 +228,15 @@ pub fn run(
         o.remove("ca_noise");
         o.remove("seed");
     }
-    doc["model"] = checkpoint_json(model)?;
+    doc["model"] = match model {
+        Some(m) => checkpoint_json(m)?,
+        None => serde_json::json!({
+            "path": SHIPPED_NAME,
+            "fnv1a64": shipped_captioner_hash(),
+            "model": wgpu_attngan::train::stream::KIND,
+            "step": captioner.step.to_string(),
+        }),
+    };
     doc["beam"] = serde_json::json!(beam);
     doc["captioner"] = row_json(&rows[0]);
     doc["ceiling"] = row_json(&rows[1]);

@@ -9,8 +9,8 @@ use wgpu_attngan::{Error, Result, Runtime};
 #[derive(clap::Args, Debug)]
 pub struct ExportArgs {
     /// A training checkpoint: AttnGAN, DCGAN, GAN-INT-CLS, StackGAN or StackGAN++ (G
-    /// and the text encoder, to generate and evaluate) or DAMSM (both encoders, to score
-    /// with `engine eval` or guide a generator).
+    /// and the text encoder, to generate and evaluate), DAMSM (both encoders, to score
+    /// with `engine eval` or guide a generator) or a captioner (`engine caption`).
     checkpoint: PathBuf,
     /// Where to write the model (safetensors).
     #[arg(short, long)]
@@ -71,6 +71,18 @@ pub fn export(args: &ExportArgs) -> Result<()> {
             "try: engine generate \"a big red circle\" --model",
         );
     }
+    if kind == wgpu_attngan::train::stream::KIND {
+        if args.no_ema {
+            return bad("--no-ema applies to AttnGAN (a captioner has no moving average)".into());
+        }
+        export_parts(args, ck, &["stream."], &["config", "vocab", "data"])?;
+        wgpu_attngan::train::stream::load_captioner(&Runtime::new()?, &args.output)?;
+        return said(
+            args,
+            "captioner",
+            "describe images with it: engine caption IMAGE.png --model",
+        );
+    }
     if kind == "damsm" || kind == CLS_KIND || kind == PLAIN_KIND {
         let kind = kind.as_str();
         if args.no_ema {
@@ -105,7 +117,7 @@ pub fn export(args: &ExportArgs) -> Result<()> {
     }
     if kind != "attngan" {
         return bad(format!(
-            "{} holds a {kind} model; engine export takes a generator's (AttnGAN, DCGAN, GAN-INT-CLS, StackGAN, StackGAN++) or a DAMSM's training checkpoint",
+            "{} holds a {kind} model; engine export takes a generator's (AttnGAN, DCGAN, GAN-INT-CLS, StackGAN, StackGAN++), a DAMSM's or a captioner's training checkpoint",
             args.checkpoint.display()
         ));
     }

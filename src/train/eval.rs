@@ -708,10 +708,15 @@ pub fn file_hash(path: &Path) -> Result<String> {
         path: path.display().to_string(),
         message: format!("cannot read: {e}"),
     })?;
+    Ok(bytes_hash(&bytes))
+}
+
+/// FNV-1a (64 bits) of `bytes`, as 16 hex digits: what reports name files by.
+pub fn bytes_hash(bytes: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
+    for &b in bytes {
         h ^= b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01B3);
     }
-    Ok(format!("{h:016x}"))
+    format!("{h:016x}")
 }

@@ -80,8 +80,38 @@ pub fn load_captioner(rt: &Runtime, path: &Path) -> Result<Captioner> {
     Ok(c)
 }
 
+/// The captioner that ships inside the binary (`engine export --f16` of
+/// the README's captioner run, models/world-captioner.safetensors): what
+/// `engine caption` reads with when no --model is given.
+pub fn shipped_captioner(rt: &Runtime) -> Result<Captioner> {
+    let name = Path::new(SHIPPED_NAME);
+    let ck = Checkpoint::from_bytes(SHIPPED_CAPTIONER, name)?;
+    Ok(from_checkpoint(rt, ck, name)?.0)
+}
+
+/// The shipped captioner's FNV-1a hash, as reports name it.
+pub fn shipped_captioner_hash() -> String {
+    crate::train::eval::bytes_hash(SHIPPED_CAPTIONER)
+}
+
+/// `path`'s captioner, or without one the shipped one.
+pub fn open_captioner(rt: &Runtime, path: Option<&Path>) -> Result<Captioner> {
+    match path {
+        Some(p) => load_captioner(rt, p),
+        None => shipped_captioner(rt),
+    }
+}
+
+const SHIPPED_CAPTIONER: &[u8] = include_bytes!("../../models/world-captioner.safetensors");
+/// How the shipped captioner is named in messages and reports.
+pub const SHIPPED_NAME: &str = "the built-in world captioner (models/world-captioner.safetensors)";
+
 fn load_with_checkpoint(rt: &Runtime, path: &Path) -> Result<(Captioner, Checkpoint)> {
-    let ck = Checkpoint::load(path)?;
+    from_checkpoint(rt, Checkpoint::load(path)?, path)
+}
+
+/// A training checkpoint's captioner or an exported one (`engine export`).
+fn from_checkpoint(rt: &Runtime, ck: Checkpoint, path: &Path) -> Result<(Captioner, Checkpoint)> {
     let src = path.display().to_string();
     let bad = |message: String| Error::Checkpoint {
         path: src.clone(),
@@ -167,6 +197,12 @@ pub fn train_stream(rt: &Runtime, opts: &StreamTrainOptions) -> Result<StreamRep
     let options = run_options(opts);
     let run = if opts.run.resume {
         let (c, ck) = load_with_checkpoint(rt, &ck_path)?;
+        if ck.metadata.contains_key("exported") {
+            return Err(Error::Checkpoint {
+                path: ck_path.display().to_string(),
+                message: "is an exported captioner (engine export) without its optimiser state; resume from the training checkpoint".into(),
+            });
+        }
         crate::train::check_resume(&ck, &opts.run.data, &options, &ck_path)?;
         let mut config = StreamConfig::new(c.vocab.len(), opts.image_size, source.max_words());
         config.base_channels = opts.base_channels;
