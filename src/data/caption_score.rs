@@ -134,6 +134,47 @@ impl ObjectMention {
     }
 }
 
+/// An object's attributes as one comparable key: (shape, colour, size,
+/// row, column).
+pub type ObjectKey = (usize, usize, u8, u8, u8);
+
+impl ObjectMention {
+    /// The key, when the caption states all four attributes.
+    pub fn key(&self) -> Option<ObjectKey> {
+        Some((
+            self.shape?.index(),
+            self.colour?,
+            self.size? as u8,
+            self.cell?.row,
+            self.cell?.col,
+        ))
+    }
+}
+
+/// A scene's objects as sorted keys: what a caption of it states in full.
+pub fn scene_keys(scene: &Scene) -> Vec<Option<ObjectKey>> {
+    sorted(scene.objects.iter().map(|o| {
+        Some((
+            o.shape.index(),
+            o.colour,
+            o.size as u8,
+            o.cell.row,
+            o.cell.col,
+        ))
+    }))
+}
+
+/// A caption's objects as sorted keys (None: an object not stated in full).
+pub fn caption_keys(m: &Mentions) -> Vec<Option<ObjectKey>> {
+    sorted(m.objects.iter().map(ObjectMention::key))
+}
+
+fn sorted(keys: impl Iterator<Item = Option<ObjectKey>>) -> Vec<Option<ObjectKey>> {
+    let mut v: Vec<_> = keys.collect();
+    v.sort();
+    v
+}
+
 /// What a caption states: its background and its objects, in caption order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mentions {
@@ -523,14 +564,6 @@ mod tests {
         assert_eq!(corpus_bleu(&[vec![]], &[vec![h]]).score, 0.0);
     }
 
-    type Key = (usize, usize, u8, u8, u8);
-
-    fn keys(objs: impl Iterator<Item = Option<Key>>) -> Vec<Option<Key>> {
-        let mut v: Vec<_> = objs.collect();
-        v.sort();
-        v
-    }
-
     #[test]
     fn parses_every_world_caption() {
         // Phrasings the captions must include, so the test covers them:
@@ -568,27 +601,11 @@ mod tests {
             for split in [Split::Train, Split::Test] {
                 for i in 0..800 {
                     let scene = world.scene(split, i);
-                    let want = keys(scene.objects.iter().map(|o| {
-                        Some((
-                            o.shape.index(),
-                            o.colour,
-                            o.size as u8,
-                            o.cell.row,
-                            o.cell.col,
-                        ))
-                    }));
+                    let want = scene_keys(&scene);
                     for c in world.scene_captions(&scene) {
                         let m = parse_world_caption(&c);
                         assert_eq!(m.background, Some(scene.background), "{c:?}");
-                        let got = keys(m.objects.iter().map(|x| {
-                            Some((
-                                x.shape?.index(),
-                                x.colour?,
-                                x.size? as u8,
-                                x.cell?.row,
-                                x.cell?.col,
-                            ))
-                        }));
+                        let got = caption_keys(&m);
                         assert_eq!(got, want, "{c:?}\n{m:?}\n{}", scene.describe());
                         for (k, p) in phrasings.iter().enumerate() {
                             seen[k] |= c.contains(p);

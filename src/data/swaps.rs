@@ -81,29 +81,8 @@ pub fn swapped(scene: &Scene, attribute: Attribute) -> Vec<Scene> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::caption_score::parse_world_caption;
-    use crate::data::world::{Object, Split, World, WorldConfig};
-
-    /// (shape, colour, size, row, col) of each object, sorted.
-    fn keys(
-        objects: impl Iterator<Item = Option<(usize, usize, u8, u8, u8)>>,
-    ) -> Vec<(usize, usize, u8, u8, u8)> {
-        let mut k: Vec<_> = objects
-            .map(|o| o.expect("every attribute stated"))
-            .collect();
-        k.sort();
-        k
-    }
-
-    fn key(o: &Object) -> Option<(usize, usize, u8, u8, u8)> {
-        Some((
-            o.shape.index(),
-            o.colour,
-            o.size as u8,
-            o.cell.row,
-            o.cell.col,
-        ))
-    }
+    use crate::data::caption_score::{caption_keys, parse_world_caption, scene_keys};
+    use crate::data::world::{Split, World, WorldConfig};
 
     #[test]
     fn each_swap_changes_one_attribute_of_the_first_object_and_its_caption_says_so() {
@@ -143,17 +122,8 @@ mod tests {
                     // scene, each unlike the original's.
                     for (k, c) in world.scene_captions(s).iter().enumerate() {
                         assert_ne!(c, &own[k]);
-                        let m = parse_world_caption(c);
-                        let got = keys(m.objects.iter().map(|x| {
-                            Some((
-                                x.shape?.index(),
-                                x.colour?,
-                                x.size? as u8,
-                                x.cell?.row,
-                                x.cell?.col,
-                            ))
-                        }));
-                        assert_eq!(got, keys(s.objects.iter().map(key)), "{c:?}");
+                        let got = caption_keys(&parse_world_caption(c));
+                        assert_eq!(got, scene_keys(s), "{c:?}");
                     }
                     seen[ai] += 1;
                 }
