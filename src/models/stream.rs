@@ -76,7 +76,7 @@ impl StreamConfig {
     }
 
     /// Width of the decoder's input at each step.
-    pub fn step_input(&self) -> usize {
+    pub fn step_width(&self) -> usize {
         if self.image_every_step {
             2 * self.embed
         } else {
@@ -187,7 +187,7 @@ impl Decoder {
     fn new(b: &mut ParamBuilder, c: &StreamConfig) -> Self {
         Decoder {
             embedding: Embedding::new(b, "decoder.embed", c.vocab, c.embed, Init::Uniform(0.1)),
-            lstm: Lstm::new(b, "decoder.lstm", c.step_input(), c.hidden),
+            lstm: Lstm::new(b, "decoder.lstm", c.step_width(), c.hidden),
             logits: Linear::new(
                 b,
                 "decoder.linear",
@@ -268,15 +268,11 @@ impl Stream {
         let rt = ids.runtime();
         let all = b * (t + 1);
         if self.config.image_every_step {
-            // Row r of [B * (T+1)] copies image r / (T+1)'s feature.
-            let mut copy = vec![0.0f32; all * b];
-            for r in 0..all {
-                copy[r * b + r / (t + 1)] = 1.0;
-            }
-            let copy = Var::constant(Tensor::from_slice(rt, &copy, &[all, b])?);
-            let each = copy
-                .matmul(&feature, false, false)?
-                .reshape(&[b, t + 1, e])?;
+            // Step s of caption i reads image i's feature: a gather, whose
+            // backward sums the steps' gradients into the feature.
+            let rows: Vec<u32> = (0..all).map(|r| (r / (t + 1)) as u32).collect();
+            let rows = crate::ops::embedding::ids_tensor(rt, &rows, &[b, t + 1], b)?;
+            let each = ag::embedding(&feature, &rows)?; // [B, T+1, E]
             inputs = ag::concat(&[&inputs, &each], 2)?; // [B, T+1, 2E]
         }
         let steps: Vec<usize> = lengths.iter().map(|&l| l.min(t) + 1).collect();
@@ -338,7 +334,7 @@ impl Stream {
 
     /// A decoding step's input: vectors `x` `[N, E]` (the image's feature
     /// or a word's), joined by their image's `features` `[N, E]` when the
-    /// image goes in at every step -> `[N, step_input]`.
+    /// image goes in at every step -> `[N, step_width]`.
     pub fn step_input(&self, x: &Tensor, features: &Tensor) -> Result<Tensor> {
         if !self.config.image_every_step {
             return Ok(x.clone());
@@ -346,7 +342,7 @@ impl Stream {
         crate::ops::concat::concat(&[x, features], 1)
     }
 
-    /// One decoding step of N rows: input vectors `[N, step_input]` and
+    /// One decoding step of N rows: input vectors `[N, step_width]` and
     /// state -> (logits `[N, V]`, the next state).
     pub fn step(
         &self,
