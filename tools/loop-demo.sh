@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Text -> image -> text: the world model that ships inside engine draws each
-# caption, and a trained captioner reads the drawing back. Beside each
-# drawing, the world's own render of a scene with that caption's objects is
-# not available (the captions are typed, not drawn from scenes), so the
+# caption, and a captioner reads the drawing back. The captions are typed,
+# not drawn from scenes, so there is no render to compare with: the
 # captioner's own accuracy is measured apart, by `engine eval caption`.
 # Writes OUT/N.png (one drawing per caption) and prints a Markdown table.
+#   tools/loop-demo.sh                      # the built-in captioner
 #   STREAM=runs/stream-world2/checkpoint.safetensors tools/loop-demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 E=${ENGINE:-target/release/engine}
-STREAM=${STREAM:-runs/stream/checkpoint.safetensors}
+STREAM=${STREAM:-}
 OUT=${OUT:-docs/loop}
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp}
 [ -x "$E" ] || cargo build --release
-[ -f "$STREAM" ] || { echo "no captioner at $STREAM: train one with engine train --model stream, or set STREAM=" >&2; exit 1; }
+[ -z "$STREAM" ] || [ -f "$STREAM" ] || { echo "no captioner at $STREAM: train one with engine train --model stream, or leave STREAM unset for the built-in one" >&2; exit 1; }
+model=()
+[ -z "$STREAM" ] || model=(--model "$STREAM")
 captions=(
     "a big red circle at the top left on a white background"
     "a small blue square in the bottom right on a black background"
@@ -29,7 +31,7 @@ for i in "${!captions[@]}"; do
     rm -f "$OUT/$i-attention.png"
     files+=("$OUT/$i.png")
 done
-mapfile -t read_back < <("$E" caption "${files[@]}" --model "$STREAM" | sed 's/^[^:]*: //')
+mapfile -t read_back < <("$E" caption "${files[@]}" "${model[@]}" | sed 's/^[^:]*: //')
 echo "| caption given | drawn by the shipped model | caption read back |"
 echo "|---|---|---|"
 for i in "${!captions[@]}"; do
