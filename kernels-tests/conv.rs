@@ -733,3 +733,78 @@ fn weight_gradients_of_empty_inputs() {
         check("conv_transpose2d Cout=0", dw.unwrap(), &[3, 0, 4, 4]);
     }
 }
+
+/// The subgroups flavour's weight gradient decodes its K (the batch's pixels)
+/// with an f32 quotient and one correction each way (shaders/conv_tiled.wgsl,
+/// quot). The same rule on the CPU is exact for every k up to the limit and
+/// divisors around it, also when the division is off by 3 ulps either way
+/// (Vulkan allows 2.5): k near each multiple of d, where truncation errs.
+/// The GPU test below cannot tell a missing upward correction on llvmpipe,
+/// whose division is correctly rounded (checked by deleting it); a real
+/// GPU's approximate division needs it, and this test is what guards it.
+#[test]
+fn f32_quotient_rule_is_exact_below_its_limit() {
+    let limit = F32_QUOT_MAX_K as u32;
+    let quot = |k: u32, d: u32, ulps: i32| {
+        let mut f = k as f32 / d as f32;
+        for _ in 0..ulps.abs() {
+            f = if ulps > 0 { f.next_up() } else { f.next_down() };
+        }
+        let mut q = f as u32;
+        if q * d > k {
+            q -= 1;
+        }
+        if (q + 1) * d <= k {
+            q += 1;
+        }
+        q
+    };
+    let mut divisors: Vec<u32> = (1..=70).collect();
+    divisors.extend([
+        97,
+        255,
+        256,
+        1023,
+        1024,
+        4095,
+        16_384,
+        65_521,
+        limit / 3,
+        limit,
+    ]);
+    for d in divisors {
+        let step = (d as usize).max(1);
+        for m in (0..=limit as usize).step_by(step) {
+            for k in [m.saturating_sub(1), m, m + 1] {
+                let k = k as u32;
+                if k > limit {
+                    continue;
+                }
+                for ulps in -3..=3 {
+                    assert_eq!(quot(k, d, ulps), k / d, "k {k} d {d} ulps {ulps}");
+                }
+            }
+        }
+    }
+}
+
+/// The weight gradient at K = N * OH * OW just below and just above
+/// F32_QUOT_MAX_K: f32 pixel decoding below, integer division above (the
+/// subgroups flavour); 15 pixels an image, so the decoding crosses an image
+/// boundary every 4 steps of 4 pixels.
+#[test]
+fn weight_gradient_pixel_decoding_at_its_limit() {
+    for n in [F32_QUOT_MAX_K / 15, F32_QUOT_MAX_K / 15 + 1] {
+        let g = Case {
+            n,
+            c: 2,
+            h: 3,
+            w: 5,
+            o: 2,
+            k: 3,
+            s: 1,
+            p: 1,
+        };
+        check_conv(g, false);
+    }
+}

@@ -121,9 +121,12 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
                 // Backward-data swaps the weights for the subgroup core
                 // where there are no stride classes.
                 let wt_t = core.0 && mode == Mode::BackwardData && !stride_classes(mode, k, k, s);
-                v.push(tiled_spec(mode, k, k, s, false, core, wt_t));
-                if mode != Mode::BackwardWeight {
-                    v.push(tiled_spec(mode, k, k, s, true, core, wt_t));
+                v.push(tiled_spec(mode, k, k, s, false, core, wt_t, false));
+                if mode == Mode::BackwardWeight {
+                    // Its f32 pixel decoding (the subgroup core, K <= 2^20).
+                    v.push(tiled_spec(mode, k, k, s, false, core, wt_t, core.0));
+                } else {
+                    v.push(tiled_spec(mode, k, k, s, true, core, wt_t, false));
                 }
             }
         }
@@ -141,6 +144,7 @@ enum Mode {
 
 /// `core`: the GEMM core, as (subgroups, tile side, row groups, vec4 loads of
 /// A) for core_defines.
+#[allow(clippy::too_many_arguments)]
 fn tiled_spec(
     mode: Mode,
     kh: usize,
@@ -149,6 +153,7 @@ fn tiled_spec(
     bias: bool,
     core: (bool, usize, usize, bool),
     wt_t: bool,
+    f32_quot: bool,
 ) -> KernelSpec {
     let spec = KernelSpec::new("conv_tiled")
         .define("FWD", (mode == Mode::Forward) as u32)
@@ -164,7 +169,8 @@ fn tiled_spec(
         .define("B_NC", (mode != Mode::BackwardWeight) as u32)
         .define("CLASSES", stride_classes(mode, kh, kw, s) as u32)
         .define("CUSTOM_FETCH", (mode == Mode::BackwardWeight) as u32)
-        .define("WT_T", wt_t as u32);
+        .define("WT_T", wt_t as u32)
+        .define("F32_QUOT", f32_quot as u32);
     core_defines(spec, core.0, core.1, core.2, core.3)
 }
 
@@ -178,6 +184,11 @@ fn stride_classes(mode: Mode, kh: usize, kw: usize, s: usize) -> bool {
 /// Workgroups (of 8 invocations) that keep a software GPU's threads busy:
 /// the subgroups flavour splits K only below this many tiles.
 const SUBGROUP_FILL_GROUPS: usize = 64;
+
+/// The largest K (the weight gradient's pixels, N * OH * OW) decoded by f32
+/// division in the subgroups flavour: its quotients are within 1 of exact
+/// (then corrected) up to here; larger K divides as integers.
+pub const F32_QUOT_MAX_K: usize = 1 << 20;
 
 /// K of one workgroup at least, when K is split to fill the GPU.
 const MIN_SPLIT_K: usize = 256;
@@ -277,7 +288,10 @@ fn launch_tiled(
         numel,
     ]
     .map(|v| v as u32);
-    let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), core, wt_t);
+    // The weight gradient decodes its K (pixels) by f32 division where that
+    // is exact (shaders/conv_tiled.wgsl, quot): on the software GPU only.
+    let f32_quot = subgroups && k <= F32_QUOT_MAX_K;
+    let spec = tiled_spec(mode, g.kh, g.kw, g.s, bias.is_some(), core, wt_t, f32_quot);
     let groups = rt.fold_grid((tiles * splits) as u32);
     dispatch_with_bias(rt, &spec, &params, src, wt, bias, &out, groups)?;
     let out = if splits > 1 {
