@@ -701,7 +701,10 @@ fn profile_json(model: &str, p: &Profile, plain_ms: f64) -> serde_json::Value {
     })
 }
 
-/// The device's ceilings: (GB/s of a large copy, GFLOP/s of FMA chains).
+/// The device's ceilings: (GB/s of a large copy, GFLOP/s of FMA chains),
+/// each from the fastest of its runs: a ceiling is the best the device did,
+/// and a median let one disturbed start of a run (another process on a
+/// shared CPU) lower it and so inflate every share of that run.
 fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64)> {
     let n: usize = if quick { 4 << 20 } else { 32 << 20 }; // f32 elements per buffer
     let src = det(rt, &[n])?;
@@ -712,7 +715,7 @@ fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64)> {
     let t = median(rt, 1, reps, &mut || {
         rt.dispatch(&copy, &[vecs, 0], &[src.buffer(), dst.buffer()], groups)
     })?;
-    let bandwidth = 8.0 * n as f64 / (t.0 * 1e-3) / 1e9;
+    let bandwidth = 8.0 * n as f64 / (t.1 * 1e-3) / 1e9;
     let fma = KernelSpec::new("bench").define("MODE_COPY", 0);
     let threads: u32 = if quick { 1 << 14 } else { 1 << 20 };
     let iters: u32 = if quick { 2048 } else { 4096 };
@@ -726,7 +729,7 @@ fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64)> {
         )
     })?;
     let flops = threads as f64 * iters as f64 * 16.0;
-    Ok((bandwidth, flops / (t.0 * 1e-3) / 1e9))
+    Ok((bandwidth, flops / (t.1 * 1e-3) / 1e9))
 }
 
 /// (median, min, max) in ms of `reps` device timings after `warmup` runs.
@@ -915,7 +918,7 @@ fn kernel_lines(
 ) -> Result<(Vec<serde_json::Value>, f64, f64)> {
     let (bw, fl) = ceilings(rt, args.quick, reps)?;
     println!(
-        "ceilings: memory {bw:.1} GB/s (vec4 copy), arithmetic {fl:.1} GFLOP/s (FMA chains)\n"
+        "ceilings (fastest run): memory {bw:.1} GB/s (vec4 copy), arithmetic {fl:.1} GFLOP/s (FMA chains)\n"
     );
     println!(
         "{:<34} {:<48} {:>22} {:>14} {:>8}",
