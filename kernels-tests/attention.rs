@@ -125,8 +125,9 @@ fn make_mask(r: &mut impl Rng, b: usize, t: usize) -> Vec<f32> {
 }
 
 /// Forward and backward (with and without d_attn) at one shape, in each
-/// software flavour (registers runs the fused kernels, subgroups the
-/// matmul + softmax + matmul path).
+/// software flavour (registers runs attention*.wgsl's fused kernels,
+/// subgroups attention_vec4.wgsl's; both take matmul + softmax + matmul
+/// past 64 words).
 fn check(d: Dims, masked: bool, tol: f64) {
     for rt in flavour_runtimes() {
         check_on(rt, d, masked, tol);

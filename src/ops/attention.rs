@@ -32,12 +32,35 @@ fn fused(c: usize, t: usize) -> bool {
     t <= FUSED_MAX_WORDS && 2 * c * (t + 1) + 4 * t <= FUSED_LOOP_BUDGET
 }
 
-/// Whether to run the fused kernels on this runtime: not with the subgroups
-/// flavour, whose matmuls make the unfused path faster (word attention
+/// Whether to run attention.wgsl's fused kernels on this runtime: not with
+/// the subgroups flavour, which has its own (attention_vec4.wgsl, vec4_on);
+/// its matmul + softmax + matmul path beat these (word attention
 /// q [8,32,4096], words [8,32,18] on lavapipe, Mesa 25, back to back:
 /// forward 83 ms fused, 30 ms unfused; see README).
 fn fused_on(rt: &Runtime, c: usize, t: usize) -> bool {
     fused(c, t) && rt.flavour() != Flavour::Subgroups
+}
+
+/// Whether the subgroups flavour's fused kernels (attention_vec4.wgsl) take
+/// B items of C channels, P pixels and T words: those of the other fused
+/// kernels (loops within llvmpipe's budget), and the grid [P / 128, B] fits
+/// the device.
+fn vec4_on(rt: &Runtime, b: usize, c: usize, p: usize, t: usize) -> bool {
+    let max = rt.limits().max_compute_workgroups_per_dimension as usize;
+    rt.flavour() == Flavour::Subgroups
+        && t > 0
+        && fused(c, t)
+        && b * p > 0
+        && b <= max
+        && p.div_ceil(128) <= max
+}
+
+fn spec_vec4(backward: bool, extra: bool, t: usize) -> KernelSpec {
+    KernelSpec::new("attention_vec4")
+        .define("BACKWARD", backward as u32)
+        .define("MASK", (!backward && extra) as u32)
+        .define("DATTN", (backward && extra) as u32)
+        .define("WB", 2 * t.div_ceil(8))
 }
 
 /// Pixels per partial sum of the word gradient.
@@ -67,6 +90,11 @@ fn spec_softmax(backward: bool, mask: bool) -> KernelSpec {
 
 pub(crate) fn all_specs() -> Vec<KernelSpec> {
     let mut v = vec![spec_words(), spec_softmax(true, false)];
+    for t in (8..=FUSED_MAX_WORDS).step_by(8) {
+        for (backward, extra) in [(false, false), (false, true), (true, false), (true, true)] {
+            v.push(spec_vec4(backward, extra, t));
+        }
+    }
     for f in [false, true] {
         v.push(spec_forward(f));
         v.push(spec_backward(f));
@@ -135,6 +163,33 @@ fn check(
 pub fn attention(q: &Tensor, w: &Tensor, mask: Option<&Tensor>) -> Result<Attention> {
     let (b, c, p, t) = check("attention", q, w, mask)?;
     let rt = q.runtime();
+    if vec4_on(rt, b, c, p, t) {
+        let context = Tensor::uninit(rt, &[b, c, p])?;
+        let attn = Tensor::uninit(rt, &[b, p, t])?;
+        let mut buffers = vec![q.buffer(), w.buffer(), context.buffer(), attn.buffer()];
+        if let Some(m) = mask {
+            buffers.push(m.buffer());
+        }
+        rt.dispatch(
+            &spec_vec4(false, mask.is_some(), t),
+            &[
+                b,
+                c,
+                p,
+                t,
+                q.offset(),
+                w.offset(),
+                context.offset(),
+                attn.offset(),
+                mask.map_or(0, |m| m.offset()),
+                0,
+            ]
+            .map(|v| v as u32),
+            &buffers,
+            [p.div_ceil(128) as u32, b as u32, 1],
+        )?;
+        return Ok(Attention { context, attn });
+    }
     if !fused_on(rt, c, t) || b * p == 0 {
         // scores [B, P, T] = q^T w; context [B, C, P] = w attn^T.
         let scores = matmul(q, w, true, false)?.reshape(&[b, p, t])?;
@@ -207,7 +262,39 @@ pub fn attention_backward(
         }
     }
     let rt = q.runtime();
-    let (ds, dq) = if !fused_on(rt, c, t) || b * p == 0 {
+    let (ds, dq) = if vec4_on(rt, b, c, p, t) {
+        let ds = Tensor::uninit(rt, &[b, p, t])?;
+        let dq = Tensor::uninit(rt, &[b, c, p])?;
+        let mut buffers = vec![
+            d_context.buffer(),
+            w.buffer(),
+            dq.buffer(),
+            attn.buffer(),
+            ds.buffer(),
+        ];
+        if let Some(da) = d_attn {
+            buffers.push(da.buffer());
+        }
+        rt.dispatch(
+            &spec_vec4(true, d_attn.is_some(), t),
+            &[
+                b,
+                c,
+                p,
+                t,
+                d_context.offset(),
+                w.offset(),
+                dq.offset(),
+                attn.offset(),
+                d_attn.map_or(0, |d| d.offset()),
+                ds.offset(),
+            ]
+            .map(|v| v as u32),
+            &buffers,
+            [p.div_ceil(128) as u32, b as u32, 1],
+        )?;
+        (ds, dq)
+    } else if !fused_on(rt, c, t) || b * p == 0 {
         // dattn = dctx^T w; ds = softmax backward; dq = w ds^T.
         let mut g = matmul(d_context, w, true, false)?.reshape(&[b, p, t])?;
         if let Some(da) = d_attn {

@@ -50,6 +50,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "attention_backward",
     "attention_backward_words",
     "attention_softmax",
+    "attention_vec4",
     "embedding",
     "dropout",
     "lstm_cell",
