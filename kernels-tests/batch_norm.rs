@@ -145,6 +145,24 @@ fn far_from_zero(rng: &mut impl Rng, shape: &[usize]) -> Vec<f32> {
 
 /// Train forward, running update, eval forward and backward at one shape.
 fn check_shape(shape: &[usize], with_running: bool) {
+    check_shape_at(shape, with_running, 0);
+}
+
+/// A tensor of shape `shape` holding v, `lead` elements into its buffer.
+fn placed(rt: &wgpu_attngan::Runtime, v: &[f32], shape: &[usize], lead: usize) -> Tensor {
+    let mut buf = vec![f32::NAN; lead];
+    buf.extend_from_slice(v);
+    Tensor::from_slice(rt, &buf, &[buf.len()])
+        .unwrap()
+        .narrow(lead, v.len())
+        .unwrap()
+        .reshape(shape)
+        .unwrap()
+}
+
+/// check_shape with x and dy `lead` elements into their buffers: the
+/// kernels read vec4s only where the offsets are multiples of 4.
+fn check_shape_at(shape: &[usize], with_running: bool, lead: usize) {
     let rt = rt();
     let s = seed();
     let mut r = rng(s);
@@ -155,7 +173,7 @@ fn check_shape(shape: &[usize], with_running: bool) {
     let rmv = random_vec(&mut r, c, -1.0, 1.0);
     let rvv = random_vec(&mut r, c, 0.5, 2.0);
     let dyv = random_vec(&mut r, xv.len(), -1.0, 1.0);
-    let x = Tensor::from_slice(&rt, &xv, shape).unwrap();
+    let x = placed(&rt, &xv, shape, lead);
     let g = Tensor::from_slice(&rt, &gv, &[c]).unwrap();
     let b = Tensor::from_slice(&rt, &bv, &[c]).unwrap();
     let rm = Tensor::from_slice(&rt, &rmv, &[c]).unwrap();
@@ -166,7 +184,7 @@ fn check_shape(shape: &[usize], with_running: bool) {
 
     let (x64, g64, b64) = (f64s(&xv), f64s(&gv), f64s(&bv));
     let st = stats(&x64, shape);
-    let what = format!("batch_norm_train {shape:?}");
+    let what = format!("batch_norm_train {shape:?} at {lead}");
     assert_close(
         &what,
         s,
@@ -230,10 +248,10 @@ fn check_shape(shape: &[usize], with_running: bool) {
         );
     }
 
-    let dy = Tensor::from_slice(&rt, &dyv, shape).unwrap();
+    let dy = placed(&rt, &dyv, shape, lead);
     let grads = batch_norm_backward(&dy, &x, &g, &saved).unwrap();
     let (dx_ref, dg_ref, db_ref) = backward_ref(&f64s(&dyv), &x64, shape, &g64);
-    let what = format!("batch_norm_backward {shape:?}");
+    let what = format!("batch_norm_backward {shape:?} at {lead}");
     assert_close_to_scale(
         &format!("{what} dx"),
         s,
@@ -276,6 +294,18 @@ fn batch_norm_2d_odd_sizes() {
                 }
                 check_shape(&[n, c, h, w], (c + h) % 2 == 0);
             }
+        }
+    }
+}
+
+/// Runs of 4k values per channel (H*W), read as vec4s where x and dy start
+/// at multiples of 4 and as f32 elsewhere, in both paths (a thread or a
+/// workgroup per channel).
+#[test]
+fn batch_norm_vec4_runs_and_offsets() {
+    for shape in [[3, 5, 2, 2], [2, 3, 4, 9], [1, 2, 32, 36]] {
+        for lead in [0, 4, 2, 3] {
+            check_shape_at(&shape, lead % 2 == 0, lead);
         }
     }
 }

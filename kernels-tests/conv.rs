@@ -735,8 +735,8 @@ fn weight_gradients_of_empty_inputs() {
 }
 
 /// The subgroups flavour's weight gradient decodes its K (the batch's pixels)
-/// with an f32 quotient and one correction each way (shaders/conv_tiled.wgsl,
-/// quot). The same rule on the CPU is exact for every k up to the limit and
+/// with an f32 quotient and one correction each way (shaders/common.wgsl,
+/// quot_f32). The same rule on the CPU is exact for every k up to the limit and
 /// divisors around it, also when the division is off by 3 ulps either way
 /// (Vulkan allows 2.5): k near each multiple of d, where truncation errs.
 /// The GPU test below cannot tell a missing upward correction on llvmpipe,

@@ -35,6 +35,14 @@
 //       23.4 ms = 1.1 GB/s (docs/bench-lavapipe-mesa25-*.json); 27 ms against
 //       burn's 92 ms there at 9878bb9 (docs/peers.md). H200 at 23b0c04:
 //       4.28 ms (docs/gpu-check-h200-2026-11-28.txt).
+//   v2 (2026-12-05): VEC4 (batch_norm_reduce.wgsl): where H*W and the
+//       offsets are multiples of 4, x and y are read and written as vec4s.
+//       c1e61bb and this, alternating twice, 2-core Zen 4 EPYC, lavapipe
+//       Mesa 25.0.7, [8,64,64,64]: forward 10.2, 9.6 (min) -> 5.1, 5.5 ms
+//       (77%, 72% of the run's vec4-copy ceiling at the bench's 12 bytes an
+//       element); batch_norm_backward.wgsl 10.4, 9.5 -> 5.2 (min), 5.1 ms.
+//       (An f32 quotient instead of the integer division in at() made
+//       v1 slower, 9.7 -> 10.8 ms: the scalar loads were the cost.)
 
 struct Params {
     n: u32,
@@ -52,10 +60,10 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xs: array<f32>;
+@group(0) @binding(1) var<storage, read> xs: array<V>;
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> ys: array<f32>;
+@group(0) @binding(4) var<storage, read_write> ys: array<V>;
 // [3, c]: the batch mean (hi), 1 / sqrt(var + eps), the mean's low part (lo).
 @group(0) @binding(5) var<storage, read_write> saved: array<f32>;
 //#if RUNNING
@@ -87,15 +95,17 @@ fn main(
     }
     let count = p.n * p.inner;
     let fcount = f32(count);
+    let x_off = p.x_off / L;
+    let y_off = p.y_off / L;
     var s = 0.0;
-    for (var m = first; m < count; m = m + step) {
-        s = s + xs[p.x_off + at(c, m)];
+    for (var m = first; m < count / L; m = m + step) {
+        s = s + hsum(xs[x_off + at(c, m)]);
     }
     let mean0 = channel_sum(vec2<f32>(s, 0.0), lid).x / fcount;
     var acc = vec2<f32>(0.0, 0.0);
-    for (var m = first; m < count; m = m + step) {
-        let d = xs[p.x_off + at(c, m)] - mean0;
-        acc = acc + vec2<f32>(d, d * d);
+    for (var m = first; m < count / L; m = m + step) {
+        let d = xs[x_off + at(c, m)] - V(mean0);
+        acc = acc + vec2<f32>(hsum(d), hsum(d * d));
     }
     let tot = channel_sum(acc, lid) / fcount;
     let mean = mean0 + tot.x;
@@ -105,9 +115,9 @@ fn main(
     let invstd = 1.0 / sqrt(var_biased + p.eps);
     let scale = gamma[p.g_off + c] * invstd;
     let shift = beta[p.b_off + c];
-    for (var m = first; m < count; m = m + step) {
+    for (var m = first; m < count / L; m = m + step) {
         let i = at(c, m);
-        ys[p.y_off + i] = ((xs[p.x_off + i] - mean) - mean_lo) * scale + shift;
+        ys[y_off + i] = ((xs[x_off + i] - V(mean)) - V(mean_lo)) * scale + V(shift);
     }
     if (first == 0u) {
         saved[p.s_off + c] = mean;

@@ -1,11 +1,13 @@
 // Shared by batch_norm.wgsl and batch_norm_backward.wgsl (pulled in with
 // //#include): the per-channel sum over a workgroup (TREE) or a single
-// thread, and the index of a channel's m-th element. Needs WG and p.c, p.inner.
+// thread, the element type (VEC4) and the index of a channel's m-th element.
+// Needs WG and p.c, p.inner.
 //
 // History:
 //   v1 (180261a, 2026-11-27): the channel sum and indexing that
 //       batch_norm.wgsl and batch_norm_backward.wgsl each had (1118d75),
 //       written once. No measurement of its own (see batch_norm.wgsl).
+//   v2 (2026-12-05): VEC4 (see batch_norm.wgsl's history).
 
 //#if TREE
 var<workgroup> red: array<vec2<f32>, WG>;
@@ -30,8 +32,28 @@ fn channel_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
 //#endif
 }
 
-// Index (without offset) of element m in [0, count) of channel c.
+// With VEC4 (inner and the offsets multiples of 4; the host checks) the
+// tensors are read and written as vec4s: V is the element type, L its
+// width, hsum its sum. llvmpipe loads a vec4 per lane as one contiguous
+// load where 4 scalar loads at computed addresses are gathers.
+//#if VEC4
+alias V = vec4<f32>;
+const L: u32 = 4u;
+fn hsum(v: V) -> f32 {
+    return v.x + v.y + v.z + v.w;
+}
+//#else
+alias V = f32;
+const L: u32 = 1u;
+fn hsum(v: V) -> f32 {
+    return v;
+}
+//#endif
+
+// Index (without offset, in units of V) of the m-th V in [0, count / L) of
+// channel c.
 fn at(c: u32, m: u32) -> u32 {
-    let n = m / p.inner;
-    return (n * p.c + c) * p.inner + (m - n * p.inner);
+    let inner = p.inner / L;
+    let n = m / inner;
+    return (n * p.c + c) * inner + (m - n * inner);
 }

@@ -337,16 +337,12 @@ fn store_c(m: u32, j: u32, v: f32) {
 
 //#if BWD_WEIGHT
 // k / d for the K loop's pixel decoding. With F32_QUOT (the subgroups
-// flavour, K <= 2^20; ops/conv.rs) without an integer division: llvmpipe
-// turns a vector udiv into one scalar division per lane, which bounded the
-// weight gradients. The f32 quotient of k < 2^20 is off by less than 1 even
-// with 2.5-ulp division, so one correction each way makes it exact.
+// flavour, K <= 2^20; ops/conv.rs) without an integer division (common.wgsl,
+// quot_f32): llvmpipe's scalar division per lane bounded the weight
+// gradients.
 fn quot(k: u32, d: u32) -> u32 {
 //#if F32_QUOT
-    var q = u32(f32(k) / f32(d));
-    q = select(q, q - 1u, q * d > k);
-    q = select(q, q + 1u, (q + 1u) * d <= k);
-    return q;
+    return quot_f32(k, d);
 //#else
     return k / d;
 //#endif

@@ -31,17 +31,25 @@ fn wg(tree: bool) -> u32 {
     }
 }
 
-pub(crate) fn spec_train(tree: bool, running: bool) -> KernelSpec {
+pub(crate) fn spec_train(tree: bool, running: bool, vec4: bool) -> KernelSpec {
     KernelSpec::new("batch_norm")
         .define("TREE", tree as u32)
         .define("WG", wg(tree))
         .define("RUNNING", running as u32)
+        .define("VEC4", vec4 as u32)
 }
 
-pub(crate) fn spec_backward(tree: bool) -> KernelSpec {
+pub(crate) fn spec_backward(tree: bool, vec4: bool) -> KernelSpec {
     KernelSpec::new("batch_norm_backward")
         .define("TREE", tree as u32)
         .define("WG", wg(tree))
+        .define("VEC4", vec4 as u32)
+}
+
+/// Whether the kernels may read and write these tensors as vec4s: a
+/// channel's runs (inner) and every offset multiples of 4.
+fn vec4_ok(inner: usize, tensors: &[&Tensor]) -> bool {
+    inner % 4 == 0 && tensors.iter().all(|t| t.offset() % 4 == 0)
 }
 
 pub(crate) fn spec_eval() -> KernelSpec {
@@ -51,9 +59,11 @@ pub(crate) fn spec_eval() -> KernelSpec {
 pub(crate) fn all_specs() -> Vec<KernelSpec> {
     let mut v = vec![spec_eval()];
     for tree in [false, true] {
-        v.push(spec_backward(tree));
-        for running in [false, true] {
-            v.push(spec_train(tree, running));
+        for vec4 in [false, true] {
+            v.push(spec_backward(tree, vec4));
+            for running in [false, true] {
+                v.push(spec_train(tree, running, vec4));
+            }
         }
     }
     v
@@ -196,7 +206,7 @@ pub fn batch_norm_train(
         grid_1d(rt, c, THREAD_WG as usize)
     };
     rt.dispatch(
-        &spec_train(tree, running.is_some()),
+        &spec_train(tree, running.is_some(), vec4_ok(inner, &[x, &y])),
         &params,
         &buffers,
         groups,
@@ -377,7 +387,7 @@ pub fn batch_norm_backward(
         grid_1d(rt, c, THREAD_WG as usize)
     };
     rt.dispatch(
-        &spec_backward(tree),
+        &spec_backward(tree, vec4_ok(inner, &[dy, x, &dx])),
         &[
             n as u32,
             c as u32,
