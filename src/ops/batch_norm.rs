@@ -49,7 +49,7 @@ pub(crate) fn spec_backward(tree: bool, vec4: bool) -> KernelSpec {
 /// Whether the kernels may read and write these tensors as vec4s: a
 /// channel's runs (inner) and every offset multiples of 4.
 fn vec4_ok(inner: usize, tensors: &[&Tensor]) -> bool {
-    inner % 4 == 0 && tensors.iter().all(|t| t.offset() % 4 == 0)
+    inner.is_multiple_of(4) && tensors.iter().all(|t| t.offset().is_multiple_of(4))
 }
 
 pub(crate) fn spec_eval() -> KernelSpec {
