@@ -1,5 +1,6 @@
 // The device's two ceilings, for `engine bench-kernels`:
-// MODE_COPY: out = in as vec4, bytes read plus written per element = 32;
+// MODE_COPY: out = in as vec4s, `iters` of them per invocation, bytes read
+// plus written per vec4 = 32;
 // otherwise: 8 independent FMA chains of `iters` steps per thread
 // (16 * iters flops per thread), written out so nothing is optimised away.
 //
@@ -26,12 +27,19 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let i = group_index(wid, nwg) * 256u + lid;
+//#if MODE_COPY
+    // p.iters vec4s per invocation, a grid of p.n / p.iters apart.
+    let threads = p.n / p.iters;
+    if (i >= threads) {
+        return;
+    }
+    for (var k = 0u; k < p.iters; k++) {
+        dst[i + k * threads] = src[i + k * threads];
+    }
+//#else
     if (i >= p.n) {
         return;
     }
-//#if MODE_COPY
-    dst[i] = src[i];
-//#else
     let seed = src[i % 16u];
     var a = seed;
     var b = seed + vec4<f32>(1.0);

@@ -1,7 +1,10 @@
 // Elementwise binary ops with broadcasting: out[i] = f(a[ia], b[ib]).
 // The output is viewed as 5-D [d0, d1, d2, d3, d4]; a and b have a stride per
 // axis, 0 where they are broadcast. With SAME=1 both are contiguous and of the
-// output's shape, and the index arithmetic is skipped.
+// output's shape, and the index arithmetic is skipped; with VEC4 as well
+// (n and the offsets multiples of 4) an invocation does 4 elements as vec4s
+// (V is the element type, L its width), since llvmpipe loads a vec4 per lane
+// as one contiguous load where scalar loads at computed addresses gather.
 // {{EXPR}} is the op, an expression in a and b (src/ops/binary.rs).
 //
 // History:
@@ -12,6 +15,7 @@
 //       25.0.7, 2-core EPYC, at 21c7c85 (docs/bench-lavapipe-mesa25-*.json).
 //       H200 (Vulkan), [20,64,128,128]: 0.09 ms at a193e16, 0.24 ms at
 //       8198dc5, 0.23 ms at 23b0c04, the same kernel [PyTorch 0.061 ms].
+//   v2 (2026-12-05): VEC4.
 
 struct Params {
     n: u32,
@@ -35,9 +39,17 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xa: array<f32>;
-@group(0) @binding(2) var<storage, read> xb: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+//#if VEC4
+alias V = vec4<f32>;
+const L: u32 = 4u;
+//#else
+alias V = f32;
+const L: u32 = 1u;
+//#endif
+
+@group(0) @binding(1) var<storage, read> xa: array<V>;
+@group(0) @binding(2) var<storage, read> xb: array<V>;
+@group(0) @binding(3) var<storage, read_write> out: array<V>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -46,12 +58,12 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let i = group_index(wid, nwg) * 256u + lid;
-    if (i >= p.n) {
+    if (i >= p.n / L) {
         return;
     }
 //#if SAME
-    let ia = p.a_off + i;
-    let ib = p.b_off + i;
+    let ia = p.a_off / L + i;
+    let ib = p.b_off / L + i;
 //#else
     var r = i;
     let i4 = r % p.d4;
@@ -67,5 +79,5 @@ fn main(
 //#endif
     let a = xa[ia];
     let b = xb[ib];
-    out[p.out_off + i] = {{EXPR}};
+    out[p.out_off / L + i] = {{EXPR}};
 }

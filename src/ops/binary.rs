@@ -58,10 +58,12 @@ impl BinaryOp {
     }
 }
 
-pub(crate) fn spec(op: BinaryOp, same: bool) -> KernelSpec {
+/// `vec4` (with `same` only): n and every offset are multiples of 4.
+pub(crate) fn spec(op: BinaryOp, same: bool, vec4: bool) -> KernelSpec {
     KernelSpec::new("binary")
         .define("EXPR", op.expr())
         .define("SAME", same as u32)
+        .define("VEC4", (same && vec4) as u32)
 }
 
 /// The broadcast shape of `a` and `b` (right-aligned; each axis equal or 1).
@@ -150,11 +152,15 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
         sb[3],
         sb[4],
     ];
+    let vec4 = same
+        && [n, a.offset(), b.offset(), out.offset()]
+            .iter()
+            .all(|v| v.is_multiple_of(4));
     rt.dispatch(
-        &spec(op, same),
+        &spec(op, same, vec4),
         &params,
         &[a.buffer(), b.buffer(), out.buffer()],
-        grid_1d(rt, n, 256),
+        grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
     )?;
     Ok(out)
 }

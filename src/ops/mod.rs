@@ -92,8 +92,9 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     let mut specs = vec![fill::spec(), axpby::spec(), adam::spec(), transpose::spec()];
     specs.extend(unary::UnaryOp::ALL.iter().map(|op| unary::spec(*op)));
     for op in binary::BinaryOp::ALL {
-        specs.push(binary::spec(*op, true));
-        specs.push(binary::spec(*op, false));
+        specs.push(binary::spec(*op, true, true));
+        specs.push(binary::spec(*op, true, false));
+        specs.push(binary::spec(*op, false, false));
     }
     specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
     specs.extend(matmul::all_specs());
