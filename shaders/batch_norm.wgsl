@@ -8,9 +8,10 @@
 // channel and sums with a tree in workgroup memory (long channels); without
 // it each thread owns a channel and loops alone (short channels, no barriers).
 //
-// Variance in two passes for accuracy on inputs far from zero: the mean
-// first, then the deviations d = x - mean0 with the correction
-// var = sum(d^2)/count - (sum(d)/count)^2 (which also refines the mean).
+// Variance in one pass over shifted values, accurate on inputs far from
+// zero: the shift K is the mean of a small sample of the channel, then the
+// deviations d = x - K give var = sum(d^2)/count - (sum(d)/count)^2 and the
+// mean K + sum(d)/count.
 // The mean is saved as an unevaluated sum hi + lo of two f32 (hi is the
 // rounded mean): on inputs like 100 +- 0.5 the rounding of hi alone would
 // shift every xhat by up to 2e-5; x - hi is exact there and - lo restores it.
@@ -43,6 +44,14 @@
 //       element); batch_norm_backward.wgsl 10.4, 9.5 -> 5.2 (min), 5.1 ms.
 //       (An f32 quotient instead of the integer division in at() made
 //       v1 slower, 9.7 -> 10.8 ms: the scalar loads were the cost.)
+//   v3 (2026-12-06): one pass for both moments, shifted by a sample's mean,
+//       instead of a pass for the mean and one for the deviations (x read
+//       twice, not three times); positions walked without a division per
+//       element (batch_norm_reduce.wgsl); 64-thread workgroups on software
+//       GPUs (TREE_WG_SOFTWARE in src/ops/batch_norm.rs). On the Zen 4 of
+//       v2, [8,64,64,64], medians of 15: 8d6c6bb 5.3-5.5 ms; one pass 4.0-4.2;
+//       with the walk 3.7-4.1 (256 threads), 3.3 (128), 3.1 (64), 3.0 (32).
+//       The backward with the walk and 64 threads: 4.8-5.1 -> 3.6 ms.
 
 struct Params {
     n: u32,
@@ -72,6 +81,11 @@ struct Params {
 //#endif
 
 const WG: u32 = {{WG}}u;
+//#if TREE
+const SAMPLE: u32 = WG;
+//#else
+const SAMPLE: u32 = 8u;
+//#endif
 
 //#include batch_norm_reduce
 
@@ -97,27 +111,41 @@ fn main(
     let fcount = f32(count);
     let x_off = p.x_off / L;
     let y_off = p.y_off / L;
+    // The shift: the mean of a sample (a workgroup's first V each, or a
+    // thread's first 8), close enough to the mean that sum(d^2) / count -
+    // (sum(d) / count)^2 over d = x - shift loses no accuracy (|sum(d)|
+    // stays near the spread), so one pass over x gives both moments.
+    let sampled = min(count / L, SAMPLE);
     var s = 0.0;
-    for (var m = first; m < count / L; m = m + step) {
-        s = s + hsum(xs[x_off + at(c, m)]);
+    let start = walk(first);
+    let stride = walk(step);
+    var w = start;
+    for (var m = first; m < sampled; m = m + step) {
+        s = s + hsum(xs[x_off + at(c, w)]);
+        w = walk_next(w, stride);
     }
-    let mean0 = channel_sum(vec2<f32>(s, 0.0), lid).x / fcount;
+    let shift = channel_sum(vec2<f32>(s, 0.0), lid).x / f32(sampled * L);
     var acc = vec2<f32>(0.0, 0.0);
+    w = start;
     for (var m = first; m < count / L; m = m + step) {
-        let d = xs[x_off + at(c, m)] - V(mean0);
+        let d = xs[x_off + at(c, w)] - V(shift);
         acc = acc + vec2<f32>(hsum(d), hsum(d * d));
+        w = walk_next(w, stride);
     }
     let tot = channel_sum(acc, lid) / fcount;
-    let mean = mean0 + tot.x;
-    // Fast2Sum: exact since |mean0| >= |tot.x|.
-    let mean_lo = (mean0 - mean) + tot.x;
+    // mean = shift + tot.x as hi + lo (TwoSum: exact whatever the magnitudes).
+    let mean = shift + tot.x;
+    let back = mean - shift;
+    let mean_lo = (shift - (mean - back)) + (tot.x - back);
     let var_biased = max(tot.y - tot.x * tot.x, 0.0);
     let invstd = 1.0 / sqrt(var_biased + p.eps);
     let scale = gamma[p.g_off + c] * invstd;
-    let shift = beta[p.b_off + c];
+    let offset = beta[p.b_off + c];
+    w = start;
     for (var m = first; m < count / L; m = m + step) {
-        let i = at(c, m);
-        ys[y_off + i] = ((xs[x_off + i] - V(mean)) - V(mean_lo)) * scale + V(shift);
+        let i = at(c, w);
+        ys[y_off + i] = ((xs[x_off + i] - V(mean)) - V(mean_lo)) * scale + V(offset);
+        w = walk_next(w, stride);
     }
     if (first == 0u) {
         saved[p.s_off + c] = mean;

@@ -71,20 +71,26 @@ fn main(
     let x_off = p.x_off / L;
     let dx_off = p.dx_off / L;
     var acc = vec2<f32>(0.0, 0.0);
+    let start = walk(first);
+    let stride = walk(step);
+    var w = start;
     for (var m = first; m < count / L; m = m + step) {
-        let i = at(c, m);
+        let i = at(c, w);
         let dy = dys[dy_off + i];
         let xhat = ((xs[x_off + i] - V(mean)) - V(mean_lo)) * invstd;
         acc = acc + vec2<f32>(hsum(dy), hsum(dy * xhat));
+        w = walk_next(w, stride);
     }
     let sums = channel_sum(acc, lid);
     let mean_dy = sums.x / f32(count);
     let mean_dy_xhat = sums.y / f32(count);
     let k = gamma[p.g_off + c] * invstd;
+    w = start;
     for (var m = first; m < count / L; m = m + step) {
-        let i = at(c, m);
+        let i = at(c, w);
         let xhat = ((xs[x_off + i] - V(mean)) - V(mean_lo)) * invstd;
         dxs[dx_off + i] = k * (dys[dy_off + i] - V(mean_dy) - xhat * mean_dy_xhat);
+        w = walk_next(w, stride);
     }
     if (first == 0u) {
         dparams[p.dp_off + c] = sums.y;

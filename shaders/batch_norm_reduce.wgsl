@@ -8,6 +8,7 @@
 //       batch_norm.wgsl and batch_norm_backward.wgsl each had (1118d75),
 //       written once. No measurement of its own (see batch_norm.wgsl).
 //   v2 (2026-12-05): VEC4 (see batch_norm.wgsl's history).
+//   v3 (2026-12-06): Walk instead of a division per element (see batch_norm.wgsl).
 
 //#if TREE
 var<workgroup> red: array<vec2<f32>, WG>;
@@ -50,10 +51,29 @@ fn hsum(v: V) -> f32 {
 }
 //#endif
 
-// Index (without offset, in units of V) of the m-th V in [0, count / L) of
-// channel c.
-fn at(c: u32, m: u32) -> u32 {
+// The V's first, first + step, ... of channel c, walked without an integer
+// division per step (llvmpipe scalarizes them): a position is (n, j), the
+// j-th V of batch item n; walk(m) is the m-th V's, and a step adds walk(step)
+// and carries once (j + step % inner < 2 inner).
+struct Walk {
+    n: u32,
+    j: u32,
+}
+
+fn walk(m: u32) -> Walk {
     let inner = p.inner / L;
     let n = m / inner;
-    return (n * p.c + c) * inner + (m - n * inner);
+    return Walk(n, m - n * inner);
+}
+
+fn walk_next(w: Walk, d: Walk) -> Walk {
+    let inner = p.inner / L;
+    let j = w.j + d.j;
+    let wrap = j >= inner;
+    return Walk(w.n + d.n + select(0u, 1u, wrap), select(j, j - inner, wrap));
+}
+
+// Index (without offset, in units of V) of position w of channel c.
+fn at(c: u32, w: Walk) -> u32 {
+    return (w.n * p.c + c) * (p.inner / L) + w.j;
 }

@@ -5,7 +5,7 @@
 //! are flattened into `inner`.
 
 use super::grid_1d;
-use crate::runtime::{Error, KernelSpec, Result, Tensor};
+use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
 
 /// PyTorch's defaults.
 pub const BN_EPS: f32 = 1e-5;
@@ -14,7 +14,14 @@ pub const BN_MOMENTUM: f32 = 0.1;
 /// Channels with at least this many elements get a workgroup each (tree
 /// reduction); shorter ones a thread each (no barriers, which lavapipe pays dearly).
 const TREE_MIN: usize = 1024;
+/// A channel's workgroup: 256 threads on real GPUs; 64 on software GPUs
+/// when the kernels move vec4s (llvmpipe pays for every thread's share of
+/// the tree's barriers: forward [8,64,64,64] 3.7-4.1 ms with 256, 3.3 with
+/// 128, 3.1 with 64 or 32, on the Zen 4 of batch_norm.wgsl's history).
+/// Scalar kernels keep 256: with 64, a 2M-value channel's passes would
+/// pass llvmpipe's 65,535 loop iterations per invocation.
 const TREE_WG: u32 = 256;
+const TREE_WG_SOFTWARE: u32 = 64;
 /// Channels with more elements than this take chunked reductions and
 /// elementwise ops instead of the kernels: llvmpipe ends the loops of one
 /// invocation after 65,535 iterations in all, with no error, and the
@@ -23,26 +30,29 @@ const TREE_WG: u32 = 256;
 const LONG_CHANNEL: usize = 1 << 21;
 const THREAD_WG: u32 = 64;
 
-fn wg(tree: bool) -> u32 {
-    if tree {
-        TREE_WG
-    } else {
+/// The workgroup size: a channel's (tree) or a workgroup of channels'.
+fn wg(rt: &Runtime, tree: bool, vec4: bool) -> u32 {
+    if !tree {
         THREAD_WG
+    } else if vec4 && rt.flavour() != Flavour::Tiled {
+        TREE_WG_SOFTWARE
+    } else {
+        TREE_WG
     }
 }
 
-pub(crate) fn spec_train(tree: bool, running: bool, vec4: bool) -> KernelSpec {
+pub(crate) fn spec_train(tree: bool, wg: u32, running: bool, vec4: bool) -> KernelSpec {
     KernelSpec::new("batch_norm")
         .define("TREE", tree as u32)
-        .define("WG", wg(tree))
+        .define("WG", wg)
         .define("RUNNING", running as u32)
         .define("VEC4", vec4 as u32)
 }
 
-pub(crate) fn spec_backward(tree: bool, vec4: bool) -> KernelSpec {
+pub(crate) fn spec_backward(tree: bool, wg: u32, vec4: bool) -> KernelSpec {
     KernelSpec::new("batch_norm_backward")
         .define("TREE", tree as u32)
-        .define("WG", wg(tree))
+        .define("WG", wg)
         .define("VEC4", vec4 as u32)
 }
 
@@ -58,11 +68,15 @@ pub(crate) fn spec_eval() -> KernelSpec {
 
 pub(crate) fn all_specs() -> Vec<KernelSpec> {
     let mut v = vec![spec_eval()];
-    for tree in [false, true] {
+    for (tree, wg) in [
+        (false, THREAD_WG),
+        (true, TREE_WG),
+        (true, TREE_WG_SOFTWARE),
+    ] {
         for vec4 in [false, true] {
-            v.push(spec_backward(tree, vec4));
+            v.push(spec_backward(tree, wg, vec4));
             for running in [false, true] {
-                v.push(spec_train(tree, running, vec4));
+                v.push(spec_train(tree, wg, running, vec4));
             }
         }
     }
@@ -205,8 +219,9 @@ pub fn batch_norm_train(
     } else {
         grid_1d(rt, c, THREAD_WG as usize)
     };
+    let vec4 = vec4_ok(inner, &[x, &y]);
     rt.dispatch(
-        &spec_train(tree, running.is_some(), vec4_ok(inner, &[x, &y])),
+        &spec_train(tree, wg(rt, tree, vec4), running.is_some(), vec4),
         &params,
         &buffers,
         groups,
@@ -386,8 +401,9 @@ pub fn batch_norm_backward(
     } else {
         grid_1d(rt, c, THREAD_WG as usize)
     };
+    let vec4 = vec4_ok(inner, &[dy, x, &dx]);
     rt.dispatch(
-        &spec_backward(tree, vec4_ok(inner, &[dy, x, &dx])),
+        &spec_backward(tree, wg(rt, tree, vec4), vec4),
         &[
             n as u32,
             c as u32,
