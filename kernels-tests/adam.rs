@@ -12,6 +12,7 @@ fn adam_matches_reference_over_several_steps() {
         (1usize, 0.0f32, 0.0f32),
         (129, 0.0, 0.01),
         (1031, 0.25, 0.0),
+        (1024, 0.25, 0.01),
     ] {
         let s = seed();
         let mut r = rng(s);

@@ -17,6 +17,10 @@
 //       8,388,608 parameters, H200 (Vulkan): 0.07 ms (3.5 TB/s) at a193e16,
 //       0.17 ms at 8198dc5, 0.16 ms at 23b0c04, the same kernel (README: the
 //       card's clock state is the likely cause) [PyTorch 0.072 ms].
+//   v2 (2026-12-06): VEC4: the first n / 4 * 4 values as vec4s (llvmpipe
+//       loads a vec4 per lane as one contiguous load where scalar loads at
+//       computed addresses are gathers), the rest by a scalar launch from
+//       p.first; the clip factor computed once per 4 values.
 
 struct Params {
     n: u32,
@@ -28,13 +32,22 @@ struct Params {
     bc1: f32, // 1 - beta1^t
     bc2: f32, // 1 - beta2^t
     max_norm: f32,
+    first: u32, // the scalar launch's first value (0 with VEC4)
 }
 
+//#if VEC4
+alias V = vec4<f32>;
+const L: u32 = 4u;
+//#else
+alias V = f32;
+const L: u32 = 1u;
+//#endif
+
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> param: array<f32>;
-@group(0) @binding(2) var<storage, read> grad: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+@group(0) @binding(1) var<storage, read_write> param: array<V>;
+@group(0) @binding(2) var<storage, read> grad: array<V>;
+@group(0) @binding(3) var<storage, read_write> m: array<V>;
+@group(0) @binding(4) var<storage, read_write> v: array<V>;
 @group(0) @binding(5) var<storage, read> sumsq: array<f32>;
 
 @compute @workgroup_size(256)
@@ -43,8 +56,9 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let i = group_index(wid, nwg) * 256u + lid;
-    if (i >= p.n) {
+    // i: a vec4 (VEC4, i < n / 4) or a value (from p.first).
+    let i = p.first + group_index(wid, nwg) * 256u + lid;
+    if (i >= p.n / L) {
         return;
     }
     var clip = 1.0;
@@ -57,5 +71,5 @@ fn main(
     let vi = p.beta2 * v[i] + (1.0 - p.beta2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    param[i] = w - p.lr * (mi / p.bc1) / (sqrt(vi / p.bc2) + p.eps);
+    param[i] = w - p.lr * (mi / p.bc1) / (sqrt(vi / p.bc2) + V(p.eps));
 }

@@ -3,8 +3,9 @@
 use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
-pub(crate) fn spec() -> KernelSpec {
-    KernelSpec::new("adam")
+/// `vec4`: the launch over the first n / 4 * 4 values, as vec4s.
+pub(crate) fn spec(vec4: bool) -> KernelSpec {
+    KernelSpec::new("adam").define("VEC4", vec4 as u32)
 }
 
 /// Hyper-parameters of one Adam step.
@@ -44,28 +45,33 @@ pub fn adam_step(
     }
     let bc1 = 1.0 - (h.beta1 as f64).powi(h.t as i32);
     let bc2 = 1.0 - (h.beta2 as f64).powi(h.t as i32);
-    let params = [
-        n as u32,
-        h.lr.to_bits(),
-        h.beta1.to_bits(),
-        h.beta2.to_bits(),
-        h.eps.to_bits(),
-        h.weight_decay.to_bits(),
-        (bc1 as f32).to_bits(),
-        (bc2 as f32).to_bits(),
-        h.max_norm.to_bits(),
-    ];
     let rt = param.runtime();
-    rt.dispatch(
-        &spec(),
-        &params,
-        &[
-            param.buffer(),
-            grad.buffer(),
-            m.buffer(),
-            v.buffer(),
-            sumsq.buffer(),
-        ],
-        grid_1d(rt, n, 256),
-    )
+    let buffers = [
+        param.buffer(),
+        grad.buffer(),
+        m.buffer(),
+        v.buffer(),
+        sumsq.buffer(),
+    ];
+    // The vec4s, then the last n % 4 values one per invocation.
+    let whole = n / 4 * 4;
+    for (vec4, first, count) in [(true, 0, n / 4), (false, whole, n - whole)] {
+        if count == 0 {
+            continue;
+        }
+        let params = [
+            n as u32,
+            h.lr.to_bits(),
+            h.beta1.to_bits(),
+            h.beta2.to_bits(),
+            h.eps.to_bits(),
+            h.weight_decay.to_bits(),
+            (bc1 as f32).to_bits(),
+            (bc2 as f32).to_bits(),
+            h.max_norm.to_bits(),
+            first as u32,
+        ];
+        rt.dispatch(&spec(vec4), &params, &buffers, grid_1d(rt, count, 256))?;
+    }
+    Ok(())
 }

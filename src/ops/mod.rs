@@ -89,7 +89,13 @@ pub(crate) fn grid_1d(rt: &Runtime, n: usize, per_group: usize) -> [u32; 3] {
 /// Every kernel specialisation the ops can ask for, so that a test can
 /// validate each one with naga and build each one on the device.
 pub fn all_kernel_specs() -> Vec<KernelSpec> {
-    let mut specs = vec![fill::spec(), axpby::spec(), adam::spec(), transpose::spec()];
+    let mut specs = vec![
+        fill::spec(),
+        axpby::spec(),
+        adam::spec(false),
+        adam::spec(true),
+        transpose::spec(),
+    ];
     specs.extend(unary::UnaryOp::ALL.iter().map(|op| unary::spec(*op)));
     for op in binary::BinaryOp::ALL {
         specs.push(binary::spec(*op, true, true));
