@@ -1,6 +1,6 @@
 //! Batched matmul, every transpose combination, both kernel flavours.
 
-use wgpu_attngan::ops::matmul::{matmul, matmul_into};
+use wgpu_attngan::ops::matmul::{matmul, matmul_into, matmul_sum};
 use wgpu_attngan::{Flavour, Tensor};
 
 use crate::common::{assert_close, has_subgroups, random_vec, rng, rt, seed};
@@ -144,8 +144,70 @@ fn batched_and_broadcast() {
             // Cyclic repetition of the smaller batch.
             check(flavour, (6, 2), 5, 9, 7, ta, tb);
             check(flavour, (3, 12), 8, 4, 12, ta, tb);
+            // A repeated with a short N: the batches sharing an A are one
+            // GEMM's columns (matmul_tiled.wgsl, MERGE), across tile edges.
+            check(flavour, (0, 16), 33, 18, 9, ta, tb);
+            check(flavour, (2, 8), 17, 18, 21, ta, tb);
+            check(flavour, (4, 12), 9, 7, 6, ta, tb);
+            // B repeated with a short M: C^T's batches merge, stored
+            // transposed (C_T).
+            check(flavour, (16, 0), 18, 20, 9, ta, tb);
+            check(flavour, (8, 2), 18, 33, 13, ta, tb);
         }
     }
+}
+
+/// matmul_sum: the products of every batch summed down to `out` batches
+/// (C[j] = sum over i = j mod out), against the f64 reference's products
+/// summed on the host; the output starts as poison (NaN) where a launch
+/// could skip an element.
+fn check_sum(
+    flavour: Flavour,
+    (ba, bb): (usize, usize),
+    out: usize,
+    (m, n, k): (usize, usize, usize),
+    ta: bool,
+    tb: bool,
+) {
+    let rt = rt().with_flavour(flavour);
+    let s = seed();
+    let mut r = rng(s);
+    let batch = ba.max(bb).max(1);
+    let da = random_vec(&mut r, ba.max(1) * m * k, -1.0, 1.0);
+    let db = random_vec(&mut r, bb.max(1) * k * n, -1.0, 1.0);
+    let a = Tensor::from_slice(&rt, &da, &shape(ba, m, k, ta)).unwrap();
+    let b = Tensor::from_slice(&rt, &db, &shape(bb, k, n, tb)).unwrap();
+    let c = matmul_sum(&a, &b, ta, tb, out).unwrap();
+    assert_eq!(c.shape(), &[out, m, n]);
+    let each = reference(&da, &db, batch, ba.max(1), bb.max(1), m, n, k, ta, tb);
+    let mut expect = vec![0.0f64; out * m * n];
+    for (i, v) in each.iter().enumerate() {
+        expect[i % (out * m * n)] += v;
+    }
+    let what = format!("{flavour:?} sum ({ba},{bb}) -> {out} M={m} N={n} K={k} ta={ta} tb={tb}");
+    assert_close(&what, s, &c.to_vec().unwrap(), &expect, 1e-5);
+}
+
+#[test]
+fn sums_over_batches() {
+    for flavour in flavours() {
+        for t in 0..4 {
+            let (ta, tb) = (t & 1 != 0, t & 2 != 0);
+            // A broadcast operand's gradient (everything to one), cyclic
+            // repetition (12 to 4), no sum (3 to 3), odd sizes.
+            check_sum(flavour, (6, 0), 1, (17, 9, 18), ta, tb);
+            check_sum(flavour, (12, 4), 4, (5, 18, 7), ta, tb);
+            check_sum(flavour, (3, 3), 3, (33, 7, 20), ta, tb);
+            check_sum(flavour, (2, 6), 3, (9, 31, 5), ta, tb);
+        }
+        // Each product's K is a whole launch's loop budget: one launch per
+        // product, the later ones accumulating.
+        check_sum(flavour, (3, 3), 1, (3, 5, 40_000), false, false);
+    }
+    let rt = rt();
+    let a = Tensor::from_slice(&rt, &[0.0; 24], &[6, 2, 2]).unwrap();
+    let err = matmul_sum(&a, &a, false, false, 4).unwrap_err().to_string();
+    assert!(err.contains("6 batches down to 4"), "{err}");
 }
 
 #[test]

@@ -498,6 +498,7 @@ fn main(
 //#endif
     let k_begin = split * p.k_len;
     let k_end = min(k_begin + p.k_len, p.K);
+    gemm_clear();
     gemm(li, tm, tn, k_begin, k_end);
     gemm_store(li, tm, tn);
 }

@@ -144,10 +144,15 @@ fn step(a0: vec4<f32>, a1: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>) {
 //#endif
 }
 
-// The tile at rows tm.., columns tn.. over K in [k_begin, k_end), into acc:
-// whole steps of 4 k without bounds checks on k, then the partial last one.
-fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
+// Zeroes the tile's sums (before the first gemm of a tile).
+fn gemm_clear() {
     acc = array<vec2<f32>, 16>();
+}
+
+// The tile at rows tm.., columns tn.. over K in [k_begin, k_end), added to
+// acc: whole steps of 4 k without bounds checks on k, then the partial last
+// one.
+fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
     let m0 = tm + li;
     let m1 = tm + 8u + li;
     let n0 = tn + li;

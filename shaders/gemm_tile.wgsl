@@ -173,11 +173,8 @@ fn multiply(base: u32, tx: u32, ty: u32) {
     }
 }
 
-// The tile at rows tm.., columns tn.. over K in [k_begin, k_end), into acc.
-// Must be reached by the whole workgroup (it has barriers).
-fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
-    let tx = li % 16u;
-    let ty = li / 16u;
+// Zeroes the tile's sums (before the first gemm of a tile).
+fn gemm_clear() {
     // Constant indices only, here and everywhere: one indexed by a variable
     // can make the driver keep acc in (slow, off-chip) local memory.
 //#if BIG
@@ -185,6 +182,14 @@ fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
 //#else
     acc = array<vec4<f32>, 4>();
 //#endif
+}
+
+// The tile at rows tm.., columns tn.. over K in [k_begin, k_end), added to
+// acc. Must be reached by the whole workgroup (it has barriers); it may be
+// called again for more sums (its last barrier follows its last reads).
+fn gemm(li: u32, tm: u32, tn: u32, k_begin: u32, k_end: u32) {
+    let tx = li % 16u;
+    let ty = li / 16u;
     let ap = a_pos(li);
     let bp = b_pos(li);
     let am = tm + ap.x;

@@ -4,7 +4,7 @@
 use super::higher::Rule;
 use super::Var;
 use crate::ops::activation;
-use crate::ops::matmul::matmul;
+use crate::ops::matmul::{matmul, matmul_sum};
 use crate::ops::reduce::{reduce, ReduceOp};
 use crate::runtime::{Result, Tensor};
 
@@ -235,24 +235,22 @@ impl Var {
         let (ra, rb) = (self.requires_grad(), y.requires_grad());
         Ok(Var::from_op(c, &[self, y], move |g| {
             // C = A B: dA = G B^T, dB = A^T G (with the transposes folded in),
-            // then summed over a broadcast batch.
+            // summed over the batches where an operand was repeated.
             let ga = if ra {
-                let d = if ta {
-                    matmul(&b, g, tb, true)?
+                Some(if ta {
+                    product_for(&b, g, tb, true, a.shape())?
                 } else {
-                    matmul(g, &b, false, !tb)?
-                };
-                Some(fold_batches(&d, a.shape())?)
+                    product_for(g, &b, false, !tb, a.shape())?
+                })
             } else {
                 None
             };
             let gb = if rb {
-                let d = if tb {
-                    matmul(g, &a, true, ta)?
+                Some(if tb {
+                    product_for(g, &a, true, ta, b.shape())?
                 } else {
-                    matmul(&a, g, !ta, false)?
-                };
-                Some(fold_batches(&d, b.shape())?)
+                    product_for(&a, g, !ta, false, b.shape())?
+                })
             } else {
                 None
             };
@@ -262,17 +260,18 @@ impl Var {
     }
 }
 
-/// The backward of matmul's cyclic batch broadcast: d [batch, r, c] summed
-/// down to an operand of shape [r, c] or [nb, r, c] (nb divides batch).
-fn fold_batches(d: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    if d.shape() == shape {
-        return Ok(d.clone());
-    }
-    let (batch, r, c) = (d.dim(0), d.dim(1), d.dim(2));
+/// op(x) @ op(y) for an operand of `shape`: summed down to its batches
+/// ([r, c] one, [nb, r, c] nb) where matmul repeated it cyclically.
+fn product_for(x: &Tensor, y: &Tensor, tx: bool, ty: bool, shape: &[usize]) -> Result<Tensor> {
     let nb = if shape.len() == 3 { shape[0] } else { 1 };
-    d.reshape(&[batch / nb, nb * r * c])?
-        .sum(0, false)?
-        .reshape(shape)
+    let batch = x.shape()[..x.rank() - 2]
+        .iter()
+        .chain(&y.shape()[..y.rank() - 2])
+        .fold(1, |m, &d| m.max(d));
+    if batch == nb {
+        return matmul(x, y, tx, ty)?.reshape(shape);
+    }
+    matmul_sum(x, y, tx, ty, nb)?.reshape(shape)
 }
 
 /// The gradient of a reduction along `axis`: g (with or without the reduced

@@ -19,7 +19,8 @@ pub struct BenchArgs {
     /// Small shapes that finish in minutes on a software GPU (lavapipe).
     #[arg(long)]
     quick: bool,
-    /// Run only the kernels whose name contains this text (e.g. `conv`).
+    /// Run only the kernels whose name or shape contains this text (e.g.
+    /// `conv`, `word loss`).
     /// With --profile: `damsm`, `attngan` or `model` pick the steps to profile;
     /// any other text profiles both and lists only the kernels whose name
     /// contains it (shares stay of the whole step; the JSON keeps all kernels).
@@ -78,22 +79,65 @@ fn det(rt: &Runtime, shape: &[usize]) -> Result<Tensor> {
     Tensor::from_slice(rt, &data, shape)
 }
 
+fn matmul_name(ta: bool, tb: bool) -> String {
+    if ta || tb {
+        format!("matmul (ta={ta}, tb={tb})")
+    } else {
+        "matmul".into()
+    }
+}
+
 fn matmul_case(m: usize, n: usize, k: usize, ta: bool, tb: bool, what: &str) -> Case {
     Case {
-        name: format!(
-            "matmul{}",
-            if ta || tb {
-                format!(" (ta={ta}, tb={tb})")
-            } else {
-                String::new()
-            }
-        ),
+        name: matmul_name(ta, tb),
         shape: format!("{m}x{n}x{k} {what}"),
         work: Work::Flops(2.0 * (m * n * k) as f64),
         setup: Box::new(move |rt| {
             let a = det(rt, &if ta { [k, m] } else { [m, k] })?;
             let b = det(rt, &if tb { [n, k] } else { [k, n] })?;
             Ok(Box::new(move || matmul::matmul(&a, &b, ta, tb).map(|_| ())))
+        }),
+    }
+}
+
+/// A batched matmul of the DAMSM word loss (src/models/damsm.rs,
+/// word_scores) at the bench's DAMSM step (batch 16, 64 regions, 256
+/// dimensions, 18 words): A `a` and B `b` ([batch, rows, cols] or a
+/// broadcast [rows, cols]), and with `fold` the products summed down to
+/// that many batches (matmul_sum, the backward of a repeated operand).
+fn word_loss_case(
+    a: [usize; 3],
+    b: [usize; 3],
+    ta: bool,
+    tb: bool,
+    fold: Option<usize>,
+    what: &str,
+) -> Case {
+    let batch = a[0].max(b[0]);
+    let (m, k) = if ta { (a[2], a[1]) } else { (a[1], a[2]) };
+    let n = if tb { b[1] } else { b[2] };
+    let summed = fold.map_or(String::new(), |f| format!(", summed to {f}"));
+    Case {
+        name: matmul_name(ta, tb),
+        shape: format!("[{batch}] {m}x{n}x{k} (word loss: {what}{summed})"),
+        work: Work::Flops(2.0 * (batch * m * n * k) as f64),
+        setup: Box::new(move |rt| {
+            let shape = |s: [usize; 3]| {
+                if s[0] == 1 {
+                    s[1..].to_vec()
+                } else {
+                    s.to_vec()
+                }
+            };
+            let a = det(rt, &shape(a))?;
+            let b = det(rt, &shape(b))?;
+            Ok(Box::new(move || {
+                match fold {
+                    Some(f) => matmul::matmul_sum(&a, &b, ta, tb, f)?,
+                    None => matmul::matmul(&a, &b, ta, tb)?,
+                };
+                Ok(())
+            }))
         }),
     }
 }
@@ -292,6 +336,56 @@ fn cases(quick: bool) -> Vec<Case> {
         // The shapes of docs/peers.md (batch 8), to compare with other runtimes.
         v.push(matmul_case(1024, 1024, 1024, false, false, "(peers)"));
         v.push(matmul_case(512, 512, 512, true, false, ""));
+        // The DAMSM word loss: (batch 16) x (64 regions) against 18 words of 256.
+        let (b, r, d, t) = (16, 64, 256, 18);
+        v.push(word_loss_case(
+            [1, b * r, d],
+            [b, d, t],
+            false,
+            false,
+            None,
+            "scores",
+        ));
+        v.push(word_loss_case(
+            [b, b * r, t],
+            [b, d, t],
+            false,
+            true,
+            Some(1),
+            "dregions",
+        ));
+        v.push(word_loss_case(
+            [1, b * r, d],
+            [b, b * r, t],
+            true,
+            false,
+            None,
+            "dwords",
+        ));
+        v.push(word_loss_case(
+            [b * b, r, t],
+            [b, r, d],
+            true,
+            false,
+            None,
+            "context",
+        ));
+        v.push(word_loss_case(
+            [b, r, d],
+            [b * b, t, d],
+            false,
+            true,
+            None,
+            "dattn",
+        ));
+        v.push(word_loss_case(
+            [b * b, r, t],
+            [b * b, t, d],
+            false,
+            false,
+            Some(b),
+            "dregions",
+        ));
         for job in [Forward, BackwardData, BackwardWeight] {
             v.push(conv_case(job, 8, 64, 32, 64, 3, 1, 1, "(peers)"));
         }
@@ -937,7 +1031,7 @@ fn kernel_lines(
     let mut rows = Vec::new();
     for case in cases(args.quick) {
         if let Some(f) = &args.filter {
-            if !case.name.contains(f.as_str()) {
+            if !case.name.contains(f.as_str()) && !case.shape.contains(f.as_str()) {
                 continue;
             }
         }

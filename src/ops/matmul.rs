@@ -96,6 +96,22 @@ pub(crate) fn core_defines(
 }
 
 fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: usize) -> KernelSpec {
+    spec_merged(flavour, ta, tb, a_vec, b_vec, wg_x, false, false)
+}
+
+/// `merge`: the batches that share a repeated A as columns of one GEMM, and
+/// with `c_t` C stored transposed (GEMM cores only; see matmul_tiled.wgsl).
+#[allow(clippy::too_many_arguments)]
+fn spec_merged(
+    flavour: Flavour,
+    ta: bool,
+    tb: bool,
+    a_vec: bool,
+    b_vec: bool,
+    wg_x: usize,
+    merge: bool,
+    c_t: bool,
+) -> KernelSpec {
     match flavour {
         Flavour::Registers => KernelSpec::new("matmul")
             .define("A_T", ta as u32)
@@ -110,7 +126,9 @@ fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: us
                 .define("B_T", tb as u32)
                 .define("A_KC", !ta as u32)
                 .define("B_NC", !tb as u32)
-                .define("CUSTOM_FETCH", 0);
+                .define("CUSTOM_FETCH", 0)
+                .define("MERGE", merge as u32)
+                .define("C_T", (merge && c_t) as u32);
             // wg_x carries the tile side (tiled) or the row groups (subgroups).
             let rb = if subgroups { wg_x } else { 1 };
             core_defines(spec, subgroups, wg_x, rb, a_vec && !ta)
@@ -126,12 +144,33 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
             v.push(spec(Flavour::Registers, f(0), f(1), f(2), f(3), wg_x));
         }
         if bits < 4 {
-            for tile in [64, 128] {
-                v.push(spec(Flavour::Tiled, f(0), f(1), false, false, tile));
-            }
-            for rb in [1, 2] {
-                v.push(spec(Flavour::Subgroups, f(0), f(1), false, false, rb));
-                v.push(spec(Flavour::Subgroups, f(0), f(1), true, false, rb));
+            for (merge, c_t) in [(false, false), (true, false), (true, true)] {
+                for tile in [64, 128] {
+                    v.push(spec_merged(
+                        Flavour::Tiled,
+                        f(0),
+                        f(1),
+                        false,
+                        false,
+                        tile,
+                        merge,
+                        c_t,
+                    ));
+                }
+                for rb in [1, 2] {
+                    for a4 in [false, true] {
+                        v.push(spec_merged(
+                            Flavour::Subgroups,
+                            f(0),
+                            f(1),
+                            a4,
+                            false,
+                            rb,
+                            merge,
+                            c_t,
+                        ));
+                    }
+                }
             }
         }
     }
@@ -167,7 +206,33 @@ pub fn matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
         vec![batch, m, n]
     };
     let c = Tensor::uninit(a.runtime(), &shape)?;
-    launch(a, b, &c, ta, tb, 1.0, 0.0)?;
+    launch(a, b, &c, ta, tb, 1.0, 0.0, batch, false)?;
+    Ok(c)
+}
+
+/// The batches of op(A) @ op(B) summed down to `batches`: C[j] = sum over
+/// the batches i = j (mod `batches`) of op(A[i]) @ op(B[i]), [batches, M, N]
+/// (`batches` divides the product's batch count). The backward of an operand
+/// that [`matmul`] repeated cyclically; on the GEMM cores (tiled, subgroups)
+/// one launch sums inside the tile instead of writing every product.
+pub fn matmul_sum(a: &Tensor, b: &Tensor, ta: bool, tb: bool, batches: usize) -> Result<Tensor> {
+    let (batch, m, n) = check(a, b, ta, tb)?;
+    if batches == 0 || !batch.is_multiple_of(batches) {
+        return Err(Error::invalid(
+            "matmul_sum",
+            format!("cannot sum {batch} batches down to {batches}"),
+        ));
+    }
+    let rt = a.runtime();
+    if rt.flavour() == Flavour::Registers {
+        let c = matmul(a, b, ta, tb)?;
+        return c
+            .reshape(&[batch / batches, batches * m * n])?
+            .sum(0, false)?
+            .reshape(&[batches, m, n]);
+    }
+    let c = Tensor::uninit(rt, &[batches, m, n])?;
+    launch(a, b, &c, ta, tb, 1.0, 0.0, batches, false)?;
     Ok(c)
 }
 
@@ -196,7 +261,7 @@ pub fn matmul_into(
             "C has the wrong shape",
         ));
     }
-    launch(a, b, c, ta, tb, alpha, beta)
+    launch(a, b, c, ta, tb, alpha, beta, batch, false)
 }
 
 /// Checks the operands; returns (batch, M, N).
@@ -225,6 +290,26 @@ fn check(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<(usize, usize, us
     Ok((batch, m, n))
 }
 
+/// How many batches (those sharing a batch of A, which has `ba` of `batch`)
+/// the GEMM cores take side by side as one product's columns: all of them
+/// where that needs fewer column tiles, else 1.
+fn merged_columns(flavour: Flavour, m: usize, n: usize, batch: usize, ba: usize) -> usize {
+    let tile_n = match flavour {
+        Flavour::Registers => return 1,
+        Flavour::Tiled => gemm_tile(m, n, batch, false),
+        Flavour::Subgroups => SUBGROUP_TILE_N,
+    };
+    let shared = batch / ba;
+    if ba < batch && (n * shared).div_ceil(tile_n) < n.div_ceil(tile_n) * shared {
+        shared
+    } else {
+        1
+    }
+}
+
+/// C (`out` batches) = alpha * the products summed down to `out` batches +
+/// beta * C; `out` is the product's batch count for a plain matmul.
+#[allow(clippy::too_many_arguments)]
 fn launch(
     a: &Tensor,
     b: &Tensor,
@@ -233,6 +318,8 @@ fn launch(
     tb: bool,
     alpha: f32,
     beta: f32,
+    out: usize,
+    c_t: bool,
 ) -> Result<()> {
     let (ba, ar, ac) = dims3("matmul", a)?;
     let (bb, br, bc) = dims3("matmul", b)?;
@@ -252,6 +339,16 @@ fn launch(
         };
         return super::fill::copy_into(&scaled, c);
     }
+    // B repeated over batches and M short of whole tiles: C^T = op(B)^T
+    // op(A)^T has a repeated A and a short N, whose batches merge; its
+    // tiles store C^T's columns as C's rows.
+    if !c_t
+        && out == batch
+        && merged_columns(rt.flavour(), m, n, batch, ba) == 1
+        && merged_columns(rt.flavour(), n, m, batch, bb) > 1
+    {
+        return launch(b, a, c, !tb, !ta, alpha, beta, out, true);
+    }
     let a_bstride = m * k;
     let b_bstride = k * n;
     // vec4 loads need the operand's contiguous axis and every offset to be multiples of 4.
@@ -264,7 +361,7 @@ fn launch(
             (wg_x, 8 * (64 / wg_x), 8 * wg_x)
         }
         Flavour::Tiled => {
-            let tile = gemm_tile(m, n, batch, false);
+            let tile = gemm_tile(m, n, out, false);
             (tile, tile, tile)
         }
         Flavour::Subgroups => {
@@ -272,44 +369,62 @@ fn launch(
             (rb, 8 * rb, SUBGROUP_TILE_N)
         }
     };
+    let merge = if out == batch {
+        merged_columns(rt.flavour(), m, n, batch, ba)
+    } else {
+        1
+    };
+    let (launch_batches, n_cols) = if merge > 1 { (ba, n * merge) } else { (out, n) };
     let tiles_m = m.div_ceil(tile_m);
-    let tiles_n = n.div_ceil(tile_n);
+    let tiles_n = n_cols.div_ceil(tile_n);
     // Both kernels sum K in chunks that accumulate into C: llvmpipe caps the
     // loop iterations of one invocation (see GEMM_K_CHUNK, REGISTER_K_CHUNK).
     let chunk = match rt.flavour() {
         Flavour::Registers => REGISTER_K_CHUNK,
         Flavour::Tiled | Flavour::Subgroups => GEMM_K_CHUNK,
     };
-    let groups = (tiles_m * tiles_n * batch) as u32;
+    let groups = (tiles_m * tiles_n * launch_batches) as u32;
+    // Sums over batches (matmul_sum) go in groups whose loops together stay
+    // under the same cap.
+    let folds = batch / out;
+    let mut first = true;
     for k_begin in (0..k).step_by(chunk) {
         let k_end = (k_begin + chunk).min(k);
-        let beta = if k_begin == 0 { beta } else { 1.0 };
-        let params = [
-            m as u32,
-            n as u32,
-            k as u32,
-            batch as u32,
-            a.offset() as u32,
-            b.offset() as u32,
-            c.offset() as u32,
-            tiles_n as u32,
-            a_bstride as u32,
-            b_bstride as u32,
-            (m * n) as u32,
-            tiles_m as u32,
-            alpha.to_bits(),
-            beta.to_bits(),
-            ba as u32,
-            bb as u32,
-            k_begin as u32,
-            k_end as u32,
-        ];
-        rt.dispatch(
-            &spec(rt.flavour(), ta, tb, a_vec, b_vec, wg_x),
-            &params,
-            &[a.buffer(), b.buffer(), c.buffer()],
-            rt.fold_grid(groups),
-        )?;
+        let per_launch = (chunk / (k_end - k_begin)).max(1);
+        for q_begin in (0..folds).step_by(per_launch) {
+            let q_end = (q_begin + per_launch).min(folds);
+            let beta = if first { beta } else { 1.0 };
+            first = false;
+            let params = [
+                m as u32,
+                n as u32,
+                k as u32,
+                launch_batches as u32,
+                a.offset() as u32,
+                b.offset() as u32,
+                c.offset() as u32,
+                tiles_n as u32,
+                a_bstride as u32,
+                b_bstride as u32,
+                (m * n) as u32,
+                tiles_m as u32,
+                alpha.to_bits(),
+                beta.to_bits(),
+                ba as u32,
+                bb as u32,
+                k_begin as u32,
+                k_end as u32,
+                q_begin as u32,
+                q_end as u32,
+                merge as u32,
+            ];
+            rt.dispatch(
+                &spec_merged(rt.flavour(), ta, tb, a_vec, b_vec, wg_x, merge > 1, c_t),
+                &params,
+                &[a.buffer(), b.buffer(), c.buffer()],
+                rt.fold_grid(groups),
+            )?;
+        }
     }
     Ok(())
 }
