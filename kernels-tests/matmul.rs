@@ -55,6 +55,29 @@ fn shape(batch: usize, rows: usize, cols: usize, t: bool) -> Vec<usize> {
     }
 }
 
+/// Random A and B of the batches (0: rank 2), on `flavour`, with the seed
+/// and the f64 reference's products.
+fn operands(
+    flavour: Flavour,
+    (ba, bb): (usize, usize),
+    m: usize,
+    n: usize,
+    k: usize,
+    ta: bool,
+    tb: bool,
+) -> (u64, (Tensor, Tensor), Vec<f64>) {
+    let rt = rt().with_flavour(flavour);
+    let s = seed();
+    let mut r = rng(s);
+    let batch = ba.max(bb).max(1);
+    let da = random_vec(&mut r, ba.max(1) * m * k, -1.0, 1.0);
+    let db = random_vec(&mut r, bb.max(1) * k * n, -1.0, 1.0);
+    let a = Tensor::from_slice(&rt, &da, &shape(ba, m, k, ta)).unwrap();
+    let b = Tensor::from_slice(&rt, &db, &shape(bb, k, n, tb)).unwrap();
+    let expect = reference(&da, &db, batch, ba.max(1), bb.max(1), m, n, k, ta, tb);
+    (s, (a, b), expect)
+}
+
 fn check(
     flavour: Flavour,
     (ba, bb): (usize, usize),
@@ -64,16 +87,8 @@ fn check(
     ta: bool,
     tb: bool,
 ) {
-    let rt = rt().with_flavour(flavour);
-    let s = seed();
-    let mut r = rng(s);
-    let batch = ba.max(bb).max(1);
-    let da = random_vec(&mut r, ba.max(1) * m * k, -1.0, 1.0);
-    let db = random_vec(&mut r, bb.max(1) * k * n, -1.0, 1.0);
-    let a = Tensor::from_slice(&rt, &da, &shape(ba, m, k, ta)).unwrap();
-    let b = Tensor::from_slice(&rt, &db, &shape(bb, k, n, tb)).unwrap();
+    let (s, (a, b), expect) = operands(flavour, (ba, bb), m, n, k, ta, tb);
     let c = matmul(&a, &b, ta, tb).unwrap();
-    let expect = reference(&da, &db, batch, ba.max(1), bb.max(1), m, n, k, ta, tb);
     let what = format!("{flavour:?} batch ({ba},{bb}) M={m} N={n} K={k} ta={ta} tb={tb}");
     assert_close(&what, s, &c.to_vec().unwrap(), &expect, 1e-5);
 }
@@ -169,17 +184,9 @@ fn check_sum(
     ta: bool,
     tb: bool,
 ) {
-    let rt = rt().with_flavour(flavour);
-    let s = seed();
-    let mut r = rng(s);
-    let batch = ba.max(bb).max(1);
-    let da = random_vec(&mut r, ba.max(1) * m * k, -1.0, 1.0);
-    let db = random_vec(&mut r, bb.max(1) * k * n, -1.0, 1.0);
-    let a = Tensor::from_slice(&rt, &da, &shape(ba, m, k, ta)).unwrap();
-    let b = Tensor::from_slice(&rt, &db, &shape(bb, k, n, tb)).unwrap();
+    let (s, (a, b), each) = operands(flavour, (ba, bb), m, n, k, ta, tb);
     let c = matmul_sum(&a, &b, ta, tb, out).unwrap();
     assert_eq!(c.shape(), &[out, m, n]);
-    let each = reference(&da, &db, batch, ba.max(1), bb.max(1), m, n, k, ta, tb);
     let mut expect = vec![0.0f64; out * m * n];
     for (i, v) in each.iter().enumerate() {
         expect[i % (out * m * n)] += v;

@@ -158,6 +158,28 @@ fn check(
     Ok((b, c, p, t))
 }
 
+/// One launch of attention_vec4.wgsl: [B, C, P, T] and the six offsets of
+/// its Params; a workgroup per 128 pixels of one batch item.
+fn dispatch_vec4(
+    rt: &Runtime,
+    spec: &KernelSpec,
+    [b, c, p, t]: [usize; 4],
+    offsets: [usize; 6],
+    buffers: &[&wgpu::Buffer],
+) -> Result<()> {
+    let params: Vec<u32> = [b, c, p, t]
+        .into_iter()
+        .chain(offsets)
+        .map(|v| v as u32)
+        .collect();
+    rt.dispatch(
+        spec,
+        &params,
+        buffers,
+        [p.div_ceil(128) as u32, b as u32, 1],
+    )
+}
+
 /// Attention of every query over the words, masked softmax over words.
 // q: [B, C, P], w: [B, C, T], mask: [B, T] (1 = padding) -> context [B, C, P], attn [B, P, T]
 pub fn attention(q: &Tensor, w: &Tensor, mask: Option<&Tensor>) -> Result<Attention> {
@@ -170,23 +192,19 @@ pub fn attention(q: &Tensor, w: &Tensor, mask: Option<&Tensor>) -> Result<Attent
         if let Some(m) = mask {
             buffers.push(m.buffer());
         }
-        rt.dispatch(
+        dispatch_vec4(
+            rt,
             &spec_vec4(false, mask.is_some(), t),
-            &[
-                b,
-                c,
-                p,
-                t,
+            [b, c, p, t],
+            [
                 q.offset(),
                 w.offset(),
                 context.offset(),
                 attn.offset(),
                 mask.map_or(0, |m| m.offset()),
                 0,
-            ]
-            .map(|v| v as u32),
+            ],
             &buffers,
-            [p.div_ceil(128) as u32, b as u32, 1],
         )?;
         return Ok(Attention { context, attn });
     }
@@ -275,23 +293,19 @@ pub fn attention_backward(
         if let Some(da) = d_attn {
             buffers.push(da.buffer());
         }
-        rt.dispatch(
+        dispatch_vec4(
+            rt,
             &spec_vec4(true, d_attn.is_some(), t),
-            &[
-                b,
-                c,
-                p,
-                t,
+            [b, c, p, t],
+            [
                 d_context.offset(),
                 w.offset(),
                 dq.offset(),
                 attn.offset(),
                 d_attn.map_or(0, |d| d.offset()),
                 ds.offset(),
-            ]
-            .map(|v| v as u32),
+            ],
             &buffers,
-            [p.div_ceil(128) as u32, b as u32, 1],
         )?;
         (ds, dq)
     } else if !fused_on(rt, c, t) || b * p == 0 {
