@@ -79,7 +79,8 @@ fn activation_reference_backward_matches_finite_differences() {
 fn activation_backward_matches_reference() {
     let rt = rt();
     for &op in ActivationBackward::ALL {
-        for &n in ODD {
+        // Odd sizes, and multiples of 4 for the vec4 kernels.
+        for &n in ODD.iter().chain(&[4, 132]) {
             let s = seed();
             let mut r = rng(s);
             let x = random_vec(&mut r, 3 * n, -4.0, 4.0);

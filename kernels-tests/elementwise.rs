@@ -34,7 +34,8 @@ fn domain(op: UnaryOp) -> (f32, f32) {
 fn unary_ops_match_reference() {
     let rt = rt();
     for &op in UnaryOp::ALL {
-        for &n in ODD {
+        // Odd sizes, and multiples of 4 for the vec4 kernels.
+        for &n in ODD.iter().chain(&[4, 132]) {
             let s = seed();
             let (lo, hi) = domain(op);
             let data = random_vec(&mut rng(s), n * 7, lo, hi);
@@ -101,6 +102,11 @@ fn binary_ops_broadcast_like_numpy() {
         (&[2, 3, 4, 5, 6], &[3, 1, 5, 1]),
         (&[1, 7], &[3, 1]),
         (&[33, 1], &[33]),
+        // Last axes of multiples of 4 (vec4s): both read, one splatted.
+        (&[3, 8], &[8]),
+        (&[4, 1, 12], &[5, 1]),
+        (&[3, 1, 2, 8], &[1, 4, 1, 1]),
+        (&[2, 1, 1], &[3, 4]),
     ];
     for &op in BinaryOp::ALL {
         for (sa, sb) in cases {
@@ -163,6 +169,22 @@ fn ops_on_views_read_the_right_elements() {
         .add(&rows.reshape(&[3, 4]).unwrap())
         .unwrap();
     assert_eq!(z.to_vec().unwrap(), expect);
+    // Broadcasting a row over views: at offset 6 (scalar loads) and at
+    // offset 8 (vec4 loads), the row itself a view at offset 4.
+    let row = x.reshape(&[6, 4]).unwrap().narrow(1, 1).unwrap(); // elements 4..8
+    for (view, first) in [
+        (rows.reshape(&[3, 4]).unwrap(), 6),
+        (x.reshape(&[6, 4]).unwrap().narrow(2, 3).unwrap(), 8),
+    ] {
+        let sum = view.add(&row).unwrap();
+        let expect: Vec<f32> = (0..12)
+            .map(|i| (first + i) as f32 + (4 + i % 4) as f32)
+            .collect();
+        assert_eq!(sum.to_vec().unwrap(), expect, "view at {first}");
+        let scaled = view.mul_scalar(3.0).unwrap();
+        let expect: Vec<f32> = (0..12).map(|i| 3.0 * (first + i) as f32).collect();
+        assert_eq!(scaled.to_vec().unwrap(), expect, "view at {first}");
+    }
 }
 
 #[test]

@@ -2,12 +2,15 @@
 // activation's input x (relu, leaky relu) or its output y (sigmoid, tanh),
 // whichever gives the derivative most cheaply.
 // {{EXPR}} is an expression in v, dy and alpha (src/ops/activation.rs).
+// With VEC4 (n and the offsets multiples of 4) an invocation reads and
+// writes vec4s and applies the rule to each of their values.
 //
 // History:
 //   v1 (4b3905e, 2026-11-27): one fused kernel per activation's backward, one
 //       thread per element; unchanged since. Measured only inside a step:
 //       H200 (Vulkan), AttnGAN birds step (batch 20), binaries of 8198dc5:
 //       70 dispatches, 1.08 ms (docs/bench-h200-tiled-gemm.json).
+//   v2 (2026-12-06): VEC4.
 
 struct Params {
     n: u32,
@@ -18,9 +21,21 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> vs: array<f32>;
-@group(0) @binding(2) var<storage, read> dys: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+//#if VEC4
+alias V = vec4<f32>;
+const L: u32 = 4u;
+//#else
+alias V = f32;
+const L: u32 = 1u;
+//#endif
+@group(0) @binding(1) var<storage, read> vs: array<V>;
+@group(0) @binding(2) var<storage, read> dys: array<V>;
+@group(0) @binding(3) var<storage, read_write> dx: array<V>;
+
+fn f(v: f32, dy: f32) -> f32 {
+    let alpha = p.alpha;
+    return {{EXPR}};
+}
 
 @compute @workgroup_size(256)
 fn main(
@@ -29,11 +44,14 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let i = group_index(wid, nwg) * 256u + lid;
-    if (i >= p.n) {
+    if (i >= p.n / L) {
         return;
     }
-    let v = vs[p.v_off + i];
-    let dy = dys[p.dy_off + i];
-    let alpha = p.alpha;
-    dx[p.dx_off + i] = {{EXPR}};
+    let v = vs[p.v_off / L + i];
+    let dy = dys[p.dy_off / L + i];
+//#if VEC4
+    dx[p.dx_off / L + i] = vec4<f32>(f(v.x, dy.x), f(v.y, dy.y), f(v.z, dy.z), f(v.w, dy.w));
+//#else
+    dx[p.dx_off + i] = f(v, dy);
+//#endif
 }

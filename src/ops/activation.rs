@@ -44,8 +44,11 @@ impl ActivationBackward {
     }
 }
 
-pub(crate) fn spec(op: ActivationBackward) -> KernelSpec {
-    KernelSpec::new("activation_backward").define("EXPR", op.expr())
+/// `vec4`: n and the offsets are multiples of 4 (vec4 loads and stores).
+pub(crate) fn spec(op: ActivationBackward, vec4: bool) -> KernelSpec {
+    KernelSpec::new("activation_backward")
+        .define("EXPR", op.expr())
+        .define("VEC4", vec4 as u32)
 }
 
 /// v: `[*]`, dy: `[*]` (same shape) -> dx: `[*]`. `v` is x for relu and leaky relu,
@@ -63,8 +66,11 @@ pub fn activation_backward(
     let dx = Tensor::uninit(rt, v.shape())?;
     let n = v.numel();
     if n > 0 {
+        let vec4 = [n, v.offset(), dy.offset(), dx.offset()]
+            .iter()
+            .all(|v| v.is_multiple_of(4));
         rt.dispatch(
-            &spec(op),
+            &spec(op, vec4),
             &[
                 n as u32,
                 v.offset() as u32,
@@ -73,7 +79,7 @@ pub fn activation_backward(
                 alpha.to_bits(),
             ],
             &[v.buffer(), dy.buffer(), dx.buffer()],
-            grid_1d(rt, n, 256),
+            grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
         )?;
     }
     Ok(dx)

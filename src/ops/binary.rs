@@ -58,12 +58,27 @@ impl BinaryOp {
     }
 }
 
-/// `vec4` (with `same` only): n and every offset are multiples of 4.
-pub(crate) fn spec(op: BinaryOp, same: bool, vec4: bool) -> KernelSpec {
+/// How an invocation reads: `Scalar`, or 4 elements of the last axis with
+/// each operand's 4 values read as a vec4 (true) or one value splatted
+/// (false, broadcast along the last axis). `Vec4(true, true)` with `same`
+/// is the contiguous fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Width {
+    Scalar,
+    Vec4(bool, bool),
+}
+
+pub(crate) fn spec(op: BinaryOp, same: bool, width: Width) -> KernelSpec {
+    let (vec4, a_vec, b_vec) = match width {
+        Width::Scalar => (false, false, false),
+        Width::Vec4(a, b) => (true, a, b),
+    };
     KernelSpec::new("binary")
         .define("EXPR", op.expr())
         .define("SAME", same as u32)
-        .define("VEC4", (same && vec4) as u32)
+        .define("VEC4", vec4 as u32)
+        .define("A_VEC", a_vec as u32)
+        .define("B_VEC", b_vec as u32)
 }
 
 /// The broadcast shape of `a` and `b` (right-aligned; each axis equal or 1).
@@ -152,15 +167,43 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
         sb[3],
         sb[4],
     ];
-    let vec4 = same
-        && [n, a.offset(), b.offset(), out.offset()]
+    // Broadcasting: vec4s where the last axis and the offsets allow, each
+    // operand's last stride 1 (read 4) or 0 (splat one); every other stride
+    // of a read-4 operand is then a multiple of d4, so of 4.
+    let aligned = [dims[4] as usize, out.offset()]
+        .iter()
+        .all(|v| v.is_multiple_of(4));
+    let reads4 = |stride: u32, offset: usize| match stride {
+        1 if offset.is_multiple_of(4) => Some(true),
+        0 => Some(false),
+        _ => None,
+    };
+    let width = if same {
+        // Contiguous: any n and offsets that are multiples of 4.
+        let whole = [n, a.offset(), b.offset(), out.offset()]
             .iter()
             .all(|v| v.is_multiple_of(4));
+        if whole {
+            Width::Vec4(true, true)
+        } else {
+            Width::Scalar
+        }
+    } else {
+        match (
+            aligned,
+            reads4(sa[4], a.offset()),
+            reads4(sb[4], b.offset()),
+        ) {
+            (true, Some(ra), Some(rb)) => Width::Vec4(ra, rb),
+            _ => Width::Scalar,
+        }
+    };
+    let per = if width == Width::Scalar { 1 } else { 4 };
     rt.dispatch(
-        &spec(op, same, vec4),
+        &spec(op, same, width),
         &params,
         &[a.buffer(), b.buffer(), out.buffer()],
-        grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+        grid_1d(rt, n / per, 256),
     )?;
     Ok(out)
 }

@@ -96,22 +96,28 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         adam::spec(true),
         transpose::spec(),
     ];
-    specs.extend(unary::UnaryOp::ALL.iter().map(|op| unary::spec(*op)));
+    for vec4 in [false, true] {
+        specs.extend(unary::UnaryOp::ALL.iter().map(|op| unary::spec(*op, vec4)));
+        specs.extend(
+            activation::ActivationBackward::ALL
+                .iter()
+                .map(|op| activation::spec(*op, vec4)),
+        );
+    }
     for op in binary::BinaryOp::ALL {
-        specs.push(binary::spec(*op, true, true));
-        specs.push(binary::spec(*op, true, false));
-        specs.push(binary::spec(*op, false, false));
+        use binary::Width;
+        specs.push(binary::spec(*op, true, Width::Vec4(true, true)));
+        specs.push(binary::spec(*op, true, Width::Scalar));
+        specs.push(binary::spec(*op, false, Width::Scalar));
+        for (a, b) in [(true, true), (true, false), (false, true), (false, false)] {
+            specs.push(binary::spec(*op, false, Width::Vec4(a, b)));
+        }
     }
     specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
     specs.extend(matmul::all_specs());
     specs.extend(conv::all_specs());
     specs.push(KernelSpec::new("bench").define("MODE_COPY", 1));
     specs.push(KernelSpec::new("bench").define("MODE_COPY", 0));
-    specs.extend(
-        activation::ActivationBackward::ALL
-            .iter()
-            .map(|op| activation::spec(*op)),
-    );
     for backward in [false, true] {
         specs.push(glu::spec(backward));
         specs.push(upsample::spec(backward));

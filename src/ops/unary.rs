@@ -104,8 +104,11 @@ impl UnaryOp {
     }
 }
 
-pub(crate) fn spec(op: UnaryOp) -> KernelSpec {
-    KernelSpec::new("unary").define("EXPR", op.expr())
+/// `vec4`: n and the offsets are multiples of 4 (vec4 loads and stores).
+pub(crate) fn spec(op: UnaryOp, vec4: bool) -> KernelSpec {
+    KernelSpec::new("unary")
+        .define("EXPR", op.expr())
+        .define("VEC4", vec4 as u32)
 }
 
 /// out = op(x) with scalar parameter `alpha` (ignored by ops without one).
@@ -114,8 +117,11 @@ pub fn unary(x: &Tensor, op: UnaryOp, alpha: f32) -> Result<Tensor> {
     let out = Tensor::uninit(rt, x.shape())?;
     let n = x.numel();
     if n > 0 {
+        let vec4 = [n, x.offset(), out.offset()]
+            .iter()
+            .all(|v| v.is_multiple_of(4));
         rt.dispatch(
-            &spec(op),
+            &spec(op, vec4),
             &[
                 n as u32,
                 x.offset() as u32,
@@ -124,7 +130,7 @@ pub fn unary(x: &Tensor, op: UnaryOp, alpha: f32) -> Result<Tensor> {
                 0,
             ],
             &[x.buffer(), out.buffer()],
-            grid_1d(rt, n, 256),
+            grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
         )?;
     }
     Ok(out)
