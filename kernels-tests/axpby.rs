@@ -11,7 +11,8 @@ fn axpby_matches_reference_in_place_on_views() {
     let rt = rt();
     let s = seed();
     let mut r = rng(s);
-    for &n in ODD.iter().chain(&[100_003]) {
+    // Odd sizes (scalar), multiples of 4 (vec4s, at offset n).
+    for &n in ODD.iter().chain(&[100_003, 4, 1028]) {
         let x = random_vec(&mut r, 2 * n, -1.0, 1.0);
         let y = random_vec(&mut r, 2 * n, -1.0, 1.0);
         // The second halves: views n elements into their buffers.

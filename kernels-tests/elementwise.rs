@@ -12,6 +12,9 @@ fn fill_and_copy() {
     for &n in ODD {
         let t = full(&rt, &[n, 3], 2.5).unwrap();
         assert_eq!(t.to_vec().unwrap(), vec![2.5; n * 3]);
+        // n * 4 values: the vec4 kernel.
+        let t = full(&rt, &[n, 4], -1.5).unwrap();
+        assert_eq!(t.to_vec().unwrap(), vec![-1.5; n * 4]);
         let s = seed();
         let data = random_vec(&mut rng(s), n * 5, -1.0, 1.0);
         let x = Tensor::from_slice(&rt, &data, &[n, 5]).unwrap();

@@ -1,9 +1,12 @@
-// fill: out[i] = value for the n elements of a tensor.
+// fill: out[i] = value for the n elements of a tensor; with VEC4 (n and
+// the offset multiples of 4) a vec4 per invocation (llvmpipe stores a vec4
+// per lane contiguously, where scalar stores at computed addresses scatter).
 //
 // History:
 //   v1 (70108ac, 2026-11-27); unchanged since. Measured only inside a step:
 //       H200 (Vulkan), AttnGAN birds step (batch 20), binaries of 8198dc5:
 //       49 dispatches, 0.55 ms (docs/bench-h200-tiled-gemm.json).
+//   v2 (2026-12-06): VEC4.
 
 struct Params {
     n: u32,
@@ -12,7 +15,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+//#if VEC4
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
+const L: u32 = 4u;
+//#else
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+const L: u32 = 1u;
+//#endif
 
 @compute @workgroup_size(256)
 fn main(
@@ -21,8 +30,12 @@ fn main(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let i = group_index(wid, nwg) * 256u + lid;
-    if (i >= p.n) {
+    if (i >= p.n / L) {
         return;
     }
+//#if VEC4
+    out[p.out_off / L + i] = vec4<f32>(p.value);
+//#else
     out[p.out_off + i] = p.value;
+//#endif
 }

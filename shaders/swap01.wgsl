@@ -9,6 +9,9 @@
 //       swap before each conv backward-data (README); H200 (Vulkan) at
 //       23b0c04: 8 dispatches, 0.05 ms of the DAMSM step
 //       (docs/gpu-check-h200-2026-11-28.txt).
+//   v2 (2026-12-06): VEC4 where C and the offsets are multiples of 4 (the
+//       divisions once per 4 values), else ROWS where C is short (a row per
+//       invocation: 3x3 kernels' C = 9).
 
 struct Params {
     a: u32,
@@ -19,8 +22,15 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xs: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+//#if VEC4
+alias V = vec4<f32>;
+const L: u32 = 4u;
+//#else
+alias V = f32;
+const L: u32 = 1u;
+//#endif
+@group(0) @binding(1) var<storage, read> xs: array<V>;
+@group(0) @binding(2) var<storage, read_write> out: array<V>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -28,14 +38,31 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let i = group_index(wid, nwg) * 256u + lid;
-    if (i >= p.a * p.b * p.c) {
+//#if ROWS
+    // One invocation per row of C: the divisions once per row, not per value.
+    let r = group_index(wid, nwg) * 256u + lid;
+    if (r >= p.a * p.b) {
         return;
     }
-    // i indexes out[bi, ai, ci].
-    let ci = i % p.c;
-    let r = i / p.c;
     let ai = r % p.a;
     let bi = r / p.a;
-    out[p.out_off + i] = xs[p.x_off + (ai * p.b + bi) * p.c + ci];
+    let src = p.x_off + (ai * p.b + bi) * p.c;
+    let dst = p.out_off + r * p.c;
+    for (var ci = 0u; ci < p.c; ci = ci + 1u) {
+        out[dst + ci] = xs[src + ci];
+    }
+//#else
+    // i indexes out[bi, ai, ci] in units of V (c and the offsets multiples
+    // of L).
+    let i = group_index(wid, nwg) * 256u + lid;
+    let c = p.c / L;
+    if (i >= p.a * p.b * c) {
+        return;
+    }
+    let ci = i % c;
+    let r = i / c;
+    let ai = r % p.a;
+    let bi = r / p.a;
+    out[p.out_off / L + i] = xs[p.x_off / L + (ai * p.b + bi) * c + ci];
+//#endif
 }

@@ -3,8 +3,9 @@
 use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
-pub(crate) fn spec() -> KernelSpec {
-    KernelSpec::new("axpby")
+/// `vec4`: n and the offsets are multiples of 4.
+pub(crate) fn spec(vec4: bool) -> KernelSpec {
+    KernelSpec::new("axpby").define("VEC4", vec4 as u32)
 }
 
 /// y = alpha * x + beta * y, in place in y. x and y: same number of elements.
@@ -17,8 +18,11 @@ pub fn axpby_(x: &Tensor, y: &Tensor, alpha: f32, beta: f32) -> Result<()> {
         return Ok(());
     }
     let rt = y.runtime();
+    let vec4 = [n, x.offset(), y.offset()]
+        .iter()
+        .all(|v| v.is_multiple_of(4));
     rt.dispatch(
-        &spec(),
+        &spec(vec4),
         &[
             n as u32,
             x.offset() as u32,
@@ -27,6 +31,6 @@ pub fn axpby_(x: &Tensor, y: &Tensor, alpha: f32, beta: f32) -> Result<()> {
             beta.to_bits(),
         ],
         &[x.buffer(), y.buffer()],
-        grid_1d(rt, n, 256),
+        grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
     )
 }

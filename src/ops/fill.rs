@@ -3,8 +3,9 @@
 use super::grid_1d;
 use crate::runtime::{KernelSpec, Result, Runtime, Tensor};
 
-pub(crate) fn spec() -> KernelSpec {
-    KernelSpec::new("fill")
+/// `vec4`: n and the offset are multiples of 4.
+pub(crate) fn spec(vec4: bool) -> KernelSpec {
+    KernelSpec::new("fill").define("VEC4", vec4 as u32)
 }
 
 /// Sets every element of `t` to `value` (in place, recorded in the batch).
@@ -14,11 +15,12 @@ pub fn fill_(t: &Tensor, value: f32) -> Result<()> {
         return Ok(());
     }
     let rt = t.runtime();
+    let vec4 = n.is_multiple_of(4) && t.offset().is_multiple_of(4);
     rt.dispatch(
-        &spec(),
+        &spec(vec4),
         &[n as u32, t.offset() as u32, value.to_bits()],
         &[t.buffer()],
-        grid_1d(rt, n, 256),
+        grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
     )
 }
 

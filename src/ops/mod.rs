@@ -90,8 +90,10 @@ pub(crate) fn grid_1d(rt: &Runtime, n: usize, per_group: usize) -> [u32; 3] {
 /// validate each one with naga and build each one on the device.
 pub fn all_kernel_specs() -> Vec<KernelSpec> {
     let mut specs = vec![
-        fill::spec(),
-        axpby::spec(),
+        fill::spec(false),
+        fill::spec(true),
+        axpby::spec(false),
+        axpby::spec(true),
         adam::spec(false),
         adam::spec(true),
         transpose::spec(),
@@ -129,7 +131,13 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         specs.push(cosine::spec(backward));
     }
     specs.push(concat::spec());
-    specs.push(swap01::spec());
+    for copies in [
+        swap01::Copies::Vec4,
+        swap01::Copies::Row,
+        swap01::Copies::Value,
+    ] {
+        specs.push(swap01::spec(copies));
+    }
     specs.push(pad2d::spec());
     specs.push(rgba::spec(rgba::Format::Rgba8));
     specs.push(rgba::spec(rgba::Format::Rgba16Float));

@@ -4,11 +4,25 @@
 
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
-pub(crate) fn spec() -> KernelSpec {
-    KernelSpec::new("swap01")
+/// How an invocation copies: a vec4 (C and the offsets multiples of 4), a
+/// whole row of C (C short), or one value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Copies {
+    Vec4,
+    Row,
+    Value,
 }
 
-/// Swaps the first two axes. x: `[A, B, C]` -> `[B, A, C]`
+/// Rows this short or shorter go one per invocation (their loop stays far
+/// under llvmpipe's 65,535 iterations).
+const SHORT_ROW: usize = 64;
+
+pub(crate) fn spec(copies: Copies) -> KernelSpec {
+    KernelSpec::new("swap01")
+        .define("VEC4", (copies == Copies::Vec4) as u32)
+        .define("ROWS", (copies == Copies::Row) as u32)
+}
+
 pub fn swap01(x: &Tensor) -> Result<Tensor> {
     let [a, b, c] = *x.shape() else {
         return Err(Error::invalid(
@@ -16,13 +30,36 @@ pub fn swap01(x: &Tensor) -> Result<Tensor> {
             format!("expects [A, B, C], got {:?}", x.shape()),
         ));
     };
-    super::map_to_new(x, &[b, a, c], &spec(), |out| {
-        vec![
+    let rt = x.runtime();
+    let out = Tensor::uninit(rt, &[b, a, c])?;
+    let n = out.numel();
+    if n == 0 {
+        return Ok(out);
+    }
+    let copies =
+        if c.is_multiple_of(4) && x.offset().is_multiple_of(4) && out.offset().is_multiple_of(4) {
+            Copies::Vec4
+        } else if c <= SHORT_ROW {
+            Copies::Row
+        } else {
+            Copies::Value
+        };
+    let invocations = match copies {
+        Copies::Vec4 => n / 4,
+        Copies::Row => a * b,
+        Copies::Value => n,
+    };
+    rt.dispatch(
+        &spec(copies),
+        &[
             a as u32,
             b as u32,
             c as u32,
             x.offset() as u32,
             out.offset() as u32,
-        ]
-    })
+        ],
+        &[x.buffer(), out.buffer()],
+        super::grid_1d(rt, invocations, 256),
+    )?;
+    Ok(out)
 }
