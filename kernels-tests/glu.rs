@@ -103,6 +103,8 @@ fn glu_matches_reference_on_attngan_shapes() {
     // Conditioning augmentation's Linear(256 -> 400) -> GLU, and an upsample block's GLU.
     run(&[2, 400]);
     run(&[2, 64, 64, 64]);
+    // half * inner a multiple of 4 with an odd half (vec4s across channels).
+    run(&[3, 6, 4, 1]);
 }
 
 #[test]

@@ -4,8 +4,15 @@
 use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
-pub(crate) fn spec(backward: bool) -> KernelSpec {
-    KernelSpec::new("glu").define("BACKWARD", backward as u32)
+/// `vec4`: half * inner and every offset are multiples of 4.
+pub(crate) fn spec(backward: bool, vec4: bool) -> KernelSpec {
+    KernelSpec::new("glu")
+        .define("BACKWARD", backward as u32)
+        .define("VEC4", vec4 as u32)
+}
+
+fn vec4_ok(half: usize, inner: usize, tensors: &[&Tensor]) -> bool {
+    (half * inner).is_multiple_of(4) && tensors.iter().all(|t| t.offset().is_multiple_of(4))
 }
 
 /// (outer, half, inner) of the [N, C, rest] view, after checking C is even.
@@ -31,16 +38,26 @@ pub fn glu(x: &Tensor) -> Result<Tensor> {
     let (outer, half, inner) = split_dims("glu", x.shape())?;
     let mut shape = x.shape().to_vec();
     shape[1] = half;
-    super::map_to_new(x, &shape, &spec(false), |out| {
-        vec![
-            outer as u32,
-            half as u32,
-            inner as u32,
-            x.offset() as u32,
-            0,
-            out.offset() as u32,
-        ]
-    })
+    let rt = x.runtime();
+    let out = Tensor::uninit(rt, &shape)?;
+    let n = out.numel();
+    if n > 0 {
+        let vec4 = vec4_ok(half, inner, &[x, &out]);
+        rt.dispatch(
+            &spec(false, vec4),
+            &[
+                outer as u32,
+                half as u32,
+                inner as u32,
+                x.offset() as u32,
+                0,
+                out.offset() as u32,
+            ],
+            &[x.buffer(), out.buffer()],
+            grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+        )?;
+    }
+    Ok(out)
 }
 
 // x: [N, C, ...], dy: [N, C/2, ...] -> dx: [N, C, ...]
@@ -60,8 +77,9 @@ pub fn glu_backward(x: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let dx = Tensor::uninit(rt, x.shape())?;
     let n = dy.numel();
     if n > 0 {
+        let vec4 = vec4_ok(half, inner, &[x, dy, &dx]);
         rt.dispatch(
-            &spec(true),
+            &spec(true, vec4),
             &[
                 outer as u32,
                 half as u32,
@@ -71,7 +89,7 @@ pub fn glu_backward(x: &Tensor, dy: &Tensor) -> Result<Tensor> {
                 dx.offset() as u32,
             ],
             &[x.buffer(), dy.buffer(), dx.buffer()],
-            grid_1d(rt, n, 256),
+            grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
         )?;
     }
     Ok(dx)

@@ -121,7 +121,8 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     specs.push(KernelSpec::new("bench").define("MODE_COPY", 1));
     specs.push(KernelSpec::new("bench").define("MODE_COPY", 0));
     for backward in [false, true] {
-        specs.push(glu::spec(backward));
+        specs.push(glu::spec(backward, false));
+        specs.push(glu::spec(backward, true));
         specs.push(upsample::spec(backward));
         specs.push(pool::spec(backward));
         specs.push(bce::spec(backward));
