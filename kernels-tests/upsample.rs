@@ -86,6 +86,8 @@ fn upsample_matches_reference_on_odd_shapes() {
 #[test]
 fn upsample_matches_reference_on_attngan_shape() {
     run([2, 32, 32, 32]);
+    // Even W (the paired kernels) with odd H and an odd number of pairs.
+    run([3, 2, 5, 6]);
 }
 
 #[test]

@@ -123,7 +123,8 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     for backward in [false, true] {
         specs.push(glu::spec(backward, false));
         specs.push(glu::spec(backward, true));
-        specs.push(upsample::spec(backward));
+        specs.push(upsample::spec(backward, false));
+        specs.push(upsample::spec(backward, true));
         specs.push(pool::spec(backward));
         specs.push(bce::spec(backward));
         specs.push(softmax::log_softmax_spec(backward));

@@ -3,8 +3,12 @@
 use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
-pub(crate) fn spec(backward: bool) -> KernelSpec {
-    KernelSpec::new("upsample").define("BACKWARD", backward as u32)
+/// `vec`: W (the input's) even, the larger tensor's offset a multiple of 4
+/// and the smaller's of 2.
+pub(crate) fn spec(backward: bool, vec: bool) -> KernelSpec {
+    KernelSpec::new("upsample")
+        .define("BACKWARD", backward as u32)
+        .define("VEC", vec as u32)
 }
 
 fn check_4d(op: &'static str, shape: &[usize]) -> Result<()> {
@@ -25,8 +29,10 @@ pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
     let out = Tensor::uninit(rt, &[n, c, 2 * h, 2 * w])?;
     let total = out.numel();
     if total > 0 {
+        let vec =
+            w.is_multiple_of(2) && x.offset().is_multiple_of(2) && out.offset().is_multiple_of(4);
         rt.dispatch(
-            &spec(false),
+            &spec(false, vec),
             &[
                 (n * c) as u32,
                 h as u32,
@@ -35,7 +41,7 @@ pub fn upsample_nearest2x(x: &Tensor) -> Result<Tensor> {
                 out.offset() as u32,
             ],
             &[x.buffer(), out.buffer()],
-            grid_1d(rt, total, 256),
+            grid_1d(rt, if vec { total / 4 } else { total }, 256),
         )?;
     }
     Ok(out)
@@ -57,8 +63,10 @@ pub fn upsample_nearest2x_backward(dy: &Tensor) -> Result<Tensor> {
     let dx = Tensor::uninit(rt, &[n, c, h, w])?;
     let total = dx.numel();
     if total > 0 {
+        let vec =
+            w.is_multiple_of(2) && dy.offset().is_multiple_of(4) && dx.offset().is_multiple_of(2);
         rt.dispatch(
-            &spec(true),
+            &spec(true, vec),
             &[
                 (n * c) as u32,
                 h as u32,
@@ -67,7 +75,7 @@ pub fn upsample_nearest2x_backward(dy: &Tensor) -> Result<Tensor> {
                 dx.offset() as u32,
             ],
             &[dy.buffer(), dx.buffer()],
-            grid_1d(rt, total, 256),
+            grid_1d(rt, if vec { total / 2 } else { total }, 256),
         )?;
     }
     Ok(dx)
