@@ -118,6 +118,8 @@ fn concat_and_split_match_reference_on_odd_shapes() {
         run(&[2, 3, 0], 2, &[k, 33, 7]);
         run(&[2, 0, 3, 5], 1, &[1, k]);
         run(&[0], 0, &[k, 2]);
+        // inner = 4: vec4s, pieces of odd lengths.
+        run(&[2, 0, 4], 1, &[k, 3]);
     }
 }
 

@@ -1,7 +1,8 @@
 // Strided block copy, the kernel of concat, split and narrow along any axis.
 // Both tensors are viewed as [outer, axis, inner]; the block [outer, len, inner]
 // starting at src_start on the source's axis (length src_axis) is written at
-// dst_start on the destination's axis (length dst_axis). One thread per element.
+// dst_start on the destination's axis (length dst_axis). One thread per element,
+// or with VEC4 (inner and both offsets multiples of 4) per vec4.
 //
 // History (copy_block.wgsl until ae09d79):
 //   v1 (db8de31, 2026-11-27): one strided block copy for concat, split and
@@ -10,6 +11,7 @@
 //       step: H200 (Vulkan), AttnGAN birds step (batch 20), binaries of
 //       8198dc5: 82 dispatches, 0.66 ms (docs/bench-h200-tiled-gemm.json,
 //       as copy_block).
+//   v2 (2026-12-06): VEC4.
 
 struct Params {
     outer: u32,
@@ -24,8 +26,15 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+//#if VEC4
+alias V = vec4<f32>;
+const L: u32 = 4u;
+//#else
+alias V = f32;
+const L: u32 = 1u;
+//#endif
+@group(0) @binding(1) var<storage, read> src: array<V>;
+@group(0) @binding(2) var<storage, read_write> dst: array<V>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -33,14 +42,16 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
+    // In units of V.
     let i = group_index(wid, nwg) * 256u + lid;
-    let block = p.len * p.inner;
+    let inner = p.inner / L;
+    let block = p.len * inner;
     if (i >= p.outer * block) {
         return;
     }
     let o = i / block;
     let r = i % block; // (j, k) of the block as j * inner + k
-    let s = p.src_off + (o * p.src_axis + p.src_start) * p.inner + r;
-    let d = p.dst_off + (o * p.dst_axis + p.dst_start) * p.inner + r;
+    let s = p.src_off / L + (o * p.src_axis + p.src_start) * inner + r;
+    let d = p.dst_off / L + (o * p.dst_axis + p.dst_start) * inner + r;
     dst[d] = src[s];
 }

@@ -5,8 +5,9 @@
 use super::grid_1d;
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
-pub(crate) fn spec() -> KernelSpec {
-    KernelSpec::new("concat")
+/// `vec4`: inner and both offsets are multiples of 4.
+pub(crate) fn spec(vec4: bool) -> KernelSpec {
+    KernelSpec::new("concat").define("VEC4", vec4 as u32)
 }
 
 fn check_axis(op: &'static str, shape: &[usize], axis: usize) -> Result<()> {
@@ -37,8 +38,11 @@ fn copy_block(
         return Ok(());
     }
     let rt = src.runtime();
+    let vec4 = [inner, src.offset(), dst.offset()]
+        .iter()
+        .all(|v| v.is_multiple_of(4));
     rt.dispatch(
-        &spec(),
+        &spec(vec4),
         &[
             outer as u32,
             len as u32,
@@ -51,7 +55,7 @@ fn copy_block(
             dst_start as u32,
         ],
         &[src.buffer(), dst.buffer()],
-        grid_1d(rt, n, 256),
+        grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
     )
 }
 

@@ -132,7 +132,8 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         specs.push(softmax::cross_entropy_spec(backward, true));
         specs.push(cosine::spec(backward));
     }
-    specs.push(concat::spec());
+    specs.push(concat::spec(false));
+    specs.push(concat::spec(true));
     for copies in [
         swap01::Copies::Vec4,
         swap01::Copies::Row,
