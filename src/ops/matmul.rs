@@ -210,8 +210,8 @@ pub fn matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
     Ok(c)
 }
 
-/// The batches of op(A) @ op(B) summed down to `batches`: C[j] = sum over
-/// the batches i = j (mod `batches`) of op(A[i]) @ op(B[i]), [batches, M, N]
+/// The batches of op(A) @ op(B) summed down to `batches`: `C[j]` = the sum
+/// over the batches `i = j (mod batches)` of `op(A[i]) @ op(B[i])`, `[batches, M, N]`
 /// (`batches` divides the product's batch count). The backward of an operand
 /// that [`matmul`] repeated cyclically; on the GEMM cores (tiled, subgroups)
 /// one launch sums inside the tile instead of writing every product.
