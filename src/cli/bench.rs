@@ -400,6 +400,11 @@ fn cases(quick: bool) -> Vec<Case> {
             1,
             "(D's first layer)",
         ));
+        // The quick AttnGAN step's widest convolution (stage 2's upsampling
+        // block at 128x128, 32 channels): a few channels, many pixels.
+        for job in [Forward, BackwardData, BackwardWeight] {
+            v.push(conv_case(job, 4, 32, 128, 32, 3, 1, 1, "(AttnGAN quick)"));
+        }
         for job in [Forward, BackwardData, BackwardWeight] {
             v.push(transpose_case(job, 8, 128, 16, 64, "(peers)"));
         }
