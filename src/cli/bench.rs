@@ -336,6 +336,14 @@ fn cases(quick: bool) -> Vec<Case> {
         // The shapes of docs/peers.md (batch 8), to compare with other runtimes.
         v.push(matmul_case(1024, 1024, 1024, false, false, "(peers)"));
         v.push(matmul_case(512, 512, 512, true, false, ""));
+        v.push(matmul_case(
+            8192,
+            200,
+            4,
+            true,
+            false,
+            "(G fc weight gradient, K = batch)",
+        ));
         // The DAMSM word loss: (batch 16) x (64 regions) against 18 words of 256.
         let (b, r, d, t) = (16, 64, 256, 18);
         v.push(word_loss_case(
