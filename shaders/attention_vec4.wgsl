@@ -9,8 +9,8 @@
 //   backward: g[t] = sum_c dctx[b, c, p] w[b, c, t] (+ dattn[b, p, t])
 //             ds[b, p, t] = attn[b, p, t] (g[t] - sum_u attn[b, p, u] g[u])
 //             dq[b, c, p] = sum_t w[b, c, t] ds[b, p, t]
-// One invocation per two pixels (p and p + 64 of a block of 128: each word
-// loaded serves both), one workgroup row (y) per batch item, so the
+// One invocation per four pixels (p, p + 64, p + 128, p + 192 of a block of
+// 256: each word loaded serves all four), one workgroup row (y) per batch item, so the
 // words are the same for every lane of a subgroup (8 lanes or more): for
 // each channel, lane l loads word 8 k + l and subgroupBroadcast hands the 8
 // words to every lane. On llvmpipe a load of one address for all lanes is a
@@ -42,6 +42,12 @@
 //       is 4.9 ms and the words' gradient's two matmuls (N = 18) the rest.
 //       WB = ceil(T / 4) (5 rather than 6 vec4s at T = 18, the last block of
 //       8 words half used) made the forward slower: 6.5-7.0 ms.
+//   v2 (2026-12-06): four pixels per invocation (a broadcast word feeds 4
+//       pixels' FMAs, not 2). Against v1, alternating three times on the
+//       Zen 4 above (a noisy hour; medians of 15, min in brackets):
+//       forward 4.45, 4.26, 4.33 [4.14-4.28] -> 4.78, 3.61, 3.93 [3.58-3.86]
+//       ms (51% of the FMA ceiling at 3.61), backward 9.05, 9.25, 8.56 ->
+//       8.99, 8.38, 8.29 ms (this kernel plus the words' gradient matmuls).
 
 struct Params {
     b: u32,
@@ -92,23 +98,29 @@ fn words8(wc: u32, k: u32, lane: u32) -> array<vec4<f32>, 2> {
 
 alias Row = array<vec4<f32>, WB>;
 
-// Words 8 k .. 8 k + 7 of channel c (at wc) into the scores (or g) of both
-// pixels, whose values of channel c are x0 and x1. k is a constant once
+// Words 8 k .. 8 k + 7 of channel c (at wc) into the scores (or g) of the
+// four pixels, whose values of channel c are x0 .. x3. k is a constant once
 // inlined, so every index of the rows is a constant and they stay in
 // registers (a loop over k kept them in memory: forward 6.4 against 5.2 ms).
-fn scores8(s0: ptr<function, Row>, s1: ptr<function, Row>, k: u32, x0: vec4<f32>, x1: vec4<f32>, wc: u32, lane: u32) {
+fn scores8(s0: ptr<function, Row>, s1: ptr<function, Row>, s2: ptr<function, Row>, s3: ptr<function, Row>, k: u32, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>, wc: u32, lane: u32) {
     let wm = words8(wc, k, lane);
     (*s0)[2u * k] = fma(x0, wm[0], (*s0)[2u * k]);
     (*s0)[2u * k + 1u] = fma(x0, wm[1], (*s0)[2u * k + 1u]);
     (*s1)[2u * k] = fma(x1, wm[0], (*s1)[2u * k]);
     (*s1)[2u * k + 1u] = fma(x1, wm[1], (*s1)[2u * k + 1u]);
+    (*s2)[2u * k] = fma(x2, wm[0], (*s2)[2u * k]);
+    (*s2)[2u * k + 1u] = fma(x2, wm[1], (*s2)[2u * k + 1u]);
+    (*s3)[2u * k] = fma(x3, wm[0], (*s3)[2u * k]);
+    (*s3)[2u * k + 1u] = fma(x3, wm[1], (*s3)[2u * k + 1u]);
 }
 
-// The same words' share of channel c of both pixels' context (or dq).
-fn context8(s0: ptr<function, Row>, s1: ptr<function, Row>, k: u32, acc: ptr<function, array<vec4<f32>, 2>>, wc: u32, lane: u32) {
+// The same words' share of channel c of the four pixels' context (or dq).
+fn context8(s0: ptr<function, Row>, s1: ptr<function, Row>, s2: ptr<function, Row>, s3: ptr<function, Row>, k: u32, acc: ptr<function, array<vec4<f32>, 4>>, wc: u32, lane: u32) {
     let wm = words8(wc, k, lane);
     (*acc)[0] = fma((*s0)[2u * k + 1u], wm[1], fma((*s0)[2u * k], wm[0], (*acc)[0]));
     (*acc)[1] = fma((*s1)[2u * k + 1u], wm[1], fma((*s1)[2u * k], wm[0], (*acc)[1]));
+    (*acc)[2] = fma((*s2)[2u * k + 1u], wm[1], fma((*s2)[2u * k], wm[0], (*acc)[2]));
+    (*acc)[3] = fma((*s3)[2u * k + 1u], wm[1], fma((*s3)[2u * k], wm[0], (*acc)[3]));
 }
 
 //#if BACKWARD
@@ -186,59 +198,79 @@ fn main(
 ) {
     let b = wid.y;
     let wb = p.w_off + b * p.c * p.t;
-    // Pixels px0 and px1 = px0 + 64. No early return past the last pixel:
-    // lanes past P compute on the last pixel and skip their stores.
-    let px0 = wid.x * 128u + lid;
+    let px0 = wid.x * 256u + lid;
     let px1 = px0 + 64u;
+    let px2 = px0 + 128u;
+    let px3 = px0 + 192u;
     let ok0 = px0 < p.p;
     let ok1 = px1 < p.p;
+    let ok2 = px2 < p.p;
+    let ok3 = px3 < p.p;
     let pc0 = min(px0, p.p - 1u);
     let pc1 = min(px1, p.p - 1u);
+    let pc2 = min(px2, p.p - 1u);
+    let pc3 = min(px3, p.p - 1u);
     let xb = b * p.c * p.p;
-    // Scores (forward) or g, the attention's gradient (backward), per pixel.
     var s0: Row;
     var s1: Row;
+    var s2: Row;
+    var s3: Row;
     for (var j = 0u; j < WB; j = j + 1u) {
         s0[j] = vec4<f32>(0.0);
         s1[j] = vec4<f32>(0.0);
+        s2[j] = vec4<f32>(0.0);
+        s3[j] = vec4<f32>(0.0);
     }
     for (var c = 0u; c < p.c; c = c + 1u) {
-        let x0 = vec4<f32>(x[p.x_off + xb + c * p.p + pc0]);
-        let x1 = vec4<f32>(x[p.x_off + xb + c * p.p + pc1]);
+        let xc = p.x_off + xb + c * p.p;
+        let x0 = vec4<f32>(x[xc + pc0]);
+        let x1 = vec4<f32>(x[xc + pc1]);
+        let x2 = vec4<f32>(x[xc + pc2]);
+        let x3 = vec4<f32>(x[xc + pc3]);
         let wc = wb + c * p.t;
-        scores8(&s0, &s1, 0u, x0, x1, wc, lane);
-        if (WB > 2u) { scores8(&s0, &s1, 1u, x0, x1, wc, lane); }
-        if (WB > 4u) { scores8(&s0, &s1, 2u, x0, x1, wc, lane); }
-        if (WB > 6u) { scores8(&s0, &s1, 3u, x0, x1, wc, lane); }
-        if (WB > 8u) { scores8(&s0, &s1, 4u, x0, x1, wc, lane); }
-        if (WB > 10u) { scores8(&s0, &s1, 5u, x0, x1, wc, lane); }
-        if (WB > 12u) { scores8(&s0, &s1, 6u, x0, x1, wc, lane); }
-        if (WB > 14u) { scores8(&s0, &s1, 7u, x0, x1, wc, lane); }
+        scores8(&s0, &s1, &s2, &s3, 0u, x0, x1, x2, x3, wc, lane);
+        if (WB > 2u) { scores8(&s0, &s1, &s2, &s3, 1u, x0, x1, x2, x3, wc, lane); }
+        if (WB > 4u) { scores8(&s0, &s1, &s2, &s3, 2u, x0, x1, x2, x3, wc, lane); }
+        if (WB > 6u) { scores8(&s0, &s1, &s2, &s3, 3u, x0, x1, x2, x3, wc, lane); }
+        if (WB > 8u) { scores8(&s0, &s1, &s2, &s3, 4u, x0, x1, x2, x3, wc, lane); }
+        if (WB > 10u) { scores8(&s0, &s1, &s2, &s3, 5u, x0, x1, x2, x3, wc, lane); }
+        if (WB > 12u) { scores8(&s0, &s1, &s2, &s3, 6u, x0, x1, x2, x3, wc, lane); }
+        if (WB > 14u) { scores8(&s0, &s1, &s2, &s3, 7u, x0, x1, x2, x3, wc, lane); }
     }
 //#if BACKWARD
     grad_row(&s0, ok0, (b * p.p + pc0) * p.t);
     grad_row(&s1, ok1, (b * p.p + pc1) * p.t);
+    grad_row(&s2, ok2, (b * p.p + pc2) * p.t);
+    grad_row(&s3, ok3, (b * p.p + pc3) * p.t);
 //#else
     softmax_row(&s0, b, ok0, (b * p.p + pc0) * p.t);
     softmax_row(&s1, b, ok1, (b * p.p + pc1) * p.t);
+    softmax_row(&s2, b, ok2, (b * p.p + pc2) * p.t);
+    softmax_row(&s3, b, ok3, (b * p.p + pc3) * p.t);
 //#endif
-    // ctx (forward) or dq (backward): sum over the words of w times s.
     for (var c = 0u; c < p.c; c = c + 1u) {
-        var acc = array<vec4<f32>, 2>(vec4<f32>(0.0), vec4<f32>(0.0));
+        var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
         let wc = wb + c * p.t;
-        context8(&s0, &s1, 0u, &acc, wc, lane);
-        if (WB > 2u) { context8(&s0, &s1, 1u, &acc, wc, lane); }
-        if (WB > 4u) { context8(&s0, &s1, 2u, &acc, wc, lane); }
-        if (WB > 6u) { context8(&s0, &s1, 3u, &acc, wc, lane); }
-        if (WB > 8u) { context8(&s0, &s1, 4u, &acc, wc, lane); }
-        if (WB > 10u) { context8(&s0, &s1, 5u, &acc, wc, lane); }
-        if (WB > 12u) { context8(&s0, &s1, 6u, &acc, wc, lane); }
-        if (WB > 14u) { context8(&s0, &s1, 7u, &acc, wc, lane); }
+        context8(&s0, &s1, &s2, &s3, 0u, &acc, wc, lane);
+        if (WB > 2u) { context8(&s0, &s1, &s2, &s3, 1u, &acc, wc, lane); }
+        if (WB > 4u) { context8(&s0, &s1, &s2, &s3, 2u, &acc, wc, lane); }
+        if (WB > 6u) { context8(&s0, &s1, &s2, &s3, 3u, &acc, wc, lane); }
+        if (WB > 8u) { context8(&s0, &s1, &s2, &s3, 4u, &acc, wc, lane); }
+        if (WB > 10u) { context8(&s0, &s1, &s2, &s3, 5u, &acc, wc, lane); }
+        if (WB > 12u) { context8(&s0, &s1, &s2, &s3, 6u, &acc, wc, lane); }
+        if (WB > 14u) { context8(&s0, &s1, &s2, &s3, 7u, &acc, wc, lane); }
+        let yc = p.y_off + xb + c * p.p;
         if (ok0) {
-            y[p.y_off + xb + c * p.p + pc0] = acc[0].x + acc[0].y + acc[0].z + acc[0].w;
+            y[yc + pc0] = acc[0].x + acc[0].y + acc[0].z + acc[0].w;
         }
         if (ok1) {
-            y[p.y_off + xb + c * p.p + pc1] = acc[1].x + acc[1].y + acc[1].z + acc[1].w;
+            y[yc + pc1] = acc[1].x + acc[1].y + acc[1].z + acc[1].w;
+        }
+        if (ok2) {
+            y[yc + pc2] = acc[2].x + acc[2].y + acc[2].z + acc[2].w;
+        }
+        if (ok3) {
+            y[yc + pc3] = acc[3].x + acc[3].y + acc[3].z + acc[3].w;
         }
     }
 }

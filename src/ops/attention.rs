@@ -43,7 +43,7 @@ fn fused_on(rt: &Runtime, c: usize, t: usize) -> bool {
 
 /// Whether the subgroups flavour's fused kernels (attention_vec4.wgsl) take
 /// B items of C channels, P pixels and T words: those of the other fused
-/// kernels (loops within llvmpipe's budget), and the grid [P / 128, B] fits
+/// kernels (loops within llvmpipe's budget), and the grid [P / 256, B] fits
 /// the device.
 fn vec4_on(rt: &Runtime, b: usize, c: usize, p: usize, t: usize) -> bool {
     let max = rt.limits().max_compute_workgroups_per_dimension as usize;
@@ -52,7 +52,7 @@ fn vec4_on(rt: &Runtime, b: usize, c: usize, p: usize, t: usize) -> bool {
         && fused(c, t)
         && b * p > 0
         && b <= max
-        && p.div_ceil(128) <= max
+        && p.div_ceil(256) <= max
 }
 
 fn spec_vec4(backward: bool, extra: bool, t: usize) -> KernelSpec {
@@ -159,7 +159,7 @@ fn check(
 }
 
 /// One launch of attention_vec4.wgsl: [B, C, P, T] and the six offsets of
-/// its Params; a workgroup per 128 pixels of one batch item.
+/// its Params; a workgroup per 256 pixels of one batch item.
 fn dispatch_vec4(
     rt: &Runtime,
     spec: &KernelSpec,
@@ -176,7 +176,7 @@ fn dispatch_vec4(
         spec,
         &params,
         buffers,
-        [p.div_ceil(128) as u32, b as u32, 1],
+        [p.div_ceil(256) as u32, b as u32, 1],
     )
 }
 
