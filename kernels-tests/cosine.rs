@@ -159,6 +159,10 @@ fn cosine_matches_reference_on_damsm_shapes() {
     // Sentence level: [batch, 256]; word level: contexts and words [batch, 256, 18].
     run(&[48, 256], 1);
     run(&[20, 256, 18], 1);
+    // The word loss: every caption against every image, along the last axis
+    // (rows of vec4s), and a short row of a multiple of 4.
+    run(&[4, 4, 18, 256], 3);
+    run(&[5, 12], 1);
 }
 
 #[test]

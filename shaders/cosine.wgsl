@@ -1,6 +1,8 @@
 // Cosine similarity along the middle axis of x, y viewed as [outer, D, inner]
 // (PyTorch's F.cosine_similarity: x.y / max(|x| |y|, eps)); one thread per
-// (outer, inner) pair walks D:
+// (outer, inner) pair walks D. With ROW4 (inner = 1, D and the offsets
+// multiples of 4) it walks its contiguous row in vec4s (one contiguous load
+// per lane on llvmpipe, where scalar loads at computed addresses gather).
 //   forward:  out[o, i] = dot / max(a * b, eps), a = |x|, b = |y|   -> [outer, inner]
 //   backward: with g = dout[o, i] and n = a * b,
 //             n > eps:  dx = g * (y / n - out * x / a^2), dy = g * (x / n - out * y / b^2)
@@ -12,6 +14,7 @@
 //       H200 (Vulkan), DAMSM step (batch 48), binaries of 23b0c04: one
 //       dispatch each, 0.10 ms forward, 0.53 ms backward
 //       (docs/gpu-check-h200-2026-11-28.txt).
+//   v2 (2026-12-06): ROW4.
 
 struct Params {
     outer: u32,
@@ -27,12 +30,25 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> xs: array<f32>;
-@group(0) @binding(2) var<storage, read> ys: array<f32>;
+//#if ROW4
+alias V = vec4<f32>;
+const L: u32 = 4u;
+fn hsum(v: V) -> f32 {
+    return v.x + v.y + v.z + v.w;
+}
+//#else
+alias V = f32;
+const L: u32 = 1u;
+fn hsum(v: V) -> f32 {
+    return v;
+}
+//#endif
+@group(0) @binding(1) var<storage, read> xs: array<V>;
+@group(0) @binding(2) var<storage, read> ys: array<V>;
 //#if BACKWARD
 @group(0) @binding(3) var<storage, read> gs: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dy: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<V>;
+@group(0) @binding(5) var<storage, read_write> dy: array<V>;
 //#else
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 //#endif
@@ -49,17 +65,25 @@ fn main(
     }
     let o = k / p.inner;
     let i = k % p.inner;
-    let base = o * p.d * p.inner + i; // element (o, 0, i); step inner along D
-    var dot = 0.0;
-    var xx = 0.0;
-    var yy = 0.0;
-    for (var j = 0u; j < p.d; j++) {
-        let x = xs[p.x_off + base + j * p.inner];
-        let y = ys[p.y_off + base + j * p.inner];
-        dot += x * y;
-        xx += x * x;
-        yy += y * y;
+    // Element (o, 0, i) in units of V; a step along D is inner of them (1
+    // with ROW4).
+    let base = (o * p.d * p.inner + i) / L;
+    let d = p.d / L;
+    let x_off = p.x_off / L;
+    let y_off = p.y_off / L;
+    var dotv = V(0.0);
+    var xxv = V(0.0);
+    var yyv = V(0.0);
+    for (var j = 0u; j < d; j++) {
+        let x = xs[x_off + base + j * p.inner];
+        let y = ys[y_off + base + j * p.inner];
+        dotv += x * y;
+        xxv += x * x;
+        yyv += y * y;
     }
+    let dot = hsum(dotv);
+    let xx = hsum(xxv);
+    let yy = hsum(yyv);
     // Norms first, then their product: the product of the squares could overflow.
     let a = sqrt(xx);
     let b = sqrt(yy);
@@ -75,12 +99,14 @@ fn main(
         cx = -cos / xx;
         cy = -cos / yy;
     }
-    for (var j = 0u; j < p.d; j++) {
+    let dx_off = p.dx_off / L;
+    let dy_off = p.dy_off / L;
+    for (var j = 0u; j < d; j++) {
         let e = base + j * p.inner;
-        let x = xs[p.x_off + e];
-        let y = ys[p.y_off + e];
-        dx[p.dx_off + e] = g * (y * inv_n + cx * x);
-        dy[p.dy_off + e] = g * (x * inv_n + cy * y);
+        let x = xs[x_off + e];
+        let y = ys[y_off + e];
+        dx[dx_off + e] = g * (y * inv_n + cx * x);
+        dy[dy_off + e] = g * (x * inv_n + cy * y);
     }
 //#else
     out[p.out_off + k] = dot / max(n, p.eps);

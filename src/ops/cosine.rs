@@ -7,8 +7,15 @@ use crate::runtime::{Error, KernelSpec, Result, Tensor};
 /// The floor on the product of the norms.
 pub const COSINE_EPS: f32 = 1e-8;
 
-pub(crate) fn spec(backward: bool) -> KernelSpec {
-    KernelSpec::new("cosine").define("BACKWARD", backward as u32)
+/// `row4`: inner = 1, D and the offsets of x, y (and dx, dy) multiples of 4.
+pub(crate) fn spec(backward: bool, row4: bool) -> KernelSpec {
+    KernelSpec::new("cosine")
+        .define("BACKWARD", backward as u32)
+        .define("ROW4", row4 as u32)
+}
+
+fn row4(d: usize, inner: usize, tensors: &[&Tensor]) -> bool {
+    inner == 1 && d.is_multiple_of(4) && tensors.iter().all(|t| t.offset().is_multiple_of(4))
 }
 
 /// (outer, D, inner) and the output shape (axis removed; [1] for rank 1).
@@ -50,7 +57,7 @@ pub fn cosine_similarity(x: &Tensor, y: &Tensor, axis: usize) -> Result<Tensor> 
     let n = outer * inner;
     if n > 0 {
         rt.dispatch(
-            &spec(false),
+            &spec(false, row4(d, inner, &[x, y])),
             &[
                 outer as u32,
                 d as u32,
@@ -93,7 +100,7 @@ pub fn cosine_similarity_backward(
     let n = outer * inner;
     if n > 0 {
         rt.dispatch(
-            &spec(true),
+            &spec(true, row4(d, inner, &[x, y, &dx, &dy])),
             &[
                 outer as u32,
                 d as u32,

@@ -130,7 +130,8 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
         specs.push(softmax::log_softmax_spec(backward));
         specs.push(softmax::cross_entropy_spec(backward, false));
         specs.push(softmax::cross_entropy_spec(backward, true));
-        specs.push(cosine::spec(backward));
+        specs.push(cosine::spec(backward, false));
+        specs.push(cosine::spec(backward, true));
     }
     specs.push(concat::spec(false));
     specs.push(concat::spec(true));
