@@ -217,7 +217,16 @@ fn attention_odd_sizes() {
     // Pixel counts that end inside the second, third and fourth quarter of a
     // 256-pixel block (attention_vec4.wgsl: an invocation per 4 pixels).
     for p in [100, 150, 257] {
-        check(Dims { b: 2, c: 5, p, t: 18 }, p % 2 == 0, 1e-5);
+        check(
+            Dims {
+                b: 2,
+                c: 5,
+                p,
+                t: 18,
+            },
+            p % 2 == 0,
+            1e-5,
+        );
     }
 }
 
