@@ -35,13 +35,7 @@ struct Params {
     first: u32, // the scalar launch's first value (0 with VEC4)
 }
 
-//#if VEC4
-alias V = vec4<f32>;
-const L: u32 = 4u;
-//#else
-alias V = f32;
-const L: u32 = 1u;
-//#endif
+//#include vec4
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<V>;

@@ -34,22 +34,8 @@ fn channel_sum(v: vec2<f32>, lid: u32) -> vec2<f32> {
 }
 
 // With VEC4 (inner and the offsets multiples of 4; the host checks) the
-// tensors are read and written as vec4s: V is the element type, L its
-// width, hsum its sum. llvmpipe loads a vec4 per lane as one contiguous
-// load where 4 scalar loads at computed addresses are gathers.
-//#if VEC4
-alias V = vec4<f32>;
-const L: u32 = 4u;
-fn hsum(v: V) -> f32 {
-    return v.x + v.y + v.z + v.w;
-}
-//#else
-alias V = f32;
-const L: u32 = 1u;
-fn hsum(v: V) -> f32 {
-    return v;
-}
-//#endif
+// tensors are read and written as vec4s (V, L and hsum: the vec4 fragment).
+//#include vec4
 
 // The V's first, first + step, ... of channel c, walked without an integer
 // division per step (llvmpipe scalarizes them): a position is (n, j), the

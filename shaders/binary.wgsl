@@ -43,13 +43,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-//#if VEC4
-alias V = vec4<f32>;
-const L: u32 = 4u;
-//#else
-alias V = f32;
-const L: u32 = 1u;
-//#endif
+//#include vec4
 //#if A_VEC
 alias VA = vec4<f32>;
 const LA: u32 = 4u;

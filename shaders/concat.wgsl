@@ -26,13 +26,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-//#if VEC4
-alias V = vec4<f32>;
-const L: u32 = 4u;
-//#else
-alias V = f32;
-const L: u32 = 1u;
-//#endif
+//#include vec4
 @group(0) @binding(1) var<storage, read> src: array<V>;
 @group(0) @binding(2) var<storage, read_write> dst: array<V>;
 

@@ -1,6 +1,6 @@
 // Cosine similarity along the middle axis of x, y viewed as [outer, D, inner]
 // (PyTorch's F.cosine_similarity: x.y / max(|x| |y|, eps)); one thread per
-// (outer, inner) pair walks D. With ROW4 (inner = 1, D and the offsets
+// (outer, inner) pair walks D. With VEC4 (inner = 1, D and the offsets
 // multiples of 4) it walks its contiguous row in vec4s (one contiguous load
 // per lane on llvmpipe, where scalar loads at computed addresses gather).
 //   forward:  out[o, i] = dot / max(a * b, eps), a = |x|, b = |y|   -> [outer, inner]
@@ -14,7 +14,7 @@
 //       H200 (Vulkan), DAMSM step (batch 48), binaries of 23b0c04: one
 //       dispatch each, 0.10 ms forward, 0.53 ms backward
 //       (docs/gpu-check-h200-2026-11-28.txt).
-//   v2 (2026-12-06): ROW4.
+//   v2 (2026-12-06): VEC4.
 
 struct Params {
     outer: u32,
@@ -30,19 +30,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-//#if ROW4
-alias V = vec4<f32>;
-const L: u32 = 4u;
-fn hsum(v: V) -> f32 {
-    return v.x + v.y + v.z + v.w;
-}
-//#else
-alias V = f32;
-const L: u32 = 1u;
-fn hsum(v: V) -> f32 {
-    return v;
-}
-//#endif
+//#include vec4
 @group(0) @binding(1) var<storage, read> xs: array<V>;
 @group(0) @binding(2) var<storage, read> ys: array<V>;
 //#if BACKWARD
@@ -66,7 +54,7 @@ fn main(
     let o = k / p.inner;
     let i = k % p.inner;
     // Element (o, 0, i) in units of V; a step along D is inner of them (1
-    // with ROW4).
+    // with VEC4).
     let base = (o * p.d * p.inner + i) / L;
     let d = p.d / L;
     let x_off = p.x_off / L;

@@ -15,13 +15,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-//#if VEC4
-@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
-const L: u32 = 4u;
-//#else
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-const L: u32 = 1u;
-//#endif
+//#include vec4
+@group(0) @binding(1) var<storage, read_write> out: array<V>;
 
 @compute @workgroup_size(256)
 fn main(
@@ -33,9 +28,5 @@ fn main(
     if (i >= p.n / L) {
         return;
     }
-//#if VEC4
-    out[p.out_off / L + i] = vec4<f32>(p.value);
-//#else
-    out[p.out_off + i] = p.value;
-//#endif
+    out[p.out_off / L + i] = V(p.value);
 }

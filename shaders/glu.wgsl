@@ -24,15 +24,12 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
+//#include vec4
 //#if VEC4
-alias V = vec4<f32>;
-const L: u32 = 4u;
 fn sig(v: V) -> V {
     return V(stable_sigmoid(v.x), stable_sigmoid(v.y), stable_sigmoid(v.z), stable_sigmoid(v.w));
 }
 //#else
-alias V = f32;
-const L: u32 = 1u;
 fn sig(v: V) -> V {
     return stable_sigmoid(v);
 }

@@ -118,6 +118,15 @@ fn load_a4(m: u32, k: u32) -> vec4<f32> {
 }
 //#endif
 
+// C[idx] = alpha v + beta C[idx] (C not read with beta = 0).
+fn write_c(idx: u32, v: f32) {
+    var value = p.alpha * v;
+    if (p.beta != 0.0) {
+        value = value + p.beta * c[idx];
+    }
+    c[idx] = value;
+}
+
 //#if MERGE
 // A repeated over batches (a_batches < batch) with a short N: the batches
 // r + a_batches q (q < merge) that share A batch r are one GEMM of N' = N
@@ -175,11 +184,7 @@ fn store_c(m: u32, n: u32, v: f32) {
 //#else
         let idx = c_col + m * p.N;
 //#endif
-        var value = p.alpha * v;
-        if (p.beta != 0.0) {
-            value = value + p.beta * c[idx];
-        }
-        c[idx] = value;
+        write_c(idx, v);
     }
 }
 //#else
@@ -199,12 +204,7 @@ fn prep_c(n: u32) {}
 
 fn store_c(m: u32, n: u32, v: f32) {
     if (m < p.M && n < p.N) {
-        let idx = c_base + m * p.N + n;
-        var value = p.alpha * v;
-        if (p.beta != 0.0) {
-            value = value + p.beta * c[idx];
-        }
-        c[idx] = value;
+        write_c(c_base + m * p.N + n, v);
     }
 }
 //#endif

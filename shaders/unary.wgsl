@@ -20,15 +20,9 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-//#if VEC4
-@group(0) @binding(1) var<storage, read> xs: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> out: array<vec4<f32>>;
-const L: u32 = 4u;
-//#else
-@group(0) @binding(1) var<storage, read> xs: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-const L: u32 = 1u;
-//#endif
+//#include vec4
+@group(0) @binding(1) var<storage, read> xs: array<V>;
+@group(0) @binding(2) var<storage, read_write> out: array<V>;
 
 fn f(x: f32) -> f32 {
     let alpha = p.alpha;
@@ -50,6 +44,6 @@ fn main(
 //#if VEC4
     out[p.out_off / L + i] = vec4<f32>(f(x.x), f(x.y), f(x.z), f(x.w));
 //#else
-    out[p.out_off + i] = f(x);
+    out[p.out_off / L + i] = f(x);
 //#endif
 }

@@ -264,13 +264,6 @@ impl Var {
 /// ([r, c] one, [nb, r, c] nb) where matmul repeated it cyclically.
 fn product_for(x: &Tensor, y: &Tensor, tx: bool, ty: bool, shape: &[usize]) -> Result<Tensor> {
     let nb = if shape.len() == 3 { shape[0] } else { 1 };
-    let batch = x.shape()[..x.rank() - 2]
-        .iter()
-        .chain(&y.shape()[..y.rank() - 2])
-        .fold(1, |m, &d| m.max(d));
-    if batch == nb {
-        return matmul(x, y, tx, ty)?.reshape(shape);
-    }
     matmul_sum(x, y, tx, ty, nb)?.reshape(shape)
 }
 

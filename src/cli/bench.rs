@@ -131,12 +131,9 @@ fn word_loss_case(
             };
             let a = det(rt, &shape(a))?;
             let b = det(rt, &shape(b))?;
+            let batches = fold.unwrap_or(batch);
             Ok(Box::new(move || {
-                match fold {
-                    Some(f) => matmul::matmul_sum(&a, &b, ta, tb, f)?,
-                    None => matmul::matmul(&a, &b, ta, tb)?,
-                };
-                Ok(())
+                matmul::matmul_sum(&a, &b, ta, tb, batches).map(|_| ())
             }))
         }),
     }

@@ -1,7 +1,7 @@
 //! Backward of the elementwise activations (their forwards are in unary.rs):
 //! (x or y, dy) -> dx, one fused kernel each.
 
-use super::grid_1d;
+use super::{grid_values, vec4_fits};
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,9 +66,7 @@ pub fn activation_backward(
     let dx = Tensor::uninit(rt, v.shape())?;
     let n = v.numel();
     if n > 0 {
-        let vec4 = [n, v.offset(), dy.offset(), dx.offset()]
-            .iter()
-            .all(|v| v.is_multiple_of(4));
+        let vec4 = vec4_fits(&[n], &[v, dy, &dx]);
         rt.dispatch(
             &spec(op, vec4),
             &[
@@ -79,7 +77,7 @@ pub fn activation_backward(
                 alpha.to_bits(),
             ],
             &[v.buffer(), dy.buffer(), dx.buffer()],
-            grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+            grid_values(rt, n, vec4),
         )?;
     }
     Ok(dx)

@@ -1,6 +1,6 @@
 //! In-place y = alpha * x + beta * y.
 
-use super::grid_1d;
+use super::{grid_values, vec4_fits};
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 /// `vec4`: n and the offsets are multiples of 4.
@@ -18,9 +18,7 @@ pub fn axpby_(x: &Tensor, y: &Tensor, alpha: f32, beta: f32) -> Result<()> {
         return Ok(());
     }
     let rt = y.runtime();
-    let vec4 = [n, x.offset(), y.offset()]
-        .iter()
-        .all(|v| v.is_multiple_of(4));
+    let vec4 = vec4_fits(&[n], &[x, y]);
     rt.dispatch(
         &spec(vec4),
         &[
@@ -31,6 +29,6 @@ pub fn axpby_(x: &Tensor, y: &Tensor, alpha: f32, beta: f32) -> Result<()> {
             beta.to_bits(),
         ],
         &[x.buffer(), y.buffer()],
-        grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+        grid_values(rt, n, vec4),
     )
 }

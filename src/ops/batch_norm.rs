@@ -56,12 +56,6 @@ pub(crate) fn spec_backward(tree: bool, wg: u32, vec4: bool) -> KernelSpec {
         .define("VEC4", vec4 as u32)
 }
 
-/// Whether the kernels may read and write these tensors as vec4s: a
-/// channel's runs (inner) and every offset multiples of 4.
-fn vec4_ok(inner: usize, tensors: &[&Tensor]) -> bool {
-    inner.is_multiple_of(4) && tensors.iter().all(|t| t.offset().is_multiple_of(4))
-}
-
 pub(crate) fn spec_eval() -> KernelSpec {
     KernelSpec::new("batch_norm_eval")
 }
@@ -219,7 +213,7 @@ pub fn batch_norm_train(
     } else {
         grid_1d(rt, c, THREAD_WG as usize)
     };
-    let vec4 = vec4_ok(inner, &[x, &y]);
+    let vec4 = super::vec4_fits(&[inner], &[x, &y]); // a channel's runs
     rt.dispatch(
         &spec_train(tree, wg(rt, tree, vec4), running.is_some(), vec4),
         &params,
@@ -401,7 +395,7 @@ pub fn batch_norm_backward(
     } else {
         grid_1d(rt, c, THREAD_WG as usize)
     };
-    let vec4 = vec4_ok(inner, &[dy, x, &dx]);
+    let vec4 = super::vec4_fits(&[inner], &[dy, x, &dx]);
     rt.dispatch(
         &spec_backward(tree, wg(rt, tree, vec4), vec4),
         &[

@@ -170,9 +170,7 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
     // Broadcasting: vec4s where the last axis and the offsets allow, each
     // operand's last stride 1 (read 4) or 0 (splat one); every other stride
     // of a read-4 operand is then a multiple of d4, so of 4.
-    let aligned = [dims[4] as usize, out.offset()]
-        .iter()
-        .all(|v| v.is_multiple_of(4));
+    let aligned = super::vec4_fits(&[dims[4] as usize], &[&out]);
     let reads4 = |stride: u32, offset: usize| match stride {
         1 if offset.is_multiple_of(4) => Some(true),
         0 => Some(false),
@@ -180,10 +178,7 @@ pub fn binary(a: &Tensor, b: &Tensor, op: BinaryOp) -> Result<Tensor> {
     };
     let width = if same {
         // Contiguous: any n and offsets that are multiples of 4.
-        let whole = [n, a.offset(), b.offset(), out.offset()]
-            .iter()
-            .all(|v| v.is_multiple_of(4));
-        if whole {
+        if super::vec4_fits(&[n], &[a, b, &out]) {
             Width::Vec4(true, true)
         } else {
             Width::Scalar

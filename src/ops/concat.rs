@@ -2,7 +2,7 @@
 //! along channels). Each is a strided block copy per piece; the backward of
 //! concat is split and the backward of split is concat.
 
-use super::grid_1d;
+use super::{grid_values, vec4_fits};
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 /// `vec4`: inner and both offsets are multiples of 4.
@@ -38,9 +38,7 @@ fn copy_block(
         return Ok(());
     }
     let rt = src.runtime();
-    let vec4 = [inner, src.offset(), dst.offset()]
-        .iter()
-        .all(|v| v.is_multiple_of(4));
+    let vec4 = vec4_fits(&[inner], &[src, dst]);
     rt.dispatch(
         &spec(vec4),
         &[
@@ -55,7 +53,7 @@ fn copy_block(
             dst_start as u32,
         ],
         &[src.buffer(), dst.buffer()],
-        grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+        grid_values(rt, n, vec4),
     )
 }
 

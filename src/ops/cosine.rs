@@ -7,15 +7,16 @@ use crate::runtime::{Error, KernelSpec, Result, Tensor};
 /// The floor on the product of the norms.
 pub const COSINE_EPS: f32 = 1e-8;
 
-/// `row4`: inner = 1, D and the offsets of x, y (and dx, dy) multiples of 4.
+/// `row4`: inner = 1, D and the offsets of x, y (and dx, dy) multiples of 4
+/// (the kernel walks each contiguous row in vec4s).
 pub(crate) fn spec(backward: bool, row4: bool) -> KernelSpec {
     KernelSpec::new("cosine")
         .define("BACKWARD", backward as u32)
-        .define("ROW4", row4 as u32)
+        .define("VEC4", row4 as u32)
 }
 
 fn row4(d: usize, inner: usize, tensors: &[&Tensor]) -> bool {
-    inner == 1 && d.is_multiple_of(4) && tensors.iter().all(|t| t.offset().is_multiple_of(4))
+    inner == 1 && super::vec4_fits(&[d], tensors)
 }
 
 /// (outer, D, inner) and the output shape (axis removed; [1] for rank 1).

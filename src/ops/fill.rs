@@ -1,6 +1,6 @@
 //! fill and copy.
 
-use super::grid_1d;
+use super::{grid_values, vec4_fits};
 use crate::runtime::{KernelSpec, Result, Runtime, Tensor};
 
 /// `vec4`: n and the offset are multiples of 4.
@@ -15,12 +15,12 @@ pub fn fill_(t: &Tensor, value: f32) -> Result<()> {
         return Ok(());
     }
     let rt = t.runtime();
-    let vec4 = n.is_multiple_of(4) && t.offset().is_multiple_of(4);
+    let vec4 = vec4_fits(&[n], &[t]);
     rt.dispatch(
         &spec(vec4),
         &[n as u32, t.offset() as u32, value.to_bits()],
         &[t.buffer()],
-        grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+        grid_values(rt, n, vec4),
     )
 }
 

@@ -1,7 +1,7 @@
 //! Gated linear unit over channels (AttnGAN's GLU): for x of shape
 //! [N, C, ...], out = x[:, :C/2] * sigmoid(x[:, C/2:]).
 
-use super::grid_1d;
+use super::{grid_values, vec4_fits};
 use crate::runtime::{Error, KernelSpec, Result, Tensor};
 
 /// `vec4`: half * inner and every offset are multiples of 4.
@@ -9,10 +9,6 @@ pub(crate) fn spec(backward: bool, vec4: bool) -> KernelSpec {
     KernelSpec::new("glu")
         .define("BACKWARD", backward as u32)
         .define("VEC4", vec4 as u32)
-}
-
-fn vec4_ok(half: usize, inner: usize, tensors: &[&Tensor]) -> bool {
-    (half * inner).is_multiple_of(4) && tensors.iter().all(|t| t.offset().is_multiple_of(4))
 }
 
 /// (outer, half, inner) of the [N, C, rest] view, after checking C is even.
@@ -42,7 +38,7 @@ pub fn glu(x: &Tensor) -> Result<Tensor> {
     let out = Tensor::uninit(rt, &shape)?;
     let n = out.numel();
     if n > 0 {
-        let vec4 = vec4_ok(half, inner, &[x, &out]);
+        let vec4 = vec4_fits(&[half * inner], &[x, &out]);
         rt.dispatch(
             &spec(false, vec4),
             &[
@@ -54,7 +50,7 @@ pub fn glu(x: &Tensor) -> Result<Tensor> {
                 out.offset() as u32,
             ],
             &[x.buffer(), out.buffer()],
-            grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+            grid_values(rt, n, vec4),
         )?;
     }
     Ok(out)
@@ -77,7 +73,7 @@ pub fn glu_backward(x: &Tensor, dy: &Tensor) -> Result<Tensor> {
     let dx = Tensor::uninit(rt, x.shape())?;
     let n = dy.numel();
     if n > 0 {
-        let vec4 = vec4_ok(half, inner, &[x, dy, &dx]);
+        let vec4 = vec4_fits(&[half * inner], &[x, dy, &dx]);
         rt.dispatch(
             &spec(true, vec4),
             &[
@@ -89,7 +85,7 @@ pub fn glu_backward(x: &Tensor, dy: &Tensor) -> Result<Tensor> {
                 dx.offset() as u32,
             ],
             &[x.buffer(), dy.buffer(), dx.buffer()],
-            grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+            grid_values(rt, n, vec4),
         )?;
     }
     Ok(dx)

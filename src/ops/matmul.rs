@@ -95,22 +95,25 @@ pub(crate) fn core_defines(
         .define("RB2", (subgroups && rb >= 2) as u32)
 }
 
-fn spec(flavour: Flavour, ta: bool, tb: bool, a_vec: bool, b_vec: bool, wg_x: usize) -> KernelSpec {
-    spec_merged(flavour, ta, tb, a_vec, b_vec, wg_x, false, false)
+/// How the GEMM cores lay out a launch's batches (matmul_tiled.wgsl).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Merge {
+    /// A tile per batch.
+    None,
+    /// The batches that share a repeated A side by side as one GEMM's columns.
+    Columns,
+    /// The same for C^T (the operands swapped): columns stored as C's rows.
+    ColumnsOfCT,
 }
 
-/// `merge`: the batches that share a repeated A as columns of one GEMM, and
-/// with `c_t` C stored transposed (GEMM cores only; see matmul_tiled.wgsl).
-#[allow(clippy::too_many_arguments)]
-fn spec_merged(
+fn spec(
     flavour: Flavour,
     ta: bool,
     tb: bool,
     a_vec: bool,
     b_vec: bool,
     wg_x: usize,
-    merge: bool,
-    c_t: bool,
+    merge: Merge,
 ) -> KernelSpec {
     match flavour {
         Flavour::Registers => KernelSpec::new("matmul")
@@ -127,8 +130,8 @@ fn spec_merged(
                 .define("A_KC", !ta as u32)
                 .define("B_NC", !tb as u32)
                 .define("CUSTOM_FETCH", 0)
-                .define("MERGE", merge as u32)
-                .define("C_T", (merge && c_t) as u32);
+                .define("MERGE", (merge != Merge::None) as u32)
+                .define("C_T", (merge == Merge::ColumnsOfCT) as u32);
             // wg_x carries the tile side (tiled) or the row groups (subgroups).
             let rb = if subgroups { wg_x } else { 1 };
             core_defines(spec, subgroups, wg_x, rb, a_vec && !ta)
@@ -141,34 +144,24 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     for bits in 0..16u32 {
         let f = |i: u32| bits & (1 << i) != 0;
         for wg_x in [1, 2, 4, 8, 16, 32, 64] {
-            v.push(spec(Flavour::Registers, f(0), f(1), f(2), f(3), wg_x));
+            v.push(spec(
+                Flavour::Registers,
+                f(0),
+                f(1),
+                f(2),
+                f(3),
+                wg_x,
+                Merge::None,
+            ));
         }
         if bits < 4 {
-            for (merge, c_t) in [(false, false), (true, false), (true, true)] {
+            for merge in [Merge::None, Merge::Columns, Merge::ColumnsOfCT] {
                 for tile in [64, 128] {
-                    v.push(spec_merged(
-                        Flavour::Tiled,
-                        f(0),
-                        f(1),
-                        false,
-                        false,
-                        tile,
-                        merge,
-                        c_t,
-                    ));
+                    v.push(spec(Flavour::Tiled, f(0), f(1), false, false, tile, merge));
                 }
                 for rb in [1, 2] {
                     for a4 in [false, true] {
-                        v.push(spec_merged(
-                            Flavour::Subgroups,
-                            f(0),
-                            f(1),
-                            a4,
-                            false,
-                            rb,
-                            merge,
-                            c_t,
-                        ));
+                        v.push(spec(Flavour::Subgroups, f(0), f(1), a4, false, rb, merge));
                     }
                 }
             }
@@ -212,7 +205,8 @@ pub fn matmul(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<Tensor> {
 
 /// The batches of op(A) @ op(B) summed down to `batches`: `C[j]` = the sum
 /// over the batches `i = j (mod batches)` of `op(A[i]) @ op(B[i])`, `[batches, M, N]`
-/// (`batches` divides the product's batch count). The backward of an operand
+/// (`batches` divides the product's batch count; all of them: a plain
+/// matmul with a batch axis). The backward of an operand
 /// that [`matmul`] repeated cyclically; on the GEMM cores (tiled, subgroups)
 /// one launch sums inside the tile instead of writing every product.
 pub fn matmul_sum(a: &Tensor, b: &Tensor, ta: bool, tb: bool, batches: usize) -> Result<Tensor> {
@@ -224,6 +218,9 @@ pub fn matmul_sum(a: &Tensor, b: &Tensor, ta: bool, tb: bool, batches: usize) ->
         ));
     }
     let rt = a.runtime();
+    if batches == batch {
+        return matmul(a, b, ta, tb)?.reshape(&[batches, m, n]);
+    }
     if rt.flavour() == Flavour::Registers {
         let c = matmul(a, b, ta, tb)?;
         return c
@@ -374,7 +371,13 @@ fn launch(
     } else {
         1
     };
-    let (launch_batches, n_cols) = if merge > 1 { (ba, n * merge) } else { (out, n) };
+    // The swap above only happens when the swapped operands merge.
+    debug_assert!(merge > 1 || !c_t);
+    let (launch_batches, n_cols, layout) = match (merge > 1, c_t) {
+        (false, _) => (out, n, Merge::None),
+        (true, false) => (ba, n * merge, Merge::Columns),
+        (true, true) => (ba, n * merge, Merge::ColumnsOfCT),
+    };
     let tiles_m = m.div_ceil(tile_m);
     let tiles_n = n_cols.div_ceil(tile_n);
     // Both kernels sum K in chunks that accumulate into C: llvmpipe caps the
@@ -419,7 +422,7 @@ fn launch(
                 merge as u32,
             ];
             rt.dispatch(
-                &spec_merged(rt.flavour(), ta, tb, a_vec, b_vec, wg_x, merge > 1, c_t),
+                &spec(rt.flavour(), ta, tb, a_vec, b_vec, wg_x, layout),
                 &params,
                 &[a.buffer(), b.buffer(), c.buffer()],
                 rt.fold_grid(groups),

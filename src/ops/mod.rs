@@ -81,6 +81,19 @@ pub(crate) fn sum_partials(partial: Tensor) -> Result<Tensor> {
     }
 }
 
+/// Whether a kernel with the vec4 fragment (shaders/vec4.wgsl) may move
+/// these tensors 4 values at a time: every size given (the element count,
+/// or the run the kernel walks) and every tensor's offset a multiple of 4.
+pub(crate) fn vec4_fits(sizes: &[usize], tensors: &[&Tensor]) -> bool {
+    sizes.iter().all(|s| s.is_multiple_of(4))
+        && tensors.iter().all(|t| t.offset().is_multiple_of(4))
+}
+
+/// grid_1d for `n` values in workgroups of 256, 4 values per thread with `vec4`.
+pub(crate) fn grid_values(rt: &Runtime, n: usize, vec4: bool) -> [u32; 3] {
+    grid_1d(rt, if vec4 { n / 4 } else { n }, 256)
+}
+
 /// Workgroups of `per_group` threads for `n` threads in all, as a folded grid.
 pub(crate) fn grid_1d(rt: &Runtime, n: usize, per_group: usize) -> [u32; 3] {
     rt.fold_grid(n.div_ceil(per_group) as u32)

@@ -36,14 +36,13 @@ pub fn swap01(x: &Tensor) -> Result<Tensor> {
     if n == 0 {
         return Ok(out);
     }
-    let copies =
-        if c.is_multiple_of(4) && x.offset().is_multiple_of(4) && out.offset().is_multiple_of(4) {
-            Copies::Vec4
-        } else if c <= SHORT_ROW {
-            Copies::Row
-        } else {
-            Copies::Value
-        };
+    let copies = if super::vec4_fits(&[c], &[x, &out]) {
+        Copies::Vec4
+    } else if c <= SHORT_ROW {
+        Copies::Row
+    } else {
+        Copies::Value
+    };
     let invocations = match copies {
         Copies::Vec4 => n / 4,
         Copies::Row => a * b,

@@ -1,6 +1,6 @@
 //! Elementwise unary ops and the scalar forms of the binary ones.
 
-use super::grid_1d;
+use super::{grid_values, vec4_fits};
 use crate::runtime::{KernelSpec, Result, Tensor};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +117,7 @@ pub fn unary(x: &Tensor, op: UnaryOp, alpha: f32) -> Result<Tensor> {
     let out = Tensor::uninit(rt, x.shape())?;
     let n = x.numel();
     if n > 0 {
-        let vec4 = [n, x.offset(), out.offset()]
-            .iter()
-            .all(|v| v.is_multiple_of(4));
+        let vec4 = vec4_fits(&[n], &[x, &out]);
         rt.dispatch(
             &spec(op, vec4),
             &[
@@ -130,7 +128,7 @@ pub fn unary(x: &Tensor, op: UnaryOp, alpha: f32) -> Result<Tensor> {
                 0,
             ],
             &[x.buffer(), out.buffer()],
-            grid_1d(rt, if vec4 { n / 4 } else { n }, 256),
+            grid_values(rt, n, vec4),
         )?;
     }
     Ok(out)

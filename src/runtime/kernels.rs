@@ -64,10 +64,16 @@ pub const SHADERS: &[(&str, &str)] = shaders![
 
 /// Pieces shared by a few kernels, pulled in by a line `//#include NAME`
 /// (before templating, so their `{{KEY}}` and `//#if` follow the kernel's defines).
-pub const FRAGMENTS: &[(&str, &str)] = shaders!["batch_norm_reduce", "gemm_tile", "gemm_subgroup"];
+pub const FRAGMENTS: &[(&str, &str)] =
+    shaders!["batch_norm_reduce", "gemm_tile", "gemm_subgroup", "vec4"];
 
-/// Replaces each `//#include NAME` line by the fragment of that name.
+/// Replaces each `//#include NAME` line by the fragment of that name, whose
+/// own includes are expanded in turn (to a depth of 4: no cycles).
 fn expand_includes(text: &str) -> std::result::Result<String, String> {
+    expand_includes_at(text, 0)
+}
+
+fn expand_includes_at(text: &str, depth: usize) -> std::result::Result<String, String> {
     let mut out = String::with_capacity(text.len());
     for (lineno, line) in text.lines().enumerate() {
         match line.trim().strip_prefix("//#include ") {
@@ -80,7 +86,13 @@ fn expand_includes(text: &str) -> std::result::Result<String, String> {
                             "line {}: no fragment {name:?} in shaders/",
                             lineno + 1
                         ))?;
-                out.push_str(frag);
+                if depth >= 4 {
+                    return Err(format!(
+                        "line {}: fragments nested too deep at {name:?}",
+                        lineno + 1
+                    ));
+                }
+                out.push_str(&expand_includes_at(frag, depth + 1)?);
             }
             None => {
                 out.push_str(line);
@@ -228,6 +240,9 @@ mod tests {
         assert!(
             text.starts_with("a\n") && text.contains("fn channel_sum") && text.ends_with("b\n")
         );
+        // Its own include (the vec4 fragment) is expanded too.
+        assert!(text.contains("alias V = vec4<f32>"));
+        assert!(!text.lines().any(|l| l.trim().starts_with("//#include")));
         let e = super::expand_includes("//#include nothing_here\n").unwrap_err();
         assert!(e.contains("nothing_here"), "{e}");
     }
