@@ -16,15 +16,15 @@
 // words to every lane. On llvmpipe a load of one address for all lanes is a
 // gather of 8 (forward 19.9 ms that way), and so is a read of words staged in
 // workgroup memory (10.3 ms); the broadcast is an extract and a splat.
-// The scores live in WB vec4 registers (WB = 2 ceil(T / 8), a constant) and
-// every index of them is a constant: scores8 and context8 are called with
-// constant k under constant conditions, since a loop over k kept them in
-// memory (6.4 against 5.2 ms), as does attention.wgsl's private array
-// indexed under a runtime bound. No early return: the lanes past P compute
+// T is a constant of the pipeline (one per caption length), and each pixel's
+// scores are T scalars whose every index is a constant: scores8 and context8
+// are called with constant k under constant conditions, since a loop over k
+// kept them in memory (6.4 against 5.2 ms), as does attention.wgsl's private
+// array indexed under a runtime bound. No FMA is spent on a slot past T. No early return: the lanes past P compute
 // on the last pixel and skip their stores, so that control flow stays
 // uniform (subgroupBroadcast needs it).
 // Limits (the host checks, fused() in src/ops/attention.rs): T <= 64, and
-// each invocation loops about 2 C (T / 8 + 1) times, under llvmpipe's cap of
+// each invocation loops about 2 C times plus a few loops over T, under llvmpipe's cap of
 // 65,535 loop iterations per invocation.
 //
 // Versions (word attention, q [8,32,4096], 18 words, lavapipe Mesa 25.0.7,
@@ -48,6 +48,18 @@
 //       forward 4.45, 4.26, 4.33 [4.14-4.28] -> 4.78, 3.61, 3.93 [3.58-3.86]
 //       ms (51% of the FMA ceiling at 3.61), backward 9.05, 9.25, 8.56 ->
 //       8.99, 8.38, 8.29 ms (this kernel plus the words' gradient matmuls).
+//   v3 (2026-12-06): T a constant of the pipeline and the scores scalars
+//       (v2 kept WB = 2 ceil(T / 8) vec4s: 24 slots for 18 words, 48 for the
+//       world's 42, the padding multiplied like words; 25% and 12.5% of its
+//       FMAs). Against v2 (binary of 419b3e5), alternating three times on
+//       the Zen 4 above, a slower hour (copy ceiling 11.5-12.3 GB/s against
+//       12.8-13.4, FMA 40.6-40.8 GFLOP/s), medians of 15: forward 4.82, 4.93,
+//       4.75 -> 4.70, 4.71, 4.89 ms (even: 38-39% of the FMA ceiling),
+//       backward 9.99, 11.97, 10.06 -> 9.00, 8.75, 9.36 ms (40-42%). The
+//       forward did not gain: 4 pixels x 18 scores are 72 live vectors, more
+//       than the target's 32 vector registers, so the rows live partly on
+//       the stack either way, and each word costs a broadcast (an extract
+//       and a splat) per 4 FMAs.
 
 struct Params {
     b: u32,
@@ -63,7 +75,11 @@ struct Params {
     ds_off: u32,
 }
 
-const WB: u32 = {{WB}}u;
+// The words per caption, a constant: every test against it folds away.
+const T: u32 = {{T}}u;
+// A pixel's scores (or g): T rounded up to the 8 words of a broadcast; the
+// slots past T are never read or written.
+const TP: u32 = 8u * ((T + 7u) / 8u);
 
 @group(0) @binding(0) var<uniform> p: Params;
 // q (forward) or dctx (backward), [B, C, P]
@@ -85,79 +101,106 @@ const WB: u32 = {{WB}}u;
 //#endif
 //#endif
 
-// Words 8 k .. 8 k + 7 of one channel of w[b] (zeros past T) as two vec4s,
-// in every lane: each lane loads one word, subgroupBroadcast hands them out.
-fn words8(wc: u32, k: u32, lane: u32) -> array<vec4<f32>, 2> {
+// Words 8 k .. 8 k + 7 of one channel of w[b] (zeros past T), in every
+// lane: each lane loads one word, subgroupBroadcast hands them out.
+fn words8(wc: u32, k: u32, lane: u32) -> array<f32, 8> {
     let t = 8u * k + (lane & 7u);
-    let v = select(0.0, w[wc + min(t, p.t - 1u)], t < p.t);
-    return array<vec4<f32>, 2>(
-        vec4<f32>(subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u)),
-        vec4<f32>(subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u)),
+    let v = select(0.0, w[wc + min(t, T - 1u)], t < T);
+    return array<f32, 8>(
+        subgroupBroadcast(v, 0u), subgroupBroadcast(v, 1u), subgroupBroadcast(v, 2u), subgroupBroadcast(v, 3u),
+        subgroupBroadcast(v, 4u), subgroupBroadcast(v, 5u), subgroupBroadcast(v, 6u), subgroupBroadcast(v, 7u),
     );
 }
 
-alias Row = array<vec4<f32>, WB>;
+alias Row = array<f32, TP>;
+
+// s[8 k + e] += x wm[e] for the words 8 k + e < T. k is a constant once
+// inlined, so every index is a constant and the row stays in registers (a
+// loop over k kept it in memory: forward 6.4 against 5.2 ms in v1).
+fn fma8(s: ptr<function, Row>, k: u32, x: f32, wm: array<f32, 8>) {
+    let i = 8u * k;
+    if (i < T) { (*s)[i] = fma(x, wm[0], (*s)[i]); }
+    if (i + 1u < T) { (*s)[i + 1u] = fma(x, wm[1], (*s)[i + 1u]); }
+    if (i + 2u < T) { (*s)[i + 2u] = fma(x, wm[2], (*s)[i + 2u]); }
+    if (i + 3u < T) { (*s)[i + 3u] = fma(x, wm[3], (*s)[i + 3u]); }
+    if (i + 4u < T) { (*s)[i + 4u] = fma(x, wm[4], (*s)[i + 4u]); }
+    if (i + 5u < T) { (*s)[i + 5u] = fma(x, wm[5], (*s)[i + 5u]); }
+    if (i + 6u < T) { (*s)[i + 6u] = fma(x, wm[6], (*s)[i + 6u]); }
+    if (i + 7u < T) { (*s)[i + 7u] = fma(x, wm[7], (*s)[i + 7u]); }
+}
+
+// acc[e % 4] += s[8 k + e] wm[e] for the words 8 k + e < T: four chains per
+// pixel, so that the FMAs overlap.
+fn dot8(s: ptr<function, Row>, k: u32, wm: array<f32, 8>, acc: vec4<f32>) -> vec4<f32> {
+    let i = 8u * k;
+    var a = acc;
+    if (i < T) { a.x = fma((*s)[i], wm[0], a.x); }
+    if (i + 1u < T) { a.y = fma((*s)[i + 1u], wm[1], a.y); }
+    if (i + 2u < T) { a.z = fma((*s)[i + 2u], wm[2], a.z); }
+    if (i + 3u < T) { a.w = fma((*s)[i + 3u], wm[3], a.w); }
+    if (i + 4u < T) { a.x = fma((*s)[i + 4u], wm[4], a.x); }
+    if (i + 5u < T) { a.y = fma((*s)[i + 5u], wm[5], a.y); }
+    if (i + 6u < T) { a.z = fma((*s)[i + 6u], wm[6], a.z); }
+    if (i + 7u < T) { a.w = fma((*s)[i + 7u], wm[7], a.w); }
+    return a;
+}
 
 // Words 8 k .. 8 k + 7 of channel c (at wc) into the scores (or g) of the
-// four pixels, whose values of channel c are x0 .. x3. k is a constant once
-// inlined, so every index of the rows is a constant and they stay in
-// registers (a loop over k kept them in memory: forward 6.4 against 5.2 ms).
-fn scores8(s0: ptr<function, Row>, s1: ptr<function, Row>, s2: ptr<function, Row>, s3: ptr<function, Row>, k: u32, x0: vec4<f32>, x1: vec4<f32>, x2: vec4<f32>, x3: vec4<f32>, wc: u32, lane: u32) {
+// four pixels, whose values of channel c are x0 .. x3.
+fn scores8(s0: ptr<function, Row>, s1: ptr<function, Row>, s2: ptr<function, Row>, s3: ptr<function, Row>, k: u32, x0: f32, x1: f32, x2: f32, x3: f32, wc: u32, lane: u32) {
     let wm = words8(wc, k, lane);
-    (*s0)[2u * k] = fma(x0, wm[0], (*s0)[2u * k]);
-    (*s0)[2u * k + 1u] = fma(x0, wm[1], (*s0)[2u * k + 1u]);
-    (*s1)[2u * k] = fma(x1, wm[0], (*s1)[2u * k]);
-    (*s1)[2u * k + 1u] = fma(x1, wm[1], (*s1)[2u * k + 1u]);
-    (*s2)[2u * k] = fma(x2, wm[0], (*s2)[2u * k]);
-    (*s2)[2u * k + 1u] = fma(x2, wm[1], (*s2)[2u * k + 1u]);
-    (*s3)[2u * k] = fma(x3, wm[0], (*s3)[2u * k]);
-    (*s3)[2u * k + 1u] = fma(x3, wm[1], (*s3)[2u * k + 1u]);
+    fma8(s0, k, x0, wm);
+    fma8(s1, k, x1, wm);
+    fma8(s2, k, x2, wm);
+    fma8(s3, k, x3, wm);
 }
 
 // The same words' share of channel c of the four pixels' context (or dq).
 fn context8(s0: ptr<function, Row>, s1: ptr<function, Row>, s2: ptr<function, Row>, s3: ptr<function, Row>, k: u32, acc: ptr<function, array<vec4<f32>, 4>>, wc: u32, lane: u32) {
     let wm = words8(wc, k, lane);
-    (*acc)[0] = fma((*s0)[2u * k + 1u], wm[1], fma((*s0)[2u * k], wm[0], (*acc)[0]));
-    (*acc)[1] = fma((*s1)[2u * k + 1u], wm[1], fma((*s1)[2u * k], wm[0], (*acc)[1]));
-    (*acc)[2] = fma((*s2)[2u * k + 1u], wm[1], fma((*s2)[2u * k], wm[0], (*acc)[2]));
-    (*acc)[3] = fma((*s3)[2u * k + 1u], wm[1], fma((*s3)[2u * k], wm[0], (*acc)[3]));
+    (*acc)[0] = dot8(s0, k, wm, (*acc)[0]);
+    (*acc)[1] = dot8(s1, k, wm, (*acc)[1]);
+    (*acc)[2] = dot8(s2, k, wm, (*acc)[2]);
+    (*acc)[3] = dot8(s3, k, wm, (*acc)[3]);
 }
 
 //#if BACKWARD
 // g (the attention's gradient of one pixel, its row of attn at ab) becomes
 // ds = attn (g - sum(attn g)), stored where ok.
 fn grad_row(g: ptr<function, Row>, ok: bool, ab: u32) {
-    var a: Row;
+    var a = Row();
     var dot = 0.0;
-    for (var j = 0u; j < WB; j = j + 1u) {
-        for (var e = 0u; e < 4u; e = e + 1u) {
-            let t = 4u * j + e;
-            let i = ab + min(t, p.t - 1u);
-            a[j][e] = select(0.0, attn[p.a_off + i], t < p.t);
+    for (var j = 0u; j < TP / 8u; j = j + 1u) {
+        for (var e = 0u; e < 8u; e = e + 1u) {
+            let t = 8u * j + e;
+            if (t < T) {
+                a[t] = attn[p.a_off + ab + t];
 //#if DATTN
-            (*g)[j][e] = (*g)[j][e] + select(0.0, dattn[p.m_off + i], t < p.t);
+                (*g)[t] = (*g)[t] + dattn[p.m_off + ab + t];
 //#endif
+                dot = fma(a[t], (*g)[t], dot);
+            }
         }
-        let ag = a[j] * (*g)[j];
-        dot = dot + ag.x + ag.y + ag.z + ag.w;
     }
-    for (var j = 0u; j < WB; j = j + 1u) {
-        (*g)[j] = a[j] * ((*g)[j] - vec4<f32>(dot));
-        for (var e = 0u; e < 4u; e = e + 1u) {
-            let t = 4u * j + e;
-            if (ok && t < p.t) {
-                ds[p.ds_off + ab + t] = (*g)[j][e];
+    for (var j = 0u; j < TP / 8u; j = j + 1u) {
+        for (var e = 0u; e < 8u; e = e + 1u) {
+            let t = 8u * j + e;
+            if (t < T) {
+                (*g)[t] = a[t] * ((*g)[t] - dot);
+                if (ok) {
+                    ds[p.ds_off + ab + t] = (*g)[t];
+                }
             }
         }
     }
 }
 //#else
-// Word t of batch item b takes part in the softmax (inside T, not masked).
+// Word t < T of batch item b takes part in the softmax (not masked).
 fn real(b: u32, t: u32) -> bool {
 //#if MASK
-    return t < p.t && mask[p.m_off + b * p.t + min(t, p.t - 1u)] < 0.5;
+    return mask[p.m_off + b * T + t] < 0.5;
 //#else
-    return t < p.t;
+    return true;
 //#endif
 }
 
@@ -165,25 +208,33 @@ fn real(b: u32, t: u32) -> bool {
 // softmax over real words, all zeros if there are none, stored where ok.
 fn softmax_row(s: ptr<function, Row>, b: u32, ok: bool, ab: u32) {
     var mx = -3.4e38;
-    for (var j = 0u; j < WB; j = j + 1u) {
-        for (var e = 0u; e < 4u; e = e + 1u) {
-            mx = max(mx, select(-3.4e38, (*s)[j][e], real(b, 4u * j + e)));
+    for (var j = 0u; j < TP / 8u; j = j + 1u) {
+        for (var e = 0u; e < 8u; e = e + 1u) {
+            let t = 8u * j + e;
+            if (t < T) {
+                mx = max(mx, select(-3.4e38, (*s)[t], real(b, t)));
+            }
         }
     }
     var sum = 0.0;
-    for (var j = 0u; j < WB; j = j + 1u) {
-        for (var e = 0u; e < 4u; e = e + 1u) {
-            (*s)[j][e] = select(0.0, exp((*s)[j][e] - mx), real(b, 4u * j + e));
+    for (var j = 0u; j < TP / 8u; j = j + 1u) {
+        for (var e = 0u; e < 8u; e = e + 1u) {
+            let t = 8u * j + e;
+            if (t < T) {
+                (*s)[t] = select(0.0, exp((*s)[t] - mx), real(b, t));
+                sum = sum + (*s)[t];
+            }
         }
-        sum = sum + (*s)[j].x + (*s)[j].y + (*s)[j].z + (*s)[j].w;
     }
     let inv = select(0.0, 1.0 / sum, sum > 0.0);
-    for (var j = 0u; j < WB; j = j + 1u) {
-        (*s)[j] = (*s)[j] * inv;
-        for (var e = 0u; e < 4u; e = e + 1u) {
-            let t = 4u * j + e;
-            if (ok && t < p.t) {
-                attn[p.a_off + ab + t] = (*s)[j][e];
+    for (var j = 0u; j < TP / 8u; j = j + 1u) {
+        for (var e = 0u; e < 8u; e = e + 1u) {
+            let t = 8u * j + e;
+            if (t < T) {
+                (*s)[t] = (*s)[t] * inv;
+                if (ok) {
+                    attn[p.a_off + ab + t] = (*s)[t];
+                }
             }
         }
     }
@@ -197,7 +248,7 @@ fn main(
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
     let b = wid.y;
-    let wb = p.w_off + b * p.c * p.t;
+    let wb = p.w_off + b * p.c * T;
     let px0 = wid.x * 256u + lid;
     let px1 = px0 + 64u;
     let px2 = px0 + 128u;
@@ -211,54 +262,48 @@ fn main(
     let pc2 = min(px2, p.p - 1u);
     let pc3 = min(px3, p.p - 1u);
     let xb = b * p.c * p.p;
-    var s0: Row;
-    var s1: Row;
-    var s2: Row;
-    var s3: Row;
-    for (var j = 0u; j < WB; j = j + 1u) {
-        s0[j] = vec4<f32>(0.0);
-        s1[j] = vec4<f32>(0.0);
-        s2[j] = vec4<f32>(0.0);
-        s3[j] = vec4<f32>(0.0);
-    }
+    var s0 = Row();
+    var s1 = Row();
+    var s2 = Row();
+    var s3 = Row();
     for (var c = 0u; c < p.c; c = c + 1u) {
         let xc = p.x_off + xb + c * p.p;
-        let x0 = vec4<f32>(x[xc + pc0]);
-        let x1 = vec4<f32>(x[xc + pc1]);
-        let x2 = vec4<f32>(x[xc + pc2]);
-        let x3 = vec4<f32>(x[xc + pc3]);
-        let wc = wb + c * p.t;
+        let x0 = x[xc + pc0];
+        let x1 = x[xc + pc1];
+        let x2 = x[xc + pc2];
+        let x3 = x[xc + pc3];
+        let wc = wb + c * T;
         scores8(&s0, &s1, &s2, &s3, 0u, x0, x1, x2, x3, wc, lane);
-        if (WB > 2u) { scores8(&s0, &s1, &s2, &s3, 1u, x0, x1, x2, x3, wc, lane); }
-        if (WB > 4u) { scores8(&s0, &s1, &s2, &s3, 2u, x0, x1, x2, x3, wc, lane); }
-        if (WB > 6u) { scores8(&s0, &s1, &s2, &s3, 3u, x0, x1, x2, x3, wc, lane); }
-        if (WB > 8u) { scores8(&s0, &s1, &s2, &s3, 4u, x0, x1, x2, x3, wc, lane); }
-        if (WB > 10u) { scores8(&s0, &s1, &s2, &s3, 5u, x0, x1, x2, x3, wc, lane); }
-        if (WB > 12u) { scores8(&s0, &s1, &s2, &s3, 6u, x0, x1, x2, x3, wc, lane); }
-        if (WB > 14u) { scores8(&s0, &s1, &s2, &s3, 7u, x0, x1, x2, x3, wc, lane); }
+        if (TP > 8u) { scores8(&s0, &s1, &s2, &s3, 1u, x0, x1, x2, x3, wc, lane); }
+        if (TP > 16u) { scores8(&s0, &s1, &s2, &s3, 2u, x0, x1, x2, x3, wc, lane); }
+        if (TP > 24u) { scores8(&s0, &s1, &s2, &s3, 3u, x0, x1, x2, x3, wc, lane); }
+        if (TP > 32u) { scores8(&s0, &s1, &s2, &s3, 4u, x0, x1, x2, x3, wc, lane); }
+        if (TP > 40u) { scores8(&s0, &s1, &s2, &s3, 5u, x0, x1, x2, x3, wc, lane); }
+        if (TP > 48u) { scores8(&s0, &s1, &s2, &s3, 6u, x0, x1, x2, x3, wc, lane); }
+        if (TP > 56u) { scores8(&s0, &s1, &s2, &s3, 7u, x0, x1, x2, x3, wc, lane); }
     }
 //#if BACKWARD
-    grad_row(&s0, ok0, (b * p.p + pc0) * p.t);
-    grad_row(&s1, ok1, (b * p.p + pc1) * p.t);
-    grad_row(&s2, ok2, (b * p.p + pc2) * p.t);
-    grad_row(&s3, ok3, (b * p.p + pc3) * p.t);
+    grad_row(&s0, ok0, (b * p.p + pc0) * T);
+    grad_row(&s1, ok1, (b * p.p + pc1) * T);
+    grad_row(&s2, ok2, (b * p.p + pc2) * T);
+    grad_row(&s3, ok3, (b * p.p + pc3) * T);
 //#else
-    softmax_row(&s0, b, ok0, (b * p.p + pc0) * p.t);
-    softmax_row(&s1, b, ok1, (b * p.p + pc1) * p.t);
-    softmax_row(&s2, b, ok2, (b * p.p + pc2) * p.t);
-    softmax_row(&s3, b, ok3, (b * p.p + pc3) * p.t);
+    softmax_row(&s0, b, ok0, (b * p.p + pc0) * T);
+    softmax_row(&s1, b, ok1, (b * p.p + pc1) * T);
+    softmax_row(&s2, b, ok2, (b * p.p + pc2) * T);
+    softmax_row(&s3, b, ok3, (b * p.p + pc3) * T);
 //#endif
     for (var c = 0u; c < p.c; c = c + 1u) {
         var acc = array<vec4<f32>, 4>(vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0), vec4<f32>(0.0));
-        let wc = wb + c * p.t;
+        let wc = wb + c * T;
         context8(&s0, &s1, &s2, &s3, 0u, &acc, wc, lane);
-        if (WB > 2u) { context8(&s0, &s1, &s2, &s3, 1u, &acc, wc, lane); }
-        if (WB > 4u) { context8(&s0, &s1, &s2, &s3, 2u, &acc, wc, lane); }
-        if (WB > 6u) { context8(&s0, &s1, &s2, &s3, 3u, &acc, wc, lane); }
-        if (WB > 8u) { context8(&s0, &s1, &s2, &s3, 4u, &acc, wc, lane); }
-        if (WB > 10u) { context8(&s0, &s1, &s2, &s3, 5u, &acc, wc, lane); }
-        if (WB > 12u) { context8(&s0, &s1, &s2, &s3, 6u, &acc, wc, lane); }
-        if (WB > 14u) { context8(&s0, &s1, &s2, &s3, 7u, &acc, wc, lane); }
+        if (TP > 8u) { context8(&s0, &s1, &s2, &s3, 1u, &acc, wc, lane); }
+        if (TP > 16u) { context8(&s0, &s1, &s2, &s3, 2u, &acc, wc, lane); }
+        if (TP > 24u) { context8(&s0, &s1, &s2, &s3, 3u, &acc, wc, lane); }
+        if (TP > 32u) { context8(&s0, &s1, &s2, &s3, 4u, &acc, wc, lane); }
+        if (TP > 40u) { context8(&s0, &s1, &s2, &s3, 5u, &acc, wc, lane); }
+        if (TP > 48u) { context8(&s0, &s1, &s2, &s3, 6u, &acc, wc, lane); }
+        if (TP > 56u) { context8(&s0, &s1, &s2, &s3, 7u, &acc, wc, lane); }
         let yc = p.y_off + xb + c * p.p;
         if (ok0) {
             y[yc + pc0] = acc[0].x + acc[0].y + acc[0].z + acc[0].w;
