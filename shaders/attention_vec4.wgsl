@@ -9,8 +9,9 @@
 //   backward: g[t] = sum_c dctx[b, c, p] w[b, c, t] (+ dattn[b, p, t])
 //             ds[b, p, t] = attn[b, p, t] (g[t] - sum_u attn[b, p, u] g[u])
 //             dq[b, c, p] = sum_t w[b, c, t] ds[b, p, t]
-// One invocation per four pixels (p, p + 64, p + 128, p + 192 of a block of
-// 256: each word loaded serves all four), one workgroup row (y) per batch item, so the
+// One invocation per four consecutive pixels (each word loaded serves all
+// four; with VEC4 each channel's four values are one vec4 load and one vec4
+// store), one workgroup row (y) per batch item, so the
 // words are the same for every lane of a subgroup (8 lanes or more): for
 // each channel, lane l loads word 8 k + l and subgroupBroadcast hands the 8
 // words to every lane. On llvmpipe a load of one address for all lanes is a
@@ -59,7 +60,22 @@
 //       forward did not gain: 4 pixels x 18 scores are 72 live vectors, more
 //       than the target's 32 vector registers, so the rows live partly on
 //       the stack either way, and each word costs a broadcast (an extract
-//       and a splat) per 4 FMAs.
+//       and a splat) per 4 FMAs. The world preset's shape (q [8,16,4096],
+//       42 words, a bench line since), two alternations on a noisy hour:
+//       forward 11.45, 10.96 -> 6.93, 7.44 ms, backward 19.34, 18.32 ->
+//       15.84, 16.00 ms.
+//   v4 (2026-12-06): the four pixels consecutive, so that with VEC4 each
+//       channel's q (or dctx) is one vec4 load and ctx (or dq) one vec4
+//       store per invocation, where v3's four scalar accesses at computed
+//       addresses were gathers and scatters. Probes with fewer words showed
+//       that fixed cost: forward at 4 and 8 words took 2.85-3.17 and
+//       3.13-3.29 ms with v3, 1.75-2.15 and 2.16-2.46 ms with v4. Against
+//       v3, alternating twice (a noisy hour: ranges within one run up to
+//       2x): forward 5.41, 5.70 -> 4.74, 4.90 ms (40-42% of the FMA
+//       ceiling), world preset forward 7.83, 7.41 -> 6.74, 6.69 ms;
+//       backward even (14.53, 12.84 -> 12.27, 12.82 ms; world 16.00, 16.52
+//       -> 15.32, 16.62). What remains fixed: the rows of attn (and in the
+//       backward of attn and ds) are T scalar accesses per pixel, scatters.
 
 struct Params {
     b: u32,
@@ -76,6 +92,8 @@ struct Params {
 }
 
 // The words per caption, a constant: every test against it folds away.
+//#include vec4
+
 const T: u32 = {{T}}u;
 // A pixel's scores (or g): T rounded up to the 8 words of a broadcast; the
 // slots past T are never read or written.
@@ -83,10 +101,10 @@ const TP: u32 = 8u * ((T + 7u) / 8u);
 
 @group(0) @binding(0) var<uniform> p: Params;
 // q (forward) or dctx (backward), [B, C, P]
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<V>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 // ctx (forward) or dq (backward), [B, C, P]
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<V>;
 //#if BACKWARD
 @group(0) @binding(4) var<storage, read> attn: array<f32>;
 @group(0) @binding(5) var<storage, read_write> ds: array<f32>;
@@ -100,6 +118,40 @@ const TP: u32 = 8u * ((T + 7u) / 8u);
 @group(0) @binding(5) var<storage, read> mask: array<f32>;
 //#endif
 //#endif
+
+// Pixels px .. px + 3 of the channel row starting at element `row` of x
+// (past P: the last pixels again). With VEC4 (P and the offsets multiples
+// of 4) one vec4 load, else four loads, which llvmpipe makes gathers.
+fn load_x(row: u32, px: u32) -> vec4<f32> {
+//#if VEC4
+    return x[(row + min(px, p.p - 4u)) / 4u];
+//#else
+    let last = p.p - 1u;
+    return vec4<f32>(x[row + min(px, last)], x[row + min(px + 1u, last)], x[row + min(px + 2u, last)], x[row + min(px + 3u, last)]);
+//#endif
+}
+
+// y at pixels px .. px + 3 of the row starting at element `row`, those < P.
+fn store_y(row: u32, px: u32, v: vec4<f32>) {
+//#if VEC4
+    if (px < p.p) {
+        y[(row + px) / 4u] = v;
+    }
+//#else
+    if (px < p.p) {
+        y[row + px] = v.x;
+    }
+    if (px + 1u < p.p) {
+        y[row + px + 1u] = v.y;
+    }
+    if (px + 2u < p.p) {
+        y[row + px + 2u] = v.z;
+    }
+    if (px + 3u < p.p) {
+        y[row + px + 3u] = v.w;
+    }
+//#endif
+}
 
 // Words 8 k .. 8 k + 7 of one channel of w[b] (zeros past T), in every
 // lane: each lane loads one word, subgroupBroadcast hands them out.
@@ -127,6 +179,10 @@ fn fma8(s: ptr<function, Row>, k: u32, x: f32, wm: array<f32, 8>) {
     if (i + 5u < T) { (*s)[i + 5u] = fma(x, wm[5], (*s)[i + 5u]); }
     if (i + 6u < T) { (*s)[i + 6u] = fma(x, wm[6], (*s)[i + 6u]); }
     if (i + 7u < T) { (*s)[i + 7u] = fma(x, wm[7], (*s)[i + 7u]); }
+}
+
+fn hsum4(v: vec4<f32>) -> f32 {
+    return v.x + v.y + v.z + v.w;
 }
 
 // acc[e % 4] += s[8 k + e] wm[e] for the words 8 k + e < T: four chains per
@@ -249,29 +305,27 @@ fn main(
 ) {
     let b = wid.y;
     let wb = p.w_off + b * p.c * T;
-    let px0 = wid.x * 256u + lid;
-    let px1 = px0 + 64u;
-    let px2 = px0 + 128u;
-    let px3 = px0 + 192u;
-    let ok0 = px0 < p.p;
-    let ok1 = px1 < p.p;
-    let ok2 = px2 < p.p;
-    let ok3 = px3 < p.p;
-    let pc0 = min(px0, p.p - 1u);
-    let pc1 = min(px1, p.p - 1u);
-    let pc2 = min(px2, p.p - 1u);
-    let pc3 = min(px3, p.p - 1u);
+    // Four consecutive pixels: one vec4 of each channel row with VEC4.
+    let px = (wid.x * 64u + lid) * 4u;
+    let ok0 = px < p.p;
+    let ok1 = px + 1u < p.p;
+    let ok2 = px + 2u < p.p;
+    let ok3 = px + 3u < p.p;
+    let pc0 = min(px, p.p - 1u);
+    let pc1 = min(px + 1u, p.p - 1u);
+    let pc2 = min(px + 2u, p.p - 1u);
+    let pc3 = min(px + 3u, p.p - 1u);
     let xb = b * p.c * p.p;
     var s0 = Row();
     var s1 = Row();
     var s2 = Row();
     var s3 = Row();
     for (var c = 0u; c < p.c; c = c + 1u) {
-        let xc = p.x_off + xb + c * p.p;
-        let x0 = x[xc + pc0];
-        let x1 = x[xc + pc1];
-        let x2 = x[xc + pc2];
-        let x3 = x[xc + pc3];
+        let xv = load_x(p.x_off + xb + c * p.p, px);
+        let x0 = xv.x;
+        let x1 = xv.y;
+        let x2 = xv.z;
+        let x3 = xv.w;
         let wc = wb + c * T;
         scores8(&s0, &s1, &s2, &s3, 0u, x0, x1, x2, x3, wc, lane);
         if (TP > 8u) { scores8(&s0, &s1, &s2, &s3, 1u, x0, x1, x2, x3, wc, lane); }
@@ -304,18 +358,7 @@ fn main(
         if (TP > 40u) { context8(&s0, &s1, &s2, &s3, 5u, &acc, wc, lane); }
         if (TP > 48u) { context8(&s0, &s1, &s2, &s3, 6u, &acc, wc, lane); }
         if (TP > 56u) { context8(&s0, &s1, &s2, &s3, 7u, &acc, wc, lane); }
-        let yc = p.y_off + xb + c * p.p;
-        if (ok0) {
-            y[yc + pc0] = acc[0].x + acc[0].y + acc[0].z + acc[0].w;
-        }
-        if (ok1) {
-            y[yc + pc1] = acc[1].x + acc[1].y + acc[1].z + acc[1].w;
-        }
-        if (ok2) {
-            y[yc + pc2] = acc[2].x + acc[2].y + acc[2].z + acc[2].w;
-        }
-        if (ok3) {
-            y[yc + pc3] = acc[3].x + acc[3].y + acc[3].z + acc[3].w;
-        }
+        let sums = vec4<f32>(hsum4(acc[0]), hsum4(acc[1]), hsum4(acc[2]), hsum4(acc[3]));
+        store_y(p.y_off + xb + c * p.p, px, sums);
     }
 }

@@ -417,6 +417,10 @@ fn cases(quick: bool) -> Vec<Case> {
         v.push(batch_norm_case(true, [8, 64, 64, 64], ""));
         v.push(attention_case(false, 8, 32, 4096, 18, "(peers)"));
         v.push(attention_case(true, 8, 32, 4096, 18, ""));
+        // The world preset's stage 2: ngf 16 channels at 64x64, captions
+        // padded to the world's 42 words.
+        v.push(attention_case(false, 8, 16, 4096, 42, "(world preset)"));
+        v.push(attention_case(true, 8, 16, 4096, 42, "(world preset)"));
         v.push(elementwise_case(vec![8, 64, 64, 64], ""));
         v.push(adam_case(1 << 20, ""));
     } else {

@@ -6,11 +6,11 @@
 //! Shapes: queries q [B, C, P] (pixels or regions), words w [B, C, T], mask
 //! [B, T] with 1.0 for a padding word and 0.0 for a real one.
 
-use super::grid_1d;
 use super::matmul::{matmul, matmul_into};
 use super::reduce::{reduce, ReduceOp};
 use super::softmax::LONG_LINE;
 use super::unary::{unary, UnaryOp};
+use super::{grid_1d, vec4_fits};
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Runtime, Tensor};
 
 /// Longest sentence of the fused kernels (their private arrays); longer ones
@@ -55,8 +55,11 @@ fn vec4_on(rt: &Runtime, b: usize, c: usize, p: usize, t: usize) -> bool {
         && p.div_ceil(256) <= max
 }
 
-fn spec_vec4(backward: bool, extra: bool, t: usize) -> KernelSpec {
+/// `vec4`: the queries (or d_context) and the output move a vec4 per channel
+/// row ([`super::vec4_fits`] on P and their offsets).
+fn spec_vec4(backward: bool, extra: bool, t: usize, vec4: bool) -> KernelSpec {
     KernelSpec::new("attention_vec4")
+        .define("VEC4", vec4 as u32)
         .define("BACKWARD", backward as u32)
         .define("MASK", (!backward && extra) as u32)
         .define("DATTN", (backward && extra) as u32)
@@ -95,7 +98,8 @@ pub(crate) fn all_specs() -> Vec<KernelSpec> {
     // group of 8, the longest).
     for t in [1, 7, 8, 9, 18, 42, FUSED_MAX_WORDS] {
         for (backward, extra) in [(false, false), (false, true), (true, false), (true, true)] {
-            v.push(spec_vec4(backward, extra, t));
+            v.push(spec_vec4(backward, extra, t, false));
+            v.push(spec_vec4(backward, extra, t, true));
         }
     }
     for f in [false, true] {
@@ -197,7 +201,7 @@ pub fn attention(q: &Tensor, w: &Tensor, mask: Option<&Tensor>) -> Result<Attent
         }
         dispatch_vec4(
             rt,
-            &spec_vec4(false, mask.is_some(), t),
+            &spec_vec4(false, mask.is_some(), t, vec4_fits(&[p], &[q, &context])),
             [b, c, p, t],
             [
                 q.offset(),
@@ -298,7 +302,12 @@ pub fn attention_backward(
         }
         dispatch_vec4(
             rt,
-            &spec_vec4(true, d_attn.is_some(), t),
+            &spec_vec4(
+                true,
+                d_attn.is_some(),
+                t,
+                vec4_fits(&[p], &[d_context, &dq]),
+            ),
             [b, c, p, t],
             [
                 d_context.offset(),
