@@ -7,10 +7,16 @@
 #
 #   tools/train-world.sh [OUT]              # default OUT: runs/world
 #   QUICK=1 tools/train-world.sh [OUT]      # the presets' own batches and steps
-#                                           # (416 + 775 steps, about 45 minutes
-#                                           # on a 2-core machine's lavapipe; a weaker model)
+#                                           # (416 + 775 steps, about 20 minutes of
+#                                           # training on a 2-core machine's lavapipe
+#                                           # at 2026-12-06's step times; a weaker model)
 #   POSITIONAL=1 tools/train-world.sh [OUT] # the position-aware DAMSM (--positional),
 #                                           # a departure from AttnGAN's (README)
+#   LAVAPIPE=1 tools/train-world.sh [OUT]   # 2 hours on a 2-core machine's lavapipe, by
+#                                           # the clock: a positional DAMSM for 22 minutes,
+#                                           # then AttnGAN for 88, the presets' batches
+#                                           # (README "Two hours on lavapipe"); a rerun
+#                                           # adds the same minutes again
 #
 # Settings: src/cli/train.rs (Settings::of, DAMSM_WORLD_STEPS,
 # ATTNGAN_WORLD_STEPS); times and results: README "The shipped model".
@@ -21,14 +27,17 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 cargo build --release
 E=target/release/engine
 
-if [ -n "${QUICK:-}" ]; then
+if [ -n "${LAVAPIPE:-}" ]; then
+    damsm_flags=(--positional --steps 100000 --minutes 22)
+    gan_flags=(--steps 100000 --minutes 88)
+elif [ -n "${QUICK:-}" ]; then
     damsm_flags=()
     gan_flags=()
 else
     damsm_flags=(--batch 48 --steps 3171)
     gan_flags=(--batch 20 --steps 7481)
 fi
-[ -n "${POSITIONAL:-}" ] && damsm_flags+=(--positional)
+[ -n "${POSITIONAL:-}" ] && [ -z "${LAVAPIPE:-}" ] && damsm_flags+=(--positional)
 resume() { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 stamp() { date -u +%H:%M:%S; }
 

@@ -182,10 +182,14 @@ impl Settings {
 /// build the vocabulary before the first step).
 pub const MAX_SCENES: usize = 1_000_000;
 
-/// Steps of the world presets: those of the shipped model. On a 2-core
-/// machine's lavapipe (Mesa 25) a DAMSM step takes about 2.2 s and a preset
-/// AttnGAN step 5.3 to 5.8 s, so the pair takes about 90 minutes there, under
-/// the 2 hours tools/train-world.sh was given (README, "The shipped model").
+/// Steps of the world presets: those of the previous shipped model, chosen
+/// when a 2-core machine's lavapipe (Mesa 25) took about 2.2 s per DAMSM step
+/// and 5.3 to 5.8 s per preset AttnGAN step (about 90 minutes for the pair).
+/// With the kernels of 2026-12-06 (release build of 419b3e5) such a machine
+/// averaged 0.80 s per positional DAMSM step and 1.12 s per AttnGAN step over
+/// a 2-hour run (builds beside it at times), so these steps take about 20
+/// minutes; `LAVAPIPE=1 tools/train-world.sh` trains by the clock instead
+/// (README, "Two hours on lavapipe").
 pub const DAMSM_WORLD_STEPS: u64 = 416;
 pub const ATTNGAN_WORLD_STEPS: u64 = 775;
 
