@@ -214,8 +214,10 @@ fn attention_odd_sizes() {
             }
         }
     }
-    // Pixel counts that end inside the second, third and fourth quarter of a
-    // 256-pixel block (attention_vec4.wgsl: an invocation per 4 pixels).
+    // Pixel counts that end inside a 256-pixel workgroup of
+    // attention_vec4.wgsl (an invocation per 4 consecutive pixels): 100 on
+    // its vec4 path, 150 and 257 on its scalar one, ending inside an
+    // invocation's four pixels.
     for p in [100, 150, 257] {
         check(
             Dims {

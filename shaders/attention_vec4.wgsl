@@ -11,22 +11,23 @@
 //             dq[b, c, p] = sum_t w[b, c, t] ds[b, p, t]
 // One invocation per four consecutive pixels (each word loaded serves all
 // four; with VEC4 each channel's four values are one vec4 load and one vec4
-// store), one workgroup row (y) per batch item, so the
-// words are the same for every lane of a subgroup (8 lanes or more): for
-// each channel, lane l loads word 8 k + l and subgroupBroadcast hands the 8
-// words to every lane. On llvmpipe a load of one address for all lanes is a
-// gather of 8 (forward 19.9 ms that way), and so is a read of words staged in
-// workgroup memory (10.3 ms); the broadcast is an extract and a splat.
+// store), one workgroup row (y) per batch item, so the words are the same
+// for every lane of a subgroup (8 lanes or more): for each channel, lane l
+// loads word 8 k + l and subgroupBroadcast hands the 8 words to every lane.
+// On llvmpipe a load of one address for all lanes is a gather of 8 (forward
+// 19.9 ms that way), and so is a read of words staged in workgroup memory
+// (10.3 ms); the broadcast is an extract and a splat.
 // T is a constant of the pipeline (one per caption length), and each pixel's
 // scores are T scalars whose every index is a constant: scores8 and context8
 // are called with constant k under constant conditions, since a loop over k
 // kept them in memory (6.4 against 5.2 ms), as does attention.wgsl's private
-// array indexed under a runtime bound. No FMA is spent on a slot past T. No early return: the lanes past P compute
-// on the last pixel and skip their stores, so that control flow stays
-// uniform (subgroupBroadcast needs it).
+// array indexed under a runtime bound. No FMA is spent on a slot past T.
+// No early return: the lanes past P compute on the last pixels and skip
+// their stores, so that control flow stays uniform (subgroupBroadcast needs
+// it).
 // Limits (the host checks, fused() in src/ops/attention.rs): T <= 64, and
-// each invocation loops about 2 C times plus a few loops over T, under llvmpipe's cap of
-// 65,535 loop iterations per invocation.
+// each invocation loops about 2 C times plus a few loops over T, under
+// llvmpipe's cap of 65,535 loop iterations per invocation.
 //
 // Versions (word attention, q [8,32,4096], 18 words, lavapipe Mesa 25.0.7,
 // 2-core Zen 4 EPYC, subgroups flavour, GFLOP/s at 4 B C P T forward and
@@ -57,10 +58,8 @@
 //       12.8-13.4, FMA 40.6-40.8 GFLOP/s), medians of 15: forward 4.82, 4.93,
 //       4.75 -> 4.70, 4.71, 4.89 ms (even: 38-39% of the FMA ceiling),
 //       backward 9.99, 11.97, 10.06 -> 9.00, 8.75, 9.36 ms (40-42%). The
-//       forward did not gain: 4 pixels x 18 scores are 72 live vectors, more
-//       than the target's 32 vector registers, so the rows live partly on
-//       the stack either way, and each word costs a broadcast (an extract
-//       and a splat) per 4 FMAs. The world preset's shape (q [8,16,4096],
+//       forward did not gain: its time is not mostly FMAs (v4's probes found
+//       the per-channel gathers and scatters). The world preset's shape (q [8,16,4096],
 //       42 words, a bench line since), two alternations on a noisy hour:
 //       forward 11.45, 10.96 -> 6.93, 7.44 ms, backward 19.34, 18.32 ->
 //       15.84, 16.00 ms.
@@ -83,6 +82,7 @@ struct Params {
     b: u32,
     c: u32,
     p: u32,
+    // T again (the kernel reads the constant)
     t: u32,
     // forward: q, w, ctx, attn, mask; backward: dctx, w, dq, attn, dattn, ds
     x_off: u32,
@@ -93,9 +93,9 @@ struct Params {
     ds_off: u32,
 }
 
-// The words per caption, a constant: every test against it folds away.
 //#include vec4
 
+// The words per caption, a constant: every test against it folds away.
 const T: u32 = {{T}}u;
 // A pixel's scores (or g): T rounded up to the 8 words of a broadcast; the
 // slots past T are never read or written.

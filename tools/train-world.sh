@@ -28,7 +28,8 @@ cargo build --release
 E=target/release/engine
 
 if [ -n "${LAVAPIPE:-}" ]; then
-    damsm_flags=(--positional --steps 100000 --minutes 22)
+    POSITIONAL=1
+    damsm_flags=(--steps 100000 --minutes 22)
     gan_flags=(--steps 100000 --minutes 88)
 elif [ -n "${QUICK:-}" ]; then
     damsm_flags=()
@@ -37,7 +38,7 @@ else
     damsm_flags=(--batch 48 --steps 3171)
     gan_flags=(--batch 20 --steps 7481)
 fi
-[ -n "${POSITIONAL:-}" ] && [ -z "${LAVAPIPE:-}" ] && damsm_flags+=(--positional)
+[ -n "${POSITIONAL:-}" ] && damsm_flags+=(--positional)
 resume() { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 stamp() { date -u +%H:%M:%S; }
 
