@@ -73,7 +73,10 @@
 //       2x): forward 5.41, 5.70 -> 4.74, 4.90 ms (40-42% of the FMA
 //       ceiling), world preset forward 7.83, 7.41 -> 6.74, 6.69 ms;
 //       backward even (14.53, 12.84 -> 12.27, 12.82 ms; world 16.00, 16.52
-//       -> 15.32, 16.62). Re-checked on v4, whose control flow is uniform
+//       -> 15.32, 16.62). Later, in a quieter stretch (ceilings 40.2-40.7
+//       GFLOP/s), against v2: forward 3.48-3.58 ms (52-54% of the FMA
+//       ceiling) against 4.29-6.45, backward 8.87-11.36 against 9.28-12.74
+//       (README). Re-checked on v4, whose control flow is uniform
 //       (no early return): loading each word at its one address in every
 //       lane, instead of a lane's load and broadcasts, is still a gather of
 //       8 per word: forward 9.17-9.37 ms against v4's 4.10-5.20.
