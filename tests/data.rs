@@ -955,3 +955,99 @@ fn shards_of_a_batch_make_up_the_lone_batch() {
         }
     }
 }
+
+/// Hard negatives (`--hard-negatives`): the world's contrast caption states
+/// the item's scene with exactly one attribute of one object changed, over
+/// every object and attribute, and no training contrast names a held-out
+/// (shape, colour) pair. A loader with contrast off delivers the same batch
+/// as before, and with it on one contrast caption per item.
+#[test]
+fn world_contrast_captions_are_one_attribute_away() {
+    use wgpu_attngan::data::caption_score::{caption_keys, parse_world_caption, scene_keys};
+    use wgpu_attngan::data::rng::SplitMix64;
+    let w = world();
+    let mut rng = SplitMix64::keyed(&[41]);
+    let mut checked = 0;
+    let mut fields_changed = [0usize; 5];
+    let mut objects_changed = [0usize; 3];
+    for split in [Split::Train, Split::Test] {
+        let src = WorldSource::new(w.clone(), split, 300);
+        for i in 0..300 {
+            let scene = w.scene(split, i as u64);
+            let caps = w.scene_captions(&scene);
+            let c = i % caps.len();
+            let own = caption_keys(&parse_world_caption(&caps[c]));
+            let other = src.contrast_caption(i, c, &mut rng).expect("a contrast");
+            let theirs = caption_keys(&parse_world_caption(&other));
+            assert_ne!(other, caps[c]);
+            if own != scene_keys(&scene) || theirs.iter().any(Option::is_none) {
+                continue; // a phrasing that leaves a position to a relation
+            }
+            checked += 1;
+            assert_eq!(theirs.len(), own.len(), "{other:?} vs {:?}", caps[c]);
+            // Exactly one object's key changed, in exactly one field.
+            let keys: Vec<_> = own.iter().map(|k| k.unwrap()).collect();
+            let gone: Vec<_> = keys
+                .iter()
+                .filter(|k| !theirs.contains(&Some(**k)))
+                .collect();
+            let new: Vec<_> = theirs
+                .iter()
+                .flatten()
+                .filter(|k| !keys.contains(k))
+                .collect();
+            assert_eq!(
+                (gone.len(), new.len()),
+                (1, 1),
+                "{other:?} vs {:?}",
+                caps[c]
+            );
+            let (a, b) = (gone[0], new[0]);
+            let diff = [a.0 != b.0, a.1 != b.1, a.2 != b.2, (a.3, a.4) != (b.3, b.4)];
+            assert_eq!(diff.iter().filter(|&&d| d).count(), 1, "{a:?} -> {b:?}");
+            fields_changed[diff.iter().position(|&d| d).unwrap()] += 1;
+            objects_changed[keys.iter().position(|k| k == a).unwrap().min(2)] += 1;
+            if split == Split::Train {
+                let shape = world::Shape::ALL[b.0];
+                assert!(!world::is_held_out(shape, b.1), "train names {other:?}");
+            }
+        }
+    }
+    assert!(checked > 300, "only {checked} captions stated every object");
+    // Shape, colour, size and position all get changed, on any object.
+    assert!(
+        fields_changed[..4].iter().all(|&n| n > 20),
+        "{fields_changed:?}"
+    );
+    assert!(objects_changed[1] > 10, "{objects_changed:?}");
+
+    let src = Arc::new(WorldSource::new(w.clone(), Split::Train, 16));
+    let vocab = Arc::new(vocab_of(src.as_ref(), 1));
+    let cfg = LoaderConfig {
+        batch_size: 8,
+        sizes: vec![32],
+        workers: 2,
+        max_words: src.max_words(),
+        ..Default::default()
+    };
+    let plain: Vec<_> = Loader::new(src.clone(), vocab.clone(), cfg.clone(), 2)
+        .map(Result::unwrap)
+        .collect();
+    let on = LoaderConfig {
+        contrast: true,
+        ..cfg
+    };
+    let with: Vec<_> = Loader::new(src.clone(), vocab.clone(), on, 2)
+        .map(Result::unwrap)
+        .collect();
+    for (p, q) in plain.iter().zip(&with) {
+        assert!(p.contrast_tokens.is_empty() && p.contrast_lengths.is_empty());
+        assert_eq!(
+            (&p.indices, &p.tokens, &p.images),
+            (&q.indices, &q.tokens, &q.images)
+        );
+        assert_eq!(q.contrast_lengths.len(), q.len());
+        assert_eq!(q.contrast_tokens.len(), q.len() * src.max_words());
+        assert_ne!(q.contrast_tokens, q.tokens);
+    }
+}

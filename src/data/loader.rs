@@ -42,6 +42,10 @@ pub struct LoaderConfig {
     /// the epoch, so the shards of all ranks together are, item for item,
     /// the batch one worker builds. (0, 1) builds whole batches.
     pub shard: (usize, usize),
+    /// Also deliver, per item, a caption one attribute away from the
+    /// chosen one ([`super::source::Source::contrast_caption`]); a source
+    /// that has none fails the batch.
+    pub contrast: bool,
 }
 
 impl Default for LoaderConfig {
@@ -58,6 +62,7 @@ impl Default for LoaderConfig {
             drop_last: true,
             max_words: DEFAULT_MAX_WORDS,
             shard: (0, 1),
+            contrast: false,
         }
     }
 }
@@ -80,6 +85,10 @@ pub struct Batch {
     /// Words of the chosen captions missing from the vocabulary (mapped to
     /// `<unk>`).
     pub unknown_words: Vec<String>,
+    /// With `LoaderConfig::contrast`: [len, max_words] token ids and the
+    /// lengths of each item's contrast caption; empty without.
+    pub contrast_tokens: Vec<u32>,
+    pub contrast_lengths: Vec<u32>,
 }
 
 impl Batch {
@@ -145,6 +154,8 @@ impl Job {
             captions: Vec::with_capacity(count),
             indices: Vec::with_capacity(count),
             unknown_words: Vec::new(),
+            contrast_tokens: Vec::new(),
+            contrast_lengths: Vec::new(),
         };
         for k in 0..count {
             let pos = start + k;
@@ -165,14 +176,32 @@ impl Job {
             for (buf, &s) in out.images.iter_mut().zip(&cfg.sizes) {
                 push_chw(buf, &downscale(&item.image, s));
             }
-            let caption = if item.captions.is_empty() {
-                String::new()
+            let (caption, chosen) = if item.captions.is_empty() {
+                (String::new(), 0)
             } else {
-                item.captions[rng.random_range(0..item.captions.len())].clone()
+                let c = rng.random_range(0..item.captions.len());
+                (item.captions[c].clone(), c)
             };
             let fixed =
                 self.vocab
                     .encode_fixed(&caption, cfg.max_words, &mut rng as &mut dyn RngCore);
+            if cfg.contrast {
+                // Its own stream, so a run without contrast draws as before.
+                let mut crng = SplitMix64::keyed(&[cfg.seed, self.epoch, pos as u64, 0xC0A7]);
+                let other = self
+                    .source
+                    .contrast_caption(index, chosen, &mut crng)
+                    .ok_or_else(|| DataError::Empty {
+                        what: format!("the contrast caption of item {index}"),
+                        hint: "only the built-in world has them; train without hard negatives"
+                            .into(),
+                    })?;
+                let c =
+                    self.vocab
+                        .encode_fixed(&other, cfg.max_words, &mut crng as &mut dyn RngCore);
+                out.contrast_tokens.extend_from_slice(&c.ids);
+                out.contrast_lengths.push(c.len as u32);
+            }
             out.tokens.extend_from_slice(&fixed.ids);
             out.lengths.push(fixed.len as u32);
             out.unknown_words.extend(fixed.unknown);

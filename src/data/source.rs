@@ -35,6 +35,19 @@ pub trait Source: Send + Sync {
         super::vocab::DEFAULT_MAX_WORDS
     }
 
+    /// A caption that says of item `index` what its caption number
+    /// `caption` says, except one attribute of one object (a hard negative
+    /// for a matching-aware discriminator): None where the source cannot
+    /// tell (only the built-in world knows its scenes).
+    fn contrast_caption(
+        &self,
+        _index: usize,
+        _caption: usize,
+        _rng: &mut dyn RngCore,
+    ) -> Option<String> {
+        None
+    }
+
     /// Item `index` with its image a `size` x `size` square; `augment`
     /// enables the source's random crop/flip.
     fn item(
@@ -76,6 +89,35 @@ impl Source for WorldSource {
     /// position words the image shows.
     fn max_words(&self) -> usize {
         super::world::WORLD_MAX_WORDS
+    }
+
+    /// Object, attribute and new value drawn at random from the scene's
+    /// one-attribute swaps (data/swaps.rs). A training scene's swaps skip
+    /// the (shape, colour) pairs held out for the test split, so no
+    /// training caption, not even a negative, names one.
+    fn contrast_caption(
+        &self,
+        index: usize,
+        caption: usize,
+        rng: &mut dyn RngCore,
+    ) -> Option<String> {
+        use super::swaps::{swapped_object, Attribute};
+        use super::world::is_held_out;
+        use rand::Rng;
+        let scene = self.world.scene(self.split, index as u64);
+        let k = rng.random_range(0..scene.objects.len().max(1));
+        let attribute = Attribute::ALL[rng.random_range(0..Attribute::ALL.len())];
+        let mut swaps = swapped_object(&scene, k, attribute);
+        if self.split == Split::Train {
+            swaps.retain(|s| !is_held_out(s.objects[k].shape, s.objects[k].colour));
+        }
+        if swaps.is_empty() {
+            // Never so in this world (every attribute of every object has
+            // another allowed value); position has six or more.
+            swaps = swapped_object(&scene, k, Attribute::Position);
+        }
+        let swap = swaps.get(rng.random_range(0..swaps.len().max(1)))?;
+        self.world.scene_captions(swap).get(caption).cloned()
     }
 
     fn item(

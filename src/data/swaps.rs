@@ -38,36 +38,45 @@ impl Attribute {
 /// The scenes that differ from `scene` in `attribute` of its first object
 /// only, one per other value; none for a scene without objects.
 pub fn swapped(scene: &Scene, attribute: Attribute) -> Vec<Scene> {
-    let Some(first) = scene.objects.first() else {
+    swapped_object(scene, 0, attribute)
+}
+
+/// The scenes that differ from `scene` in `attribute` of object `k` only,
+/// one per other value; none where the scene has no object `k`.
+pub fn swapped_object(scene: &Scene, k: usize, attribute: Attribute) -> Vec<Scene> {
+    let Some(obj) = scene.objects.get(k) else {
         return Vec::new();
     };
-    let others = &scene.objects[1..];
+    let others: Vec<_> = (scene.objects.iter().enumerate())
+        .filter(|&(j, _)| j != k)
+        .map(|(_, o)| o)
+        .collect();
     let with = |change: &dyn Fn(&mut super::world::Object)| {
         let mut s = scene.clone();
-        change(&mut s.objects[0]);
+        change(&mut s.objects[k]);
         s
     };
     match attribute {
         Attribute::Colour => (0..OBJECT_COLOURS.len())
-            .filter(|&c| c != first.colour && others.iter().all(|o| o.colour != c))
+            .filter(|&c| c != obj.colour && others.iter().all(|o| o.colour != c))
             .map(|c| with(&|o| o.colour = c))
             .collect(),
         Attribute::Shape => Shape::ALL
             .iter()
-            .filter(|&&s| s != first.shape)
+            .filter(|&&s| s != obj.shape)
             .map(|&s| with(&|o| o.shape = s))
             .collect(),
         Attribute::Size => [Size::Small, Size::Large]
             .iter()
-            .filter(|&&s| s != first.size)
+            .filter(|&&s| s != obj.size)
             .map(|&s| with(&|o| o.size = s))
             .collect(),
         Attribute::Position => (0..9u8)
-            .map(|k| Cell {
-                row: k / 3,
-                col: k % 3,
+            .map(|i| Cell {
+                row: i / 3,
+                col: i % 3,
             })
-            .filter(|&c| c != first.cell && others.iter().all(|o| o.cell != c))
+            .filter(|&c| c != obj.cell && others.iter().all(|o| o.cell != c))
             .map(|c| {
                 with(&|o| {
                     o.cell = c;
