@@ -78,6 +78,7 @@ fn shapes_losses_and_gradients_of_every_stage() {
             real,
             &out.images[s],
             &sentence,
+            None,
         )
         .unwrap();
         let v = d.value().to_vec().unwrap()[0];
@@ -189,6 +190,34 @@ fn tiny_run_then_generate_with_attention_maps() {
         Checkpoint::load(&resumed.checkpoint).unwrap(),
     );
     assert_same_run(&a, &b);
+    // Hard negatives: the discriminators see more mismatches (another D
+    // loss from the first step), and a run resumed with the setting changed,
+    // either way, is refused with the option named.
+    let hard = AttnGanTrainOptions {
+        run: RunOptions {
+            out: base.join("attngan-hard"),
+            ..opts.run.clone()
+        },
+        hard_negatives: true,
+        ..opts.clone()
+    };
+    let h = train_attngan(&rt, &hard).unwrap();
+    assert_eq!(h.steps, 2);
+    assert!(h.losses.iter().all(|(d, g)| d.is_finite() && g.is_finite()));
+    assert_ne!(h.losses[0].0, report.losses[0].0);
+    for (run, flag) in [(&hard, false), (&opts, true)] {
+        let changed = AttnGanTrainOptions {
+            run: RunOptions {
+                steps: 3,
+                resume: true,
+                ..run.run.clone()
+            },
+            hard_negatives: flag,
+            ..run.clone()
+        };
+        let err = train_attngan(&rt, &changed).unwrap_err().to_string();
+        assert!(err.contains("hard_negatives"), "{err}");
+    }
     // The world's word limit, in the DAMSM's and the generator's checkpoints.
     let (dm, _, _) = wgpu_attngan::train::damsm::load_damsm(&rt, &d.checkpoint).unwrap();
     assert_eq!(dm.config.max_words, WORLD_MAX_WORDS);
@@ -568,6 +597,7 @@ fn damsm_loss_resizes_g_images_and_checks_sizes_up_front() {
         tokens: &[],
         lengths: &lengths,
         class_ids: &[1, 2],
+        contrast: None,
     };
     let (d, g) = gan_step(&mut nets, &damsm, &text, &input, 5.0, None, 3).unwrap();
     let g = g.value().to_vec().unwrap()[0];
@@ -616,7 +646,8 @@ fn rel(a: f64, b: f64) -> f64 {
 /// the wrong pairs being image i + 1 with sentence i (the released code's
 /// `real_features[:(batch_size - 1)]` against `conditions[1:batch_size]`
 /// pairs the same neighbours); and the generator's adversarial term,
-/// uncond + cond against "real".
+/// uncond + cond against "real". With hard negatives (contrast sentences),
+/// the wrong term is the mean of the neighbours' and the contrast pairs'.
 #[test]
 fn discriminator_and_adversarial_losses_match_an_f64_reference() {
     use wgpu_attngan::autograd as ag;
@@ -643,13 +674,44 @@ fn discriminator_and_adversarial_losses_match_an_f64_reference() {
         (bce_ref(&ru, 1.0) + bce_ref(&rc, 1.0)) / 2.0
             + (bce_ref(&fu, 0.0) + bce_ref(&fc, 0.0) + bce_ref(wrong, 0.0)) / 3.0
     };
-    let got = v(&discriminator_loss(d, ps, &real, &fake, &sent).unwrap())[0] as f64;
+    let got = v(&discriminator_loss(d, ps, &real, &fake, &sent, None).unwrap())[0] as f64;
     let want = reference(&pairs(1, 0));
     assert!(rel(got, want) < 1e-5, "D loss {got} vs reference {want}");
     // The other neighbour (image i with sentence i + 1) is another loss, so
     // the check above does see the pairing.
     let other = reference(&pairs(0, 1));
     assert!(rel(other, want) > 1e-4, "{other} vs {want}");
+
+    // Hard negatives: wrong_cond becomes the mean of the neighbours' loss and
+    // of image i against contrast sentence i, each a mean over its pairs.
+    let contrast = det(&rt, &[b, 8], 6);
+    let hc = v(&d.cond_logits(ps, &real_code, &contrast).unwrap());
+    let with_contrast = |wrong: &[f32]| {
+        (bce_ref(&ru, 1.0) + bce_ref(&rc, 1.0)) / 2.0
+            + (bce_ref(&fu, 0.0)
+                + bce_ref(&fc, 0.0)
+                + (bce_ref(wrong, 0.0) + bce_ref(&hc, 0.0)) / 2.0)
+                / 3.0
+    };
+    let got = v(&discriminator_loss(d, ps, &real, &fake, &sent, Some(&contrast)).unwrap())[0];
+    let want = with_contrast(&pairs(1, 0));
+    assert!(
+        rel(got as f64, want) < 1e-5,
+        "D loss with contrast {got} vs reference {want}"
+    );
+    assert!(rel(want, reference(&pairs(1, 0))) > 1e-4, "contrast seen");
+    // Contrast sentence i goes with image i, not with a neighbour.
+    let shifted = {
+        let code = ag::narrow(&real_code, 0, 1, b - 1).unwrap();
+        let s = ag::narrow(&contrast, 0, 0, b - 1).unwrap();
+        v(&d.cond_logits(ps, &code, &s).unwrap())
+    };
+    let misplaced = (bce_ref(&ru, 1.0) + bce_ref(&rc, 1.0)) / 2.0
+        + (bce_ref(&fu, 0.0)
+            + bce_ref(&fc, 0.0)
+            + (bce_ref(&pairs(1, 0), 0.0) + bce_ref(&shifted, 0.0)) / 2.0)
+            / 3.0;
+    assert!(rel(misplaced, want) > 1e-4, "{misplaced} vs {want}");
 
     let adv = v(&generator_adversarial_loss(d, ps, &fake, &sent).unwrap())[0] as f64;
     let want = bce_ref(&fu, 1.0) + bce_ref(&fc, 1.0);

@@ -156,6 +156,7 @@ fn a_tiny_mirrorgan_run_weighs_its_captioner_and_resumes_bit_for_bit() {
                 stream: stream.to_path_buf(),
                 lambda,
             }),
+            hard_negatives: false,
         }
     };
     let straight = train_attngan(&rt, &opts("straight", 2, false, &reader64, 10.0)).unwrap();

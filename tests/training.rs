@@ -346,6 +346,25 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             vec!["train", "--out", out, "--scenes", "1000000000000"],
             "--scenes 1000000000000",
         ),
+        (
+            vec!["train", "--out", out, "--hard-negatives"],
+            "--hard-negatives applies to --model attngan",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "attngan",
+                "--out",
+                out,
+                "--damsm",
+                manifest,
+                "--data",
+                out,
+                "--hard-negatives",
+            ],
+            "only the built-in world",
+        ),
     ] {
         let (code, err) = run(&args, None);
         assert!(code == Some(1) && err.contains(flag), "{args:?}: {err}");

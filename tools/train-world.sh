@@ -17,6 +17,10 @@
 #                                           # then AttnGAN for 88, the presets' batches
 #                                           # (README "Two hours on lavapipe"); a rerun
 #                                           # adds the same minutes again
+#   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # AttnGAN's discriminators also refuse
+#                                           # each real image with its caption one
+#                                           # attribute changed (--hard-negatives,
+#                                           # a departure: README "Hard negatives")
 #
 # Settings: src/cli/train.rs (Settings::of, DAMSM_WORLD_STEPS,
 # ATTNGAN_WORLD_STEPS); times and results: README "The shipped model".
@@ -39,6 +43,7 @@ else
     gan_flags=(--batch 20 --steps 7481)
 fi
 [ -n "${POSITIONAL:-}" ] && damsm_flags+=(--positional)
+[ -n "${HARD_NEGATIVES:-}" ] && gan_flags+=(--hard-negatives)
 resume() { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 stamp() { date -u +%H:%M:%S; }
 

@@ -594,6 +594,7 @@ fn attngan_line(
         tokens: &[],
         lengths: &lengths,
         class_ids: &classes,
+        contrast: None,
     };
     let mut step = || gan_step(&mut nets, damsm, &text, &input, 5.0, None, 1).map(|_| ());
     step()?;

@@ -247,6 +247,14 @@ pub struct TrainArgs {
     /// departure from AttnGAN's that can tell where things are.
     #[arg(long)]
     positional: bool,
+    /// AttnGAN and MirrorGAN on the built-in world: hard negatives. Each
+    /// discriminator also sees every real image with a caption that changes
+    /// one attribute of one object (colour, shape, size or place) as a
+    /// mismatch, so it must read that attribute, and the generator must draw
+    /// it. A departure from the released code, which pairs images only with
+    /// other images' captions.
+    #[arg(long)]
+    hard_negatives: bool,
     /// MirrorGAN: the trained captioner that reads the final image back
     /// [default: runs/stream/checkpoint.safetensors].
     #[arg(long)]
@@ -409,6 +417,17 @@ fn check(args: &TrainArgs) -> Result<()> {
     }
     if args.positional && args.model != Model::Damsm {
         return bad("--positional applies to --model damsm (its image encoder)".into());
+    }
+    if args.hard_negatives {
+        if !matches!(args.model, Model::Attngan | Model::Mirrorgan) {
+            return bad("--hard-negatives applies to --model attngan and mirrorgan".into());
+        }
+        if !args.data.is_world() {
+            return bad(format!(
+                "--hard-negatives needs captions one attribute away from each image's, which only the built-in world can write; {} has none (train without it)",
+                args.data
+            ));
+        }
     }
     if args.stream.is_some() && args.model != Model::Mirrorgan {
         return bad("--stream applies to --model mirrorgan (its captioner)".into());
@@ -622,7 +641,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
     });
     if leader {
         println!(
-            "training {} ({} stages, {}x{} up to {side}x{side}) on {} on {}{}, guided by {}{}",
+            "training {} ({} stages, {}x{} up to {side}x{side}) on {} on {}{}, guided by {}{}{}",
             if mirror.is_some() {
                 "MirrorGAN"
             } else {
@@ -638,6 +657,11 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             match &mirror {
                 Some(m) => format!(" and read back by {}", m.stream.display()),
                 None => String::new(),
+            },
+            if args.hard_negatives {
+                "; hard negatives: each real image is also a mismatch for its caption with one attribute changed"
+            } else {
+                ""
             }
         );
     }
@@ -652,6 +676,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         ngf: 16,
         ndf: 16,
         mirror,
+        hard_negatives: args.hard_negatives,
     };
     let report = train_attngan(rt, &opts)?;
     if !leader {

@@ -610,12 +610,20 @@ pub fn labels(rt: &Runtime, b: usize, value: f32) -> Result<Tensor> {
 /// The discriminator loss of one stage (AttnGAN's `discriminator_loss`):
 /// (real_uncond + real_cond) / 2 + (fake_uncond + fake_cond + wrong_cond) / 3,
 /// where "wrong" pairs real image i + 1 with sentence i.
+///
+/// With `contrast` (`[B, E]`, sentence i of a caption one attribute away
+/// from image i's: hard negatives, not in the released code), wrong_cond is
+/// the mean of that loss and of real image i against contrast sentence i,
+/// both against "no match". A neighbour's caption differs in everything, so
+/// colour alone tells it apart; a contrast caption differs in one place,
+/// shape or size, so D must read that attribute to refuse it.
 pub fn discriminator_loss(
     d: &Discriminator,
     ps: &ParamStore,
     real: &Var,
     fake: &Var,
     sentence: &Var,
+    contrast: Option<&Var>,
 ) -> Result<Var> {
     let rt = real.value().runtime().clone();
     let b = real.shape()[0];
@@ -630,7 +638,12 @@ pub fn discriminator_loss(
     let wrong_code = ag::narrow(&real_code, 0, 1, b - 1)?;
     let wrong_sent = ag::narrow(sentence, 0, 0, b - 1)?;
     let wrong_zeros = labels(&rt, b - 1, 0.0)?;
-    let wrong_c = ag::bce_with_logits(&d.cond_logits(ps, &wrong_code, &wrong_sent)?, &wrong_zeros)?;
+    let mut wrong_c =
+        ag::bce_with_logits(&d.cond_logits(ps, &wrong_code, &wrong_sent)?, &wrong_zeros)?;
+    if let Some(contrast) = contrast {
+        let hard = ag::bce_with_logits(&d.cond_logits(ps, &real_code, contrast)?, &zeros)?;
+        wrong_c = wrong_c.add(&hard)?.mul_scalar(0.5)?;
+    }
     real_u
         .add(&real_c)?
         .mul_scalar(0.5)?

@@ -48,6 +48,10 @@ pub struct AttnGanTrainOptions {
     /// frozen, whose cross-entropy against the input caption on the final
     /// image joins G's loss with weight `stream_lambda`, and GLAM in G.
     pub mirror: Option<Mirror>,
+    /// Hard negatives for the discriminators: each real image is also shown
+    /// with a caption one attribute away from its own, as a mismatch
+    /// ([`discriminator_loss`]). The built-in world only.
+    pub hard_negatives: bool,
 }
 
 /// What makes AttnGAN MirrorGAN (qiaott/MirrorGAN).
@@ -73,6 +77,7 @@ impl Default for AttnGanTrainOptions {
             ngf: 16,
             ndf: 16,
             mirror: None,
+            hard_negatives: false,
         }
     }
 }
@@ -214,6 +219,9 @@ pub struct StepInput<'a> {
     pub tokens: &'a [u32],
     pub lengths: &'a [usize],
     pub class_ids: &'a [u32],
+    /// Hard negatives: token ids `[B, T]` and lengths of a caption one
+    /// attribute away from each item's ([`discriminator_loss`]).
+    pub contrast: Option<(&'a Tensor, &'a [usize])>,
 }
 
 /// One training step of AttnGAN: every discriminator on detached fakes, then
@@ -244,6 +252,10 @@ pub fn gan_step(
     }
     let mask = padding_mask(&rt, input.lengths, config.max_words)?;
     let (words, sentence) = text.encode(input.ids, input.lengths)?;
+    let contrast = match input.contrast {
+        Some((ids, lengths)) => Some(text.encode(ids, lengths)?.1),
+        None => None,
+    };
     let mut rng = SplitMix64::new(noise_seed);
     let noise = normal_rows(&rt, &mut rng, b, config.z_dim)?;
     let eps = normal_rows(&rt, &mut rng, b, config.cond_dim)?;
@@ -262,7 +274,14 @@ pub fn gan_step(
     for (i, real) in input.reals.iter().enumerate() {
         let ps = &nets.gan.disc_params[i];
         ps.zero_grad()?;
-        let loss = discriminator_loss(&nets.gan.discs[i], ps, real, &out.images[i], &sentence)?;
+        let loss = discriminator_loss(
+            &nets.gan.discs[i],
+            ps,
+            real,
+            &out.images[i],
+            &sentence,
+            contrast.as_ref(),
+        )?;
         loss.backward()?;
         nets.d_adams[i].step(ps)?;
         d_total.push(loss);
@@ -329,6 +348,8 @@ struct Run {
 fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = opts.run.resume_keys();
     o.push(("lambda", opts.lambda.to_string()));
+    // Checkpoints from before the option lack it, and were trained without.
+    o.push(("hard_negatives", opts.hard_negatives.to_string()));
     o.push((
         "damsm",
         crate::train::eval::file_hash(&opts.damsm).unwrap_or_default(),
@@ -547,6 +568,10 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         self.run.nets.gan.config.max_words
     }
 
+    fn contrast(&self) -> bool {
+        self.opts.hard_negatives
+    }
+
     fn steps_done(&self) -> u64 {
         self.run.step
     }
@@ -556,6 +581,14 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         let up = trainer::upload(rt, batch, run.nets.gan.config.max_words)?;
         let reals: Vec<Var> = up.images.into_iter().map(Var::constant).collect();
         let (ids, lengths) = (up.ids, up.lengths);
+        let contrast = match opts.hard_negatives {
+            true => Some(trainer::upload_contrast(
+                rt,
+                batch,
+                run.nets.gan.config.max_words,
+            )?),
+            false => None,
+        };
         let noise_seed = opts.run.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
         let input = StepInput {
             reals: &reals,
@@ -563,6 +596,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
             tokens: &batch.tokens,
             lengths: &lengths,
             class_ids: &batch.class_ids,
+            contrast: contrast.as_ref().map(|(i, l)| (i, l.as_slice())),
         };
         let (d_total, g_loss) = gan_step(
             &mut run.nets,

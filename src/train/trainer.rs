@@ -21,6 +21,11 @@ pub trait Trainee {
     fn sizes(&self) -> Vec<u32>;
     /// Words per caption the model takes.
     fn max_words(&self) -> usize;
+    /// Whether each batch also carries contrast captions (hard negatives,
+    /// `LoaderConfig::contrast`).
+    fn contrast(&self) -> bool {
+        false
+    }
     /// Steps done so far (counting those before a resume).
     fn steps_done(&self) -> u64;
     /// One optimisation step on `batch`, after which [`Trainee::steps_done`]
@@ -150,6 +155,7 @@ pub fn run(
             drop_last: true,
             max_words: model.max_words(),
             shard: (parallel::shard().rank, parallel::shard().size),
+            contrast: model.contrast(),
         };
         let loader = Loader::new(source.clone(), vocab.clone(), cfg, done / per_epoch);
         for batch in loader.skip((done % per_epoch) as usize) {
@@ -269,6 +275,27 @@ pub fn upload(rt: &Runtime, batch: &Batch, max_words: usize) -> Result<DeviceBat
         ids,
         lengths,
     })
+}
+
+/// A batch's contrast captions (`LoaderConfig::contrast`) on the device:
+/// token ids `[B, max_words]` and lengths.
+pub fn upload_contrast(
+    rt: &Runtime,
+    batch: &Batch,
+    max_words: usize,
+) -> Result<(Tensor, Vec<usize>)> {
+    let n = batch.len();
+    if batch.contrast_lengths.len() != n || batch.contrast_tokens.len() != n * max_words {
+        return Err(Error::invalid(
+            "train",
+            "the batch has no contrast captions (LoaderConfig::contrast is off)",
+        ));
+    }
+    let ids: Vec<f32> = batch.contrast_tokens.iter().map(|&t| t as f32).collect();
+    let lengths = (batch.contrast_lengths.iter())
+        .map(|&l| (l as usize).clamp(1, max_words))
+        .collect();
+    Ok((Tensor::from_slice(rt, &ids, &[n, max_words])?, lengths))
 }
 
 /// What a finished (or stopped) GAN run reports.
