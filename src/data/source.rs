@@ -111,11 +111,8 @@ impl Source for WorldSource {
         if self.split == Split::Train {
             swaps.retain(|s| !is_held_out(s.objects[k].shape, s.objects[k].colour));
         }
-        if swaps.is_empty() {
-            // Never so in this world (every attribute of every object has
-            // another allowed value); position has six or more.
-            swaps = swapped_object(&scene, k, Attribute::Position);
-        }
+        // Never empty in this world: every attribute of every object has
+        // another allowed value (a scene without objects gives None).
         let swap = swaps.get(rng.random_range(0..swaps.len().max(1)))?;
         self.world.scene_captions(swap).get(caption).cloned()
     }

@@ -252,10 +252,9 @@ pub fn gan_step(
     }
     let mask = padding_mask(&rt, input.lengths, config.max_words)?;
     let (words, sentence) = text.encode(input.ids, input.lengths)?;
-    let contrast = match input.contrast {
-        Some((ids, lengths)) => Some(text.encode(ids, lengths)?.1),
-        None => None,
-    };
+    let contrast = (input.contrast)
+        .map(|(ids, lengths)| text.encode(ids, lengths).map(|(_, sentence)| sentence))
+        .transpose()?;
     let mut rng = SplitMix64::new(noise_seed);
     let noise = normal_rows(&rt, &mut rng, b, config.z_dim)?;
     let eps = normal_rows(&rt, &mut rng, b, config.cond_dim)?;
@@ -581,13 +580,15 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         let up = trainer::upload(rt, batch, run.nets.gan.config.max_words)?;
         let reals: Vec<Var> = up.images.into_iter().map(Var::constant).collect();
         let (ids, lengths) = (up.ids, up.lengths);
-        let contrast = match opts.hard_negatives {
-            true => Some(trainer::upload_contrast(
-                rt,
-                batch,
-                run.nets.gan.config.max_words,
-            )?),
-            false => None,
+        let contrast = match (opts.hard_negatives, &up.contrast) {
+            (false, _) => None,
+            (true, Some((ids, lengths))) => Some((ids, lengths.as_slice())),
+            (true, None) => {
+                return Err(crate::runtime::Error::invalid(
+                    "train",
+                    "hard negatives, but the batch has no contrast captions",
+                ))
+            }
         };
         let noise_seed = opts.run.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
         let input = StepInput {
@@ -596,7 +597,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
             tokens: &batch.tokens,
             lengths: &lengths,
             class_ids: &batch.class_ids,
-            contrast: contrast.as_ref().map(|(i, l)| (i, l.as_slice())),
+            contrast,
         };
         let (d_total, g_loss) = gan_step(
             &mut run.nets,

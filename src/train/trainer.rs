@@ -252,6 +252,9 @@ pub struct DeviceBatch {
     pub images: Vec<Tensor>,
     pub ids: Tensor,
     pub lengths: Vec<usize>,
+    /// The contrast captions' ids and lengths, the same way, where the
+    /// batch has them (`LoaderConfig::contrast`).
+    pub contrast: Option<(Tensor, Vec<usize>)>,
 }
 
 /// Uploads `batch` for a model taking `max_words` words per caption.
@@ -263,39 +266,38 @@ pub fn upload(rt: &Runtime, batch: &Batch, max_words: usize) -> Result<DeviceBat
         .zip(&batch.images)
         .map(|(&s, px)| Tensor::from_slice(rt, px, &[n, 3, s as usize, s as usize]))
         .collect::<Result<_>>()?;
-    let ids: Vec<f32> = batch.tokens.iter().map(|&t| t as f32).collect();
-    let ids = Tensor::from_slice(rt, &ids, &[n, max_words])?;
-    let lengths = batch
-        .lengths
-        .iter()
-        .map(|&l| (l as usize).clamp(1, max_words))
-        .collect();
+    let (ids, lengths) = captions(rt, &batch.tokens, &batch.lengths, max_words)?;
+    let contrast = match batch.contrast_lengths.is_empty() {
+        true => None,
+        false => Some(captions(
+            rt,
+            &batch.contrast_tokens,
+            &batch.contrast_lengths,
+            max_words,
+        )?),
+    };
     Ok(DeviceBatch {
         images,
         ids,
         lengths,
+        contrast,
     })
 }
 
-/// A batch's contrast captions (`LoaderConfig::contrast`) on the device:
-/// token ids `[B, max_words]` and lengths.
-pub fn upload_contrast(
+/// Token ids `[B, max_words]` as f32 on the device, and lengths clamped to
+/// 1..=max_words.
+fn captions(
     rt: &Runtime,
-    batch: &Batch,
+    tokens: &[u32],
+    lengths: &[u32],
     max_words: usize,
 ) -> Result<(Tensor, Vec<usize>)> {
-    let n = batch.len();
-    if batch.contrast_lengths.len() != n || batch.contrast_tokens.len() != n * max_words {
-        return Err(Error::invalid(
-            "train",
-            "the batch has no contrast captions (LoaderConfig::contrast is off)",
-        ));
-    }
-    let ids: Vec<f32> = batch.contrast_tokens.iter().map(|&t| t as f32).collect();
-    let lengths = (batch.contrast_lengths.iter())
+    let ids: Vec<f32> = tokens.iter().map(|&t| t as f32).collect();
+    let ids = Tensor::from_slice(rt, &ids, &[lengths.len(), max_words])?;
+    let lengths = (lengths.iter())
         .map(|&l| (l as usize).clamp(1, max_words))
         .collect();
-    Ok((Tensor::from_slice(rt, &ids, &[n, max_words])?, lengths))
+    Ok((ids, lengths))
 }
 
 /// What a finished (or stopped) GAN run reports.
