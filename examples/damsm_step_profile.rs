@@ -33,10 +33,10 @@ fn main() -> wgpu_attngan::Result<()> {
                 .forward(&model.image_params, &Var::constant(images.clone()), true)?;
         rt.sync()?;
         let t_img = t.elapsed();
-        let (w0, w1) = word_loss(&words, &regions, &lengths, &classes, &model.config)?;
+        let (w0, w1) = word_loss(&words, &regions, &lengths, None, &classes, &model.config)?;
         rt.sync()?;
         let t_word = t.elapsed();
-        let (s0, s1) = sentence_loss(&global, &sent, &classes, 10.0)?;
+        let (s0, s1) = sentence_loss(&global, &sent, None, &classes, 10.0)?;
         let total = w0.add(&w1)?.add(&s0)?.add(&s1)?;
         rt.sync()?;
         let t_loss = t.elapsed();

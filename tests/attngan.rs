@@ -133,6 +133,8 @@ fn tiny_run_then_generate_with_attention_maps() {
         image_size: 32,
         base_channels: 4,
         positional: false,
+        hard_negatives: false,
+        init: None,
     };
     let d = train_damsm(&rt, &damsm).unwrap();
     let opts = AttnGanTrainOptions {

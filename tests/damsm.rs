@@ -22,24 +22,29 @@ fn softmax(v: &[f64]) -> Vec<f64> {
     e.iter().map(|x| x / s).collect()
 }
 
+/// s[i][j]: caption i against image j, the first `b = s[0].len()` captions
+/// those of the images, any after them contrast captions -> (loss0, the
+/// caption of each image among all captions; loss1, the image of each of the
+/// first b captions).
 fn cross_entropy_both_ways(s: &[Vec<f64>]) -> (f64, f64) {
-    let b = s.len();
+    let (nc, b) = (s.len(), s[0].len());
     let ce = |row: &[f64], k: usize| -> f64 { -softmax(row)[k].ln() };
     let l0 = (0..b)
-        .map(|j| ce(&(0..b).map(|i| s[i][j]).collect::<Vec<_>>(), j))
+        .map(|j| ce(&(0..nc).map(|i| s[i][j]).collect::<Vec<_>>(), j))
         .sum::<f64>()
         / b as f64;
     let l1 = (0..b).map(|i| ce(&s[i], i)).sum::<f64>() / b as f64;
     (l0, l1)
 }
 
-/// AttnGAN's words_loss in f64. words [B][D][T], regions [B][D][R] -> (loss0, loss1):
+/// AttnGAN's words_loss in f64. words [NC][D][T] (the B captions of the
+/// images, then any contrast captions), regions [B][D][R] -> (loss0, loss1):
 /// loss0 picks the caption for each image, loss1 the image for each caption.
 fn word_loss_ref(
     words: &[f64],
     regions: &[f64],
     lens: &[usize],
-    b: usize,
+    (nc, b): (usize, usize),
     d: usize,
     t: usize,
     r: usize,
@@ -50,8 +55,8 @@ fn word_loss_ref(
     let w = |i: usize, k: usize, tt: usize| words[(i * d + k) * t + tt];
     let rg = |j: usize, k: usize, rr: usize| regions[(j * d + k) * r + rr];
     // s[i][j]: caption i against image j
-    let mut s = vec![vec![0.0; b]; b];
-    for i in 0..b {
+    let mut s = vec![vec![0.0; b]; nc];
+    for i in 0..nc {
         let l = lens[i];
         for j in 0..b {
             // attention of each region over the caption's words, then of each word over regions
@@ -81,10 +86,17 @@ fn word_loss_ref(
     cross_entropy_both_ways(&s)
 }
 
-fn sentence_loss_ref(img: &[f64], sent: &[f64], b: usize, d: usize, g3: f64) -> (f64, f64) {
+/// sent [NC][D]: the B captions of the images, then any contrast captions.
+fn sentence_loss_ref(
+    img: &[f64],
+    sent: &[f64],
+    (nc, b): (usize, usize),
+    d: usize,
+    g3: f64,
+) -> (f64, f64) {
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt() + 0.0;
-    let mut s = vec![vec![0.0; b]; b]; // s[i][j]: caption i, image j
-    for i in 0..b {
+    let mut s = vec![vec![0.0; b]; nc]; // s[i][j]: caption i, image j
+    for i in 0..nc {
         for j in 0..b {
             let (x, y) = (&img[j * d..(j + 1) * d], &sent[i * d..(i + 1) * d]);
             let dot: f64 = x.iter().zip(y).map(|(a, c)| a * c).sum();
@@ -96,6 +108,18 @@ fn sentence_loss_ref(img: &[f64], sent: &[f64], b: usize, d: usize, g3: f64) -> 
 
 #[test]
 fn losses_and_gradients_match_the_reference() {
+    losses_and_gradients_against_the_reference(0);
+}
+
+/// Hard negatives (`--hard-negatives`): two contrast captions join the
+/// captions each image picks from (loss0), and not the images each caption
+/// picks from (loss1); the gradients reach the contrast words and sentences.
+#[test]
+fn hard_negative_losses_and_gradients_match_the_reference() {
+    losses_and_gradients_against_the_reference(2);
+}
+
+fn losses_and_gradients_against_the_reference(contrast: usize) {
     let rt = rt();
     // Fixed unless ENGINE_TEST_SEED=random (as for the kernel tests).
     let seed: u64 = match std::env::var("ENGINE_TEST_SEED").as_deref() {
@@ -103,12 +127,14 @@ fn losses_and_gradients_match_the_reference() {
         Ok(n) => n.parse().unwrap_or(0),
         Err(_) => 0x5EED,
     };
-    let mut r = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut r = rand::rngs::StdRng::seed_from_u64(seed ^ contrast as u64);
     let (b, d, t, rr) = (3usize, 5usize, 4usize, 6usize);
-    let lens = [4usize, 2, 3];
+    let nc = b + contrast;
+    let lens = [4usize, 2, 3, 1, 4];
+    let lens = &lens[..nc];
     let mut cfg = DamsmConfig::new(10);
     (cfg.gamma1, cfg.gamma2, cfg.gamma3) = (4.0, 5.0, 10.0);
-    let mut words: Vec<f32> = (0..b * d * t).map(|_| r.random_range(-1.0..1.0)).collect();
+    let mut words: Vec<f32> = (0..nc * d * t).map(|_| r.random_range(-1.0..1.0)).collect();
     // Padding positions hold zeros, as the LSTM leaves them.
     for (i, &l) in lens.iter().enumerate() {
         for k in 0..d {
@@ -119,19 +145,26 @@ fn losses_and_gradients_match_the_reference() {
     }
     let regions: Vec<f32> = (0..b * d * rr).map(|_| r.random_range(-1.0..1.0)).collect();
     let img: Vec<f32> = (0..b * d).map(|_| r.random_range(-1.0..1.0)).collect();
-    let sent: Vec<f32> = (0..b * d).map(|_| r.random_range(-1.0..1.0)).collect();
+    let sent: Vec<f32> = (0..nc * d).map(|_| r.random_range(-1.0..1.0)).collect();
     let leaf = |v: &[f32], shape: &[usize]| Var::leaf(Tensor::from_slice(&rt, v, shape).unwrap());
-    let (wv, rv) = (leaf(&words, &[b, d, t]), leaf(&regions, &[b, d, rr]));
-    let (iv, sv) = (leaf(&img, &[b, d]), leaf(&sent, &[b, d]));
+    // The images' captions and the contrast captions as separate leaves.
+    let (wv, sv) = (
+        leaf(&words[..b * d * t], &[b, d, t]),
+        leaf(&sent[..b * d], &[b, d]),
+    );
+    let cwv = (contrast > 0).then(|| leaf(&words[b * d * t..], &[contrast, d, t]));
+    let csv = (contrast > 0).then(|| leaf(&sent[b * d..], &[contrast, d]));
+    let (rv, iv) = (leaf(&regions, &[b, d, rr]), leaf(&img, &[b, d]));
     let classes = [1, 2, 3];
-    let (w0, w1) = word_loss(&wv, &rv, &lens, &classes, &cfg).unwrap();
-    let (s0, s1) = sentence_loss(&iv, &sv, &classes, cfg.gamma3).unwrap();
+    let cw = cwv.as_ref().map(|v| (v, &lens[b..]));
+    let (w0, w1) = word_loss(&wv, &rv, &lens[..b], cw, &classes, &cfg).unwrap();
+    let (s0, s1) = sentence_loss(&iv, &sv, csv.as_ref(), &classes, cfg.gamma3).unwrap();
     let f64s = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<_>>();
     let (rw0, rw1) = word_loss_ref(
         &f64s(&words),
         &f64s(&regions),
-        &lens,
-        b,
+        lens,
+        (nc, b),
         d,
         t,
         rr,
@@ -139,7 +172,7 @@ fn losses_and_gradients_match_the_reference() {
         5.0,
         10.0,
     );
-    let (rs0, rs1) = sentence_loss_ref(&f64s(&img), &f64s(&sent), b, d, 10.0);
+    let (rs0, rs1) = sentence_loss_ref(&f64s(&img), &f64s(&sent), (nc, b), d, 10.0);
     let got = |v: &Var| v.value().to_vec().unwrap()[0] as f64;
     for (name, g, e) in [
         ("word0", got(&w0), rw0),
@@ -149,7 +182,7 @@ fn losses_and_gradients_match_the_reference() {
     ] {
         assert!(
             (g - e).abs() < 1e-4 * (1.0 + e.abs()),
-            "{name}: {g} vs {e} (seed {seed})"
+            "{name}: {g} vs {e} (seed {seed}, {contrast} contrast captions)"
         );
     }
 
@@ -157,22 +190,20 @@ fn losses_and_gradients_match_the_reference() {
     let total = w0.add(&w1).unwrap().add(&s0).unwrap().add(&s1).unwrap();
     total.backward().unwrap();
     let loss = |words: &[f64], regions: &[f64], img: &[f64], sent: &[f64]| {
-        let (a, c) = word_loss_ref(words, regions, &lens, b, d, t, rr, 4.0, 5.0, 10.0);
-        let (e, f) = sentence_loss_ref(img, sent, b, d, 10.0);
+        let (a, c) = word_loss_ref(words, regions, lens, (nc, b), d, t, rr, 4.0, 5.0, 10.0);
+        let (e, f) = sentence_loss_ref(img, sent, (nc, b), d, 10.0);
         a + c + e + f
     };
     let base = [f64s(&words), f64s(&regions), f64s(&img), f64s(&sent)];
-    let grads = [&wv, &rv, &iv, &sv].map(|v| v.grad().unwrap().to_vec().unwrap());
+    let grad = |v: &Var| v.grad().unwrap().to_vec().unwrap();
+    let joined = |a: &Var, c: &Option<Var>| [grad(a), c.as_ref().map_or(vec![], grad)].concat();
+    let grads = [joined(&wv, &cwv), grad(&rv), grad(&iv), joined(&sv, &csv)];
     let eps = 1e-6;
     for which in 0..4 {
         let (mut num, mut diff) = (0.0f64, 0.0f64);
         for i in 0..base[which].len() {
-            if which == 0 {
-                let (k, tt) = ((i / t) % d, i % t);
-                let _ = k;
-                if tt >= lens[i / (d * t)] {
-                    continue; // padding words do not enter the loss
-                }
+            if which == 0 && i % t >= lens[i / (d * t)] {
+                continue; // padding words do not enter the loss
             }
             let (mut p, mut m) = (base.clone(), base.clone());
             p[which][i] += eps;
@@ -185,7 +216,7 @@ fn losses_and_gradients_match_the_reference() {
         let rel = (diff / num.max(1e-30)).sqrt();
         assert!(
             rel < 1e-3,
-            "gradient of input {which}: relative error {rel:e} (seed {seed})"
+            "gradient of input {which}: relative error {rel:e} (seed {seed}, {contrast} contrast captions)"
         );
     }
 }
@@ -303,6 +334,8 @@ fn a_short_run_on_the_world_lowers_the_loss() {
         image_size: 32,
         base_channels: 8,
         positional: false,
+        hard_negatives: false,
+        init: None,
     };
     let report = train_damsm(&rt, &opts).unwrap();
     assert_eq!(report.steps, 40);
@@ -335,6 +368,8 @@ fn a_resumed_run_continues_with_identical_losses() {
         image_size: 32,
         base_channels: 4,
         positional: false,
+        hard_negatives: false,
+        init: None,
     };
     let straight = train_damsm(&rt, &opts("straight", 8, false)).unwrap();
     train_damsm(&rt, &opts("stopped", 3, false)).unwrap();
@@ -353,6 +388,77 @@ fn a_resumed_run_continues_with_identical_losses() {
     assert!(
         e.contains("batch: 4 in the checkpoint, 5 now")
             && e.contains("lr: 0.002 in the checkpoint, 0.001 now"),
+        "{e}"
+    );
+    // Hard negatives: other losses from the first step, a resume as exact,
+    // and a run resumed with the setting changed, either way, refused with
+    // the option named.
+    let hard = |out: &str, steps: u64, resume: bool| DamsmTrainOptions {
+        hard_negatives: true,
+        ..opts(out, steps, resume)
+    };
+    let h = train_damsm(&rt, &hard("hard", 8, false)).unwrap();
+    assert!(h.losses.iter().all(|l| l.is_finite()));
+    assert_ne!(h.losses[0], straight.losses[0]);
+    train_damsm(&rt, &hard("hard-stopped", 3, false)).unwrap();
+    let resumed = train_damsm(&rt, &hard("hard-stopped", 8, true)).unwrap();
+    assert_eq!(
+        resumed.losses, h.losses,
+        "the resumed hard-negative run's losses differ"
+    );
+    for changed in [hard("straight", 9, true), opts("hard", 9, true)] {
+        let e = train_damsm(&rt, &changed).unwrap_err().to_string();
+        assert!(e.contains("hard_negatives"), "{e}");
+    }
+    // A new run started from a trained DAMSM (--init): its weights, bit for
+    // bit, at step 0, with fresh optimisers (no steps asked: the checkpoint
+    // holds what it started from); then it trains on from there.
+    use wgpu_attngan::nn::checkpoint::Checkpoint;
+    let init = base.join("hard").join("checkpoint.safetensors");
+    let warm = |out: &str, steps: u64| DamsmTrainOptions {
+        init: Some(init.clone()),
+        ..opts(out, steps, false)
+    };
+    let w = train_damsm(&rt, &warm("warm", 0)).unwrap();
+    assert_eq!(w.steps, 0);
+    let (a, b) = (
+        Checkpoint::load(&init).unwrap(),
+        Checkpoint::load(&w.checkpoint).unwrap(),
+    );
+    for (name, t) in a.tensors.iter().filter(|(n, _)| !n.starts_with("optim.")) {
+        assert_eq!(Some(t), b.tensors.get(name), "{name} differs from --init's");
+    }
+    for (name, (_, v)) in b.tensors.iter().filter(|(n, _)| n.starts_with("optim.")) {
+        assert!(v.iter().all(|&x| x == 0.0), "{name}: not a fresh optimiser");
+    }
+    assert!(
+        b.metadata["init"].contains("(step 8)"),
+        "{:?}",
+        b.metadata.get("init")
+    );
+    let w = train_damsm(&rt, &warm("warm-trained", 2)).unwrap();
+    assert_eq!(w.steps, 2);
+    assert!(
+        w.losses[0] < straight.losses[0],
+        "{} against {}",
+        w.losses[0],
+        straight.losses[0]
+    );
+    // A DAMSM of other sizes is refused, the difference named.
+    let other = DamsmTrainOptions {
+        base_channels: 8,
+        ..warm("warm-other", 1)
+    };
+    let e = train_damsm(&rt, &other).unwrap_err().to_string();
+    assert!(e.contains("its base channels is 4, this run's 8"), "{e}");
+    // So is one that turns the positional image encoder on.
+    let positional = DamsmTrainOptions {
+        positional: true,
+        ..opts("straight", 9, true)
+    };
+    let e = train_damsm(&rt, &positional).unwrap_err().to_string();
+    assert!(
+        e.contains("positional: false in the checkpoint, true now"),
         "{e}"
     );
     std::fs::remove_dir_all(base).ok();
@@ -380,6 +486,8 @@ fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
         image_size: 32,
         base_channels: 4,
         positional: false,
+        hard_negatives: false,
+        init: None,
     };
     train_damsm(&rt, &opts).unwrap();
     let path = dir.join("checkpoint.safetensors");
@@ -434,6 +542,8 @@ fn a_folder_in_use_by_a_live_run_is_refused_and_a_stale_lock_taken_over() {
         image_size: 32,
         base_channels: 4,
         positional: false,
+        hard_negatives: false,
+        init: None,
     };
     // This test's own process is alive.
     std::fs::write(dir.join("lock"), std::process::id().to_string()).unwrap();

@@ -247,6 +247,8 @@ fn a_tiny_run_resumes_bit_for_bit_and_samples() {
             image_size: 32,
             base_channels: 4,
             positional: false,
+            hard_negatives: false,
+            init: None,
         },
     )
     .unwrap();

@@ -334,6 +334,8 @@ fn engine_eval_commands_write_json_and_refuse_the_wrong_checkpoints() {
             image_size: 32,
             base_channels: 4,
             positional: false,
+            hard_negatives: false,
+            init: None,
         },
     )
     .unwrap();

@@ -119,6 +119,8 @@ fn a_tiny_mirrorgan_run_weighs_its_captioner_and_resumes_bit_for_bit() {
             image_size: 32,
             base_channels: 4,
             positional: false,
+            hard_negatives: false,
+            init: None,
         },
     )
     .unwrap();

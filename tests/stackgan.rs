@@ -121,6 +121,8 @@ fn two_phases_resume_and_stage_two_leaves_stage_one_alone() {
             image_size: 32,
             base_channels: 4,
             positional: false,
+            hard_negatives: false,
+            init: None,
         },
     )
     .unwrap();

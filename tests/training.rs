@@ -347,8 +347,25 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             "--scenes 1000000000000",
         ),
         (
-            vec!["train", "--out", out, "--hard-negatives"],
-            "--hard-negatives applies to --model attngan",
+            vec![
+                "train",
+                "--model",
+                "dcgan",
+                "--out",
+                out,
+                "--hard-negatives",
+            ],
+            "--hard-negatives applies to --model damsm, attngan and mirrorgan",
+        ),
+        (
+            vec![
+                "train", "--model", "dcgan", "--out", out, "--init", manifest,
+            ],
+            "--init applies to --model damsm",
+        ),
+        (
+            vec!["train", "--out", out, "--init", "no-such.safetensors"],
+            "--init no-such.safetensors: no such file",
         ),
         (
             vec![

@@ -513,7 +513,7 @@ fn model_lines(
         model.text_params.zero_grad()?;
         model.image_params.zero_grad()?;
         model
-            .losses(&images, &ids, &lengths, &classes, 1)?
+            .losses(&images, &ids, &lengths, None, &classes, 1)?
             .total()?
             .backward()?;
         ta.step(&model.text_params)?;

@@ -247,12 +247,19 @@ pub struct TrainArgs {
     /// departure from AttnGAN's that can tell where things are.
     #[arg(long)]
     positional: bool,
-    /// AttnGAN and MirrorGAN on the built-in world: hard negatives. Each
-    /// discriminator also sees every real image with a caption that changes
-    /// one attribute of one object (colour, shape, size or place) as a
-    /// mismatch, so it must read that attribute, and the generator must draw
-    /// it. A departure from the released code, which pairs images only with
-    /// other images' captions.
+    /// DAMSM: start a new run from this DAMSM's weights (a training
+    /// checkpoint or an export, trained on the same data with the same
+    /// sizes) instead of random ones, with fresh optimisers at step 0; e.g.
+    /// to fine-tune a trained DAMSM with --hard-negatives.
+    #[arg(long, value_name = "CKPT")]
+    init: Option<PathBuf>,
+    /// Hard negatives, on the built-in world: every real image also meets its
+    /// caption with one attribute of one object changed (colour, shape, size
+    /// or place). DAMSM: each image must pick its caption over that one, so
+    /// the encoders must tell the attribute apart. AttnGAN and MirrorGAN:
+    /// each discriminator must refuse that pair, so the generator must draw
+    /// the attribute. A departure from the released code, which pairs images
+    /// only with other images' captions.
     #[arg(long)]
     hard_negatives: bool,
     /// MirrorGAN: the trained captioner that reads the final image back
@@ -415,12 +422,23 @@ fn check(args: &TrainArgs) -> Result<()> {
             }
         }
     }
+    if args.init.is_some() && args.model != Model::Damsm {
+        return bad("--init applies to --model damsm".into());
+    }
+    if let Some(init) = &args.init {
+        if !init.is_file() {
+            return bad(format!(
+                "--init {}: no such file; pass a DAMSM checkpoint (runs/damsm/checkpoint.safetensors) or export",
+                init.display()
+            ));
+        }
+    }
     if args.positional && args.model != Model::Damsm {
         return bad("--positional applies to --model damsm (its image encoder)".into());
     }
     if args.hard_negatives {
-        if !matches!(args.model, Model::Attngan | Model::Mirrorgan) {
-            return bad("--hard-negatives applies to --model attngan and mirrorgan".into());
+        if !matches!(args.model, Model::Attngan | Model::Mirrorgan | Model::Damsm) {
+            return bad("--hard-negatives applies to --model damsm, attngan and mirrorgan".into());
         }
         if !args.data.is_world() {
             return bad(format!(
@@ -592,11 +610,16 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let leader = parallel::is_leader();
     if leader {
         println!(
-            "training {:?} on {} on {}{}",
+            "training {:?} on {} on {}{}{}",
             args.model,
             describe(&args.data, set.scenes),
             rt.adapter_info().name,
-            across(workers)
+            across(workers),
+            if args.hard_negatives {
+                "; hard negatives: each image also against its caption with one attribute changed"
+            } else {
+                ""
+            }
         );
     }
     let opts = DamsmTrainOptions {
@@ -604,6 +627,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         image_size: set.image_size,
         base_channels: 16,
         positional: args.positional,
+        hard_negatives: args.hard_negatives,
+        init: args.init.clone(),
     };
     let report = train_damsm(&rt, &opts)?;
     if !leader {

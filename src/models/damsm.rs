@@ -248,21 +248,23 @@ fn normalize_rows(x: &Var) -> Result<Var> {
 }
 
 /// Additive logit mask that removes same-class pairs (other than the pair
-/// itself) from the negatives: -1e4 there, 0 elsewhere. [B, B]
-fn class_mask(rt: &Runtime, class_ids: &[u32]) -> Result<Option<Tensor>> {
+/// itself) from the negatives: -1e4 there, 0 elsewhere, and 0 in the `extra`
+/// columns after them (contrast captions, which no image shares). [B, B + extra]
+fn class_mask(rt: &Runtime, class_ids: &[u32], extra: usize) -> Result<Option<Tensor>> {
     let b = class_ids.len();
-    let mut m = vec![0.0f32; b * b];
+    let cols = b + extra;
+    let mut m = vec![0.0f32; b * cols];
     let mut any = false;
     for i in 0..b {
         for j in 0..b {
             if i != j && class_ids[i] != 0 && class_ids[i] == class_ids[j] {
-                m[i * b + j] = -1e4;
+                m[i * cols + j] = -1e4;
                 any = true;
             }
         }
     }
     if any {
-        Ok(Some(Tensor::from_slice(rt, &m, &[b, b])?))
+        Ok(Some(Tensor::from_slice(rt, &m, &[b, cols])?))
     } else {
         Ok(None)
     }
@@ -282,19 +284,31 @@ fn masked(logits: Var, mask: &Option<Tensor>) -> Result<Var> {
 
 /// The sentence loss: cosines of every (image, caption) pair times gamma3,
 /// cross-entropy both ways. image, sentence: `[B, D]` -> (loss0, loss1) `[1]` each.
+///
+/// Hard negatives: `contrast` (`[C, D]`, sentences of captions no image of
+/// the batch shows, such as each caption with one attribute changed) join the
+/// captions each image picks from in loss0; loss1 (the image for each
+/// caption) is unchanged. A departure from AttnGAN, whose batch captions
+/// differ in everything.
 pub fn sentence_loss(
     image: &Var,
     sentence: &Var,
+    contrast: Option<&Var>,
     class_ids: &[u32],
     gamma3: f32,
 ) -> Result<(Var, Var)> {
     let rt = image.value().runtime().clone();
     let b = image.shape()[0];
     let (i, s) = (normalize_rows(image)?, normalize_rows(sentence)?);
-    let mask = class_mask(&rt, class_ids)?;
+    let (captions, extra) = match contrast {
+        Some(c) => (ag::concat(&[&s, &normalize_rows(c)?], 0)?, c.shape()[0]), // [B + C, D]
+        None => (s.clone(), 0),
+    };
     let y = labels(&rt, b)?;
-    let scores0 = masked(i.matmul(&s, false, true)?.mul_scalar(gamma3)?, &mask)?; // [img, cap]
-    let scores1 = masked(s.matmul(&i, false, true)?.mul_scalar(gamma3)?, &mask)?; // [cap, img]
+    let scores0 = i.matmul(&captions, false, true)?.mul_scalar(gamma3)?; // [img, cap (+ contrast)]
+    let scores0 = masked(scores0, &class_mask(&rt, class_ids, extra)?)?;
+    let scores1 = s.matmul(&i, false, true)?.mul_scalar(gamma3)?; // [cap, img]
+    let scores1 = masked(scores1, &class_mask(&rt, class_ids, 0)?)?;
     Ok((
         ag::cross_entropy(&scores0, &y)?,
         ag::cross_entropy(&scores1, &y)?,
@@ -305,8 +319,8 @@ pub fn sentence_loss(
 /// of each word over the regions (softmax over the caption's real words per
 /// region, then over regions sharpened by gamma1), the cosine of each word
 /// with its region context, and log(sum over real words of exp(gamma2 * cos)).
-/// words: `[B, D, T]` (caption b has `lengths[b]` real words), regions: `[B, D, R]`
-/// -> [B_caption, B_image]
+/// words: `[Bc, D, T]` (caption b has `lengths[b]` real words), regions:
+/// `[Bi, D, R]` -> [Bc, Bi]
 pub fn word_scores(
     words: &Var,
     regions: &Var,
@@ -315,28 +329,29 @@ pub fn word_scores(
     gamma2: f32,
 ) -> Result<Var> {
     let rt = regions.value().runtime().clone();
-    let (b, d, t) = (words.shape()[0], words.shape()[1], words.shape()[2]);
-    let r = regions.shape()[2];
+    let (bc, d, t) = (words.shape()[0], words.shape()[1], words.shape()[2]);
+    let (bi, r) = (regions.shape()[0], regions.shape()[2]);
     let excluded = crate::ops::attention::padding_mask(&rt, lengths, t)?; // 1 marks padding words
-    let real: Vec<f32> = (0..b * t)
+    let real: Vec<f32> = (0..bc * t)
         .map(|i| if i % t < lengths[i / t] { 1.0 } else { 0.0 })
         .collect();
-    let real = Var::constant(Tensor::from_slice(&rt, &real, &[b, 1, t])?);
-    let regions_t = ag::transpose_last2(regions)?; // [B_img, R, D]
+    let real = Var::constant(Tensor::from_slice(&rt, &real, &[bc, 1, t])?);
+    let regions_t = ag::transpose_last2(regions)?; // [Bi, R, D]
     let attn = regions_t
-        .reshape(&[b * r, d])?
-        .matmul(words, false, false)?; // [B_cap, B_img*R, T]
+        .reshape(&[bi * r, d])?
+        .matmul(words, false, false)?; // [Bc, Bi*R, T]
     let attn = ag::masked_softmax(&attn, 2, 1.0, Some(&excluded))?; // over words, per region
-    let attn = ag::masked_softmax(&attn.reshape(&[b, b, r, t])?, 2, gamma1, None)?; // over regions, per word
-                                                                                    // context^T of pair (i, j) = attn[i, j]^T @ regions_t[j]; regions_t repeats over captions.
+    let attn = ag::masked_softmax(&attn.reshape(&[bc, bi, r, t])?, 2, gamma1, None)?; // over regions, per word
+
+    // context^T of pair (i, j) = attn[i, j]^T @ regions_t[j]; regions_t repeats over captions.
     let context_t = attn
-        .reshape(&[b * b, r, t])?
-        .matmul(&regions_t, true, false)?; // [B_cap*B_img, T, D]
-    let ones = Var::constant(fill::full(&rt, &[1, b, 1, 1], 1.0)?);
+        .reshape(&[bc * bi, r, t])?
+        .matmul(&regions_t, true, false)?; // [Bc*Bi, T, D]
+    let ones = Var::constant(fill::full(&rt, &[1, bi, 1, 1], 1.0)?);
     let words_t = ag::transpose_last2(words)?
-        .reshape(&[b, 1, t, d])?
-        .mul(&ones)?; // [B_cap, B_img, T, D]
-    let cos = ag::cosine_similarity(&words_t, &context_t.reshape(&[b, b, t, d])?, 3)?; // [B_cap, B_img, T]
+        .reshape(&[bc, 1, t, d])?
+        .mul(&ones)?; // [Bc, Bi, T, D]
+    let cos = ag::cosine_similarity(&words_t, &context_t.reshape(&[bc, bi, t, d])?, 3)?; // [Bc, Bi, T]
     cos.mul_scalar(gamma2)?
         .exp()?
         .mul(&real)?
@@ -347,23 +362,37 @@ pub fn word_scores(
 /// The word loss: word scores of every caption against every image times
 /// gamma3, cross-entropy both ways -> (loss0 over captions per image, loss1
 /// over images per caption).
+///
+/// Hard negatives: `contrast` (words `[C, D, T]` and their lengths) join the
+/// captions each image picks from in loss0, as in [`sentence_loss`].
 pub fn word_loss(
     words: &Var,
     regions: &Var,
     lengths: &[usize],
+    contrast: Option<(&Var, &[usize])>,
     class_ids: &[u32],
     c: &DamsmConfig,
 ) -> Result<(Var, Var)> {
     let rt = regions.value().runtime().clone();
     let b = lengths.len();
-    let lengths: Vec<usize> = lengths.iter().map(|&l| l.max(1)).collect();
-    let sim1 = word_scores(words, regions, &lengths, c.gamma1, c.gamma2)?.mul_scalar(c.gamma3)?; // [cap, img]
-    let sim0 = ag::transpose_last2(&sim1.reshape(&[1, b, b])?)?.reshape(&[b, b])?; // [img, cap]
-    let mask = class_mask(&rt, class_ids)?;
+    let mut all: Vec<usize> = lengths.iter().map(|&l| l.max(1)).collect();
+    let (captions, extra) = match contrast {
+        Some((cw, cl)) => {
+            all.extend(cl.iter().map(|&l| l.max(1)));
+            (ag::concat(&[words, cw], 0)?, cl.len()) // [B + C, D, T]
+        }
+        None => (words.clone(), 0),
+    };
+    let sim = word_scores(&captions, regions, &all, c.gamma1, c.gamma2)?.mul_scalar(c.gamma3)?; // [cap (+ contrast), img]
+    let sim0 = ag::transpose_last2(&sim.reshape(&[1, b + extra, b])?)?.reshape(&[b, b + extra])?; // [img, cap (+ contrast)]
+    let sim1 = match extra {
+        0 => sim,
+        _ => ag::narrow(&sim, 0, 0, b)?, // [cap, img]
+    };
     let y = labels(&rt, b)?;
     Ok((
-        ag::cross_entropy(&masked(sim0, &mask)?, &y)?,
-        ag::cross_entropy(&masked(sim1, &mask)?, &y)?,
+        ag::cross_entropy(&masked(sim0, &class_mask(&rt, class_ids, extra)?)?, &y)?,
+        ag::cross_entropy(&masked(sim1, &class_mask(&rt, class_ids, 0)?)?, &y)?,
     ))
 }
 
@@ -410,22 +439,54 @@ impl Damsm {
     }
 
     /// Losses of one batch. images: [B, 3, S, S]; ids: [B, T]; lengths >= 1.
+    /// `contrast`: ids [C, T] and lengths of captions no image of the batch
+    /// shows, hard negatives for each image ([`sentence_loss`]).
     pub fn losses(
         &self,
         images: &Tensor,
         ids: &Tensor,
         lengths: &[usize],
+        contrast: Option<(&Tensor, &[usize])>,
         class_ids: &[u32],
         seed: u64,
     ) -> Result<DamsmLosses> {
         let (words, sentence) = self
             .text
             .forward(&self.text_params, ids, lengths, true, seed)?;
+        // Their own dropout masks.
+        let contrast = match contrast {
+            Some((ids, lengths)) => Some((
+                self.text.forward(
+                    &self.text_params,
+                    ids,
+                    lengths,
+                    true,
+                    seed ^ 0xC0B7_2A57_0000_0001,
+                )?,
+                lengths,
+            )),
+            None => None,
+        };
         let (regions, global) =
             self.image
                 .forward(&self.image_params, &Var::constant(images.clone()), true)?;
-        let (word0, word1) = word_loss(&words, &regions, lengths, class_ids, &self.config)?;
-        let (sent0, sent1) = sentence_loss(&global, &sentence, class_ids, self.config.gamma3)?;
+        let contrast_words = contrast.as_ref().map(|((w, _), l)| (w, *l));
+        let (word0, word1) = word_loss(
+            &words,
+            &regions,
+            lengths,
+            contrast_words,
+            class_ids,
+            &self.config,
+        )?;
+        let contrast_sentence = contrast.as_ref().map(|((_, s), _)| s);
+        let (sent0, sent1) = sentence_loss(
+            &global,
+            &sentence,
+            contrast_sentence,
+            class_ids,
+            self.config.gamma3,
+        )?;
         Ok(DamsmLosses {
             word0,
             word1,

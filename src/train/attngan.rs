@@ -224,6 +224,45 @@ pub struct StepInput<'a> {
     pub contrast: Option<(&'a Tensor, &'a [usize])>,
 }
 
+/// Captions as the text encoder reads them: words `[B, D, T]`, sentences
+/// `[B, D]`, lengths.
+pub type Encoded<'a> = (&'a Var, &'a Var, &'a [usize]);
+
+/// G's DAMSM term (before lambda): the word and sentence losses, both ways,
+/// of the final images `[B, 3, S, S]` (resized to the DAMSM's side) against
+/// their captions. With hard negatives (`contrast`, each item's caption one
+/// attribute away), those captions join the ones each image picks from, so
+/// the DAMSM must tell each fake from its contrast caption and G must draw
+/// the attribute they differ in (a departure from AttnGAN, see
+/// [`crate::models::damsm::sentence_loss`]).
+pub fn damsm_guidance(
+    damsm: &Damsm,
+    images: &Var,
+    captions: Encoded,
+    contrast: Option<Encoded>,
+    class_ids: &[u32],
+) -> Result<Var> {
+    let (words, sentence, lengths) = captions;
+    let last = to_damsm_size(images, damsm.config.image_size)?;
+    let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
+    let (w0, w1) = word_loss(
+        words,
+        &regions,
+        lengths,
+        contrast.map(|(w, _, l)| (w, l)),
+        class_ids,
+        &damsm.config,
+    )?;
+    let (s0, s1) = sentence_loss(
+        &global,
+        sentence,
+        contrast.map(|(_, s, _)| s),
+        class_ids,
+        damsm.config.gamma3,
+    )?;
+    w0.add(&w1)?.add(&s0)?.add(&s1)
+}
+
 /// One training step of AttnGAN: every discriminator on detached fakes, then
 /// the generator (adversarial losses at every stage, DAMSM on the last image,
 /// KL), then its moving average. Returns (the D losses, the G loss), not read back.
@@ -252,8 +291,9 @@ pub fn gan_step(
     }
     let mask = padding_mask(&rt, input.lengths, config.max_words)?;
     let (words, sentence) = text.encode(input.ids, input.lengths)?;
+    // Hard negatives: (words, sentence, lengths) of each item's contrast caption.
     let contrast = (input.contrast)
-        .map(|(ids, lengths)| text.encode(ids, lengths).map(|(_, sentence)| sentence))
+        .map(|(ids, lengths)| text.encode(ids, lengths).map(|(w, s)| (w, s, lengths)))
         .transpose()?;
     let mut rng = SplitMix64::new(noise_seed);
     let noise = normal_rows(&rt, &mut rng, b, config.z_dim)?;
@@ -279,7 +319,7 @@ pub fn gan_step(
             real,
             &out.images[i],
             &sentence,
-            contrast.as_ref(),
+            contrast.as_ref().map(|(_, s, _)| s),
         )?;
         loss.backward()?;
         nets.d_adams[i].step(ps)?;
@@ -303,17 +343,13 @@ pub fn gan_step(
     }
     // (MirrorGAN's released configuration weighs it 0: not computed then.)
     if lambda != 0.0 {
-        let last = to_damsm_size(out.images.last().unwrap(), damsm.config.image_size)?;
-        let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
-        let (w0, w1) = word_loss(
-            &words,
-            &regions,
-            input.lengths,
+        let damsm_loss = damsm_guidance(
+            damsm,
+            out.images.last().unwrap(),
+            (&words, &sentence, input.lengths),
+            None,
             input.class_ids,
-            &damsm.config,
         )?;
-        let (s0, s1) = sentence_loss(&global, &sentence, input.class_ids, damsm.config.gamma3)?;
-        let damsm_loss = w0.add(&w1)?.add(&s0)?.add(&s1)?;
         g_loss = g_loss.add(&damsm_loss.mul_scalar(lambda)?)?;
     }
     if let Some((stream, weight)) = stream {
@@ -578,24 +614,15 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
     fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String> {
         let (run, opts) = (&mut self.run, self.opts);
         let up = trainer::upload(rt, batch, run.nets.gan.config.max_words)?;
-        let reals: Vec<Var> = up.images.into_iter().map(Var::constant).collect();
-        let (ids, lengths) = (up.ids, up.lengths);
-        let contrast = match (opts.hard_negatives, &up.contrast) {
-            (false, _) => None,
-            (true, Some((ids, lengths))) => Some((ids, lengths.as_slice())),
-            (true, None) => {
-                return Err(crate::runtime::Error::invalid(
-                    "train",
-                    "hard negatives, but the batch has no contrast captions",
-                ))
-            }
-        };
+        let reals: Vec<Var> = up.images.iter().cloned().map(Var::constant).collect();
+        let (ids, lengths) = (&up.ids, &up.lengths);
+        let contrast = trainer::contrast_of(&up, opts.hard_negatives)?;
         let noise_seed = opts.run.seed ^ run.step.wrapping_mul(0x2545_F491_4F6C_DD1D);
         let input = StepInput {
             reals: &reals,
-            ids: &ids,
+            ids,
             tokens: &batch.tokens,
-            lengths: &lengths,
+            lengths,
             class_ids: &batch.class_ids,
             contrast,
         };

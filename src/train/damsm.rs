@@ -30,6 +30,15 @@ pub struct DamsmTrainOptions {
     pub base_channels: usize,
     /// A position-aware image encoder ([`DamsmConfig::positional`]).
     pub positional: bool,
+    /// Hard negatives (built-in world only): each image also picks its
+    /// caption against the same caption with one attribute of one object
+    /// changed ([`crate::models::damsm::sentence_loss`]).
+    pub hard_negatives: bool,
+    /// A new run starts from this DAMSM's weights (a training checkpoint or
+    /// an export of the same data, vocabulary and sizes) instead of random
+    /// ones, with fresh optimisers at step 0: fine-tuning, e.g. with hard
+    /// negatives. A resumed run continues from its own checkpoint.
+    pub init: Option<PathBuf>,
 }
 
 impl Default for DamsmTrainOptions {
@@ -44,6 +53,8 @@ impl Default for DamsmTrainOptions {
             image_size: 64,
             base_channels: 16,
             positional: false,
+            hard_negatives: false,
+            init: None,
         }
     }
 }
@@ -73,6 +84,8 @@ struct Run {
     image_adam: Adam,
     step: u64,
     losses: Vec<f32>,
+    /// Where the weights started ([`DamsmTrainOptions::init`]), if not at random.
+    init: Option<String>,
 }
 
 fn checkpoint_path(out: &Path) -> PathBuf {
@@ -84,10 +97,10 @@ fn run_options(opts: &DamsmTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = opts.run.resume_keys();
     o.push(("image_size", opts.image_size.to_string()));
     o.push(("base_channels", opts.base_channels.to_string()));
-    // Only when set, so that older checkpoints resume as they were.
-    if opts.positional {
-        o.push(("positional", "true".into()));
-    }
+    // Always recorded, so that a resume changing either is refused both
+    // ways (a checkpoint older than a key does not compare it).
+    o.push(("positional", opts.positional.to_string()));
+    o.push(("hard_negatives", opts.hard_negatives.to_string()));
     o
 }
 
@@ -184,6 +197,9 @@ impl Run {
         meta.insert("vocab".into(), self.vocab.to_text());
         meta.insert("data".into(), data.id());
         meta.insert("options".into(), crate::train::options_text(options));
+        if let Some(init) = &self.init {
+            meta.insert("init".into(), init.clone());
+        }
         meta.insert(
             "losses".into(),
             self.losses
@@ -196,19 +212,23 @@ impl Run {
     }
 }
 
-/// Loads a DAMSM checkpoint: the model (with its configuration and
-/// vocabulary) and the checkpoint itself.
 /// The trained DAMSM at `path` that guides a generator trained on `data`
 /// (its vocabulary and text encoder), refused unless it was trained on the
 /// same data.
 pub fn load_guide(rt: &Runtime, path: &Path, data: &DataSpec) -> Result<(Damsm, Vocab)> {
     let (damsm, vocab, ck) = load_damsm(rt, path)?;
+    same_data(&ck, path, data)?;
+    Ok((damsm, vocab))
+}
+
+/// Refuses the DAMSM checkpoint `ck` (at `path`) unless it was trained on `data`.
+fn same_data(ck: &Checkpoint, path: &Path, data: &DataSpec) -> Result<()> {
     let damsm_data = DataSpec::id_of(&ck.metadata);
     if damsm_data != data.id() {
         return Err(Error::Checkpoint {
             path: path.display().to_string(),
             message: format!(
-                "is a DAMSM of {damsm_data}; a generator on {} needs a DAMSM trained on the same data (its vocabulary and features), e.g. engine train --model damsm --data {}",
+                "is a DAMSM of {damsm_data}; a run on {} needs a DAMSM trained on the same data (its vocabulary and features), e.g. engine train --model damsm --data {}",
                 data.id(),
                 match data {
                     DataSpec::World => "world".to_string(),
@@ -217,9 +237,11 @@ pub fn load_guide(rt: &Runtime, path: &Path, data: &DataSpec) -> Result<(Damsm, 
             ),
         });
     }
-    Ok((damsm, vocab))
+    Ok(())
 }
 
+/// Loads a DAMSM checkpoint: the model (with its configuration and
+/// vocabulary) and the checkpoint itself.
 pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint)> {
     let ck = Checkpoint::load(path)?;
     let src = path.display().to_string();
@@ -260,6 +282,48 @@ pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint
     Ok((model, vocab, ck))
 }
 
+/// The DAMSM at `path` as the start of a new run whose model would be
+/// `config` with `vocab` on `data` ([`DamsmTrainOptions::init`]), with a line
+/// for the checkpoint saying where it started; refused, naming what differs,
+/// unless all of these match.
+fn warm_start(
+    rt: &Runtime,
+    path: &Path,
+    config: &DamsmConfig,
+    vocab: &Vocab,
+    data: &DataSpec,
+) -> Result<(Damsm, String)> {
+    let (model, init_vocab, ck) = load_damsm(rt, path)?;
+    same_data(&ck, path, data)?;
+    let refuse = |what: String| {
+        Error::Checkpoint {
+        path: path.display().to_string(),
+        message: format!("cannot start this run: {what}; pass the settings it was trained with, or train without --init"),
+    }
+    };
+    let (a, b) = (&model.config, config);
+    for (name, was, now) in [
+        ("image size", a.image_size, b.image_size),
+        ("base channels", a.base_channels, b.base_channels),
+        ("max words", a.max_words, b.max_words),
+        ("positional", a.positional as usize, b.positional as usize),
+    ] {
+        if was != now {
+            return Err(refuse(format!("its {name} is {was}, this run's {now}")));
+        }
+    }
+    if init_vocab.to_text() != vocab.to_text() || a != b {
+        return Err(refuse(
+            "its vocabulary or text encoder differ from this run's".into(),
+        ));
+    }
+    let step = ck.metadata.get("step").map_or("?", |s| s.as_str());
+    if parallel::is_leader() {
+        println!("starting from {} (step {step})", path.display());
+    }
+    Ok((model, format!("{} (step {step})", path.display())))
+}
+
 /// Trains DAMSM on the built-in world.
 pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport> {
     let started = Instant::now();
@@ -295,6 +359,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             .filter(|s| !s.is_empty())
             .filter_map(|s| s.parse().ok())
             .collect();
+        let init = ck.metadata.get("init").cloned();
         Run {
             model,
             vocab,
@@ -302,6 +367,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             image_adam,
             step,
             losses,
+            init,
         }
     } else {
         let vocab = crate::data::source::vocab_of(source.as_ref(), 1);
@@ -313,7 +379,13 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         config.base_channels = opts.base_channels;
         config.max_words = source.max_words();
         config.positional = opts.positional;
-        let model = Damsm::new(rt, config, opts.run.seed)?;
+        let (model, init) = match &opts.init {
+            None => (Damsm::new(rt, config, opts.run.seed)?, None),
+            Some(path) => {
+                let (model, init) = warm_start(rt, path, &config, &vocab, &opts.run.data)?;
+                (model, Some(init))
+            }
+        };
         let mut text_adam = Adam::new(&model.text_params, opts.run.lr, (0.5, 0.999))?;
         // AttnGAN clips the text encoder's gradient norm at 0.25.
         text_adam.max_grad_norm = 0.25;
@@ -325,6 +397,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             image_adam,
             step: 0,
             losses: Vec::new(),
+            init,
         }
     };
     let vocab = Arc::new(run.vocab.clone());
@@ -378,6 +451,10 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         self.run.model.config.max_words
     }
 
+    fn contrast(&self) -> bool {
+        self.opts.hard_negatives
+    }
+
     fn steps_done(&self) -> u64 {
         self.run.step
     }
@@ -385,7 +462,8 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
     fn train_step(&mut self, rt: &Runtime, batch: &Batch) -> Result<String> {
         let (run, opts) = (&mut self.run, self.opts);
         let up = crate::train::trainer::upload(rt, batch, run.model.config.max_words)?;
-        let (images, ids, lengths) = (&up.images[0], up.ids, up.lengths);
+        let (images, ids, lengths) = (&up.images[0], &up.ids, &up.lengths);
+        let contrast = crate::train::trainer::contrast_of(&up, opts.hard_negatives)?;
         let lr = self.schedule.lr_at(run.step);
         run.text_adam.lr = lr;
         run.image_adam.lr = lr;
@@ -399,9 +477,14 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
                 ^ rank.wrapping_mul(0xD1B5_4A32_D192_ED03),
         )
         .next_u64();
-        let losses = run
-            .model
-            .losses(images, &ids, &lengths, &batch.class_ids, dropout_seed)?;
+        let losses = run.model.losses(
+            images,
+            ids,
+            lengths,
+            contrast,
+            &batch.class_ids,
+            dropout_seed,
+        )?;
         let total = losses.total()?;
         total.backward()?;
         // One readback for the step's five losses, before the weights

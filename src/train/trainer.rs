@@ -284,6 +284,20 @@ pub fn upload(rt: &Runtime, batch: &Batch, max_words: usize) -> Result<DeviceBat
     })
 }
 
+/// The batch's contrast captions (ids, lengths) for a run with hard
+/// negatives, None without; an error when the run wants them and the batch
+/// has none.
+pub fn contrast_of(up: &DeviceBatch, hard_negatives: bool) -> Result<Option<(&Tensor, &[usize])>> {
+    match (hard_negatives, &up.contrast) {
+        (false, _) => Ok(None),
+        (true, Some((ids, lengths))) => Ok(Some((ids, lengths.as_slice()))),
+        (true, None) => Err(Error::invalid(
+            "train",
+            "hard negatives, but the batch has no contrast captions",
+        )),
+    }
+}
+
 /// Token ids `[B, max_words]` as f32 on the device, and lengths clamped to
 /// 1..=max_words.
 fn captions(
