@@ -720,6 +720,53 @@ fn discriminator_and_adversarial_losses_match_an_f64_reference() {
     assert!(rel(adv, want) < 1e-5, "G adversarial {adv} vs {want}");
 }
 
+/// G's DAMSM term with hard negatives: the contrast captions join the
+/// captions each image picks from, in the word and the sentence loss, and
+/// not the images each caption picks from. Checked exactly: with each
+/// caption as its own contrast, every image's two softmaxes over captions
+/// hold each score twice, so the term is the plain one plus 2 ln 2; with
+/// other contrast captions it only grows.
+#[test]
+fn damsm_guidance_with_hard_negatives_adds_competitors() {
+    use wgpu_attngan::models::damsm::{Damsm, DamsmConfig};
+    use wgpu_attngan::train::attngan::damsm_guidance;
+    let rt = rt();
+    let config = DamsmConfig {
+        word_dim: 8,
+        hidden: 4,
+        image_size: 32,
+        base_channels: 4,
+        ..DamsmConfig::new(10)
+    };
+    let damsm = Damsm::new(&rt, config, 3).unwrap();
+    let (b, d, t) = (3, 8, 5);
+    let images = det(&rt, &[b, 3, 32, 32], 0).tanh().unwrap();
+    let (words, sentence) = (det(&rt, &[b, d, t], 1), det(&rt, &[b, d], 2));
+    let lengths = [5, 3, 4];
+    let (other_words, other_sentence) = (det(&rt, &[b, d, t], 3), det(&rt, &[b, d], 4));
+    let other_lengths = [2, 5, 1];
+    let term = |contrast| {
+        let v = damsm_guidance(
+            &damsm,
+            &images,
+            (&words, &sentence, &lengths),
+            contrast,
+            &[0; 3],
+        )
+        .unwrap();
+        v.value().to_vec().unwrap()[0] as f64
+    };
+    let plain = term(None);
+    let doubled = term(Some((&words, &sentence, &lengths[..])));
+    let other = term(Some((&other_words, &other_sentence, &other_lengths[..])));
+    let expected = plain + 2.0 * std::f64::consts::LN_2;
+    assert!(
+        (doubled - expected).abs() < 1e-4 * expected,
+        "{doubled} against {expected} (plain {plain})"
+    );
+    assert!(other > plain, "{other} <= {plain}");
+}
+
 /// KL(N(mu, sigma^2) || N(0, 1)) as AttnGAN computes it, value and
 /// gradients, against f64; the reference gradient against finite differences.
 #[test]

@@ -17,10 +17,13 @@
 #                                           # then AttnGAN for 88, the presets' batches
 #                                           # (README "Two hours on lavapipe"); a rerun
 #                                           # adds the same minutes again
-#   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # AttnGAN's discriminators also refuse
-#                                           # each real image with its caption one
-#                                           # attribute changed (--hard-negatives,
-#                                           # a departure: README "Hard negatives")
+#   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # each image also meets its caption
+#                                           # with one attribute changed: the DAMSM
+#                                           # must tell them apart, AttnGAN's
+#                                           # discriminators refuse the pair and
+#                                           # its DAMSM term asks the same of each
+#                                           # fake (--hard-negatives on both, a
+#                                           # departure: README "Hard negatives")
 #
 # Settings: src/cli/train.rs (Settings::of, DAMSM_WORLD_STEPS,
 # ATTNGAN_WORLD_STEPS); times and results: README "The shipped model".
@@ -43,7 +46,10 @@ else
     gan_flags=(--batch 20 --steps 7481)
 fi
 [ -n "${POSITIONAL:-}" ] && damsm_flags+=(--positional)
-[ -n "${HARD_NEGATIVES:-}" ] && gan_flags+=(--hard-negatives)
+if [ -n "${HARD_NEGATIVES:-}" ]; then
+    damsm_flags+=(--hard-negatives)
+    gan_flags+=(--hard-negatives)
+fi
 resume() { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 stamp() { date -u +%H:%M:%S; }
 

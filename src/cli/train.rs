@@ -257,8 +257,9 @@ pub struct TrainArgs {
     /// caption with one attribute of one object changed (colour, shape, size
     /// or place). DAMSM: each image must pick its caption over that one, so
     /// the encoders must tell the attribute apart. AttnGAN and MirrorGAN:
-    /// each discriminator must refuse that pair, so the generator must draw
-    /// the attribute. A departure from the released code, which pairs images
+    /// each discriminator must refuse that pair, and the DAMSM term asks each
+    /// fake to pick its caption over it, so the generator must draw the
+    /// attribute. A departure from the released code, which pairs images
     /// only with other images' captions.
     #[arg(long)]
     hard_negatives: bool,
@@ -684,7 +685,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
                 None => String::new(),
             },
             if args.hard_negatives {
-                "; hard negatives: each real image is also a mismatch for its caption with one attribute changed"
+                "; hard negatives: each real image is also a mismatch for its caption with one attribute changed, and each fake must be told from it by the DAMSM"
             } else {
                 ""
             }

@@ -347,7 +347,7 @@ pub fn gan_step(
             damsm,
             out.images.last().unwrap(),
             (&words, &sentence, input.lengths),
-            None,
+            contrast.as_ref().map(|(w, s, l)| (w, s, *l)),
             input.class_ids,
         )?;
         g_loss = g_loss.add(&damsm_loss.mul_scalar(lambda)?)?;
