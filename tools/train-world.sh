@@ -17,13 +17,13 @@
 #                                           # then AttnGAN for 88, the presets' batches
 #                                           # (README "Two hours on lavapipe"); a rerun
 #                                           # adds the same minutes again
-#   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # each image also meets its caption
-#                                           # with one attribute changed: the DAMSM
-#                                           # must tell them apart, AttnGAN's
-#                                           # discriminators refuse the pair and
-#                                           # its DAMSM term asks the same of each
-#                                           # fake (--hard-negatives on both, a
-#                                           # departure: README "Hard negatives")
+#   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # AttnGAN's discriminators also refuse
+#                                           # each real image with its caption one
+#                                           # attribute changed, and its DAMSM term
+#                                           # asks each fake to be told from it
+#                                           # (--hard-negatives, a departure: README
+#                                           # "Hard negatives"; the DAMSM trains
+#                                           # without: it learned slower with them)
 #
 # Settings: src/cli/train.rs (Settings::of, DAMSM_WORLD_STEPS,
 # ATTNGAN_WORLD_STEPS); times and results: README "The shipped model".
@@ -46,10 +46,7 @@ else
     gan_flags=(--batch 20 --steps 7481)
 fi
 [ -n "${POSITIONAL:-}" ] && damsm_flags+=(--positional)
-if [ -n "${HARD_NEGATIVES:-}" ]; then
-    damsm_flags+=(--hard-negatives)
-    gan_flags+=(--hard-negatives)
-fi
+[ -n "${HARD_NEGATIVES:-}" ] && gan_flags+=(--hard-negatives)
 resume() { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 stamp() { date -u +%H:%M:%S; }
 

@@ -256,7 +256,8 @@ pub struct TrainArgs {
     /// Hard negatives, on the built-in world: every real image also meets its
     /// caption with one attribute of one object changed (colour, shape, size
     /// or place). DAMSM: each image must pick its caption over that one, so
-    /// the encoders must tell the attribute apart. AttnGAN and MirrorGAN:
+    /// the encoders must tell the attribute apart (on the world it learned
+    /// slower with it, places too: README). AttnGAN and MirrorGAN:
     /// each discriminator must refuse that pair, and the DAMSM term asks each
     /// fake to pick its caption over it, so the generator must draw the
     /// attribute. A departure from the released code, which pairs images
