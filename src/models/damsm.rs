@@ -270,6 +270,19 @@ fn class_mask(rt: &Runtime, class_ids: &[u32], extra: usize) -> Result<Option<Te
     }
 }
 
+/// The masks of the two directions: over captions per image, with `extra`
+/// contrast columns, and over images per caption (the same one when there
+/// are none).
+type Masks = (Option<Tensor>, Option<Tensor>);
+fn class_masks(rt: &Runtime, class_ids: &[u32], extra: usize) -> Result<Masks> {
+    let per_caption = class_mask(rt, class_ids, 0)?;
+    let per_image = match extra {
+        0 => per_caption.clone(),
+        _ => class_mask(rt, class_ids, extra)?,
+    };
+    Ok((per_image, per_caption))
+}
+
 fn labels(rt: &Runtime, b: usize) -> Result<Tensor> {
     let v: Vec<f32> = (0..b).map(|i| i as f32).collect();
     Tensor::from_slice(rt, &v, &[b])
@@ -305,10 +318,11 @@ pub fn sentence_loss(
         None => (s.clone(), 0),
     };
     let y = labels(&rt, b)?;
+    let (mask0, mask1) = class_masks(&rt, class_ids, extra)?;
     let scores0 = i.matmul(&captions, false, true)?.mul_scalar(gamma3)?; // [img, cap (+ contrast)]
-    let scores0 = masked(scores0, &class_mask(&rt, class_ids, extra)?)?;
+    let scores0 = masked(scores0, &mask0)?;
     let scores1 = s.matmul(&i, false, true)?.mul_scalar(gamma3)?; // [cap, img]
-    let scores1 = masked(scores1, &class_mask(&rt, class_ids, 0)?)?;
+    let scores1 = masked(scores1, &mask1)?;
     Ok((
         ag::cross_entropy(&scores0, &y)?,
         ag::cross_entropy(&scores1, &y)?,
@@ -390,9 +404,10 @@ pub fn word_loss(
         _ => ag::narrow(&sim, 0, 0, b)?, // [cap, img]
     };
     let y = labels(&rt, b)?;
+    let (mask0, mask1) = class_masks(&rt, class_ids, extra)?;
     Ok((
-        ag::cross_entropy(&masked(sim0, &class_mask(&rt, class_ids, extra)?)?, &y)?,
-        ag::cross_entropy(&masked(sim1, &class_mask(&rt, class_ids, 0)?)?, &y)?,
+        ag::cross_entropy(&masked(sim0, &mask0)?, &y)?,
+        ag::cross_entropy(&masked(sim1, &mask1)?, &y)?,
     ))
 }
 
@@ -414,7 +429,45 @@ pub struct DamsmLosses {
     pub sent1: Var,
 }
 
+/// Captions as the text encoder reads them: words `[B, D, T]`, sentences
+/// `[B, D]`, lengths.
+pub type Encoded<'a> = (&'a Var, &'a Var, &'a [usize]);
+
 impl DamsmLosses {
+    /// The word and sentence losses of image features (regions `[B, D, R]`,
+    /// global `[B, D]`) against their captions, with any contrast captions
+    /// as hard negatives ([`sentence_loss`]).
+    pub fn of(
+        config: &DamsmConfig,
+        (regions, global): (&Var, &Var),
+        captions: Encoded,
+        contrast: Option<Encoded>,
+        class_ids: &[u32],
+    ) -> Result<DamsmLosses> {
+        let (words, sentence, lengths) = captions;
+        let (word0, word1) = word_loss(
+            words,
+            regions,
+            lengths,
+            contrast.map(|(w, _, l)| (w, l)),
+            class_ids,
+            config,
+        )?;
+        let (sent0, sent1) = sentence_loss(
+            global,
+            sentence,
+            contrast.map(|(_, s, _)| s),
+            class_ids,
+            config.gamma3,
+        )?;
+        Ok(DamsmLosses {
+            word0,
+            word1,
+            sent0,
+            sent1,
+        })
+    }
+
     pub fn total(&self) -> Result<Var> {
         self.word0
             .add(&self.word1)?
@@ -455,43 +508,24 @@ impl Damsm {
             .forward(&self.text_params, ids, lengths, true, seed)?;
         // Their own dropout masks.
         let contrast = match contrast {
-            Some((ids, lengths)) => Some((
-                self.text.forward(
-                    &self.text_params,
-                    ids,
-                    lengths,
-                    true,
-                    seed ^ 0xC0B7_2A57_0000_0001,
-                )?,
-                lengths,
-            )),
+            Some((ids, lengths)) => {
+                let seed = seed ^ 0xC0B7_2A57_0000_0001;
+                let (w, s) = self
+                    .text
+                    .forward(&self.text_params, ids, lengths, true, seed)?;
+                Some((w, s, lengths))
+            }
             None => None,
         };
         let (regions, global) =
             self.image
                 .forward(&self.image_params, &Var::constant(images.clone()), true)?;
-        let contrast_words = contrast.as_ref().map(|((w, _), l)| (w, *l));
-        let (word0, word1) = word_loss(
-            &words,
-            &regions,
-            lengths,
-            contrast_words,
-            class_ids,
+        DamsmLosses::of(
             &self.config,
-        )?;
-        let contrast_sentence = contrast.as_ref().map(|((_, s), _)| s);
-        let (sent0, sent1) = sentence_loss(
-            &global,
-            &sentence,
-            contrast_sentence,
+            (&regions, &global),
+            (&words, &sentence, lengths),
+            contrast.as_ref().map(|(w, s, l)| (w, s, *l)),
             class_ids,
-            self.config.gamma3,
-        )?;
-        Ok(DamsmLosses {
-            word0,
-            word1,
-            sent0,
-            sent1,
-        })
+        )
     }
 }

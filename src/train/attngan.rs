@@ -19,7 +19,7 @@ use crate::data::{Batch, DataSpec, Vocab};
 use crate::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
-use crate::models::damsm::{sentence_loss, word_loss, Damsm, DamsmConfig, TextEncoder};
+use crate::models::damsm::{Damsm, DamsmConfig, DamsmLosses, Encoded, TextEncoder};
 use crate::models::stream::Stream;
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::config::ModelConfig;
@@ -224,10 +224,6 @@ pub struct StepInput<'a> {
     pub contrast: Option<(&'a Tensor, &'a [usize])>,
 }
 
-/// Captions as the text encoder reads them: words `[B, D, T]`, sentences
-/// `[B, D]`, lengths.
-pub type Encoded<'a> = (&'a Var, &'a Var, &'a [usize]);
-
 /// G's DAMSM term (before lambda): the word and sentence losses, both ways,
 /// of the final images `[B, 3, S, S]` (resized to the DAMSM's side) against
 /// their captions. With hard negatives (`contrast`, each item's caption one
@@ -242,25 +238,16 @@ pub fn damsm_guidance(
     contrast: Option<Encoded>,
     class_ids: &[u32],
 ) -> Result<Var> {
-    let (words, sentence, lengths) = captions;
     let last = to_damsm_size(images, damsm.config.image_size)?;
     let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
-    let (w0, w1) = word_loss(
-        words,
-        &regions,
-        lengths,
-        contrast.map(|(w, _, l)| (w, l)),
-        class_ids,
+    DamsmLosses::of(
         &damsm.config,
-    )?;
-    let (s0, s1) = sentence_loss(
-        &global,
-        sentence,
-        contrast.map(|(_, s, _)| s),
+        (&regions, &global),
+        captions,
+        contrast,
         class_ids,
-        damsm.config.gamma3,
-    )?;
-    w0.add(&w1)?.add(&s0)?.add(&s1)
+    )?
+    .total()
 }
 
 /// One training step of AttnGAN: every discriminator on detached fakes, then
