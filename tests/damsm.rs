@@ -461,6 +461,27 @@ fn a_resumed_run_continues_with_identical_losses() {
         e.contains("positional: false in the checkpoint, true now"),
         "{e}"
     );
+    // A curriculum (--world-objects): 3 steps on one-object scenes, then
+    // on with the world's mix. Its vocabulary is the full world's; the
+    // resume that changes the stage goes on (it is noted, not refused),
+    // and each checkpoint records the stage it ended in.
+    let one = |out: &str, steps: u64, resume: bool| {
+        let mut o = opts(out, steps, resume);
+        o.run.world_objects = 1;
+        o
+    };
+    let c1 = train_damsm(&rt, &one("curriculum", 3, false)).unwrap();
+    assert_ne!(c1.losses[0], straight.losses[0]);
+    let meta = |p: &std::path::Path, key: &str| Checkpoint::load(p).unwrap().metadata[key].clone();
+    assert_eq!(
+        meta(&c1.checkpoint, "vocab"),
+        meta(&straight.checkpoint, "vocab")
+    );
+    assert!(meta(&c1.checkpoint, "options").contains("world_objects=1\n"));
+    let c2 = train_damsm(&rt, &opts("curriculum", 6, true)).unwrap();
+    assert_eq!(c2.steps, 6);
+    assert_eq!(c2.losses[..3], c1.losses[..]);
+    assert!(meta(&c2.checkpoint, "options").contains("world_objects=3\n"));
     std::fs::remove_dir_all(base).ok();
 }
 

@@ -13,6 +13,7 @@ fn world() -> World {
         seed: 7,
         resolution: 64,
         captions_per_image: 10,
+        max_objects: 3,
     })
 }
 
@@ -1049,5 +1050,38 @@ fn world_contrast_captions_are_one_attribute_away() {
         assert_eq!(q.contrast_lengths.len(), q.len());
         assert_eq!(q.contrast_tokens.len(), q.len() * src.max_words());
         assert_ne!(q.contrast_tokens, q.tokens);
+    }
+}
+
+/// `max_objects` caps every scene and keeps its first objects: scene i of
+/// a capped world is scene i of the full world cut to the cap, in both
+/// splits, and every cap is reached.
+#[test]
+fn world_max_objects_keeps_each_scenes_first_objects() {
+    let full = world();
+    for cap in [1usize, 2] {
+        let capped = World::new(WorldConfig {
+            max_objects: cap,
+            ..full.config.clone()
+        });
+        let mut reached = false;
+        for split in [Split::Train, Split::Test] {
+            for i in 0..300 {
+                let (a, b) = (full.scene(split, i), capped.scene(split, i));
+                assert!(
+                    b.objects.len() <= cap,
+                    "scene {i}: {} objects",
+                    b.objects.len()
+                );
+                assert_eq!(b.objects.len(), a.objects.len().min(cap));
+                assert_eq!(b.objects[..], a.objects[..b.objects.len()]);
+                assert_eq!(b.background, a.background);
+                reached |= b.objects.len() == cap;
+                for c in capped.scene_captions(&b) {
+                    assert!(!c.is_empty());
+                }
+            }
+        }
+        assert!(reached, "no scene reaches the cap {cap}");
     }
 }

@@ -382,6 +382,14 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             ],
             "only the built-in world",
         ),
+        (
+            vec!["train", "--out", out, "--world-objects", "0"],
+            "--world-objects 0 must be 1, 2 or 3",
+        ),
+        (
+            vec!["train", "--out", out, "--data", out, "--world-objects", "1"],
+            "--world-objects caps the built-in world's scenes",
+        ),
     ] {
         let (code, err) = run(&args, None);
         assert!(code == Some(1) && err.contains(flag), "{args:?}: {err}");

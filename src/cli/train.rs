@@ -236,6 +236,11 @@ pub struct TrainArgs {
     /// Training scenes of the built-in world [default: 4000; 20000 with --preset world].
     #[arg(long)]
     scenes: Option<usize>,
+    /// At most this many objects per world scene, 1 to 3 [default: 3, the
+    /// world's own mix]: a curriculum's first stage (e.g. 1), which a
+    /// --resume with a larger value (or none) moves on from.
+    #[arg(long, value_name = "N")]
+    world_objects: Option<usize>,
     /// DAMSM and the captioner: image side (32 to 256) [default: 64]; DCGAN: 32 or 64 [default: 64]; DF-GAN: a power of two [default: 64].
     #[arg(long)]
     image_size: Option<usize>,
@@ -328,9 +333,15 @@ impl TrainArgs {
     }
 }
 
-fn describe(data: &wgpu_attngan::data::DataSpec, scenes: usize) -> String {
+fn describe(data: &wgpu_attngan::data::DataSpec, scenes: usize, objects: Option<usize>) -> String {
     if data.is_world() {
-        format!("the built-in world ({scenes} scenes)")
+        match objects {
+            Some(n) if n < 3 => format!(
+                "the built-in world ({scenes} scenes, at most {n} object{} each)",
+                if n == 1 { "" } else { "s" }
+            ),
+            _ => format!("the built-in world ({scenes} scenes)"),
+        }
     } else {
         data.id()
     }
@@ -514,6 +525,19 @@ fn check(args: &TrainArgs) -> Result<()> {
             args.data
         ));
     }
+    if let Some(n) = args.world_objects {
+        if !args.data.is_world() {
+            return bad(format!(
+                "--world-objects caps the built-in world's scenes; {} has its own images",
+                args.data
+            ));
+        }
+        if !(1..=3).contains(&n) {
+            return bad(format!(
+                "--world-objects {n} must be 1, 2 or 3 (the world's scenes hold 1 to 3 objects)"
+            ));
+        }
+    }
     if set.scenes > MAX_SCENES {
         return bad(format!(
             "--scenes {} is more than {MAX_SCENES}; the world never repeats a scene, and the vocabulary is built from every training caption first",
@@ -569,6 +593,7 @@ fn run_options(args: &TrainArgs) -> RunOptions {
         seed: args.seed,
         data: args.data.clone(),
         scenes: set.scenes,
+        world_objects: args.world_objects.unwrap_or(3),
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         quiet: args.quiet,
@@ -614,7 +639,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         println!(
             "training {:?} on {} on {}{}{}",
             args.model,
-            describe(&args.data, set.scenes),
+            describe(&args.data, set.scenes, args.world_objects),
             rt.adapter_info().name,
             across(workers),
             if args.hard_negatives {
@@ -677,7 +702,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             set.stages,
             set.base_size,
             set.base_size,
-            describe(&args.data, set.scenes),
+            describe(&args.data, set.scenes, args.world_objects),
             rt.adapter_info().name,
             across(parallel::workers()),
             args.damsm().display(),
@@ -724,7 +749,7 @@ fn train_dcgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             args.model,
             set.image_size,
             set.image_size,
-            describe(&args.data, set.scenes),
+            describe(&args.data, set.scenes, args.world_objects),
             rt.adapter_info().name,
             across(parallel::workers()),
             args.damsm().display()
@@ -757,7 +782,7 @@ fn train_stackgan_pp_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             set.stages,
             set.base_size,
             set.base_size,
-            describe(&args.data, set.scenes),
+            describe(&args.data, set.scenes, args.world_objects),
             rt.adapter_info().name,
             across(parallel::workers()),
             args.damsm().display()
@@ -794,7 +819,7 @@ fn train_stackgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
                 Some(s1) => format!("stage II on stage I {}", s1.display()),
                 None => "stage I".to_string(),
             },
-            describe(&args.data, set.scenes),
+            describe(&args.data, set.scenes, args.world_objects),
             rt.adapter_info().name,
             across(parallel::workers()),
             args.damsm().display()
@@ -825,7 +850,7 @@ fn train_dfgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             "training DF-GAN ({}x{}) on {} on {}{}, captions read by {}",
             set.image_size,
             set.image_size,
-            describe(&args.data, set.scenes),
+            describe(&args.data, set.scenes, args.world_objects),
             rt.adapter_info().name,
             across(parallel::workers()),
             args.damsm().display()
@@ -855,7 +880,7 @@ fn train_stream_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             "training the STREAM captioner ({}x{} images) on {} on {}{}",
             set.image_size,
             set.image_size,
-            describe(&args.data, set.scenes),
+            describe(&args.data, set.scenes, args.world_objects),
             rt.adapter_info().name,
             across(parallel::workers())
         );

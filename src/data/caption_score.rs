@@ -597,6 +597,7 @@ mod tests {
                 seed,
                 resolution: 64,
                 captions_per_image: 10,
+                ..Default::default()
             });
             for split in [Split::Train, Split::Test] {
                 for i in 0..800 {

@@ -99,6 +99,7 @@ mod tests {
             seed: 0,
             resolution: 64,
             captions_per_image: 10,
+            ..Default::default()
         });
         let mut seen = [0usize; 4];
         for i in 0..300 {

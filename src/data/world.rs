@@ -383,6 +383,12 @@ pub struct WorldConfig {
     pub resolution: u32,
     /// Captions per scene (CUB has 10).
     pub captions_per_image: usize,
+    /// At most this many objects per scene (1 to 3; 3, the world's own
+    /// mix, by default). A scene keeps its first `max_objects` objects, so
+    /// scene i of a one-object world is scene i of the full world with its
+    /// first object only: a curriculum's first stage (`engine train
+    /// --world-objects 1`).
+    pub max_objects: usize,
 }
 
 impl Default for WorldConfig {
@@ -391,6 +397,7 @@ impl Default for WorldConfig {
             seed: 0,
             resolution: 64,
             captions_per_image: 10,
+            max_objects: 3,
         }
     }
 }
@@ -460,6 +467,9 @@ impl World {
         } else {
             3
         };
+        // Drawn before the cap, so that the scenes of every cap share
+        // their first objects (and the rest of the stream).
+        let n = n.min(self.config.max_objects.max(1));
         let mut cells: Vec<u8> = (0..9).collect();
         let mut objects: Vec<Object> = Vec::with_capacity(n);
         for k in 0..n {

@@ -446,13 +446,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let sizes: Vec<u32> = (0..config.stages)
         .map(|s| config.image_size(s) as u32)
         .collect();
-    let source = crate::train::damsm::training_source(
-        &opts.run.data,
-        opts.run.seed,
-        *sizes.last().unwrap() as usize,
-        opts.run.scenes,
-        opts.run.batch,
-    )?;
+    let source = crate::train::damsm::training_source(&opts.run, *sizes.last().unwrap() as usize)?;
     // Hashes the DAMSM file: once per run, not per checkpoint.
     let options = run_options(opts);
     // Every word of the world's captions (AttnGAN's 18 would drop colour,

@@ -68,11 +68,12 @@ pub struct DamsmReport {
     pub checkpoint: PathBuf,
 }
 
-fn world(seed: u64, size: usize) -> World {
+fn world(seed: u64, size: usize, max_objects: usize) -> World {
     World::new(WorldConfig {
         seed,
         resolution: size as u32,
         captions_per_image: 10,
+        max_objects,
     })
 }
 
@@ -104,18 +105,18 @@ fn run_options(opts: &DamsmTrainOptions) -> Vec<(&'static str, String)> {
     o
 }
 
-/// The training split of `data`: the world's first `scenes` scenes at
-/// `size`, or a folder's or CUB's training images (a summary line printed);
-/// fewer items than one `batch` is an error.
-pub fn training_source(
-    data: &DataSpec,
-    seed: u64,
-    size: usize,
-    scenes: usize,
-    batch: usize,
-) -> Result<Arc<dyn Source>> {
+/// The training split of `run.data`: the world's first `run.scenes`
+/// scenes at `size`, with at most `run.world_objects` objects each, or a
+/// folder's or CUB's training images (a summary line printed); fewer items
+/// than one batch is an error.
+pub fn training_source(run: &RunOptions, size: usize) -> Result<Arc<dyn Source>> {
+    let (data, batch) = (&run.data, run.batch);
     let source: Arc<dyn Source> = if data.is_world() {
-        Arc::new(WorldSource::new(world(seed, size), Split::Train, scenes))
+        Arc::new(WorldSource::new(
+            world(run.seed, size, run.world_objects),
+            Split::Train,
+            run.scenes,
+        ))
     } else {
         let (source, summary) = data
             .open(Split::Train)
@@ -137,12 +138,25 @@ pub fn training_source(
     Ok(source)
 }
 
+/// A new run's vocabulary: every word of `source`'s captions, and on the
+/// world those of its full scenes whatever `--world-objects` caps, so that
+/// each stage of a curriculum, and every model guided by this one, reads
+/// the same words.
+pub fn training_vocab(run: &RunOptions, source: &dyn Source) -> Vocab {
+    if run.data.is_world() && run.world_objects < 3 {
+        let full = WorldSource::new(world(run.seed, 64, 3), Split::Train, run.scenes);
+        crate::data::source::vocab_of(&full, 1)
+    } else {
+        crate::data::source::vocab_of(source, 1)
+    }
+}
+
 /// The vocabulary's size and the share of held-out caption words it does
 /// not know (those are dropped when the model reads such a caption).
 fn coverage(vocab: &Vocab, opts: &DamsmTrainOptions) -> String {
     let held_out: Result<Arc<dyn Source>> = if opts.run.data.is_world() {
         Ok(Arc::new(WorldSource::new(
-            world(opts.run.seed, opts.image_size),
+            world(opts.run.seed, opts.image_size, 3),
             Split::Test,
             500,
         )))
@@ -329,13 +343,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
     let started = Instant::now();
     let ck_path = checkpoint_path(&opts.run.out);
     let _lock = crate::train::lock::RunLock::acquire(&opts.run.out)?;
-    let source = training_source(
-        &opts.run.data,
-        opts.run.seed,
-        opts.image_size,
-        opts.run.scenes,
-        opts.run.batch,
-    )?;
+    let source = training_source(&opts.run, opts.image_size)?;
     let options = run_options(opts);
     let run = if opts.run.resume {
         let (model, vocab, ck) = load_damsm(rt, &ck_path)?;
@@ -370,7 +378,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             init,
         }
     } else {
-        let vocab = crate::data::source::vocab_of(source.as_ref(), 1);
+        let vocab = training_vocab(&opts.run, source.as_ref());
         if parallel::is_leader() {
             println!("{}", coverage(&vocab, opts));
         }

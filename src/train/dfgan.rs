@@ -126,13 +126,7 @@ pub fn train_dfgan(rt: &Runtime, opts: &DfganTrainOptions) -> Result<trainer::Ga
     let (damsm, vocab) = crate::train::damsm::load_guide(rt, &opts.damsm, &opts.run.data)?;
     let text = TextModel::from_damsm(rt, &damsm)?;
     drop(damsm);
-    let source = crate::train::damsm::training_source(
-        &opts.run.data,
-        opts.run.seed,
-        opts.image_size,
-        opts.run.scenes,
-        opts.run.batch,
-    )?;
+    let source = crate::train::damsm::training_source(&opts.run, opts.image_size)?;
     let config = DfganConfig {
         ngf: opts.ngf,
         ndf: opts.ndf,

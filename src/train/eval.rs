@@ -238,6 +238,7 @@ pub fn eval_world() -> World {
         seed: EVAL_WORLD_SEED,
         resolution: 64,
         captions_per_image: 10,
+        ..Default::default()
     })
 }
 

@@ -48,8 +48,20 @@ pub fn check_resume(
     };
     let old: std::collections::HashMap<&str, &str> =
         stored.lines().filter_map(|l| l.split_once('=')).collect();
+    let curriculum = trainer::CURRICULUM_KEY;
+    if let (Some(was), Some((_, v))) = (
+        old.get(curriculum),
+        now.iter().find(|(k, _)| *k == curriculum),
+    ) {
+        if *was != v.as_str() && crate::nn::parallel::is_leader() {
+            println!(
+                "curriculum: the checkpoint's steps so far saw at most {was} object(s) per scene; this run goes on with at most {v}"
+            );
+        }
+    }
     let diffs: Vec<String> = now
         .iter()
+        .filter(|(k, _)| *k != curriculum)
         .filter_map(|(k, v)| {
             old.get(k)
                 .filter(|o| **o != v.as_str())

@@ -185,13 +185,7 @@ pub fn train_stackgan(rt: &Runtime, opts: &StackGanTrainOptions) -> Result<Stack
         ..StackGanConfig::paper(text.config.embed_dim())
     };
     let side = config.image_size(phase);
-    let source = crate::train::damsm::training_source(
-        &opts.run.data,
-        opts.run.seed,
-        side,
-        opts.run.scenes,
-        opts.run.batch,
-    )?;
+    let source = crate::train::damsm::training_source(&opts.run, side)?;
     config.max_words = source.max_words();
     let model = StackGan::new(rt, config.clone(), opts.run.seed)?;
     if let Some(s1) = &opts.stage1 {

@@ -173,13 +173,7 @@ pub fn train_stackgan_pp(rt: &Runtime, opts: &StackGanPPTrainOptions) -> Result<
     let sizes: Vec<u32> = (0..config.stages)
         .map(|s| config.image_size(s) as u32)
         .collect();
-    let source = crate::train::damsm::training_source(
-        &opts.run.data,
-        opts.run.seed,
-        *sizes.last().unwrap() as usize,
-        opts.run.scenes,
-        opts.run.batch,
-    )?;
+    let source = crate::train::damsm::training_source(&opts.run, *sizes.last().unwrap() as usize)?;
     let config = StackGanPPConfig {
         max_words: source.max_words(),
         ..config

@@ -187,13 +187,7 @@ pub fn train_stream(rt: &Runtime, opts: &StreamTrainOptions) -> Result<StreamRep
     let started = Instant::now();
     let ck_path = opts.run.out.join("checkpoint.safetensors");
     let _lock = crate::train::lock::RunLock::acquire(&opts.run.out)?;
-    let source = crate::train::damsm::training_source(
-        &opts.run.data,
-        opts.run.seed,
-        opts.image_size,
-        opts.run.scenes,
-        opts.run.batch,
-    )?;
+    let source = crate::train::damsm::training_source(&opts.run, opts.image_size)?;
     let options = run_options(opts);
     let run = if opts.run.resume {
         let (c, ck) = load_with_checkpoint(rt, &ck_path)?;
@@ -231,7 +225,7 @@ pub fn train_stream(rt: &Runtime, opts: &StreamTrainOptions) -> Result<StreamRep
             losses,
         }
     } else {
-        let vocab = crate::data::source::vocab_of(source.as_ref(), 1);
+        let vocab = crate::train::damsm::training_vocab(&opts.run, source.as_ref());
         let mut config = StreamConfig::new(vocab.len(), opts.image_size, source.max_words());
         config.base_channels = opts.base_channels;
         let model = Stream::new(rt, config, opts.run.seed)?;

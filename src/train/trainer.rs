@@ -67,12 +67,21 @@ pub struct RunOptions {
     pub data: DataSpec,
     /// Scenes of the built-in world in the training split.
     pub scenes: usize,
+    /// At most this many objects per world scene (`--world-objects`, 1 to
+    /// 3): a curriculum's stage. Not a resume key: a resume may change it,
+    /// which is how a curriculum moves on (the checkpoint records each
+    /// stage's first step in `world_objects`).
+    pub world_objects: usize,
     pub checkpoint_every: u64,
     pub resume: bool,
     /// Plain "step N ..." lines every 10 steps instead of a progress bar
     /// (logs, CI).
     pub quiet: bool,
 }
+
+/// The one recorded option a resume may change: the world's objects per
+/// scene, a curriculum's stage.
+pub const CURRICULUM_KEY: &str = "world_objects";
 
 impl RunOptions {
     /// What a resume must repeat of these (the data is checked on its own,
@@ -87,6 +96,9 @@ impl RunOptions {
         ];
         if self.data.is_world() {
             o.push(("scenes", self.scenes.to_string()));
+            // Recorded, but a resume may change it (a curriculum's next
+            // stage): `check_resume` notes the change instead of refusing.
+            o.push((CURRICULUM_KEY, self.world_objects.to_string()));
         }
         o
     }
@@ -103,6 +115,7 @@ impl Default for RunOptions {
             seed: 0,
             data: DataSpec::World,
             scenes: 4000,
+            world_objects: 3,
             checkpoint_every: 100,
             resume: false,
             quiet: false,
