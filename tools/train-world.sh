@@ -17,6 +17,13 @@
 #                                           # then AttnGAN for 88, the presets' batches
 #                                           # (README "Two hours on lavapipe"); a rerun
 #                                           # adds the same minutes again
+#   CURRICULUM=1 tools/train-world.sh [OUT] # one object per scene first: a positional
+#                                           # DAMSM for 1,200 steps and AttnGAN for 4,000
+#                                           # (hard negatives) on one-object scenes, then
+#                                           # AttnGAN on to 6,000 on the whole world;
+#                                           # the presets' batches, about 2 hours on a
+#                                           # 2-core machine's lavapipe (README "One
+#                                           # object first")
 #   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # AttnGAN's discriminators also refuse
 #                                           # each real image with its caption one
 #                                           # attribute changed, and its DAMSM term
@@ -34,7 +41,13 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 cargo build --release
 E=target/release/engine
 
-if [ -n "${LAVAPIPE:-}" ]; then
+if [ -n "${CURRICULUM:-}" ]; then
+    POSITIONAL=1
+    HARD_NEGATIVES=1
+    damsm_flags=(--steps 1200 --world-objects 1)
+    gan_flags=(--steps 4000 --world-objects 1)
+    gan_then=(--steps 6000)
+elif [ -n "${LAVAPIPE:-}" ]; then
     POSITIONAL=1
     damsm_flags=(--steps 100000 --minutes 22)
     gan_flags=(--steps 100000 --minutes 88)
@@ -56,6 +69,13 @@ echo "$(stamp) DAMSM"
 echo "$(stamp) AttnGAN"
 "$E" train --model attngan --preset world "${gan_flags[@]}" --damsm "$OUT/world-damsm.safetensors" \
     --out "$OUT/attngan" --quiet $(resume "$OUT/attngan")
+if [ -n "${gan_then+x}" ]; then
+    # The curriculum's second stage: the same run resumed on the whole world.
+    echo "$(stamp) AttnGAN on the whole world"
+    [ -n "${HARD_NEGATIVES:-}" ] && gan_then+=(--hard-negatives)
+    "$E" train --model attngan --preset world "${gan_then[@]}" \
+        --damsm "$OUT/world-damsm.safetensors" --out "$OUT/attngan" --quiet --resume
+fi
 echo "$(stamp) export and evaluation"
 "$E" export "$OUT/attngan/checkpoint.safetensors" -o "$OUT/world.safetensors" --f16
 "$E" eval oracle --model "$OUT/world.safetensors" --captions 500 --json "$OUT/oracle.json" --grid "$OUT/oracle.png"
