@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The recipe of the shipped world model (models/world.safetensors), whole:
-# a DAMSM, then AttnGAN guided by it, both with `--preset world` and the
-# batches and step counts the shipped model was trained with (on an NVIDIA
-# H200: 90 s + 264 s), then the f16 exports and their evaluation. Reruns
-# continue an interrupted run (--resume).
+# The world model's recipes, whole: a DAMSM, then AttnGAN guided by it, both
+# with `--preset world`, then the f16 exports and their evaluation. Reruns
+# continue an interrupted run (--resume). CURRICULUM=1 is the recipe of the
+# shipped model (models/world.safetensors, 2026-12-07: 2 hours on a 2-core
+# machine's lavapipe); without it, the batches and step counts of the
+# previous shipped model (on an NVIDIA H200: 90 s + 264 s).
 #
 #   tools/train-world.sh [OUT]              # default OUT: runs/world
 #   QUICK=1 tools/train-world.sh [OUT]      # the presets' own batches and steps
