@@ -333,10 +333,12 @@ impl TrainArgs {
     }
 }
 
+use wgpu_attngan::data::world::WORLD_MAX_OBJECTS;
+
 fn describe(data: &wgpu_attngan::data::DataSpec, scenes: usize, objects: Option<usize>) -> String {
     if data.is_world() {
         match objects {
-            Some(n) if n < 3 => format!(
+            Some(n) if n < WORLD_MAX_OBJECTS => format!(
                 "the built-in world ({scenes} scenes, at most {n} object{} each)",
                 if n == 1 { "" } else { "s" }
             ),
@@ -532,7 +534,7 @@ fn check(args: &TrainArgs) -> Result<()> {
                 args.data
             ));
         }
-        if !(1..=3).contains(&n) {
+        if !(1..=WORLD_MAX_OBJECTS).contains(&n) {
             return bad(format!(
                 "--world-objects {n} must be 1, 2 or 3 (the world's scenes hold 1 to 3 objects)"
             ));
@@ -593,7 +595,7 @@ fn run_options(args: &TrainArgs) -> RunOptions {
         seed: args.seed,
         data: args.data.clone(),
         scenes: set.scenes,
-        world_objects: args.world_objects.unwrap_or(3),
+        world_objects: args.world_objects.unwrap_or(WORLD_MAX_OBJECTS),
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         quiet: args.quiet,

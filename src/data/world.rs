@@ -397,7 +397,7 @@ impl Default for WorldConfig {
             seed: 0,
             resolution: 64,
             captions_per_image: 10,
-            max_objects: 3,
+            max_objects: WORLD_MAX_OBJECTS,
         }
     }
 }
@@ -428,6 +428,9 @@ pub fn is_held_out(shape: Shape, colour: usize) -> bool {
 /// reached. AttnGAN cuts birds captions to 18 words; a world caption of two
 /// or three objects runs 17 to 42, so the world keeps every word instead.
 pub const WORLD_MAX_WORDS: usize = 42;
+
+/// Objects in the world's fullest scenes (its scenes hold 1 to 3).
+pub const WORLD_MAX_OBJECTS: usize = 3;
 
 /// Scene templates; `{o}` is the object list, `{b}` the background colour.
 const TRAIN_TEMPLATES: [&str; 7] = [

@@ -143,12 +143,12 @@ pub fn training_source(run: &RunOptions, size: usize) -> Result<Arc<dyn Source>>
 /// each stage of a curriculum, and every model guided by this one, reads
 /// the same words.
 pub fn training_vocab(run: &RunOptions, source: &dyn Source) -> Vocab {
-    if run.data.is_world() && run.world_objects < 3 {
-        let full = WorldSource::new(world(run.seed, 64, 3), Split::Train, run.scenes);
-        crate::data::source::vocab_of(&full, 1)
-    } else {
-        crate::data::source::vocab_of(source, 1)
+    use crate::data::world::WORLD_MAX_OBJECTS;
+    if !run.data.is_world() {
+        return crate::data::source::vocab_of(source, 1);
     }
+    let full = world(run.seed, 64, WORLD_MAX_OBJECTS);
+    crate::data::source::vocab_of(&WorldSource::new(full, Split::Train, run.scenes), 1)
 }
 
 /// The vocabulary's size and the share of held-out caption words it does
@@ -156,7 +156,11 @@ pub fn training_vocab(run: &RunOptions, source: &dyn Source) -> Vocab {
 fn coverage(vocab: &Vocab, opts: &DamsmTrainOptions) -> String {
     let held_out: Result<Arc<dyn Source>> = if opts.run.data.is_world() {
         Ok(Arc::new(WorldSource::new(
-            world(opts.run.seed, opts.image_size, 3),
+            world(
+                opts.run.seed,
+                opts.image_size,
+                crate::data::world::WORLD_MAX_OBJECTS,
+            ),
             Split::Test,
             500,
         )))

@@ -115,7 +115,7 @@ impl Default for RunOptions {
             seed: 0,
             data: DataSpec::World,
             scenes: 4000,
-            world_objects: 3,
+            world_objects: crate::data::world::WORLD_MAX_OBJECTS,
             checkpoint_every: 100,
             resume: false,
             quiet: false,
