@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a model (DAMSM by default; AttnGAN with --model attngan) on the built-in world, or on your captioned images with --data DIR; no arguments needed.
-    Train(cli::train::TrainArgs),
+    Train(Box<cli::train::TrainArgs>),
     /// Draw an image from a sentence with a trained AttnGAN, and its per-word attention maps.
     Generate(cli::generate::GenerateArgs),
     /// Describe images in words with a trained captioner (engine train --model stream).

@@ -482,6 +482,15 @@ fn a_resumed_run_continues_with_identical_losses() {
     assert_eq!(c2.steps, 6);
     assert_eq!(c2.losses[..3], c1.losses[..]);
     assert!(meta(&c2.checkpoint, "options").contains("world_objects=3\n"));
+    assert!(meta(&c2.checkpoint, "options").contains("twins=none\n"));
+    // Minimal pairs (--twins) are a stage too: turned on by a resume, the
+    // run goes on from its losses and records them.
+    let mut t = opts("curriculum", 8, true);
+    t.run.twins = vec![wgpu_attngan::data::swaps::Attribute::Shape];
+    let c3 = train_damsm(&rt, &t).unwrap();
+    assert_eq!(c3.steps, 8);
+    assert_eq!(c3.losses[..6], c2.losses[..]);
+    assert!(meta(&c3.checkpoint, "options").contains("twins=shape\n"));
     std::fs::remove_dir_all(base).ok();
 }
 

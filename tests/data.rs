@@ -706,6 +706,97 @@ fn world_loader_is_deterministic_and_matches_scenes() {
     drop(l);
 }
 
+/// `--twins`: each odd item of an epoch is the item before it with one
+/// asked attribute of one object changed, rendered, in the same phrasing;
+/// class 0, never a held-out (shape, colour) pair, the same from run to run;
+/// a source without scenes refuses.
+#[test]
+fn world_twins_are_rendered_minimal_pairs() {
+    use wgpu_attngan::data::swaps::{swapped_object, Attribute};
+    let w = world();
+    let src = Arc::new(WorldSource::new(w.clone(), Split::Train, 48));
+    let vocab = Arc::new(vocab_of(src.as_ref(), 1));
+    for asked in [vec![Attribute::Shape], Attribute::ALL.to_vec()] {
+        let cfg = LoaderConfig {
+            batch_size: 8,
+            sizes: vec![64],
+            workers: 2,
+            max_words: src.max_words(),
+            twins: asked.clone(),
+            ..Default::default()
+        };
+        let a: Vec<_> = Loader::new(src.clone(), vocab.clone(), cfg.clone(), 1)
+            .map(Result::unwrap)
+            .collect();
+        let b: Vec<_> = Loader::new(src.clone(), vocab.clone(), cfg, 1)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(a.len(), 6);
+        let mut seen = Vec::new();
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((&x.captions, &x.images), (&y.captions, &y.images));
+            let px = 3 * 64 * 64;
+            for j in (0..x.len()).step_by(2) {
+                let i = x.indices[j];
+                assert_eq!(x.indices[j + 1], i, "a twin names its scene");
+                assert_eq!((x.class_ids[j], x.class_ids[j + 1]), (1 + i as u32, 0));
+                let scene = w.scene(Split::Train, i as u64);
+                assert_eq!(
+                    &x.images[0][j * px..(j + 1) * px],
+                    &scene.render_chw(64)[..]
+                );
+                let phrasing = w
+                    .scene_captions(&scene)
+                    .iter()
+                    .position(|c| *c == x.captions[j])
+                    .expect("the original's caption is one of its scene's");
+                let twin_px = &x.images[0][(j + 1) * px..(j + 2) * px];
+                let found = (0..scene.objects.len())
+                    .flat_map(|k| asked.iter().map(move |&at| (k, at)))
+                    .flat_map(|(k, at)| {
+                        swapped_object(&scene, k, at)
+                            .into_iter()
+                            .map(move |s| (k, at, s))
+                    })
+                    .find(|(_, _, s)| {
+                        s.render_chw(64)[..] == *twin_px
+                            && w.scene_captions(s)[phrasing] == x.captions[j + 1]
+                    });
+                let (k, at, s) = found.unwrap_or_else(|| {
+                    panic!(
+                        "{:?} is no swap of {:?} in {asked:?}",
+                        x.captions[j + 1],
+                        x.captions[j]
+                    )
+                });
+                let o = &s.objects[k];
+                assert!(!world::is_held_out(o.shape, o.colour), "{}", s.describe());
+                assert_ne!(x.captions[j], x.captions[j + 1]);
+                seen.push(at);
+            }
+        }
+        for at in &asked {
+            assert!(seen.contains(at), "{at:?} never drawn in {seen:?}");
+        }
+    }
+    // Only the world has twins.
+    let root = temp_dir("twins");
+    for i in 0..4 {
+        let p = root.join(format!("img{i}.png"));
+        write_image(&p, 20, 20, [i as u8 * 40, 9, 9]);
+        write(&p.with_extension("txt"), format!("picture number {i}\n"));
+    }
+    let folder: Arc<dyn Source> = Arc::new(Folder::open(&FolderConfig::new(&root)).unwrap());
+    let fv = Arc::new(vocab_of(folder.as_ref(), 1));
+    let cfg = LoaderConfig {
+        batch_size: 2,
+        twins: vec![Attribute::Shape],
+        ..Default::default()
+    };
+    let err = Loader::new(folder, fv, cfg, 0).next().unwrap().unwrap_err();
+    assert!(err.to_string().contains("--twins"), "{err}");
+}
+
 /// `--data DIR` without split.txt holds out a tenth by path hash: train and
 /// test cover the folder, never overlap, and an image keeps its side when
 /// others are added. Too many unreadable images stop the run; a few are

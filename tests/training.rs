@@ -353,13 +353,15 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
                 "dcgan",
                 "--out",
                 out,
+                "--damsm",
+                manifest,
                 "--hard-negatives",
             ],
             "--hard-negatives applies to --model damsm, attngan and mirrorgan",
         ),
         (
             vec![
-                "train", "--model", "dcgan", "--out", out, "--init", manifest,
+                "train", "--model", "dcgan", "--out", out, "--damsm", manifest, "--init", manifest,
             ],
             "--init applies to --model damsm",
         ),
@@ -390,10 +392,35 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             vec!["train", "--out", out, "--data", out, "--world-objects", "1"],
             "--world-objects caps the built-in world's scenes",
         ),
+        (
+            vec!["train", "--out", out, "--data", out, "--twins", "shape"],
+            "--twins pairs each built-in world scene",
+        ),
+        (
+            vec!["train", "--out", out, "--twins", "shape", "--batch", "7"],
+            "--twins needs an even --batch",
+        ),
+        (
+            vec![
+                "train",
+                "--out",
+                out,
+                "--twins",
+                "shape",
+                "--hard-negatives",
+            ],
+            "--twins and --hard-negatives",
+        ),
     ] {
         let (code, err) = run(&args, None);
         assert!(code == Some(1) && err.contains(flag), "{args:?}: {err}");
     }
+    // clap's own refusal of a value it does not know exits with 2.
+    let (code, err) = run(&["train", "--out", out, "--twins", "shap"], None);
+    assert!(
+        code == Some(2) && err.contains("invalid value 'shap' for '--twins"),
+        "{err}"
+    );
     let (code, err) = run(&["world", "--size", "1000", "--out", out], None);
     assert!(code == Some(1) && err.contains("--size 1000"), "{err}");
     let (code, err) = run(&["world", "--count", "100000000", "--out", out], None);

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use wgpu_attngan::data::swaps::Attribute;
 use wgpu_attngan::nn::parallel;
 use wgpu_attngan::train::damsm::{train_damsm, DamsmTrainOptions};
 use wgpu_attngan::train::trainer::RunOptions;
@@ -62,6 +63,35 @@ impl Model {
     fn attentional(self) -> bool {
         matches!(self, Model::Attngan | Model::Mirrorgan)
     }
+}
+
+/// What a `--twins` pair may differ in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Twin {
+    Colour,
+    Shape,
+    Size,
+    Position,
+}
+
+impl Twin {
+    fn attribute(self) -> Attribute {
+        match self {
+            Twin::Colour => Attribute::Colour,
+            Twin::Shape => Attribute::Shape,
+            Twin::Size => Attribute::Size,
+            Twin::Position => Attribute::Position,
+        }
+    }
+}
+
+/// `--twins` as attributes, each once, in the world's order.
+fn twin_attributes(twins: &[Twin]) -> Vec<Attribute> {
+    let asked: Vec<Attribute> = twins.iter().map(|t| t.attribute()).collect();
+    Attribute::ALL
+        .into_iter()
+        .filter(|a| asked.contains(a))
+        .collect()
 }
 
 /// A recipe whose settings were chosen and measured (tools/train-world.sh).
@@ -241,6 +271,14 @@ pub struct TrainArgs {
     /// --resume with a larger value (or none) moves on from.
     #[arg(long, value_name = "N")]
     world_objects: Option<usize>,
+    /// The built-in world in minimal pairs: every second training scene is
+    /// the one before it with one of these attributes of one object changed
+    /// (comma-separated: colour, shape, size, position), rendered, and both
+    /// captions in the same words, so two captions of a batch differ in that
+    /// attribute alone and each has its own image. Off by default; a
+    /// --resume may turn it on or off (a curriculum's stage).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "ATTRS")]
+    twins: Vec<Twin>,
     /// DAMSM and the captioner: image side (32 to 256) [default: 64]; DCGAN: 32 or 64 [default: 64]; DF-GAN: a power of two [default: 64].
     #[arg(long)]
     image_size: Option<usize>,
@@ -462,6 +500,25 @@ fn check(args: &TrainArgs) -> Result<()> {
             ));
         }
     }
+    if !args.twins.is_empty() {
+        if !args.data.is_world() {
+            return bad(format!(
+                "--twins pairs each built-in world scene with a changed copy that it renders; {} has its own images (train without it)",
+                args.data
+            ));
+        }
+        if args.hard_negatives {
+            return bad(
+                "--twins and --hard-negatives are two kinds of near-miss caption; give one of them"
+                    .into(),
+            );
+        }
+        if !batch.is_multiple_of(2 * workers) {
+            return bad(format!(
+                "--twins needs an even --batch (per worker, with {workers} worker(s)) so that each pair shares a batch; {batch} is not"
+            ));
+        }
+    }
     if args.stream.is_some() && args.model != Model::Mirrorgan {
         return bad("--stream applies to --model mirrorgan (its captioner)".into());
     }
@@ -596,6 +653,7 @@ fn run_options(args: &TrainArgs) -> RunOptions {
         data: args.data.clone(),
         scenes: set.scenes,
         world_objects: args.world_objects.unwrap_or(WORLD_MAX_OBJECTS),
+        twins: twin_attributes(&args.twins),
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         quiet: args.quiet,

@@ -8,6 +8,7 @@ use super::error::DataError;
 use super::imageops::{downscale, push_chw};
 use super::rng::SplitMix64;
 use super::source::Source;
+use super::swaps::Attribute;
 use super::vocab::{Vocab, DEFAULT_MAX_WORDS};
 use rand::{Rng, RngCore};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -46,6 +47,14 @@ pub struct LoaderConfig {
     /// chosen one ([`super::source::Source::contrast_caption`]); a source
     /// that has none fails the batch.
     pub contrast: bool,
+    /// Minimal pairs (`--twins`): with attributes here, every item at an
+    /// odd place of the epoch is the twin of the one before it
+    /// ([`super::source::Source::twin`]: its scene with one of these
+    /// attributes of one object changed, rendered), and both take the same
+    /// phrasing, so two captions of a batch differ in that attribute alone
+    /// and each is a real image's. The scene the odd place would have held
+    /// sits out that epoch. A source that has no twins fails the batch.
+    pub twins: Vec<Attribute>,
 }
 
 impl Default for LoaderConfig {
@@ -63,6 +72,7 @@ impl Default for LoaderConfig {
             max_words: DEFAULT_MAX_WORDS,
             shard: (0, 1),
             contrast: false,
+            twins: Vec::new(),
         }
     }
 }
@@ -160,17 +170,31 @@ impl Job {
         for k in 0..count {
             let pos = start + k;
             let mut rng = SplitMix64::keyed(&[cfg.seed, self.epoch, pos as u64, 0xBA7C]);
-            let mut attempt = 0;
-            let (index, item) = loop {
-                let index = self.order[(pos + attempt) % n];
-                match self.source.item(index, max, cfg.augment, &mut rng) {
-                    Ok(item) => break (index, item),
-                    Err(e) if cfg.skip_bad && attempt + 1 < n.min(64) => {
-                        let _ = e;
-                        self.skipped.fetch_add(1, Ordering::Relaxed);
-                        attempt += 1;
+            let twin = !cfg.twins.is_empty() && pos % 2 == 1;
+            let (index, item) = if twin {
+                let index = self.order[(pos - 1) % n];
+                let mut trng = SplitMix64::keyed(&[cfg.seed, self.epoch, pos as u64, 0x7714]);
+                let item = self
+                    .source
+                    .twin(index, &cfg.twins, max, &mut trng)
+                    .ok_or_else(|| DataError::Empty {
+                        what: format!("the twin of item {index}"),
+                        hint: "only the built-in world has them; train without --twins".into(),
+                    })?;
+                (index, item)
+            } else {
+                let mut attempt = 0;
+                loop {
+                    let index = self.order[(pos + attempt) % n];
+                    match self.source.item(index, max, cfg.augment, &mut rng) {
+                        Ok(item) => break (index, item),
+                        Err(e) if cfg.skip_bad && attempt + 1 < n.min(64) => {
+                            let _ = e;
+                            self.skipped.fetch_add(1, Ordering::Relaxed);
+                            attempt += 1;
+                        }
+                        Err(e) => return Err(e),
                     }
-                    Err(e) => return Err(e),
                 }
             };
             for (buf, &s) in out.images.iter_mut().zip(&cfg.sizes) {
@@ -178,8 +202,14 @@ impl Job {
             }
             let (caption, chosen) = if item.captions.is_empty() {
                 (String::new(), 0)
-            } else {
+            } else if cfg.twins.is_empty() {
                 let c = rng.random_range(0..item.captions.len());
+                (item.captions[c].clone(), c)
+            } else {
+                // One draw per pair: both twins say it in the same words.
+                let mut prng =
+                    SplitMix64::keyed(&[cfg.seed, self.epoch, (pos & !1) as u64, 0x7C1A]);
+                let c = prng.random_range(0..item.captions.len());
                 (item.captions[c].clone(), c)
             };
             let fixed =

@@ -3,6 +3,7 @@
 //! world, CUB and caption folders all implement [`Source`].
 
 use super::error::{read_captions, DataError};
+use super::swaps::Attribute;
 use super::world::{Split, World};
 use image::RgbImage;
 use rand::RngCore;
@@ -48,6 +49,22 @@ pub trait Source: Send + Sync {
         None
     }
 
+    /// Item `index`'s twin for `--twins`: its scene with one attribute of one
+    /// object changed (object and attribute, one of `attributes`, drawn with
+    /// `rng`), rendered at `size`, with class 0 (no class) and the changed
+    /// scene's captions in the same phrasings (caption k says what caption k
+    /// of item `index` says but that attribute). None where the source
+    /// cannot tell (only the built-in world knows its scenes).
+    fn twin(
+        &self,
+        _index: usize,
+        _attributes: &[Attribute],
+        _size: u32,
+        _rng: &mut dyn RngCore,
+    ) -> Option<Item> {
+        None
+    }
+
     /// Item `index` with its image a `size` x `size` square; `augment`
     /// enables the source's random crop/flip.
     fn item(
@@ -75,6 +92,38 @@ impl WorldSource {
     }
 }
 
+impl WorldSource {
+    /// Scene `index` one attribute away: object, attribute (of
+    /// `attributes`) and new value drawn at random from its one-attribute
+    /// swaps (data/swaps.rs). A training scene's swaps skip the (shape,
+    /// colour) pairs held out for the test split, so no training caption or
+    /// image, not even a negative, shows one. None for a scene without
+    /// objects or an empty `attributes`.
+    fn swap(
+        &self,
+        index: usize,
+        attributes: &[Attribute],
+        rng: &mut dyn RngCore,
+    ) -> Option<super::world::Scene> {
+        use super::swaps::swapped_object;
+        use super::world::is_held_out;
+        use rand::Rng;
+        if attributes.is_empty() {
+            return None;
+        }
+        let scene = self.world.scene(self.split, index as u64);
+        let k = rng.random_range(0..scene.objects.len().max(1));
+        let attribute = attributes[rng.random_range(0..attributes.len())];
+        let mut swaps = swapped_object(&scene, k, attribute);
+        if self.split == Split::Train {
+            swaps.retain(|s| !is_held_out(s.objects[k].shape, s.objects[k].colour));
+        }
+        // Never empty in this world: every attribute of every object has
+        // another allowed value (a scene without objects gives None).
+        swaps.get(rng.random_range(0..swaps.len().max(1))).cloned()
+    }
+}
+
 impl Source for WorldSource {
     fn len(&self) -> usize {
         self.len
@@ -91,30 +140,30 @@ impl Source for WorldSource {
         super::world::WORLD_MAX_WORDS
     }
 
-    /// Object, attribute and new value drawn at random from the scene's
-    /// one-attribute swaps (data/swaps.rs). A training scene's swaps skip
-    /// the (shape, colour) pairs held out for the test split, so no
-    /// training caption, not even a negative, names one.
+    /// The caption of a swap of any attribute ([`WorldSource::swap`]).
     fn contrast_caption(
         &self,
         index: usize,
         caption: usize,
         rng: &mut dyn RngCore,
     ) -> Option<String> {
-        use super::swaps::{swapped_object, Attribute};
-        use super::world::is_held_out;
-        use rand::Rng;
-        let scene = self.world.scene(self.split, index as u64);
-        let k = rng.random_range(0..scene.objects.len().max(1));
-        let attribute = Attribute::ALL[rng.random_range(0..Attribute::ALL.len())];
-        let mut swaps = swapped_object(&scene, k, attribute);
-        if self.split == Split::Train {
-            swaps.retain(|s| !is_held_out(s.objects[k].shape, s.objects[k].colour));
-        }
-        // Never empty in this world: every attribute of every object has
-        // another allowed value (a scene without objects gives None).
-        let swap = swaps.get(rng.random_range(0..swaps.len().max(1)))?;
-        self.world.scene_captions(swap).get(caption).cloned()
+        let swap = self.swap(index, &Attribute::ALL, rng)?;
+        self.world.scene_captions(&swap).get(caption).cloned()
+    }
+
+    fn twin(
+        &self,
+        index: usize,
+        attributes: &[Attribute],
+        size: u32,
+        rng: &mut dyn RngCore,
+    ) -> Option<Item> {
+        let swap = self.swap(index, attributes, rng)?;
+        Some(Item {
+            image: swap.render(size),
+            captions: self.world.scene_captions(&swap),
+            class_id: 0,
+        })
     }
 
     fn item(

@@ -48,20 +48,24 @@ pub fn check_resume(
     };
     let old: std::collections::HashMap<&str, &str> =
         stored.lines().filter_map(|l| l.split_once('=')).collect();
-    let curriculum = trainer::CURRICULUM_KEY;
-    if let (Some(was), Some((_, v))) = (
-        old.get(curriculum),
-        now.iter().find(|(k, _)| *k == curriculum),
-    ) {
-        if *was != v.as_str() && crate::nn::parallel::is_leader() {
-            println!(
-                "curriculum: the checkpoint's steps so far saw at most {was} object(s) per scene; this run goes on with at most {v}"
-            );
+    let curriculum = trainer::CURRICULUM_KEYS;
+    for key in curriculum {
+        if let (Some(was), Some((_, v))) = (old.get(key), now.iter().find(|(k, _)| *k == key)) {
+            if *was != v.as_str() && crate::nn::parallel::is_leader() {
+                match key {
+                    "world_objects" => println!(
+                        "curriculum: the checkpoint's steps so far saw at most {was} object(s) per scene; this run goes on with at most {v}"
+                    ),
+                    _ => println!(
+                        "curriculum: the checkpoint's steps so far had twins {was}; this run goes on with {v}"
+                    ),
+                }
+            }
         }
     }
     let diffs: Vec<String> = now
         .iter()
-        .filter(|(k, _)| *k != curriculum)
+        .filter(|(k, _)| !curriculum.contains(k))
         .filter_map(|(k, v)| {
             old.get(k)
                 .filter(|o| **o != v.as_str())

@@ -72,6 +72,10 @@ pub struct RunOptions {
     /// which is how a curriculum moves on (the checkpoint records each
     /// stage's first step in `world_objects`).
     pub world_objects: usize,
+    /// Minimal pairs of world scenes (`--twins`, `LoaderConfig::twins`):
+    /// the attributes a twin may change; none by default. Like
+    /// `world_objects`, a resume may change it (a curriculum's stage).
+    pub twins: Vec<crate::data::swaps::Attribute>,
     pub checkpoint_every: u64,
     pub resume: bool,
     /// Plain "step N ..." lines every 10 steps instead of a progress bar
@@ -79,9 +83,9 @@ pub struct RunOptions {
     pub quiet: bool,
 }
 
-/// The one recorded option a resume may change: the world's objects per
-/// scene, a curriculum's stage.
-pub const CURRICULUM_KEY: &str = "world_objects";
+/// The recorded options a resume may change, a curriculum's stages: the
+/// world's objects per scene, and its minimal pairs.
+pub const CURRICULUM_KEYS: [&str; 2] = ["world_objects", "twins"];
 
 impl RunOptions {
     /// What a resume must repeat of these (the data is checked on its own,
@@ -98,10 +102,20 @@ impl RunOptions {
             o.push(("scenes", self.scenes.to_string()));
             // Recorded, but a resume may change it (a curriculum's next
             // stage): `check_resume` notes the change instead of refusing.
-            o.push((CURRICULUM_KEY, self.world_objects.to_string()));
+            o.push((CURRICULUM_KEYS[0], self.world_objects.to_string()));
+            o.push((CURRICULUM_KEYS[1], twins_key(&self.twins)));
         }
         o
     }
+}
+
+/// `--twins` as recorded: the attributes' names joined by commas, or "none".
+pub fn twins_key(twins: &[crate::data::swaps::Attribute]) -> String {
+    if twins.is_empty() {
+        return "none".into();
+    }
+    let names: Vec<&str> = twins.iter().map(|a| a.name()).collect();
+    names.join(",")
 }
 
 impl Default for RunOptions {
@@ -116,6 +130,7 @@ impl Default for RunOptions {
             data: DataSpec::World,
             scenes: 4000,
             world_objects: crate::data::world::WORLD_MAX_OBJECTS,
+            twins: Vec::new(),
             checkpoint_every: 100,
             resume: false,
             quiet: false,
@@ -146,6 +161,12 @@ pub fn run(
     }
     // Only rank 0 reports; the other workers are silent.
     let quiet = settings.quiet || !parallel::is_leader();
+    if !settings.twins.is_empty() && parallel::is_leader() {
+        println!(
+            "twins: every second scene is the one before it with its {} of one object changed",
+            twins_key(&settings.twins).replace(',', " or ")
+        );
+    }
     let bar = progress_bar(settings.steps, quiet);
     bar.set_position(model.steps_done());
     if parallel::is_leader() {
@@ -169,6 +190,7 @@ pub fn run(
             max_words: model.max_words(),
             shard: (parallel::shard().rank, parallel::shard().size),
             contrast: model.contrast(),
+            twins: settings.twins.clone(),
         };
         let loader = Loader::new(source.clone(), vocab.clone(), cfg, done / per_epoch);
         for batch in loader.skip((done % per_epoch) as usize) {
