@@ -313,6 +313,49 @@ fn a_generator_that_returns_the_worlds_renders_scores_at_the_ceiling() {
     );
 }
 
+/// `eval oracle --seen-pairs`: scenes of the training split past any run's
+/// (no object a held-out pair), where every held-out scene's first object
+/// is one; the world's renders score at the ceiling there too, other
+/// scenes' at the floor.
+#[test]
+fn seen_pairs_are_unseen_training_scenes_and_held_out_first_objects_never_are() {
+    use wgpu_attngan::data::world::{is_held_out, Split};
+    let held = EvalSet::new(0, 300, 4);
+    assert!(held.scenes.iter().all(|s| s.split == Split::Test));
+    assert!(held
+        .scenes
+        .iter()
+        .all(|s| is_held_out(s.objects[0].shape, s.objects[0].colour)));
+    let set = EvalSet::seen_pairs(300, 4);
+    for s in &set.scenes {
+        assert_eq!(s.split, Split::Train);
+        assert!(s.index >= eval::SEEN_PAIRS_FIRST);
+        assert!(s.objects.iter().all(|o| !is_held_out(o.shape, o.colour)));
+    }
+    let world = eval::eval_world();
+    for (k, s) in set.scenes.iter().enumerate() {
+        assert_eq!(world.scene_captions(s)[set.chosen[k]], set.captions[k]);
+    }
+    let rt = rt();
+    let g = Renders {
+        scenes: set
+            .captions
+            .iter()
+            .cloned()
+            .zip(set.scenes.iter().cloned())
+            .collect(),
+        res: 64,
+    };
+    let out = eval::oracle_eval(&rt, &g, &set, 4).unwrap();
+    assert_eq!(out.generator.all, out.ceiling.all);
+    assert!(
+        out.ceiling.all.exact.accuracy() >= 0.9,
+        "{}",
+        out.ceiling.all
+    );
+    assert!(out.floor.all.exact.accuracy() <= 0.02, "{}", out.floor.all);
+}
+
 #[test]
 fn engine_eval_commands_write_json_and_refuse_the_wrong_checkpoints() {
     use wgpu_attngan::train::attngan::{train_attngan, AttnGanTrainOptions};

@@ -198,19 +198,40 @@ impl Generator for crate::train::attngan::Sampler {
 
 /// Held-out scenes `first..first + n` of the test split, one caption each
 /// (chosen by `seed` among the scene's captions, held-out phrasings included).
+/// Every test scene's first object is a (shape, colour) pair that no
+/// training scene shows; [`EvalSet::seen_pairs`] draws scenes of the training
+/// distribution instead.
 pub struct EvalSet {
+    pub split: Split,
     pub scenes: Vec<Scene>,
     pub captions: Vec<String>,
     /// Which of its scene's captions (`World::scene_captions`) each is.
     pub chosen: Vec<usize>,
 }
 
+/// The first training-split scene of [`EvalSet::seen_pairs`]: past the most
+/// scenes a run trains on (`--scenes` is at most 1,000,000).
+pub const SEEN_PAIRS_FIRST: u64 = 10_000_000;
+
 impl EvalSet {
     pub fn new(first: u64, n: usize, seed: u64) -> EvalSet {
+        EvalSet::of(Split::Test, first, n, seed)
+    }
+
+    /// `n` scenes of the training distribution that no run trains on (the
+    /// training split from [`SEEN_PAIRS_FIRST`]): every (shape, colour) pair
+    /// and phrasing is one training shows, so a model that draws shapes but
+    /// cannot compose an unseen pair scores them here and not on the test
+    /// split.
+    pub fn seen_pairs(n: usize, seed: u64) -> EvalSet {
+        EvalSet::of(Split::Train, SEEN_PAIRS_FIRST, n, seed)
+    }
+
+    fn of(split: Split, first: u64, n: usize, seed: u64) -> EvalSet {
         let world = eval_world();
         let mut rng = SplitMix64::keyed(&[seed, 0xE7A1]);
         let scenes: Vec<Scene> = (first..first + n as u64)
-            .map(|i| world.scene(Split::Test, i))
+            .map(|i| world.scene(split, i))
             .collect();
         let (captions, chosen) = scenes
             .iter()
@@ -221,6 +242,7 @@ impl EvalSet {
             })
             .unzip();
         EvalSet {
+            split,
             scenes,
             captions,
             chosen,
@@ -325,8 +347,13 @@ pub fn oracle_eval(
         images: Vec::new(),
         reports: Vec::new(),
     };
-    // The floor's images: scenes from far past the evaluated ones.
-    let others = EvalSet::new(1_000_000, set.scenes.len(), seed ^ 0xF100);
+    // The floor's images: scenes of the same split from far past the
+    // evaluated ones.
+    let far = match set.split {
+        Split::Test => 1_000_000,
+        Split::Train => SEEN_PAIRS_FIRST + 1_000_000,
+    };
+    let others = EvalSet::of(set.split, far, set.scenes.len(), seed ^ 0xF100);
     for (i, scene) in set.scenes.iter().enumerate() {
         let r = oracle.score(&images[i], scene);
         out.generator.add(&r);
