@@ -140,7 +140,7 @@ impl Source for WorldSource {
         super::world::WORLD_MAX_WORDS
     }
 
-    /// The caption of a swap of any attribute ([`WorldSource::swap`]).
+    /// The caption of a swap of any attribute (`WorldSource::swap`).
     fn contrast_caption(
         &self,
         index: usize,
