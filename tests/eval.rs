@@ -232,6 +232,21 @@ struct Renders {
     res: usize,
 }
 
+impl Renders {
+    /// The world's renders of `set`'s scenes at 64, by caption.
+    fn of(set: &EvalSet) -> Renders {
+        Renders {
+            scenes: set
+                .captions
+                .iter()
+                .cloned()
+                .zip(set.scenes.iter().cloned())
+                .collect(),
+            res: 64,
+        }
+    }
+}
+
 impl Generator for Renders {
     fn image_size(&self) -> usize {
         self.res
@@ -248,15 +263,7 @@ impl Generator for Renders {
 fn a_generator_that_returns_the_worlds_renders_scores_at_the_ceiling() {
     let rt = rt();
     let set = EvalSet::new(0, 120, 4);
-    let g = Renders {
-        scenes: set
-            .captions
-            .iter()
-            .cloned()
-            .zip(set.scenes.iter().cloned())
-            .collect(),
-        res: 64,
-    };
+    let g = Renders::of(&set);
     // The oracle: the generator's row is the ceiling's, which is near 100%.
     let out = eval::oracle_eval(&rt, &g, &set, 4).unwrap();
     assert_eq!(out.generator.all, out.ceiling.all);
@@ -337,15 +344,7 @@ fn seen_pairs_are_unseen_training_scenes_and_held_out_first_objects_never_are() 
         assert_eq!(world.scene_captions(s)[set.chosen[k]], set.captions[k]);
     }
     let rt = rt();
-    let g = Renders {
-        scenes: set
-            .captions
-            .iter()
-            .cloned()
-            .zip(set.scenes.iter().cloned())
-            .collect(),
-        res: 64,
-    };
+    let g = Renders::of(&set);
     let out = eval::oracle_eval(&rt, &g, &set, 4).unwrap();
     assert_eq!(out.generator.all, out.ceiling.all);
     assert!(
