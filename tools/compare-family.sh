@@ -3,7 +3,10 @@
 # for the same wall-clock budget (MINUTES each; StackGAN's two phases share
 # it), guided by and scored with one DAMSM (the shipped one), then
 # `engine eval oracle`, `r-precision` and `fd` on held-out captions.
-# Run it on a quiet machine: the budget is wall-clock.
+# Run it on a quiet machine: the budget is wall-clock. Each model runs its
+# `--preset world` sizes (DCGAN and GAN-INT-CLS at 64x64, StackGAN 32 then
+# 128, StackGAN++ and AttnGAN 32 to 64, widths 16, batch 8); the steps flag
+# below makes the clock the limit instead of the preset's step count.
 # MirrorGAN also reads its images back with a trained captioner (STREAM,
 # default runs/stream-world: `engine train --model stream --scenes 20000
 # --steps 4000 --out runs/stream-world`), trained beforehand like the DAMSM
@@ -29,21 +32,21 @@ common=(--damsm "$DAMSM" --scenes 20000 --batch 8 --steps 100000000 --quiet)
 train() { # name, then engine train flags
     local name=$1; shift
     rm -rf "$OUT/$name"
-    echo "== train $name: $*"
+    echo "== train $name ($(date -u +%H:%M:%S) UTC): $*"
     "$E" train "$@" --out "$OUT/$name" | { grep -v '^step ' || true; }
 }
 if wants dcgan; then
-    train dcgan --model dcgan --image-size 64 --width 16 "${common[@]}" --minutes "$MINUTES"
+    train dcgan --model dcgan --preset world "${common[@]}" --minutes "$MINUTES"
 fi
 if wants dcgan-cls; then
-    train dcgan-cls --model dcgan-cls --image-size 64 --width 16 "${common[@]}" --minutes "$MINUTES"
+    train dcgan-cls --model dcgan-cls --preset world "${common[@]}" --minutes "$MINUTES"
 fi
 if wants stackgan; then
-    train stackgan-1 --model stackgan --base-size 32 --width 16 "${common[@]}" --minutes "$half"
-    train stackgan --model stackgan --stage1 "$OUT/stackgan-1/checkpoint.safetensors" --base-size 32 --width 16 "${common[@]}" --minutes "$half"
+    train stackgan-1 --model stackgan --preset world "${common[@]}" --minutes "$half"
+    train stackgan --model stackgan --stage1 "$OUT/stackgan-1/checkpoint.safetensors" --preset world "${common[@]}" --minutes "$half"
 fi
 if wants stackgan++; then
-    train stackgan++ --model stackgan++ --stages 2 --base-size 32 --width 16 "${common[@]}" --minutes "$MINUTES"
+    train stackgan++ --model stackgan++ --preset world "${common[@]}" --minutes "$MINUTES"
 fi
 if wants attngan; then
     train attngan --model attngan --preset world "${common[@]}" --minutes "$MINUTES"
@@ -58,7 +61,7 @@ fi
 for name in $MODELS; do
     ck="$OUT/$name/checkpoint.safetensors"
     echo "== eval $name ($ck, step $(python3 -c "import json,struct,sys;b=open('$ck','rb').read();n=struct.unpack('<Q',b[:8])[0];print(json.loads(b[8:8+n])['__metadata__']['step'])"))"
-    "$E" eval oracle --model "$ck" --captions "$CAPTIONS" --json "$OUT/$name-oracle.json"
+    "$E" eval oracle --model "$ck" --captions "$CAPTIONS" --json "$OUT/$name-oracle.json" --grid "$OUT/$name-grid.png"
     "$E" eval r-precision --model "$ck" --damsm "$DAMSM" --images "$CAPTIONS" --draws 5
     "$E" eval fd --model "$ck" --damsm "$DAMSM" --images "$CAPTIONS"
 done

@@ -94,11 +94,14 @@ fn twin_attributes(twins: &[Twin]) -> Vec<Attribute> {
         .collect()
 }
 
-/// A recipe whose settings were chosen and measured (tools/train-world.sh).
+/// A recipe whose settings were chosen and measured (tools/train-world.sh,
+/// tools/compare-family.sh).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preset {
     /// The built-in world on a software GPU: DAMSM at 64x64; AttnGAN with
-    /// two stages from 32x32 to 64x64, widths 16.
+    /// two stages from 32x32 to 64x64, widths 16; DCGAN and GAN-INT-CLS at
+    /// 64x64, StackGAN 32x32 then 128x128, StackGAN++ 32x32 to 64x64, widths
+    /// 16, batch 8 (the family's comparison, tools/compare-family.sh).
     World,
 }
 
@@ -113,96 +116,101 @@ pub struct Settings {
     pub image_size: usize,
     pub stages: usize,
     pub base_size: usize,
+    /// ngf of the models that take --width (DCGAN, DF-GAN, StackGAN and
+    /// StackGAN++); the others' widths are fixed by their code.
+    pub width: usize,
 }
 
 impl Settings {
     pub fn of(model: Model, preset: Option<Preset>) -> Settings {
+        // What most runs share; each arm names what it changes.
+        let base = Settings {
+            steps: 1000,
+            batch: 8,
+            lr: 0.0002,
+            scenes: 4000,
+            image_size: 64,
+            stages: 1,
+            base_size: 64,
+            width: 16,
+        };
+        // The family's world preset: the sizes of its comparison
+        // (tools/compare-family.sh), batch 8, the world's 20,000 scenes.
+        let family = Settings {
+            scenes: 20000,
+            width: 16,
+            ..base
+        };
         match (model, preset) {
             (Model::Damsm, None) => Settings {
-                steps: 1000,
                 batch: 16,
                 lr: 0.002,
-                scenes: 4000,
-                image_size: 64,
                 stages: 2,
-                base_size: 64,
+                ..base
             },
-            (Model::Attngan, None) | (Model::Mirrorgan, _) => Settings {
-                steps: 1000,
-                batch: 8,
-                lr: 0.0002,
-                scenes: 4000,
-                image_size: 64,
-                stages: 2,
-                base_size: 64,
-            },
+            (Model::Attngan, None) | (Model::Mirrorgan, _) => Settings { stages: 2, ..base },
             // Both papers' batch and learning rate.
-            (Model::Dcgan | Model::DcganCls, _) => Settings {
-                steps: 1000,
+            (Model::Dcgan | Model::DcganCls, None) => Settings {
                 batch: 64,
-                lr: 0.0002,
-                scenes: 4000,
-                image_size: 64,
-                stages: 1,
-                base_size: 64,
+                width: 64,
+                ..base
             },
             // StackGAN's learning rate; stage II draws 4 times stage I.
-            (Model::Stackgan, _) => Settings {
-                steps: 1000,
-                batch: 8,
-                lr: 0.0002,
-                scenes: 4000,
-                image_size: 64,
-                stages: 1,
-                base_size: 64,
-            },
+            (Model::Stackgan, None) => Settings { width: 32, ..base },
             // StackGAN-v2's learning rate; three stages from 64.
-            (Model::StackganPp, _) => Settings {
-                steps: 1000,
-                batch: 8,
-                lr: 0.0002,
-                scenes: 4000,
-                image_size: 64,
+            (Model::StackganPp, None) => Settings {
                 stages: 3,
-                base_size: 64,
+                width: 32,
+                ..base
             },
             // DF-GAN's batch and G's learning rate (D's is 4 times it).
             (Model::Dfgan, _) => Settings {
-                steps: 1000,
                 batch: 32,
                 lr: 0.0001,
-                scenes: 4000,
-                image_size: 64,
-                stages: 1,
-                base_size: 64,
+                width: 32,
+                ..base
             },
             // The tutorial captioner's learning rate.
             (Model::Stream, _) => Settings {
-                steps: 1000,
                 batch: 16,
                 lr: 0.001,
-                scenes: 4000,
-                image_size: 64,
-                stages: 1,
-                base_size: 64,
+                ..base
             },
             (Model::Damsm, Some(Preset::World)) => Settings {
                 steps: DAMSM_WORLD_STEPS,
                 batch: 16,
                 lr: 0.002,
                 scenes: 20000,
-                image_size: 64,
                 stages: 2,
-                base_size: 64,
+                ..base
             },
             (Model::Attngan, Some(Preset::World)) => Settings {
                 steps: ATTNGAN_WORLD_STEPS,
-                batch: 8,
-                lr: 0.0002,
                 scenes: 20000,
-                image_size: 64,
                 stages: 2,
                 base_size: 32,
+                ..base
+            },
+            (Model::Dcgan, Some(Preset::World)) => Settings {
+                steps: DCGAN_WORLD_STEPS,
+                ..family
+            },
+            (Model::DcganCls, Some(Preset::World)) => Settings {
+                steps: DCGAN_CLS_WORLD_STEPS,
+                ..family
+            },
+            // Stage I at 32x32, so stage II draws 128x128; the steps are
+            // stage I's (`TrainArgs::settings` gives stage II its own).
+            (Model::Stackgan, Some(Preset::World)) => Settings {
+                steps: STACKGAN_I_WORLD_STEPS,
+                base_size: 32,
+                ..family
+            },
+            (Model::StackganPp, Some(Preset::World)) => Settings {
+                steps: STACKGAN_PP_WORLD_STEPS,
+                stages: 2,
+                base_size: 32,
+                ..family
             },
         }
     }
@@ -222,6 +230,16 @@ pub const MAX_SCENES: usize = 1_000_000;
 /// (README, "Two hours on lavapipe").
 pub const DAMSM_WORLD_STEPS: u64 = 416;
 pub const ATTNGAN_WORLD_STEPS: u64 = 775;
+
+/// Steps of the family's world presets: what each model reached in the
+/// 20 minutes of the comparison (tools/compare-family.sh with MINUTES=20,
+/// README "The family on one yardstick"), StackGAN's two phases 10 minutes
+/// each, on a 2-core machine's lavapipe (Mesa 25.0.7), nothing else running.
+pub const DCGAN_WORLD_STEPS: u64 = 10_680;
+pub const DCGAN_CLS_WORLD_STEPS: u64 = 3_495;
+pub const STACKGAN_I_WORLD_STEPS: u64 = 962;
+pub const STACKGAN_II_WORLD_STEPS: u64 = 105;
+pub const STACKGAN_PP_WORLD_STEPS: u64 = 558;
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -282,7 +300,7 @@ pub struct TrainArgs {
     /// DAMSM and the captioner: image side (32 to 256) [default: 64]; DCGAN: 32 or 64 [default: 64]; DF-GAN: a power of two [default: 64].
     #[arg(long)]
     image_size: Option<usize>,
-    /// DCGAN: ngf and ndf [default: 64]; DF-GAN: ngf and ndf [default: 32]; StackGAN and StackGAN++: ngf, with ndf twice it [default: 32, as on birds].
+    /// DCGAN: ngf and ndf [default: 64; 16 with --preset world]; DF-GAN: ngf and ndf [default: 32]; StackGAN and StackGAN++: ngf, with ndf twice it [default: 32, as on birds; 16 with --preset world].
     #[arg(long)]
     width: Option<usize>,
     /// DAMSM: a position-aware image encoder (the global feature from the
@@ -358,7 +376,13 @@ impl TrainArgs {
 
     /// The run's settings: flags over the preset over the defaults.
     pub fn settings(&self) -> Settings {
-        let d = Settings::of(self.model, self.preset);
+        let mut d = Settings::of(self.model, self.preset);
+        if self.model == Model::Stackgan
+            && self.stage1.is_some()
+            && self.preset == Some(Preset::World)
+        {
+            d.steps = STACKGAN_II_WORLD_STEPS;
+        }
         Settings {
             steps: self.steps.unwrap_or(d.steps),
             batch: self.batch.unwrap_or(d.batch),
@@ -367,6 +391,7 @@ impl TrainArgs {
             image_size: self.image_size.unwrap_or(d.image_size),
             stages: self.stages.unwrap_or(d.stages),
             base_size: self.base_size.unwrap_or(d.base_size),
+            width: self.width.unwrap_or(d.width),
         }
     }
 }
@@ -411,15 +436,7 @@ fn check(args: &TrainArgs) -> Result<()> {
         ));
     }
     if args.preset.is_some()
-        && (args.model.is_dcgan()
-            || matches!(
-                args.model,
-                Model::StackganPp
-                    | Model::Stackgan
-                    | Model::Stream
-                    | Model::Mirrorgan
-                    | Model::Dfgan
-            ))
+        && matches!(args.model, Model::Stream | Model::Mirrorgan | Model::Dfgan)
     {
         return bad(format!(
             "--preset world has no measured recipe for {:?} yet; give the sizes, --batch and --steps",
@@ -427,12 +444,6 @@ fn check(args: &TrainArgs) -> Result<()> {
         ));
     }
     if args.model.is_dcgan() {
-        if args.preset.is_some() {
-            return bad(format!(
-                "--preset world has no measured recipe for {:?} yet; give --image-size 32 (or 64), --width, --batch and --steps",
-                args.model
-            ));
-        }
         if set.image_size != 32 && set.image_size != 64 {
             return bad(format!(
                 "--image-size {} must be 32 or 64 for a DCGAN",
@@ -815,14 +826,13 @@ fn train_dcgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             args.damsm().display()
         );
     }
-    let width = args.width.unwrap_or(64);
     let opts = DcganTrainOptions {
         run: run_options(args),
         conditional: args.model == Model::DcganCls,
         damsm: args.damsm(),
         image_size: set.image_size,
-        ngf: width,
-        ndf: width,
+        ngf: set.width,
+        ndf: set.width,
     };
     let report = train_dcgan(rt, &opts)?;
     if leader {
@@ -848,14 +858,13 @@ fn train_stackgan_pp_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             args.damsm().display()
         );
     }
-    let width = args.width.unwrap_or(32);
     let opts = StackGanPPTrainOptions {
         run: run_options(args),
         damsm: args.damsm(),
         stages: set.stages,
         base_size: set.base_size,
-        ngf: width,
-        ndf: 2 * width,
+        ngf: set.width,
+        ndf: 2 * set.width,
     };
     let report = train_stackgan_pp(rt, &opts)?;
     if leader {
@@ -885,14 +894,13 @@ fn train_stackgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             args.damsm().display()
         );
     }
-    let width = args.width.unwrap_or(32);
     let opts = StackGanTrainOptions {
         run: run_options(args),
         damsm: args.damsm(),
         stage1: args.stage1.clone(),
         base_size: set.base_size,
-        ngf: width,
-        ndf: 2 * width,
+        ngf: set.width,
+        ndf: 2 * set.width,
     };
     let report = train_stackgan(rt, &opts)?;
     if leader {
@@ -916,13 +924,12 @@ fn train_dfgan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
             args.damsm().display()
         );
     }
-    let width = args.width.unwrap_or(32);
     let opts = DfganTrainOptions {
         run: run_options(args),
         damsm: args.damsm(),
         image_size: set.image_size,
-        ngf: width,
-        ndf: width,
+        ngf: set.width,
+        ndf: set.width,
     };
     let report = train_dfgan(rt, &opts)?;
     if leader {
@@ -981,4 +988,81 @@ fn finished(args: &TrainArgs, report: &wgpu_attngan::train::trainer::GanReport) 
         report.checkpoint.display(),
         args.out().join("loss.png").display()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        train: TrainArgs,
+    }
+
+    fn args(flags: &str) -> TrainArgs {
+        let words = std::iter::once("train").chain(flags.split_whitespace());
+        Cli::try_parse_from(words).unwrap().train
+    }
+
+    #[test]
+    fn the_world_preset_gives_the_family_its_comparison_sizes_and_flags_win() {
+        let p = |flags: &str| args(&format!("{flags} --preset world")).settings();
+        let d = p("--model dcgan");
+        assert_eq!(
+            (d.image_size, d.width, d.batch, d.scenes, d.steps),
+            (64, 16, 8, 20000, DCGAN_WORLD_STEPS)
+        );
+        assert_eq!(p("--model dcgan-cls").steps, DCGAN_CLS_WORLD_STEPS);
+        let s = p("--model stackgan");
+        assert_eq!(
+            (s.base_size, s.width, s.batch, s.steps),
+            (32, 16, 8, STACKGAN_I_WORLD_STEPS)
+        );
+        assert_eq!(
+            p("--model stackgan --stage1 s1.safetensors").steps,
+            STACKGAN_II_WORLD_STEPS
+        );
+        let pp = p("--model stackgan++");
+        assert_eq!(
+            (pp.stages, pp.base_size, pp.width, pp.steps),
+            (2, 32, 16, STACKGAN_PP_WORLD_STEPS)
+        );
+        // A flag beside the preset wins; without it, the papers' settings.
+        let w = p("--model stackgan --stage1 s1.safetensors --width 8 --steps 7 --batch 4");
+        assert_eq!((w.width, w.steps, w.batch), (8, 7, 4));
+        let plain = args("--model dcgan").settings();
+        assert_eq!((plain.width, plain.batch, plain.scenes), (64, 64, 4000));
+        assert_eq!(args("--model stackgan++").settings().stages, 3);
+        for (model, steps) in [
+            ("dcgan", DCGAN_WORLD_STEPS),
+            ("dcgan-cls", DCGAN_CLS_WORLD_STEPS),
+            ("stackgan", STACKGAN_I_WORLD_STEPS),
+            ("stackgan", STACKGAN_II_WORLD_STEPS),
+            ("stackgan++", STACKGAN_PP_WORLD_STEPS),
+        ] {
+            assert!(steps > 0, "{model}: a preset with no steps");
+        }
+    }
+
+    #[test]
+    fn the_world_preset_is_checked_per_model() {
+        let out = std::env::temp_dir().join(format!("engine-preset-{}", std::process::id()));
+        let with = |model: &str| {
+            args(&format!(
+                "--model {model} --preset world --damsm Cargo.toml --out {}",
+                out.display()
+            ))
+        };
+        for model in ["dcgan", "dcgan-cls", "stackgan", "stackgan++", "attngan"] {
+            assert!(check(&with(model)).is_ok(), "{model}");
+        }
+        let damsm = args(&format!("--preset world --out {}", out.display()));
+        assert!(check(&damsm).is_ok());
+        for model in ["dfgan", "stream"] {
+            let e = check(&with(model)).unwrap_err().to_string();
+            assert!(e.contains("no measured recipe"), "{model}: {e}");
+        }
+    }
 }
