@@ -122,7 +122,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    pub fn of(model: Model, preset: Option<Preset>) -> Settings {
+    /// `stage_two`: StackGAN's second phase (`--stage1`), whose preset has
+    /// its own steps.
+    pub fn of(model: Model, preset: Option<Preset>, stage_two: bool) -> Settings {
         // What most runs share; each arm names what it changes.
         let base = Settings {
             steps: 1000,
@@ -199,10 +201,13 @@ impl Settings {
                 steps: DCGAN_CLS_WORLD_STEPS,
                 ..family
             },
-            // Stage I at 32x32, so stage II draws 128x128; the steps are
-            // stage I's (`TrainArgs::settings` gives stage II its own).
+            // Stage I at 32x32, so stage II draws 128x128.
             (Model::Stackgan, Some(Preset::World)) => Settings {
-                steps: STACKGAN_I_WORLD_STEPS,
+                steps: if stage_two {
+                    STACKGAN_II_WORLD_STEPS
+                } else {
+                    STACKGAN_I_WORLD_STEPS
+                },
                 base_size: 32,
                 ..family
             },
@@ -376,13 +381,7 @@ impl TrainArgs {
 
     /// The run's settings: flags over the preset over the defaults.
     pub fn settings(&self) -> Settings {
-        let mut d = Settings::of(self.model, self.preset);
-        if self.model == Model::Stackgan
-            && self.stage1.is_some()
-            && self.preset == Some(Preset::World)
-        {
-            d.steps = STACKGAN_II_WORLD_STEPS;
-        }
+        let d = Settings::of(self.model, self.preset, self.stage1.is_some());
         Settings {
             steps: self.steps.unwrap_or(d.steps),
             batch: self.batch.unwrap_or(d.batch),
