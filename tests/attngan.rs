@@ -135,6 +135,7 @@ fn tiny_run_then_generate_with_attention_maps() {
         positional: false,
         hard_negatives: false,
         init: None,
+        labels: 0.0,
     };
     let d = train_damsm(&rt, &damsm).unwrap();
     let opts = AttnGanTrainOptions {
@@ -220,6 +221,76 @@ fn tiny_run_then_generate_with_attention_maps() {
         let err = train_attngan(&rt, &changed).unwrap_err().to_string();
         assert!(err.contains("hard_negatives"), "{err}");
     }
+    // The label guide (--label-guide): a DAMSM trained with --labels lends
+    // its heads; G's first loss differs from the unguided run's (its Ds'
+    // do not: they step before G), a resume is exact, and a guide without
+    // heads is refused with the fix named.
+    let labelled = train_damsm(
+        &rt,
+        &DamsmTrainOptions {
+            run: RunOptions {
+                out: base.join("damsm-labels"),
+                ..damsm.run.clone()
+            },
+            labels: 1.0,
+            ..damsm.clone()
+        },
+    )
+    .unwrap();
+    let guided =
+        |out: &str, steps: u64, resume: bool, guide: &std::path::Path| AttnGanTrainOptions {
+            run: RunOptions {
+                out: base.join(out),
+                steps,
+                resume,
+                ..opts.run.clone()
+            },
+            damsm: guide.to_path_buf(),
+            label_guide: 2.0,
+            ..opts.clone()
+        };
+    let plain = train_attngan(
+        &rt,
+        &AttnGanTrainOptions {
+            label_guide: 0.0,
+            ..guided("attngan-unguided", 2, false, &labelled.checkpoint)
+        },
+    )
+    .unwrap();
+    let l = train_attngan(
+        &rt,
+        &guided("attngan-guided", 2, false, &labelled.checkpoint),
+    )
+    .unwrap();
+    assert!(l.losses.iter().all(|(d, g)| d.is_finite() && g.is_finite()));
+    assert_eq!(l.losses[0].0, plain.losses[0].0);
+    assert!(
+        l.losses[0].1 > plain.losses[0].1,
+        "{:?} against {:?}",
+        l.losses,
+        plain.losses
+    );
+    train_attngan(
+        &rt,
+        &guided("attngan-guided-split", 1, false, &labelled.checkpoint),
+    )
+    .unwrap();
+    let resumed = train_attngan(
+        &rt,
+        &guided("attngan-guided-split", 2, true, &labelled.checkpoint),
+    )
+    .unwrap();
+    assert_same_run(
+        &Checkpoint::load(&l.checkpoint).unwrap(),
+        &Checkpoint::load(&resumed.checkpoint).unwrap(),
+    );
+    let e = train_attngan(&rt, &guided("attngan-no-heads", 1, false, &d.checkpoint))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has no label heads") && e.contains("--labels"),
+        "{e}"
+    );
     // The world's word limit, in the DAMSM's and the generator's checkpoints.
     let (dm, _, _) = wgpu_attngan::train::damsm::load_damsm(&rt, &d.checkpoint).unwrap();
     assert_eq!(dm.config.max_words, WORLD_MAX_WORDS);
@@ -600,6 +671,7 @@ fn damsm_loss_resizes_g_images_and_checks_sizes_up_front() {
         lengths: &lengths,
         class_ids: &[1, 2],
         contrast: None,
+        labels: None,
     };
     let (d, g) = gan_step(&mut nets, &damsm, &text, &input, 5.0, None, 3).unwrap();
     let g = g.value().to_vec().unwrap()[0];

@@ -317,6 +317,131 @@ fn the_positional_head_matches_an_f64_reference() {
     close(&hv.grad().unwrap().to_vec().unwrap(), &want, "d loss / d h");
 }
 
+/// `--labels`: the heads' loss (per kind, the mean cross-entropy over
+/// images and cells, summed over kinds) and its gradients for the global
+/// feature and the heads' weights against an f64 reference, itself checked
+/// against finite differences; labels that do not fit are refused.
+#[test]
+fn the_label_loss_matches_an_f64_reference() {
+    use wgpu_attngan::models::labels::LabelHeads;
+    use wgpu_attngan::nn::{ParamBuilder, ParamId};
+    let rt = rt();
+    let (n, d, cells) = (3usize, 7usize, 5usize);
+    let classes = [4usize, 3, 2];
+    let kinds = classes.len();
+    let mut b = ParamBuilder::new(11);
+    let heads = LabelHeads::new(&mut b, d, cells, &classes);
+    let ps = b.build(&rt).unwrap();
+    assert_eq!(heads.per_image(), cells * kinds);
+    let mut r = rand::rngs::StdRng::seed_from_u64(0x1AB3);
+    let g: Vec<f32> = (0..n * d).map(|_| r.random_range(-2.0..2.0)).collect();
+    let labels: Vec<u32> = (0..n * cells * kinds)
+        .map(|i| r.random_range(0..classes[i % kinds]) as u32)
+        .collect();
+    let gv = Var::leaf(Tensor::from_slice(&rt, &g, &[n, d]).unwrap());
+    ps.zero_grad().unwrap();
+    let loss = heads.loss(&ps, &gv, &labels).unwrap();
+    loss.backward().unwrap();
+    // Weights [cells * C, d] and biases per kind, in the store's order.
+    let state = ps.state().unwrap();
+    let weight = |k: usize| -> Vec<f64> {
+        let (_, _, v) = state
+            .iter()
+            .find(|(name, _, _)| *name == format!("labels.head{k}.weight"))
+            .unwrap();
+        v.iter().map(|&x| x as f64).collect()
+    };
+    let bias = |k: usize| -> Vec<f64> {
+        let (_, _, v) = state
+            .iter()
+            .find(|(name, _, _)| *name == format!("labels.head{k}.bias"))
+            .unwrap();
+        v.iter().map(|&x| x as f64).collect()
+    };
+    let w: Vec<Vec<f64>> = (0..kinds).map(weight).collect();
+    let bs: Vec<Vec<f64>> = (0..kinds).map(bias).collect();
+    // The reference: loss, d loss / d g, d loss / d W_k.
+    let reference = |g: &[f64]| -> (f64, Vec<f64>, Vec<Vec<f64>>) {
+        let (mut loss, mut dg) = (0.0, vec![0.0; n * d]);
+        let mut dw: Vec<Vec<f64>> = w.iter().map(|wk| vec![0.0; wk.len()]).collect();
+        for k in 0..kinds {
+            let c = classes[k];
+            let rows = (n * cells) as f64;
+            for i in 0..n {
+                for cell in 0..cells {
+                    let logit = |j: usize| {
+                        let o = cell * c + j;
+                        bs[k][o] + (0..d).map(|e| w[k][o * d + e] * g[i * d + e]).sum::<f64>()
+                    };
+                    let z: Vec<f64> = (0..c).map(logit).collect();
+                    let p = softmax(&z);
+                    let t = labels[(i * cells + cell) * kinds + k] as usize;
+                    loss -= p[t].ln() / rows;
+                    for j in 0..c {
+                        let dz = (p[j] - (j == t) as u8 as f64) / rows;
+                        let o = cell * c + j;
+                        for e in 0..d {
+                            dg[i * d + e] += dz * w[k][o * d + e];
+                            dw[k][o * d + e] += dz * g[i * d + e];
+                        }
+                    }
+                }
+            }
+        }
+        (loss, dg, dw)
+    };
+    let g64: Vec<f64> = g.iter().map(|&x| x as f64).collect();
+    let (want, want_dg, want_dw) = reference(&g64);
+    let got = loss.value().to_vec().unwrap()[0] as f64;
+    assert!(
+        (got - want).abs() < 1e-5 * want.abs(),
+        "loss {got} against {want}"
+    );
+    let rel = |got: &[f32], want: &[f64]| {
+        let num: f64 = got
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (*a as f64 - b).powi(2))
+            .sum();
+        let den: f64 = want.iter().map(|b| b * b).sum();
+        (num / den.max(1e-30)).sqrt()
+    };
+    let dg = gv.grad().unwrap().to_vec().unwrap();
+    assert!(rel(&dg, &want_dg) < 1e-5, "d/dg: {}", rel(&dg, &want_dg));
+    for k in 0..kinds {
+        let got = ps.var(ParamId(2 * k)).grad().unwrap().to_vec().unwrap();
+        assert!(
+            rel(&got, &want_dw[k]) < 1e-5,
+            "d/dW{k}: {}",
+            rel(&got, &want_dw[k])
+        );
+    }
+    // The reference's gradient against central differences.
+    for at in [0, 4, n * d - 1] {
+        let h = 1e-6;
+        let (mut up, mut down) = (g64.clone(), g64.clone());
+        up[at] += h;
+        down[at] -= h;
+        let fd = (reference(&up).0 - reference(&down).0) / (2.0 * h);
+        assert!(
+            (fd - want_dg[at]).abs() < 1e-6,
+            "{fd} against {}",
+            want_dg[at]
+        );
+    }
+    // Labels of the wrong count, or a class a kind does not have.
+    let e = heads
+        .loss(&ps, &gv, &labels[1..])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("only the built-in world labels"), "{e}");
+    let mut bad = labels.clone();
+    bad[kinds + 2] = classes[2] as u32;
+    let e = heads.loss(&ps, &gv, &bad).err().unwrap().to_string();
+    assert!(e.contains("not below its 2 classes"), "{e}");
+}
+
 #[test]
 fn a_short_run_on_the_world_lowers_the_loss() {
     let rt = rt();
@@ -336,6 +461,7 @@ fn a_short_run_on_the_world_lowers_the_loss() {
         positional: false,
         hard_negatives: false,
         init: None,
+        labels: 0.0,
     };
     let report = train_damsm(&rt, &opts).unwrap();
     assert_eq!(report.steps, 40);
@@ -370,6 +496,7 @@ fn a_resumed_run_continues_with_identical_losses() {
         positional: false,
         hard_negatives: false,
         init: None,
+        labels: 0.0,
     };
     let straight = train_damsm(&rt, &opts("straight", 8, false)).unwrap();
     train_damsm(&rt, &opts("stopped", 3, false)).unwrap();
@@ -410,6 +537,29 @@ fn a_resumed_run_continues_with_identical_losses() {
         let e = train_damsm(&rt, &changed).unwrap_err().to_string();
         assert!(e.contains("hard_negatives"), "{e}");
     }
+    // The label loss (--labels): in the loss from the first step, a resume
+    // as exact, and a resume that turns it on or off refused, named.
+    let labelled = |out: &str, steps: u64, resume: bool| DamsmTrainOptions {
+        labels: 1.0,
+        ..opts(out, steps, resume)
+    };
+    let l = train_damsm(&rt, &labelled("labelled", 8, false)).unwrap();
+    assert!(l.losses.iter().all(|l| l.is_finite()));
+    assert!(l.losses[0] > straight.losses[0] + 1.0, "{:?}", l.losses);
+    train_damsm(&rt, &labelled("labelled-stopped", 3, false)).unwrap();
+    let resumed = train_damsm(&rt, &labelled("labelled-stopped", 8, true)).unwrap();
+    assert_eq!(
+        resumed.losses, l.losses,
+        "the resumed labelled run's losses differ"
+    );
+    for changed in [labelled("straight", 9, true), opts("labelled", 9, true)] {
+        let e = train_damsm(&rt, &changed).unwrap_err().to_string();
+        assert!(e.contains("labels: "), "{e}");
+    }
+    // Its checkpoint guides and exports as a plain DAMSM: the heads are
+    // training state.
+    let (guide, _, _) = wgpu_attngan::train::damsm::load_damsm(&rt, &l.checkpoint).unwrap();
+    assert_eq!(guide.config.base_channels, 4);
     // A new run started from a trained DAMSM (--init): its weights, bit for
     // bit, at step 0, with fresh optimisers (no steps asked: the checkpoint
     // holds what it started from); then it trains on from there.
@@ -518,6 +668,7 @@ fn a_diverging_run_stops_and_keeps_its_last_checkpoint() {
         positional: false,
         hard_negatives: false,
         init: None,
+        labels: 0.0,
     };
     train_damsm(&rt, &opts).unwrap();
     let path = dir.join("checkpoint.safetensors");
@@ -574,6 +725,7 @@ fn a_folder_in_use_by_a_live_run_is_refused_and_a_stale_lock_taken_over() {
         positional: false,
         hard_negatives: false,
         init: None,
+        labels: 0.0,
     };
     // This test's own process is alive.
     std::fs::write(dir.join("lock"), std::process::id().to_string()).unwrap();

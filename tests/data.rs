@@ -797,6 +797,99 @@ fn world_twins_are_rendered_minimal_pairs() {
     assert!(err.to_string().contains("--twins"), "{err}");
 }
 
+/// `--labels`: each world image's labels name, cell by cell in reading
+/// order, its object's shape, colour and size (1 + index) or 0 for an
+/// empty cell; the loader carries them for originals and twins alike (a
+/// twin's are its own scene's), and a folder's batches have none.
+#[test]
+fn world_labels_name_each_cells_object() {
+    use wgpu_attngan::data::swaps::{swapped_object, Attribute};
+    use wgpu_attngan::data::world::{LABELS, LABEL_CLASSES};
+    let w = world();
+    let expect = |scene: &world::Scene| -> Vec<u32> {
+        let mut want = Vec::new();
+        for row in 0..3u8 {
+            for col in 0..3u8 {
+                match scene
+                    .objects
+                    .iter()
+                    .find(|o| (o.cell.row, o.cell.col) == (row, col))
+                {
+                    Some(o) => want.extend([
+                        1 + world::Shape::ALL
+                            .iter()
+                            .position(|&s| s == o.shape)
+                            .unwrap() as u32,
+                        1 + o.colour as u32,
+                        if o.size == world::Size::Small { 1 } else { 2 },
+                    ]),
+                    None => want.extend([0, 0, 0]),
+                }
+            }
+        }
+        want
+    };
+    let mut kinds_seen = [[false; 9]; 3];
+    for i in 0..300 {
+        let scene = w.scene(Split::Train, i);
+        let labels = scene.labels();
+        assert_eq!(labels.len(), LABELS);
+        assert_eq!(labels, expect(&scene), "{}", scene.describe());
+        assert_eq!(
+            labels.chunks(3).filter(|c| c[0] != 0).count(),
+            scene.objects.len()
+        );
+        for (k, &l) in labels.iter().enumerate() {
+            assert!((l as usize) < LABEL_CLASSES[k % 3], "label {k} = {l}");
+            kinds_seen[k % 3][l as usize] = true;
+        }
+    }
+    for (k, seen) in kinds_seen.iter().enumerate() {
+        assert!(
+            seen[..LABEL_CLASSES[k]].iter().all(|&s| s),
+            "kind {k}: not every class drawn in 300 scenes: {seen:?}"
+        );
+    }
+    // Through the loader, twins included.
+    let src = Arc::new(WorldSource::new(w.clone(), Split::Train, 16));
+    let vocab = Arc::new(vocab_of(src.as_ref(), 1));
+    let cfg = LoaderConfig {
+        batch_size: 8,
+        sizes: vec![32],
+        max_words: src.max_words(),
+        twins: vec![Attribute::Shape],
+        ..Default::default()
+    };
+    for x in Loader::new(src, vocab, cfg, 0).map(Result::unwrap) {
+        assert_eq!(x.labels.len(), x.len() * LABELS);
+        for j in (0..x.len()).step_by(2) {
+            let scene = w.scene(Split::Train, x.indices[j] as u64);
+            assert_eq!(x.labels[j * LABELS..(j + 1) * LABELS], scene.labels()[..]);
+            let twin = &x.labels[(j + 1) * LABELS..(j + 2) * LABELS];
+            let from_a_swap = (0..scene.objects.len())
+                .flat_map(|k| swapped_object(&scene, k, Attribute::Shape))
+                .any(|s| s.labels()[..] == *twin && expect(&s)[..] == *twin);
+            assert!(from_a_swap, "the twin's labels are no shape swap's");
+            assert_ne!(twin, &x.labels[j * LABELS..(j + 1) * LABELS]);
+        }
+    }
+    // A folder has no labels.
+    let root = temp_dir("labels");
+    for i in 0..4 {
+        let p = root.join(format!("img{i}.png"));
+        write_image(&p, 20, 20, [i as u8 * 40, 9, 9]);
+        write(&p.with_extension("txt"), format!("picture number {i}\n"));
+    }
+    let folder: Arc<dyn Source> = Arc::new(Folder::open(&FolderConfig::new(&root)).unwrap());
+    let fv = Arc::new(vocab_of(folder.as_ref(), 1));
+    let cfg = LoaderConfig {
+        batch_size: 2,
+        ..Default::default()
+    };
+    let x = Loader::new(folder, fv, cfg, 0).next().unwrap().unwrap();
+    assert!(x.labels.is_empty());
+}
+
 /// `--data DIR` without split.txt holds out a tenth by path hash: train and
 /// test cover the folder, never overlap, and an image keeps its side when
 /// others are added. Too many unreadable images stop the run; a few are

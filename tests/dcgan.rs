@@ -176,6 +176,7 @@ fn a_tiny_run_resumes_bit_for_bit_and_its_sampler_draws() {
             positional: false,
             hard_negatives: false,
             init: None,
+            labels: 0.0,
         },
     )
     .unwrap();

@@ -249,6 +249,7 @@ fn a_tiny_run_resumes_bit_for_bit_and_samples() {
             positional: false,
             hard_negatives: false,
             init: None,
+            labels: 0.0,
         },
     )
     .unwrap();

@@ -378,6 +378,7 @@ fn engine_eval_commands_write_json_and_refuse_the_wrong_checkpoints() {
             positional: false,
             hard_negatives: false,
             init: None,
+            labels: 0.0,
         },
     )
     .unwrap();

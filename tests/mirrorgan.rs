@@ -121,6 +121,7 @@ fn a_tiny_mirrorgan_run_weighs_its_captioner_and_resumes_bit_for_bit() {
             positional: false,
             hard_negatives: false,
             init: None,
+            labels: 0.0,
         },
     )
     .unwrap();
@@ -159,6 +160,7 @@ fn a_tiny_mirrorgan_run_weighs_its_captioner_and_resumes_bit_for_bit() {
                 lambda,
             }),
             hard_negatives: false,
+            label_guide: 0.0,
         }
     };
     let straight = train_attngan(&rt, &opts("straight", 2, false, &reader64, 10.0)).unwrap();

@@ -123,6 +123,7 @@ fn two_phases_resume_and_stage_two_leaves_stage_one_alone() {
             positional: false,
             hard_negatives: false,
             init: None,
+            labels: 0.0,
         },
     )
     .unwrap();

@@ -411,6 +411,36 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             ],
             "--twins and --hard-negatives",
         ),
+        (
+            vec!["train", "--model", "stream", "--out", out, "--labels", "1"],
+            "--labels applies to --model damsm",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "damsm",
+                "--out",
+                out,
+                "--label-guide",
+                "1",
+            ],
+            "--label-guide applies to --model attngan",
+        ),
+        (
+            vec![
+                "train", "--model", "damsm", "--out", out, "--data", out, "--labels", "1",
+            ],
+            "--labels needs labels of what each image shows",
+        ),
+        (
+            vec!["train", "--model", "damsm", "--out", out, "--labels", "0"],
+            "--labels takes the label loss's weight",
+        ),
+        (
+            vec!["train", "--model", "damsm", "--out", out, "--labels", "NaN"],
+            "--labels takes the label loss's weight",
+        ),
     ] {
         let (code, err) = run(&args, None);
         assert!(code == Some(1) && err.contains(flag), "{args:?}: {err}");

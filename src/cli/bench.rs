@@ -595,6 +595,7 @@ fn attngan_line(
         lengths: &lengths,
         class_ids: &classes,
         contrast: None,
+        labels: None,
     };
     let mut step = || gan_step(&mut nets, damsm, &text, &input, 5.0, None, 1).map(|_| ());
     step()?;

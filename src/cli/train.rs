@@ -313,6 +313,19 @@ pub struct TrainArgs {
     /// departure from AttnGAN's that can tell where things are.
     #[arg(long)]
     positional: bool,
+    /// DAMSM, built-in world only: add W times a label loss, which teaches
+    /// the image encoder each cell's shape, colour and size from the world's
+    /// own labels (AttnGAN's encoder comes pretrained on ImageNet; ours
+    /// learns outlines from captions alone slowly). Heads on the global
+    /// feature, kept in the training checkpoint only. Off by default.
+    #[arg(long, value_name = "W")]
+    labels: Option<f32>,
+    /// AttnGAN, built-in world only: add W times the guiding DAMSM's label
+    /// loss on G's final image (the heads of a DAMSM trained with --labels
+    /// read what G drew; their cross-entropy against the scene's labels),
+    /// as MirrorGAN adds a captioner's. Off by default.
+    #[arg(long, value_name = "W")]
+    label_guide: Option<f32>,
     /// DAMSM: start a new run from this DAMSM's weights (a training
     /// checkpoint or an export, trained on the same data with the same
     /// sizes) instead of random ones, with fresh optimisers at step 0; e.g.
@@ -529,6 +542,38 @@ fn check(args: &TrainArgs) -> Result<()> {
             ));
         }
     }
+    if let Some(w) = args.labels {
+        if args.model != Model::Damsm {
+            return bad("--labels applies to --model damsm (its image encoder)".into());
+        }
+        if !args.data.is_world() {
+            return bad(format!(
+                "--labels needs labels of what each image shows, which only the built-in world has; {} has none (train without it)",
+                args.data
+            ));
+        }
+        if !(w.is_finite() && w > 0.0 && w <= 100.0) {
+            return bad(format!(
+                "--labels takes the label loss's weight, above 0 and at most 100; {w} is not"
+            ));
+        }
+    }
+    if let Some(w) = args.label_guide {
+        if args.model != Model::Attngan {
+            return bad("--label-guide applies to --model attngan (its generator's loss)".into());
+        }
+        if !args.data.is_world() {
+            return bad(format!(
+                "--label-guide needs labels of what each image shows, which only the built-in world has; {} has none (train without it)",
+                args.data
+            ));
+        }
+        if !(w.is_finite() && w > 0.0 && w <= 100.0) {
+            return bad(format!(
+                "--label-guide takes the label loss's weight, above 0 and at most 100; {w} is not"
+            ));
+        }
+    }
     if args.stream.is_some() && args.model != Model::Mirrorgan {
         return bad("--stream applies to --model mirrorgan (its captioner)".into());
     }
@@ -726,6 +771,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         positional: args.positional,
         hard_negatives: args.hard_negatives,
         init: args.init.clone(),
+        labels: args.labels.unwrap_or(0.0),
     };
     let report = train_damsm(&rt, &opts)?;
     if !leader {
@@ -799,6 +845,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         ndf: 16,
         mirror,
         hard_negatives: args.hard_negatives,
+        label_guide: args.label_guide.unwrap_or(0.0),
     };
     let report = train_attngan(rt, &opts)?;
     if !leader {

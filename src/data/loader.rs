@@ -88,6 +88,9 @@ pub struct Batch {
     /// True caption lengths (<= max_words).
     pub lengths: Vec<u32>,
     pub class_ids: Vec<u32>,
+    /// [len, L] class labels of what each image shows ([`Item::labels`]);
+    /// empty unless every item has them.
+    pub labels: Vec<u32>,
     /// The caption chosen for each item.
     pub captions: Vec<String>,
     /// Item indices in the source.
@@ -161,6 +164,7 @@ impl Job {
             tokens: Vec::with_capacity(count * cfg.max_words),
             lengths: Vec::with_capacity(count),
             class_ids: Vec::with_capacity(count),
+            labels: Vec::new(),
             captions: Vec::with_capacity(count),
             indices: Vec::with_capacity(count),
             unknown_words: Vec::new(),
@@ -236,8 +240,13 @@ impl Job {
             out.lengths.push(fixed.len as u32);
             out.unknown_words.extend(fixed.unknown);
             out.class_ids.push(item.class_id);
+            out.labels.extend_from_slice(&item.labels);
             out.captions.push(caption);
             out.indices.push(index);
+        }
+        // A source labels all its items alike, or none.
+        if count > 0 && !out.labels.len().is_multiple_of(count) {
+            out.labels.clear();
         }
         Ok(out)
     }

@@ -17,6 +17,10 @@ pub struct Item {
     /// Class label (CUB: 1..=200); items of one class are not treated as
     /// negatives of each other by DAMSM. 0 means "no class".
     pub class_id: u32,
+    /// Class labels of what the image shows, for an auxiliary loss on the
+    /// image encoder: the built-in world's [`super::world::Scene::labels`];
+    /// empty for images that have none (folders, CUB).
+    pub labels: Vec<u32>,
 }
 
 pub trait Source: Send + Sync {
@@ -163,6 +167,7 @@ impl Source for WorldSource {
             image: swap.render(size),
             captions: self.world.scene_captions(&swap),
             class_id: 0,
+            labels: swap.labels(),
         })
     }
 
@@ -178,6 +183,7 @@ impl Source for WorldSource {
             image: scene.render(size),
             captions: self.world.scene_captions(&scene),
             class_id: 1 + index as u32,
+            labels: scene.labels(),
         })
     }
 }
@@ -243,6 +249,7 @@ impl ImageEntry {
             image: super::imageops::scale_crop_flip(&img, size, augment, flip, rng),
             captions: self.captions.clone(),
             class_id: self.class_id,
+            labels: Vec::new(),
         })
     }
 }

@@ -374,7 +374,33 @@ impl Scene {
     pub fn render_chw(&self, res: u32) -> Vec<f32> {
         super::imageops::to_chw(&self.render(res))
     }
+
+    /// What the image shows, as class labels ([`LABELS`] of them): for each
+    /// cell of the 3x3 grid in reading order, the shape, colour and size of
+    /// its object, each 1 + the attribute's index, or 0 where the cell is
+    /// empty. `engine train --model damsm --labels` teaches the image
+    /// encoder these (the world's stand-in for the ImageNet pretraining of
+    /// AttnGAN's Inception-v3).
+    pub fn labels(&self) -> Vec<u32> {
+        let mut out = vec![0u32; LABELS];
+        for o in &self.objects {
+            let at = 3 * (3 * o.cell.row as usize + o.cell.col as usize);
+            out[at] = 1 + o.shape.index() as u32;
+            out[at + 1] = 1 + o.colour as u32;
+            out[at + 2] = match o.size {
+                Size::Small => 1,
+                Size::Large => 2,
+            };
+        }
+        out
+    }
 }
+
+/// Labels per image of [`Scene::labels`]: (shape, colour, size) per cell.
+pub const LABELS: usize = 27;
+/// Classes of each of a cell's three labels, the empty cell's 0 included:
+/// shape, colour, size.
+pub const LABEL_CLASSES: [usize; 3] = [Shape::ALL.len() + 1, OBJECT_COLOURS.len() + 1, 3];
 
 #[derive(Clone, Debug)]
 pub struct WorldConfig {

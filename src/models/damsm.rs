@@ -503,6 +503,22 @@ impl Damsm {
         class_ids: &[u32],
         seed: u64,
     ) -> Result<DamsmLosses> {
+        Ok(self
+            .losses_and_global(images, ids, lengths, contrast, class_ids, seed)?
+            .0)
+    }
+
+    /// [`Damsm::losses`] and the images' global features `[B, D]` (for
+    /// [`crate::models::labels::LabelHeads`]).
+    pub fn losses_and_global(
+        &self,
+        images: &Tensor,
+        ids: &Tensor,
+        lengths: &[usize],
+        contrast: Option<(&Tensor, &[usize])>,
+        class_ids: &[u32],
+        seed: u64,
+    ) -> Result<(DamsmLosses, Var)> {
         let (words, sentence) = self
             .text
             .forward(&self.text_params, ids, lengths, true, seed)?;
@@ -520,12 +536,13 @@ impl Damsm {
         let (regions, global) =
             self.image
                 .forward(&self.image_params, &Var::constant(images.clone()), true)?;
-        DamsmLosses::of(
+        let losses = DamsmLosses::of(
             &self.config,
             (&regions, &global),
             (&words, &sentence, lengths),
             contrast.as_ref().map(|(w, s, l)| (w, s, *l)),
             class_ids,
-        )
+        )?;
+        Ok((losses, global))
     }
 }

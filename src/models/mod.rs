@@ -6,6 +6,7 @@ pub mod attngan;
 pub mod damsm;
 pub mod dcgan;
 pub mod dfgan;
+pub mod labels;
 pub mod stackgan;
 pub mod stackgan_pp;
 pub mod stream;

@@ -20,6 +20,7 @@ use crate::models::attngan::{
     discriminator_loss, generator_adversarial_loss, kl_loss, AttnGan, AttnGanConfig,
 };
 use crate::models::damsm::{Damsm, DamsmConfig, DamsmLosses, Encoded, TextEncoder};
+use crate::models::labels::LabelHeads;
 use crate::models::stream::Stream;
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::config::ModelConfig;
@@ -52,6 +53,11 @@ pub struct AttnGanTrainOptions {
     /// with a caption one attribute away from its own, as a mismatch
     /// ([`discriminator_loss`]). The built-in world only.
     pub hard_negatives: bool,
+    /// Weight of the label guide (built-in world only): the guiding DAMSM's
+    /// label heads (`engine train --model damsm --labels`) read G's final
+    /// image, and their cross-entropy against the scene's labels joins G's
+    /// loss. 0 leaves it out.
+    pub label_guide: f32,
 }
 
 /// What makes AttnGAN MirrorGAN (qiaott/MirrorGAN).
@@ -78,6 +84,7 @@ impl Default for AttnGanTrainOptions {
             ndf: 16,
             mirror: None,
             hard_negatives: false,
+            label_guide: 0.0,
         }
     }
 }
@@ -222,6 +229,16 @@ pub struct StepInput<'a> {
     /// Hard negatives: token ids `[B, T]` and lengths of a caption one
     /// attribute away from each item's ([`discriminator_loss`]).
     pub contrast: Option<(&'a Tensor, &'a [usize])>,
+    /// The label guide and each item's labels `[B, L]`
+    /// ([`AttnGanTrainOptions::label_guide`]).
+    pub labels: Option<(&'a LabelGuide, &'a [u32])>,
+}
+
+/// The guiding DAMSM's label heads, frozen, and their weight in G's loss.
+pub struct LabelGuide {
+    pub heads: LabelHeads,
+    pub params: ParamStore,
+    pub weight: f32,
 }
 
 /// G's DAMSM term (before lambda): the word and sentence losses, both ways,
@@ -238,8 +255,7 @@ pub fn damsm_guidance(
     contrast: Option<Encoded>,
     class_ids: &[u32],
 ) -> Result<Var> {
-    let last = to_damsm_size(images, damsm.config.image_size)?;
-    let (regions, global) = damsm.image.forward(&damsm.image_params, &last, false)?;
+    let (regions, global) = guide_features(damsm, images)?;
     DamsmLosses::of(
         &damsm.config,
         (&regions, &global),
@@ -248,6 +264,13 @@ pub fn damsm_guidance(
         class_ids,
     )?
     .total()
+}
+
+/// The DAMSM image encoder's regions `[B, D, R]` and global features
+/// `[B, D]` of images `[B, 3, S, S]`, resized to its side (eval mode).
+fn guide_features(damsm: &Damsm, images: &Var) -> Result<(Var, Var)> {
+    let last = to_damsm_size(images, damsm.config.image_size)?;
+    damsm.image.forward(&damsm.image_params, &last, false)
 }
 
 /// One training step of AttnGAN: every discriminator on detached fakes, then
@@ -329,15 +352,23 @@ pub fn gan_step(
         g_loss = g_loss.add(&adv)?;
     }
     // (MirrorGAN's released configuration weighs it 0: not computed then.)
-    if lambda != 0.0 {
-        let damsm_loss = damsm_guidance(
-            damsm,
-            out.images.last().unwrap(),
-            (&words, &sentence, input.lengths),
-            contrast.as_ref().map(|(w, s, l)| (w, s, *l)),
-            input.class_ids,
-        )?;
-        g_loss = g_loss.add(&damsm_loss.mul_scalar(lambda)?)?;
+    if lambda != 0.0 || input.labels.is_some() {
+        let (regions, global) = guide_features(damsm, out.images.last().unwrap())?;
+        if lambda != 0.0 {
+            let damsm_loss = DamsmLosses::of(
+                &damsm.config,
+                (&regions, &global),
+                (&words, &sentence, input.lengths),
+                contrast.as_ref().map(|(w, s, l)| (w, s, *l)),
+                input.class_ids,
+            )?
+            .total()?;
+            g_loss = g_loss.add(&damsm_loss.mul_scalar(lambda)?)?;
+        }
+        if let Some((guide, labels)) = input.labels {
+            let l = guide.heads.loss(&guide.params, &global, labels)?;
+            g_loss = g_loss.add(&l.mul_scalar(guide.weight)?)?;
+        }
     }
     if let Some((stream, weight)) = stream {
         // MirrorGAN: the frozen captioner reads the final image back
@@ -370,6 +401,7 @@ struct Run {
 fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = opts.run.resume_keys();
     o.push(("lambda", opts.lambda.to_string()));
+    o.push(("label_guide", opts.label_guide.to_string()));
     // Checkpoints from before the option lack it, and were trained without.
     o.push(("hard_negatives", opts.hard_negatives.to_string()));
     o.push((
@@ -434,6 +466,18 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     let (damsm, vocab) = crate::train::damsm::load_guide(rt, &opts.damsm, &opts.run.data)?;
     damsm.image_params.set_trainable(false);
     let text = TextModel::from_damsm(rt, &damsm)?;
+    let label_guide = if opts.label_guide > 0.0 {
+        let (heads, params) =
+            crate::train::damsm::load_label_heads(rt, &opts.damsm, damsm.config.embed_dim())?;
+        params.set_trainable(false);
+        Some(LabelGuide {
+            heads,
+            params,
+            weight: opts.label_guide,
+        })
+    } else {
+        None
+    };
     let mut config = AttnGanConfig::world();
     config.stages = opts.stages;
     config.base_size = opts.base_size;
@@ -502,6 +546,7 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
         run,
         stream: stream.as_ref(),
         damsm: &damsm,
+        label_guide: label_guide.as_ref(),
         text: &text,
         vocab: &vocab,
         opts,
@@ -566,6 +611,7 @@ struct Trainee<'a> {
     /// MirrorGAN's frozen captioner.
     stream: Option<&'a Stream>,
     damsm: &'a Damsm,
+    label_guide: Option<&'a LabelGuide>,
     text: &'a TextModel,
     vocab: &'a Vocab,
     opts: &'a AttnGanTrainOptions,
@@ -606,6 +652,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
             lengths,
             class_ids: &batch.class_ids,
             contrast,
+            labels: self.label_guide.map(|g| (g, batch.labels.as_slice())),
         };
         let (d_total, g_loss) = gan_step(
             &mut run.nets,

@@ -13,10 +13,11 @@ use std::time::Instant;
 
 use crate::data::{Batch, DataSpec, Source, Split, Vocab, World, WorldConfig, WorldSource};
 use crate::models::damsm::{Damsm, DamsmConfig};
+use crate::models::labels::LabelHeads;
 use crate::nn::checkpoint::Checkpoint;
 use crate::nn::config::ModelConfig;
 use crate::nn::optim::{Adam, StepDecay};
-use crate::nn::{parallel, ParamStore, SplitMix64};
+use crate::nn::{parallel, ParamBuilder, ParamStore, SplitMix64};
 use crate::runtime::{Error, Result, Runtime};
 use crate::train::trainer::RunOptions;
 
@@ -39,6 +40,9 @@ pub struct DamsmTrainOptions {
     /// ones, with fresh optimisers at step 0: fine-tuning, e.g. with hard
     /// negatives. A resumed run continues from its own checkpoint.
     pub init: Option<PathBuf>,
+    /// Weight of the image encoder's label loss (built-in world only;
+    /// [`crate::models::labels`]); 0 leaves it out.
+    pub labels: f32,
 }
 
 impl Default for DamsmTrainOptions {
@@ -55,6 +59,7 @@ impl Default for DamsmTrainOptions {
             positional: false,
             hard_negatives: false,
             init: None,
+            labels: 0.0,
         }
     }
 }
@@ -87,6 +92,35 @@ struct Run {
     losses: Vec<f32>,
     /// Where the weights started ([`DamsmTrainOptions::init`]), if not at random.
     init: Option<String>,
+    /// With `--labels`: the heads, their weights and optimiser.
+    labels: Option<Labels>,
+}
+
+/// The label heads of a run with `--labels` ([`crate::models::labels`]).
+struct Labels {
+    heads: LabelHeads,
+    params: ParamStore,
+    adam: Adam,
+}
+
+impl Labels {
+    /// Fresh heads on the global feature of `model`, seeded by `seed`.
+    fn new(rt: &Runtime, model: &Damsm, seed: u64, lr: f32) -> Result<Labels> {
+        let mut b = ParamBuilder::new(seed ^ 0x1AB3_15C0_FFEE_0001);
+        let heads = LabelHeads::new(
+            &mut b,
+            model.config.embed_dim(),
+            9,
+            &crate::data::world::LABEL_CLASSES,
+        );
+        let params = b.build(rt)?;
+        let adam = Adam::new(&params, lr, (0.5, 0.999))?;
+        Ok(Labels {
+            heads,
+            params,
+            adam,
+        })
+    }
 }
 
 fn checkpoint_path(out: &Path) -> PathBuf {
@@ -102,6 +136,7 @@ fn run_options(opts: &DamsmTrainOptions) -> Vec<(&'static str, String)> {
     // ways (a checkpoint older than a key does not compare it).
     o.push(("positional", opts.positional.to_string()));
     o.push(("hard_negatives", opts.hard_negatives.to_string()));
+    o.push(("labels", opts.labels.to_string()));
     o
 }
 
@@ -206,6 +241,10 @@ impl Run {
         ck.extend("image.", self.model.image_params.state()?);
         self.text_adam.save_into(&mut ck, "optim.text.")?;
         self.image_adam.save_into(&mut ck, "optim.image.")?;
+        if let Some(l) = &self.labels {
+            ck.extend("labels.", l.params.state()?);
+            l.adam.save_into(&mut ck, "optim.labels.")?;
+        }
         let meta = &mut ck.metadata;
         meta.insert("engine.model".into(), "damsm".into());
         meta.insert("engine.version".into(), env!("CARGO_PKG_VERSION").into());
@@ -300,6 +339,26 @@ pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint
     Ok((model, vocab, ck))
 }
 
+/// The label heads of the DAMSM training checkpoint at `path` (a run with
+/// `--labels`), for a `dim`-wide global feature: what AttnGAN's label
+/// guide reads its images with. A checkpoint without them is refused,
+/// naming the fix.
+pub fn load_label_heads(rt: &Runtime, path: &Path, dim: usize) -> Result<(LabelHeads, ParamStore)> {
+    let ck = Checkpoint::load(path)?;
+    let mut b = ParamBuilder::new(0);
+    let heads = LabelHeads::new(&mut b, dim, 9, &crate::data::world::LABEL_CLASSES);
+    let params = b.build(rt)?;
+    let state = ck.with_prefix("labels.");
+    if state.is_empty() {
+        return Err(Error::Checkpoint {
+            path: path.display().to_string(),
+            message: "has no label heads (a DAMSM training checkpoint of a run with --labels has them; an export does not): train the DAMSM with --labels W, or train without --label-guide".into(),
+        });
+    }
+    params.load_state(&state, &path.display().to_string())?;
+    Ok((heads, params))
+}
+
 /// The DAMSM at `path` as the start of a new run whose model would be
 /// `config` with `vocab` on `data` ([`DamsmTrainOptions::init`]), with a line
 /// for the checkpoint saying where it started; refused, naming what differs,
@@ -372,6 +431,14 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             .filter_map(|s| s.parse().ok())
             .collect();
         let init = ck.metadata.get("init").cloned();
+        let labels = if opts.labels > 0.0 {
+            let mut l = Labels::new(rt, &model, opts.run.seed, opts.run.lr)?;
+            l.params.load_state(&ck.with_prefix("labels."), &src)?;
+            l.adam.load_from(&ck, "optim.labels.", &src)?;
+            Some(l)
+        } else {
+            None
+        };
         Run {
             model,
             vocab,
@@ -380,6 +447,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             step,
             losses,
             init,
+            labels,
         }
     } else {
         let vocab = training_vocab(&opts.run, source.as_ref());
@@ -402,6 +470,9 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
         // AttnGAN clips the text encoder's gradient norm at 0.25.
         text_adam.max_grad_norm = 0.25;
         let image_adam = Adam::new(&model.image_params, opts.run.lr, (0.5, 0.999))?;
+        let labels = (opts.labels > 0.0)
+            .then(|| Labels::new(rt, &model, opts.run.seed, opts.run.lr))
+            .transpose()?;
         Run {
             model,
             vocab,
@@ -410,6 +481,7 @@ pub fn train_damsm(rt: &Runtime, opts: &DamsmTrainOptions) -> Result<DamsmReport
             step: 0,
             losses: Vec::new(),
             init,
+            labels,
         }
     };
     let vocab = Arc::new(run.vocab.clone());
@@ -481,6 +553,10 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         run.image_adam.lr = lr;
         run.model.text_params.zero_grad()?;
         run.model.image_params.zero_grad()?;
+        if let Some(l) = &mut run.labels {
+            l.adam.lr = lr;
+            l.params.zero_grad()?;
+        }
         // Each worker its own masks (rank 0's are those of a lone run).
         let rank = parallel::shard().rank as u64;
         let dropout_seed = SplitMix64::new(
@@ -489,7 +565,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
                 ^ rank.wrapping_mul(0xD1B5_4A32_D192_ED03),
         )
         .next_u64();
-        let losses = run.model.losses(
+        let (losses, global) = run.model.losses_and_global(
             images,
             ids,
             lengths,
@@ -497,20 +573,33 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
             &batch.class_ids,
             dropout_seed,
         )?;
-        let total = losses.total()?;
+        let matching = losses.total()?;
+        // With --labels: W x the heads' loss on the same images.
+        let label_loss = match &run.labels {
+            Some(l) => Some(l.heads.loss(&l.params, &global, &batch.labels)?),
+            None => None,
+        };
+        let total = match &label_loss {
+            Some(l) => matching.add(&l.mul_scalar(opts.labels)?)?,
+            None => matching,
+        };
         total.backward()?;
         // One readback for the step's five losses, before the weights
         // move: a non-finite loss stops the run with the weights (and
         // the last checkpoint) as they were.
         // With several workers, their mean, so that all of them see the
         // same figures and stop alike.
-        let mut parts = crate::ops::concat::read_scalars(&[
+        let mut values = vec![
             losses.word0.value(),
             losses.word1.value(),
             losses.sent0.value(),
             losses.sent1.value(),
             total.value(),
-        ])?;
+        ];
+        if let Some(l) = &label_loss {
+            values.push(l.value());
+        }
+        let mut parts = crate::ops::concat::read_scalars(&values)?;
         parallel::all_reduce_mean(&mut parts);
         if !parts[4].is_finite() {
             return Err(Error::invalid(
@@ -526,10 +615,17 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
         }
         run.text_adam.step(&run.model.text_params)?;
         run.image_adam.step(&run.model.image_params)?;
+        if let Some(l) = &mut run.labels {
+            l.adam.step(&l.params)?;
+        }
         run.losses.push(parts[4]);
         run.step += 1;
+        let labels = match parts.get(5) {
+            Some(l) => format!(", labels {l:.2}"),
+            None => String::new(),
+        };
         Ok(format!(
-            "loss {:.3} (words {:.2}/{:.2}, sentence {:.2}/{:.2}) lr {lr:.5}",
+            "loss {:.3} (words {:.2}/{:.2}, sentence {:.2}/{:.2}{labels}) lr {lr:.5}",
             parts[4], parts[0], parts[1], parts[2], parts[3]
         ))
     }
@@ -539,6 +635,10 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
     }
 
     fn stores(&self) -> Vec<&ParamStore> {
-        vec![&self.run.model.text_params, &self.run.model.image_params]
+        let mut v = vec![&self.run.model.text_params, &self.run.model.image_params];
+        if let Some(l) = &self.run.labels {
+            v.push(&l.params);
+        }
+        v
     }
 }

@@ -1,0 +1,100 @@
+//! Class heads on an image encoder's global feature: what the released
+//! AttnGAN gets from its ImageNet-pretrained Inception-v3 (an encoder that
+//! already tells outlines apart), taught here by the built-in world's own
+//! labels. `engine train --model damsm --labels W` adds W times their loss to
+//! the DAMSM's; the heads are thrown away with the training checkpoint
+//! (an export and a guide hold only the encoders).
+//!
+//! Labels per image: for each of `cells` places, one class per kind (the
+//! world: 9 cells, each with its object's shape, colour and size, 0 for an
+//! empty cell; [`crate::data::world::Scene::labels`]).
+
+use crate::autograd::{self as ag, Var};
+use crate::nn::layers::Linear;
+use crate::nn::{Init, ParamBuilder, ParamStore};
+use crate::runtime::{Error, Result, Tensor};
+
+pub struct LabelHeads {
+    /// One linear map per kind: [B, D] -> [B, cells * classes].
+    heads: Vec<Linear>,
+    classes: Vec<usize>,
+    cells: usize,
+}
+
+impl LabelHeads {
+    /// Heads from a `dim`-wide feature to `cells` places of each kind's
+    /// `classes`.
+    pub fn new(b: &mut ParamBuilder, dim: usize, cells: usize, classes: &[usize]) -> Self {
+        let heads = classes
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| {
+                Linear::new(
+                    b,
+                    &format!("labels.head{k}"),
+                    dim,
+                    cells * c,
+                    true,
+                    Init::Uniform(0.1),
+                )
+            })
+            .collect();
+        LabelHeads {
+            heads,
+            classes: classes.to_vec(),
+            cells,
+        }
+    }
+
+    /// Labels per image: `cells` x kinds.
+    pub fn per_image(&self) -> usize {
+        self.cells * self.classes.len()
+    }
+
+    /// The sum over kinds of the mean cross-entropy over images and cells.
+    /// global: `[B, D]`; labels: `[B, cells, kinds]` flattened, each below
+    /// its kind's classes.
+    pub fn loss(&self, ps: &ParamStore, global: &Var, labels: &[u32]) -> Result<Var> {
+        let n = global.shape()[0];
+        let kinds = self.classes.len();
+        if labels.len() != n * self.per_image() {
+            return Err(Error::invalid(
+                "labels",
+                format!(
+                    "{} labels for {n} images of {} each; only the built-in world labels its images",
+                    labels.len(),
+                    self.per_image()
+                ),
+            ));
+        }
+        let rt = global.value().runtime();
+        let mut total: Option<Var> = None;
+        for (k, (head, &classes)) in self.heads.iter().zip(&self.classes).enumerate() {
+            // [B, cells * C] -> [B * cells, C]: row b * cells + cell.
+            let logits = head
+                .forward(ps, global)?
+                .reshape(&[n * self.cells, classes])?;
+            let targets: Vec<f32> = (0..n * self.cells)
+                .map(|r| labels[r * kinds + k] as f32)
+                .collect();
+            if let Some(bad) = labels
+                .iter()
+                .skip(k)
+                .step_by(kinds)
+                .find(|&&l| l as usize >= classes)
+            {
+                return Err(Error::invalid(
+                    "labels",
+                    format!("label {bad} of kind {k} is not below its {classes} classes"),
+                ));
+            }
+            let targets = Tensor::from_slice(rt, &targets, &[n * self.cells])?;
+            let l = ag::cross_entropy(&logits, &targets)?;
+            total = Some(match total {
+                None => l,
+                Some(t) => t.add(&l)?,
+            });
+        }
+        total.ok_or_else(|| Error::invalid("labels", "no kinds of label"))
+    }
+}
