@@ -17,6 +17,11 @@
 //!
 //!   cargo run --release --example shape_probe -- scratch|pooled STEPS [OBJECTS]
 //!   cargo run --release --example shape_probe -- probe STEPS OBJECTS CKPT
+//!   cargo run --release --example shape_probe -- heads CKPT [OBJECTS]
+//!
+//! `heads CKPT`: no training; the label heads of a DAMSM trained with
+//! `--labels` read the first object's cell of each test image: how often
+//! they name its shape, colour and size.
 //!
 //! OBJECTS (1 to 3, default 1) caps the training scenes' objects, as
 //! `--world-objects` does. Batch 16, Adam at 2e-3 (the DAMSM's), seed 0;
@@ -51,6 +56,14 @@ fn batch(rt: &Runtime, world: &World, split: Split, first: u64, n: usize) -> (Te
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str).unwrap_or("scratch");
+    if mode == "heads" {
+        let objects = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(3);
+        let all = World::new(WorldConfig {
+            max_objects: objects,
+            ..Default::default()
+        });
+        return heads(&Runtime::new()?, &args, &all);
+    }
     let steps: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(500);
     let objects: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(1);
     let rt = Runtime::new()?;
@@ -140,6 +153,54 @@ fn main() -> Result<(), Box<dyn Error>> {
                 started.elapsed().as_secs_f64()
             );
         }
+    }
+    Ok(())
+}
+
+/// The label heads of the DAMSM training checkpoint `args[2]` on the first
+/// objects of held-out scenes (unseen pairs) and of unseen training-split
+/// scenes (seen pairs): the share of each kind they name right in the
+/// object's cell.
+fn heads(rt: &Runtime, args: &[String], world: &World) -> Result<(), Box<dyn Error>> {
+    let path = std::path::Path::new(args.get(2).ok_or("heads needs a DAMSM checkpoint")?);
+    let (damsm, _, _) = wgpu_attngan::train::damsm::load_damsm(rt, path)?;
+    let dim = damsm.config.embed_dim();
+    let (heads, ps) = wgpu_attngan::train::damsm::load_label_heads(rt, path, dim)?;
+    for (name, split, first) in [
+        ("unseen pairs", Split::Test, 0),
+        ("seen pairs", Split::Train, 10_000_000),
+    ] {
+        let scenes: Vec<_> = (0..TEST as u64)
+            .map(|i| world.scene(split, first + i))
+            .collect();
+        let px: Vec<f32> = scenes.iter().flat_map(|s| s.render_chw(64)).collect();
+        let x = Tensor::from_slice(rt, &px, &[TEST, 3, 64, 64])?;
+        let mut right = [0usize; 3];
+        for (k, &classes) in wgpu_attngan::data::world::LABEL_CLASSES.iter().enumerate() {
+            let logits = ag::no_grad(|| -> wgpu_attngan::Result<Var> {
+                let (_, global) =
+                    damsm
+                        .image
+                        .forward(&damsm.image_params, &Var::constant(x.clone()), false)?;
+                heads.logits(&ps, &global, k)
+            })?;
+            let l = logits.value().to_vec()?; // [n, 9 * classes]
+            for (i, s) in scenes.iter().enumerate() {
+                let labels = s.labels();
+                let o = &s.objects[0];
+                let cell = 3 * o.cell.row as usize + o.cell.col as usize;
+                let row = &l[(i * 9 + cell) * classes..(i * 9 + cell + 1) * classes];
+                let best = (0..classes)
+                    .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                    .unwrap();
+                right[k] += (best as u32 == labels[3 * cell + k]) as usize;
+            }
+        }
+        let pc = |r: usize| 100.0 * r as f64 / TEST as f64;
+        println!(
+            "{name}: the heads name the first object's shape {:.1}%, colour {:.1}%, size {:.1}% ({TEST} scenes)",
+            pc(right[0]), pc(right[1]), pc(right[2])
+        );
     }
     Ok(())
 }

@@ -317,8 +317,8 @@ fn the_positional_head_matches_an_f64_reference() {
     close(&hv.grad().unwrap().to_vec().unwrap(), &want, "d loss / d h");
 }
 
-/// `--labels`: the heads' loss (per kind, the mean cross-entropy over
-/// images and cells, summed over kinds) and its gradients for the global
+/// `--labels`: the heads' loss (per image, the cross-entropy summed over
+/// cells and kinds; its mean over images) and its gradients for the global
 /// feature and the heads' weights against an f64 reference, itself checked
 /// against finite differences; labels that do not fit are refused.
 #[test]
@@ -366,7 +366,7 @@ fn the_label_loss_matches_an_f64_reference() {
         let mut dw: Vec<Vec<f64>> = w.iter().map(|wk| vec![0.0; wk.len()]).collect();
         for k in 0..kinds {
             let c = classes[k];
-            let rows = (n * cells) as f64;
+            let rows = n as f64;
             for i in 0..n {
                 for cell in 0..cells {
                     let logit = |j: usize| {

@@ -51,7 +51,18 @@ impl LabelHeads {
         self.cells * self.classes.len()
     }
 
-    /// The sum over kinds of the mean cross-entropy over images and cells.
+    /// Kind `k`'s logits `[B * cells, classes]` (row b * cells + cell).
+    pub fn logits(&self, ps: &ParamStore, global: &Var, k: usize) -> Result<Var> {
+        let n = global.shape()[0];
+        self.heads[k]
+            .forward(ps, global)?
+            .reshape(&[n * self.cells, self.classes[k]])
+    }
+
+    /// Per image, the cross-entropy summed over cells and kinds; its mean
+    /// over images (summed over cells, an object's term weighs as much as a
+    /// one-object classifier's would: a mean over cells diluted it ninefold,
+    /// and outlines were not learned in 1,200 steps).
     /// global: `[B, D]`; labels: `[B, cells, kinds]` flattened, each below
     /// its kind's classes.
     pub fn loss(&self, ps: &ParamStore, global: &Var, labels: &[u32]) -> Result<Var> {
@@ -69,11 +80,9 @@ impl LabelHeads {
         }
         let rt = global.value().runtime();
         let mut total: Option<Var> = None;
-        for (k, (head, &classes)) in self.heads.iter().zip(&self.classes).enumerate() {
+        for (k, &classes) in self.classes.iter().enumerate() {
             // [B, cells * C] -> [B * cells, C]: row b * cells + cell.
-            let logits = head
-                .forward(ps, global)?
-                .reshape(&[n * self.cells, classes])?;
+            let logits = self.logits(ps, global, k)?;
             let targets: Vec<f32> = (0..n * self.cells)
                 .map(|r| labels[r * kinds + k] as f32)
                 .collect();
@@ -89,7 +98,7 @@ impl LabelHeads {
                 ));
             }
             let targets = Tensor::from_slice(rt, &targets, &[n * self.cells])?;
-            let l = ag::cross_entropy(&logits, &targets)?;
+            let l = ag::cross_entropy(&logits, &targets)?.mul_scalar(self.cells as f32)?;
             total = Some(match total {
                 None => l,
                 Some(t) => t.add(&l)?,
