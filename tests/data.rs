@@ -706,6 +706,20 @@ fn world_loader_is_deterministic_and_matches_scenes() {
     drop(l);
 }
 
+/// A folder of four 20x20 pictures, each with a one-line caption, and its
+/// vocabulary: a source with images of its own (no scenes, no labels).
+fn four_picture_folder(name: &str) -> (Arc<dyn Source>, Arc<Vocab>) {
+    let root = temp_dir(name);
+    for i in 0..4 {
+        let p = root.join(format!("img{i}.png"));
+        write_image(&p, 20, 20, [i as u8 * 40, 9, 9]);
+        write(&p.with_extension("txt"), format!("picture number {i}\n"));
+    }
+    let folder: Arc<dyn Source> = Arc::new(Folder::open(&FolderConfig::new(&root)).unwrap());
+    let vocab = Arc::new(vocab_of(folder.as_ref(), 1));
+    (folder, vocab)
+}
+
 /// `--twins`: each odd item of an epoch is the item before it with one
 /// asked attribute of one object changed, rendered, in the same phrasing;
 /// class 0, never a held-out (shape, colour) pair, the same from run to run;
@@ -780,14 +794,7 @@ fn world_twins_are_rendered_minimal_pairs() {
         }
     }
     // Only the world has twins.
-    let root = temp_dir("twins");
-    for i in 0..4 {
-        let p = root.join(format!("img{i}.png"));
-        write_image(&p, 20, 20, [i as u8 * 40, 9, 9]);
-        write(&p.with_extension("txt"), format!("picture number {i}\n"));
-    }
-    let folder: Arc<dyn Source> = Arc::new(Folder::open(&FolderConfig::new(&root)).unwrap());
-    let fv = Arc::new(vocab_of(folder.as_ref(), 1));
+    let (folder, fv) = four_picture_folder("twins");
     let cfg = LoaderConfig {
         batch_size: 2,
         twins: vec![Attribute::Shape],
@@ -874,14 +881,7 @@ fn world_labels_name_each_cells_object() {
         }
     }
     // A folder has no labels.
-    let root = temp_dir("labels");
-    for i in 0..4 {
-        let p = root.join(format!("img{i}.png"));
-        write_image(&p, 20, 20, [i as u8 * 40, 9, 9]);
-        write(&p.with_extension("txt"), format!("picture number {i}\n"));
-    }
-    let folder: Arc<dyn Source> = Arc::new(Folder::open(&FolderConfig::new(&root)).unwrap());
-    let fv = Arc::new(vocab_of(folder.as_ref(), 1));
+    let (folder, fv) = four_picture_folder("labels");
     let cfg = LoaderConfig {
         batch_size: 2,
         ..Default::default()

@@ -542,35 +542,34 @@ fn check(args: &TrainArgs) -> Result<()> {
             ));
         }
     }
-    if let Some(w) = args.labels {
-        if args.model != Model::Damsm {
-            return bad("--labels applies to --model damsm (its image encoder)".into());
+    // The world's labels: the DAMSM learns them, AttnGAN's G is read by them.
+    for (flag, weight, model, what) in [
+        (
+            "--labels",
+            args.labels,
+            Model::Damsm,
+            "damsm (its image encoder)",
+        ),
+        (
+            "--label-guide",
+            args.label_guide,
+            Model::Attngan,
+            "attngan (its generator's loss)",
+        ),
+    ] {
+        let Some(w) = weight else { continue };
+        if args.model != model {
+            return bad(format!("{flag} applies to --model {what}"));
         }
         if !args.data.is_world() {
             return bad(format!(
-                "--labels needs labels of what each image shows, which only the built-in world has; {} has none (train without it)",
+                "{flag} needs labels of what each image shows, which only the built-in world has; {} has none (train without it)",
                 args.data
             ));
         }
         if !(w.is_finite() && w > 0.0 && w <= 100.0) {
             return bad(format!(
-                "--labels takes the label loss's weight, above 0 and at most 100; {w} is not"
-            ));
-        }
-    }
-    if let Some(w) = args.label_guide {
-        if args.model != Model::Attngan {
-            return bad("--label-guide applies to --model attngan (its generator's loss)".into());
-        }
-        if !args.data.is_world() {
-            return bad(format!(
-                "--label-guide needs labels of what each image shows, which only the built-in world has; {} has none (train without it)",
-                args.data
-            ));
-        }
-        if !(w.is_finite() && w > 0.0 && w <= 100.0) {
-            return bad(format!(
-                "--label-guide takes the label loss's weight, above 0 and at most 100; {w} is not"
+                "{flag} takes the label loss's weight, above 0 and at most 100; {w} is not"
             ));
         }
     }
