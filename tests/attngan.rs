@@ -264,6 +264,9 @@ fn tiny_run_then_generate_with_attention_maps() {
     .unwrap();
     assert!(l.losses.iter().all(|(d, g)| d.is_finite() && g.is_finite()));
     assert_eq!(l.losses[0].0, plain.losses[0].0);
+    // Its gradient reaches G: the Ds' second loss, on fakes of the G that
+    // step one moved, differs.
+    assert_ne!(l.losses[1].0, plain.losses[1].0);
     assert!(
         l.losses[0].1 > plain.losses[0].1,
         "{:?} against {:?}",
