@@ -88,7 +88,7 @@ pub struct Batch {
     /// True caption lengths (<= max_words).
     pub lengths: Vec<u32>,
     pub class_ids: Vec<u32>,
-    /// [len, L] class labels of what each image shows ([`Item::labels`]);
+    /// [len, L] class labels of what each image shows ([`super::source::Item::labels`]);
     /// empty unless every item has them.
     pub labels: Vec<u32>,
     /// The caption chosen for each item.
