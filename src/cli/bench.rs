@@ -514,6 +514,7 @@ fn model_lines(
         model.image_params.zero_grad()?;
         model
             .losses(&images, &ids, &lengths, None, &classes, 1)?
+            .0
             .total()?
             .backward()?;
         ta.step(&model.text_params)?;

@@ -396,8 +396,10 @@ impl Scene {
     }
 }
 
+/// Cells of [`Scene::labels`]: the 3x3 grid.
+pub const LABEL_CELLS: usize = 9;
 /// Labels per image of [`Scene::labels`]: (shape, colour, size) per cell.
-pub const LABELS: usize = 27;
+pub const LABELS: usize = 3 * LABEL_CELLS;
 /// Classes of each of a cell's three labels, the empty cell's 0 included:
 /// shape, colour, size.
 pub const LABEL_CLASSES: [usize; 3] = [Shape::ALL.len() + 1, OBJECT_COLOURS.len() + 1, 3];

@@ -491,26 +491,12 @@ impl Damsm {
         })
     }
 
-    /// Losses of one batch. images: [B, 3, S, S]; ids: [B, T]; lengths >= 1.
-    /// `contrast`: ids [C, T] and lengths of captions no image of the batch
-    /// shows, hard negatives for each image ([`sentence_loss`]).
+    /// Losses of one batch, and the images' global features `[B, D]` (what
+    /// [`crate::models::labels::LabelHeads`] read). images: [B, 3, S, S];
+    /// ids: [B, T]; lengths >= 1. `contrast`: ids [C, T] and lengths of
+    /// captions no image of the batch shows, hard negatives for each image
+    /// ([`sentence_loss`]).
     pub fn losses(
-        &self,
-        images: &Tensor,
-        ids: &Tensor,
-        lengths: &[usize],
-        contrast: Option<(&Tensor, &[usize])>,
-        class_ids: &[u32],
-        seed: u64,
-    ) -> Result<DamsmLosses> {
-        Ok(self
-            .losses_and_global(images, ids, lengths, contrast, class_ids, seed)?
-            .0)
-    }
-
-    /// [`Damsm::losses`] and the images' global features `[B, D]` (for
-    /// [`crate::models::labels::LabelHeads`]).
-    pub fn losses_and_global(
         &self,
         images: &Tensor,
         ids: &Tensor,

@@ -46,6 +46,13 @@ impl LabelHeads {
         }
     }
 
+    /// The built-in world's heads: [`crate::data::world::LABEL_CELLS`]
+    /// cells of shape, colour and size ([`crate::data::world::Scene::labels`]).
+    pub fn world(b: &mut ParamBuilder, dim: usize) -> Self {
+        use crate::data::world::{LABEL_CELLS, LABEL_CLASSES};
+        Self::new(b, dim, LABEL_CELLS, &LABEL_CLASSES)
+    }
+
     /// Labels per image: `cells` x kinds.
     pub fn per_image(&self) -> usize {
         self.cells * self.classes.len()
@@ -78,27 +85,29 @@ impl LabelHeads {
                 ),
             ));
         }
-        let rt = global.value().runtime();
+        if let Some((i, &bad)) = labels
+            .iter()
+            .enumerate()
+            .find(|&(i, &l)| l as usize >= self.classes[i % kinds])
+        {
+            let (k, classes) = (i % kinds, self.classes[i % kinds]);
+            return Err(Error::invalid(
+                "labels",
+                format!("label {bad} of kind {k} is not below its {classes} classes"),
+            ));
+        }
+        // Every kind's targets in one upload, kind by kind: [kinds, B * cells].
+        let rows = n * self.cells;
+        let targets: Vec<f32> = (0..kinds)
+            .flat_map(|k| (0..rows).map(move |r| labels[r * kinds + k] as f32))
+            .collect();
+        let targets = Tensor::from_slice(global.value().runtime(), &targets, &[kinds * rows])?;
         let mut total: Option<Var> = None;
-        for (k, &classes) in self.classes.iter().enumerate() {
+        for k in 0..kinds {
             // [B, cells * C] -> [B * cells, C]: row b * cells + cell.
             let logits = self.logits(ps, global, k)?;
-            let targets: Vec<f32> = (0..n * self.cells)
-                .map(|r| labels[r * kinds + k] as f32)
-                .collect();
-            if let Some(bad) = labels
-                .iter()
-                .skip(k)
-                .step_by(kinds)
-                .find(|&&l| l as usize >= classes)
-            {
-                return Err(Error::invalid(
-                    "labels",
-                    format!("label {bad} of kind {k} is not below its {classes} classes"),
-                ));
-            }
-            let targets = Tensor::from_slice(rt, &targets, &[n * self.cells])?;
-            let l = ag::cross_entropy(&logits, &targets)?.mul_scalar(self.cells as f32)?;
+            let t = targets.narrow(k * rows, rows)?;
+            let l = ag::cross_entropy(&logits, &t)?.mul_scalar(self.cells as f32)?;
             total = Some(match total {
                 None => l,
                 Some(t) => t.add(&l)?,

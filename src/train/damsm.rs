@@ -107,12 +107,7 @@ impl Labels {
     /// Fresh heads on the global feature of `model`, seeded by `seed`.
     fn new(rt: &Runtime, model: &Damsm, seed: u64, lr: f32) -> Result<Labels> {
         let mut b = ParamBuilder::new(seed ^ 0x1AB3_15C0_FFEE_0001);
-        let heads = LabelHeads::new(
-            &mut b,
-            model.config.embed_dim(),
-            9,
-            &crate::data::world::LABEL_CLASSES,
-        );
+        let heads = LabelHeads::world(&mut b, model.config.embed_dim());
         let params = b.build(rt)?;
         let adam = Adam::new(&params, lr, (0.5, 0.999))?;
         Ok(Labels {
@@ -346,7 +341,7 @@ pub fn load_damsm(rt: &Runtime, path: &Path) -> Result<(Damsm, Vocab, Checkpoint
 pub fn load_label_heads(rt: &Runtime, path: &Path, dim: usize) -> Result<(LabelHeads, ParamStore)> {
     let ck = Checkpoint::load(path)?;
     let mut b = ParamBuilder::new(0);
-    let heads = LabelHeads::new(&mut b, dim, 9, &crate::data::world::LABEL_CLASSES);
+    let heads = LabelHeads::world(&mut b, dim);
     let params = b.build(rt)?;
     let state = ck.with_prefix("labels.");
     if state.is_empty() {
@@ -565,7 +560,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
                 ^ rank.wrapping_mul(0xD1B5_4A32_D192_ED03),
         )
         .next_u64();
-        let (losses, global) = run.model.losses_and_global(
+        let (losses, global) = run.model.losses(
             images,
             ids,
             lengths,
