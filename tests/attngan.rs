@@ -287,6 +287,72 @@ fn tiny_run_then_generate_with_attention_maps() {
         &Checkpoint::load(&l.checkpoint).unwrap(),
         &Checkpoint::load(&resumed.checkpoint).unwrap(),
     );
+    // --label-damsm: the heads, and the encoder they read with, come from
+    // their own DAMSM. Naming the guiding DAMSM again reads as the guided
+    // run (the same first losses; the second within rounding, as the two
+    // encoders' gradients now add up at the image); naming the plain DAMSM
+    // for the term gives its run's first D loss and a higher G loss; a
+    // resume without it is refused, naming it.
+    let own = |out: &str, term: &std::path::Path, resume: bool| AttnGanTrainOptions {
+        label_damsm: Some(labelled.checkpoint.clone()),
+        ..guided(out, 2, resume, term)
+    };
+    let same = train_attngan(&rt, &own("attngan-guide-same", &labelled.checkpoint, false)).unwrap();
+    assert_eq!(same.losses[0], l.losses[0]);
+    let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * a.abs().max(b.abs());
+    assert!(
+        close(same.losses[1].0, l.losses[1].0) && close(same.losses[1].1, l.losses[1].1),
+        "{:?} against {:?}",
+        same.losses,
+        l.losses
+    );
+    // The heads read with their checkpoint's encoder, not the term's: the
+    // labelled checkpoint with the plain DAMSM's image encoder swapped in
+    // changes G's first loss and not D's.
+    let mut swapped = Checkpoint::load(&labelled.checkpoint).unwrap();
+    let plain_ck = Checkpoint::load(&d.checkpoint).unwrap();
+    let mut n = 0;
+    for (name, t) in swapped.tensors.iter_mut() {
+        if name.starts_with("image.") {
+            *t = plain_ck.tensors[name].clone();
+            n += 1;
+        }
+    }
+    assert!(n > 0);
+    let swapped_path = base.join("damsm-labels-swapped.safetensors");
+    swapped.save(&swapped_path).unwrap();
+    let other = train_attngan(
+        &rt,
+        &AttnGanTrainOptions {
+            label_damsm: Some(swapped_path),
+            ..guided("attngan-guide-swapped", 1, false, &labelled.checkpoint)
+        },
+    )
+    .unwrap();
+    assert_eq!(other.losses[0].0, l.losses[0].0);
+    assert_ne!(other.losses[0].1, l.losses[0].1);
+    let mixed = train_attngan(&rt, &own("attngan-guide-mixed", &d.checkpoint, false)).unwrap();
+    assert_eq!(mixed.losses[0].0, report.losses[0].0);
+    assert!(
+        mixed.losses[0].1 > report.losses[0].1,
+        "{:?} against {:?}",
+        mixed.losses,
+        report.losses
+    );
+    let e = train_attngan(
+        &rt,
+        &AttnGanTrainOptions {
+            label_damsm: None,
+            run: RunOptions {
+                steps: 3,
+                ..own("attngan-guide-same", &labelled.checkpoint, true).run
+            },
+            ..own("attngan-guide-same", &labelled.checkpoint, true)
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("label_damsm"), "{e}");
     let e = train_attngan(&rt, &guided("attngan-no-heads", 1, false, &d.checkpoint))
         .unwrap_err()
         .to_string();

@@ -161,6 +161,7 @@ fn a_tiny_mirrorgan_run_weighs_its_captioner_and_resumes_bit_for_bit() {
             }),
             hard_negatives: false,
             label_guide: 0.0,
+            label_damsm: None,
         }
     };
     let straight = train_attngan(&rt, &opts("straight", 2, false, &reader64, 10.0)).unwrap();

@@ -441,6 +441,26 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             vec!["train", "--model", "damsm", "--out", out, "--labels", "NaN"],
             "--labels takes the label loss's weight",
         ),
+        (
+            vec!["train", "--out", out, "--label-damsm", manifest],
+            "--label-damsm names the label guide's DAMSM; add --label-guide",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "attngan",
+                "--out",
+                out,
+                "--damsm",
+                manifest,
+                "--label-guide",
+                "1",
+                "--label-damsm",
+                "/no/such/damsm.safetensors",
+            ],
+            "--label-damsm: /no/such/damsm.safetensors does not exist",
+        ),
     ] {
         let (code, err) = run(&args, None);
         assert!(code == Some(1) && err.contains(flag), "{args:?}: {err}");

@@ -326,6 +326,11 @@ pub struct TrainArgs {
     /// as MirrorGAN adds a captioner's. Off by default.
     #[arg(long, value_name = "W")]
     label_guide: Option<f32>,
+    /// AttnGAN with --label-guide: read G's images with this labelled DAMSM's
+    /// image encoder and heads (its training checkpoint, a run with
+    /// --labels) instead of --damsm's, which then gives the DAMSM term only.
+    #[arg(long, value_name = "CKPT")]
+    label_damsm: Option<PathBuf>,
     /// DAMSM: start a new run from this DAMSM's weights (a training
     /// checkpoint or an export, trained on the same data with the same
     /// sizes) instead of random ones, with fresh optimisers at step 0; e.g.
@@ -570,6 +575,17 @@ fn check(args: &TrainArgs) -> Result<()> {
         if !(w.is_finite() && w > 0.0 && w <= 100.0) {
             return bad(format!(
                 "{flag} takes the label loss's weight, above 0 and at most 100; {w} is not"
+            ));
+        }
+    }
+    if let Some(p) = &args.label_damsm {
+        if args.label_guide.is_none() {
+            return bad("--label-damsm names the label guide's DAMSM; add --label-guide W".into());
+        }
+        if !p.exists() {
+            return bad(format!(
+                "--label-damsm: {} does not exist (a DAMSM training checkpoint of a run with --labels, e.g. runs/damsm/checkpoint.safetensors)",
+                p.display()
             ));
         }
     }
@@ -845,6 +861,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         mirror,
         hard_negatives: args.hard_negatives,
         label_guide: args.label_guide.unwrap_or(0.0),
+        label_damsm: args.label_damsm.clone(),
     };
     let report = train_attngan(rt, &opts)?;
     if !leader {

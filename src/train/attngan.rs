@@ -58,6 +58,11 @@ pub struct AttnGanTrainOptions {
     /// image, and their cross-entropy against the scene's labels joins G's
     /// loss. 0 leaves it out.
     pub label_guide: f32,
+    /// The labelled DAMSM training checkpoint whose image encoder and label
+    /// heads the label guide reads G's images with; `None`: `damsm`'s. With
+    /// it, the DAMSM term and the label guide come from two encoders (a
+    /// DAMSM that matches captions well, and one trained with `--labels`).
+    pub label_damsm: Option<PathBuf>,
 }
 
 /// What makes AttnGAN MirrorGAN (qiaott/MirrorGAN).
@@ -85,6 +90,7 @@ impl Default for AttnGanTrainOptions {
             mirror: None,
             hard_negatives: false,
             label_guide: 0.0,
+            label_damsm: None,
         }
     }
 }
@@ -239,6 +245,10 @@ pub struct LabelGuide {
     pub heads: LabelHeads,
     pub params: ParamStore,
     pub weight: f32,
+    /// The image encoder the heads read (a DAMSM of its own, frozen), when
+    /// it is not the one of the DAMSM term
+    /// ([`AttnGanTrainOptions::label_damsm`]).
+    pub encoder: Option<Damsm>,
 }
 
 /// G's DAMSM term (before lambda): the word and sentence losses, both ways,
@@ -366,6 +376,10 @@ pub fn gan_step(
             g_loss = g_loss.add(&damsm_loss.mul_scalar(lambda)?)?;
         }
         if let Some((guide, labels)) = input.labels {
+            let global = match &guide.encoder {
+                Some(own) => guide_features(own, out.images.last().unwrap())?.1,
+                None => global,
+            };
             let l = guide.heads.loss(&guide.params, &global, labels)?;
             g_loss = g_loss.add(&l.mul_scalar(guide.weight)?)?;
         }
@@ -402,6 +416,14 @@ fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = opts.run.resume_keys();
     o.push(("lambda", opts.lambda.to_string()));
     o.push(("label_guide", opts.label_guide.to_string()));
+    // Empty when the guide reads with `damsm` (checkpoints from before the
+    // option lack it, and did).
+    o.push((
+        "label_damsm",
+        (opts.label_damsm.as_ref())
+            .and_then(|p| crate::train::eval::file_hash(p).ok())
+            .unwrap_or_default(),
+    ));
     // Checkpoints from before the option lack it, and were trained without.
     o.push(("hard_negatives", opts.hard_negatives.to_string()));
     o.push((
@@ -467,13 +489,25 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     damsm.image_params.set_trainable(false);
     let text = TextModel::from_damsm(rt, &damsm)?;
     let label_guide = if opts.label_guide > 0.0 {
-        let (heads, params) =
-            crate::train::damsm::load_label_heads(rt, &opts.damsm, damsm.config.embed_dim())?;
+        let encoder = match &opts.label_damsm {
+            Some(p) => {
+                let (own, _) = crate::train::damsm::load_guide(rt, p, &opts.run.data)?;
+                own.image_params.set_trainable(false);
+                Some(own)
+            }
+            None => None,
+        };
+        let (path, dim) = match (&opts.label_damsm, &encoder) {
+            (Some(p), Some(own)) => (p, own.config.embed_dim()),
+            _ => (&opts.damsm, damsm.config.embed_dim()),
+        };
+        let (heads, params) = crate::train::damsm::load_label_heads(rt, path, dim)?;
         params.set_trainable(false);
         Some(LabelGuide {
             heads,
             params,
             weight: opts.label_guide,
+            encoder,
         })
     } else {
         None
@@ -487,6 +521,14 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     config.glam = opts.mirror.is_some();
     config.check()?;
     check_damsm_fits(&config, &damsm.config)?;
+    if let Some(own) = label_guide.as_ref().and_then(|g| g.encoder.as_ref()) {
+        // Its joint space is its heads' own; only its image side must fit.
+        let c = AttnGanConfig {
+            embed_dim: own.config.embed_dim(),
+            ..config.clone()
+        };
+        check_damsm_fits(&c, &own.config)?;
+    }
     let sizes: Vec<u32> = (0..config.stages)
         .map(|s| config.image_size(s) as u32)
         .collect();
