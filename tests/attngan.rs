@@ -291,8 +291,7 @@ fn tiny_run_then_generate_with_attention_maps() {
     // their own DAMSM. Naming the guiding DAMSM again reads as the guided
     // run (the same first losses; the second within rounding, as the two
     // encoders' gradients now add up at the image); naming the plain DAMSM
-    // for the term gives its run's first D loss and a higher G loss; a
-    // resume without it is refused, naming it.
+    // for the term gives its run's first D loss and a higher G loss.
     let own = |out: &str, term: &std::path::Path, resume: bool| AttnGanTrainOptions {
         label_damsm: Some(labelled.checkpoint.clone()),
         ..guided(out, 2, resume, term)
@@ -339,20 +338,36 @@ fn tiny_run_then_generate_with_attention_maps() {
         mixed.losses,
         report.losses
     );
-    let e = train_attngan(
+    // A resume may switch the guide on, off or to another DAMSM (a
+    // curriculum's next stage: a guide once G draws objects); the
+    // checkpoint records the new setting. The DAMSM term's stays fixed.
+    let options = |r: &wgpu_attngan::train::attngan::AttnGanReport| {
+        Checkpoint::load(&r.checkpoint).unwrap().metadata["options"].clone()
+    };
+    let on = train_attngan(
+        &rt,
+        &guided("attngan-unguided", 3, true, &labelled.checkpoint),
+    )
+    .unwrap();
+    assert_eq!(on.steps, 3);
+    assert!(options(&on).contains("label_guide=2\n"), "{}", options(&on));
+    let back = train_attngan(
         &rt,
         &AttnGanTrainOptions {
             label_damsm: None,
-            run: RunOptions {
-                steps: 3,
-                ..own("attngan-guide-same", &labelled.checkpoint, true).run
-            },
-            ..own("attngan-guide-same", &labelled.checkpoint, true)
+            ..guided("attngan-guide-same", 3, true, &labelled.checkpoint)
         },
     )
-    .unwrap_err()
-    .to_string();
-    assert!(e.contains("label_damsm"), "{e}");
+    .unwrap();
+    assert!(
+        options(&back).contains("label_damsm=\n"),
+        "{}",
+        options(&back)
+    );
+    let e = train_attngan(&rt, &own("attngan-guide-mixed", &labelled.checkpoint, true))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\n  damsm:"), "{e}");
     let e = train_attngan(&rt, &guided("attngan-no-heads", 1, false, &d.checkpoint))
         .unwrap_err()
         .to_string();

@@ -415,11 +415,12 @@ struct Run {
 fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = opts.run.resume_keys();
     o.push(("lambda", opts.lambda.to_string()));
-    o.push(("label_guide", opts.label_guide.to_string()));
+    // A resume may change these two (a guide switched on later): the log notes it.
+    o.push((trainer::CURRICULUM_KEYS[2], opts.label_guide.to_string()));
     // Empty when the guide reads with `damsm` (checkpoints from before the
     // option lack it, and did).
     o.push((
-        "label_damsm",
+        trainer::CURRICULUM_KEYS[3],
         (opts.label_damsm.as_ref())
             .and_then(|p| crate::train::eval::file_hash(p).ok())
             .unwrap_or_default(),

@@ -56,8 +56,16 @@ pub fn check_resume(
                     "world_objects" => println!(
                         "curriculum: the checkpoint's steps so far saw at most {was} object(s) per scene; this run goes on with at most {v}"
                     ),
-                    _ => println!(
+                    "twins" => println!(
                         "curriculum: the checkpoint's steps so far had twins {was}; this run goes on with {v}"
+                    ),
+                    "label_guide" => println!(
+                        "curriculum: the checkpoint's steps so far had label guide weight {was}; this run goes on with {v}"
+                    ),
+                    _ => println!(
+                        "curriculum: the checkpoint's steps so far read G's images for the label guide with DAMSM {}; this run with {}",
+                        if was.is_empty() { "--damsm" } else { was },
+                        if v.is_empty() { "--damsm" } else { v }
                     ),
                 }
             }

@@ -84,8 +84,9 @@ pub struct RunOptions {
 }
 
 /// The recorded options a resume may change, a curriculum's stages: the
-/// world's objects per scene, and its minimal pairs.
-pub const CURRICULUM_KEYS: [&str; 2] = ["world_objects", "twins"];
+/// world's objects per scene, its minimal pairs, and AttnGAN's label guide
+/// (its weight and its DAMSM: a guide switched on once G draws objects).
+pub const CURRICULUM_KEYS: [&str; 4] = ["world_objects", "twins", "label_guide", "label_damsm"];
 
 impl RunOptions {
     /// What a resume must repeat of these (the data is checked on its own,
