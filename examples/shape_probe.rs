@@ -17,11 +17,14 @@
 //!
 //!   cargo run --release --example shape_probe -- scratch|pooled STEPS [OBJECTS]
 //!   cargo run --release --example shape_probe -- probe STEPS OBJECTS CKPT
-//!   cargo run --release --example shape_probe -- heads CKPT [OBJECTS]
+//!   cargo run --release --example shape_probe -- heads CKPT [OBJECTS [G]]
 //!
 //! `heads CKPT`: no training; the label heads of a DAMSM trained with
 //! `--labels` read the first object's cell of each test image: how often
-//! they name its shape, colour and size.
+//! they name its shape, colour and size. With G (an AttnGAN checkpoint or
+//! export), the images are G's drawings of one caption of each scene
+//! instead of the renders: what a label guide with these heads believes G
+//! draws, to set beside the oracle's reading of the same kind of images.
 //!
 //! OBJECTS (1 to 3, default 1) caps the training scenes' objects, as
 //! `--world-objects` does. Batch 16, Adam at 2e-3 (the DAMSM's), seed 0;
@@ -166,6 +169,10 @@ fn heads(rt: &Runtime, args: &[String], world: &World) -> Result<(), Box<dyn Err
     let (damsm, _, _) = wgpu_attngan::train::damsm::load_damsm(rt, path)?;
     let dim = damsm.config.embed_dim();
     let (heads, ps) = wgpu_attngan::train::damsm::load_label_heads(rt, path, dim)?;
+    let gen = args
+        .get(4)
+        .map(|g| wgpu_attngan::train::eval::load_generator(rt, std::path::Path::new(g), true, true))
+        .transpose()?;
     for (name, split, first) in [
         ("unseen pairs", Split::Test, 0),
         ("seen pairs", Split::Train, 10_000_000),
@@ -173,7 +180,27 @@ fn heads(rt: &Runtime, args: &[String], world: &World) -> Result<(), Box<dyn Err
         let scenes: Vec<_> = (0..TEST as u64)
             .map(|i| world.scene(split, first + i))
             .collect();
-        let px: Vec<f32> = scenes.iter().flat_map(|s| s.render_chw(64)).collect();
+        let px: Vec<f32> = match &gen {
+            None => scenes.iter().flat_map(|s| s.render_chw(64)).collect(),
+            Some((g, _, _)) => {
+                if g.image_size() != 64 {
+                    return Err(
+                        format!("G draws {0}x{0}; the heads read 64x64", g.image_size()).into(),
+                    );
+                }
+                let captions: Vec<String> = scenes
+                    .iter()
+                    .map(|s| world.scene_captions(s)[0].clone())
+                    .collect();
+                let mut px = Vec::new();
+                for chunk in captions.chunks(50) {
+                    for img in g.draw(rt, chunk, px.len() as u64)? {
+                        px.extend(wgpu_attngan::data::imageops::to_chw(&img));
+                    }
+                }
+                px
+            }
+        };
         let x = Tensor::from_slice(rt, &px, &[TEST, 3, 64, 64])?;
         let mut right = [0usize; 3];
         for (k, &classes) in wgpu_attngan::data::world::LABEL_CLASSES.iter().enumerate() {
@@ -198,8 +225,9 @@ fn heads(rt: &Runtime, args: &[String], world: &World) -> Result<(), Box<dyn Err
         }
         let pc = |r: usize| 100.0 * r as f64 / TEST as f64;
         println!(
-            "{name}: the heads name the first object's shape {:.1}%, colour {:.1}%, size {:.1}% ({TEST} scenes)",
-            pc(right[0]), pc(right[1]), pc(right[2])
+            "{name}: the heads name the first object's shape {:.1}%, colour {:.1}%, size {:.1}% ({TEST} scenes, {})",
+            pc(right[0]), pc(right[1]), pc(right[2]),
+            if gen.is_some() { "G's drawings of their captions" } else { "renders" }
         );
     }
     Ok(())
