@@ -375,6 +375,36 @@ fn tiny_run_then_generate_with_attention_maps() {
         e.contains("has no label heads") && e.contains("--labels"),
         "{e}"
     );
+    // The pixel loss (--pixel-loss): D's first loss as the plain run's, G's
+    // higher, and its gradient reaches G (the second D loss differs); a
+    // resume that changes it is refused, naming it.
+    let pixel = AttnGanTrainOptions {
+        run: RunOptions {
+            out: base.join("attngan-pixel"),
+            ..opts.run.clone()
+        },
+        pixel_loss: 100.0,
+        ..opts.clone()
+    };
+    let p = train_attngan(&rt, &pixel).unwrap();
+    assert_eq!(p.losses[0].0, report.losses[0].0);
+    assert!(p.losses[0].1 > report.losses[0].1, "{:?}", p.losses);
+    assert_ne!(p.losses[1].0, report.losses[1].0);
+    let e = train_attngan(
+        &rt,
+        &AttnGanTrainOptions {
+            run: RunOptions {
+                steps: 3,
+                resume: true,
+                ..pixel.run.clone()
+            },
+            pixel_loss: 10.0,
+            ..pixel.clone()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("pixel_loss"), "{e}");
     // The world's word limit, in the DAMSM's and the generator's checkpoints.
     let (dm, _, _) = wgpu_attngan::train::damsm::load_damsm(&rt, &d.checkpoint).unwrap();
     assert_eq!(dm.config.max_words, WORLD_MAX_WORDS);
@@ -756,6 +786,7 @@ fn damsm_loss_resizes_g_images_and_checks_sizes_up_front() {
         class_ids: &[1, 2],
         contrast: None,
         labels: None,
+        pixel_loss: 0.0,
     };
     let (d, g) = gan_step(&mut nets, &damsm, &text, &input, 5.0, None, 3).unwrap();
     let g = g.value().to_vec().unwrap()[0];
@@ -1154,5 +1185,58 @@ fn configs_are_stored_as_json_and_refuse_unknown_keys_and_bad_values() {
     ] {
         let e = AttnGanConfig::from_text(bad).unwrap_err().to_string();
         assert!(e.contains(says), "{bad:?}: {e}");
+    }
+}
+
+/// The pixel loss (`--pixel-loss`): the mean of (fake - real)^2 over every
+/// value, and its gradient 2 (fake - real) / N, against an f64 reference on
+/// an odd shape; the reference's gradient against central differences.
+#[test]
+fn pixel_loss_against_an_f64_reference() {
+    use rand::{Rng, SeedableRng};
+    use wgpu_attngan::train::attngan::pixel_loss;
+    let rt = rt();
+    let shape = [3, 3, 7, 5];
+    let n: usize = shape.iter().product();
+    let mut r = rand::rngs::StdRng::seed_from_u64(0x91E1);
+    let f: Vec<f32> = (0..n).map(|_| r.random_range(-1.0..1.0)).collect();
+    let g: Vec<f32> = (0..n).map(|_| r.random_range(-1.0..1.0)).collect();
+    let loss_ref = |f: &[f64]| -> f64 {
+        f.iter()
+            .zip(&g)
+            .map(|(a, &b)| (a - b as f64).powi(2))
+            .sum::<f64>()
+            / n as f64
+    };
+    let f64s: Vec<f64> = f.iter().map(|&x| x as f64).collect();
+    let grad_ref: Vec<f64> = f64s
+        .iter()
+        .zip(&g)
+        .map(|(a, &b)| 2.0 * (a - b as f64) / n as f64)
+        .collect();
+    // The reference's gradient, by central differences.
+    for i in [0, n / 2, n - 1] {
+        let h = 1e-6;
+        let (mut up, mut down) = (f64s.clone(), f64s.clone());
+        up[i] += h;
+        down[i] -= h;
+        let fd = (loss_ref(&up) - loss_ref(&down)) / (2.0 * h);
+        assert!(
+            (fd - grad_ref[i]).abs() < 1e-7,
+            "{fd} against {}",
+            grad_ref[i]
+        );
+    }
+    let fake = Var::leaf(Tensor::from_slice(&rt, &f, &shape).unwrap());
+    let real = Var::constant(Tensor::from_slice(&rt, &g, &shape).unwrap());
+    let l = pixel_loss(&fake, &real).unwrap();
+    let got = l.value().to_vec().unwrap()[0] as f64;
+    let want = loss_ref(&f64s);
+    assert!((got - want).abs() <= 1e-5 * want, "{got} against {want}");
+    l.backward().unwrap();
+    let grad = fake.grad().unwrap().to_vec().unwrap();
+    let scale = grad_ref.iter().fold(0f64, |m, x| m.max(x.abs()));
+    for (a, b) in grad.iter().zip(&grad_ref) {
+        assert!((*a as f64 - b).abs() <= 1e-5 * scale, "{a} against {b}");
     }
 }

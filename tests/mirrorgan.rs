@@ -162,6 +162,7 @@ fn a_tiny_mirrorgan_run_weighs_its_captioner_and_resumes_bit_for_bit() {
             hard_negatives: false,
             label_guide: 0.0,
             label_damsm: None,
+            pixel_loss: 0.0,
         }
     };
     let straight = train_attngan(&rt, &opts("straight", 2, false, &reader64, 10.0)).unwrap();

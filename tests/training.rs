@@ -442,6 +442,24 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             "--labels takes the label loss's weight",
         ),
         (
+            vec!["train", "--out", out, "--pixel-loss", "1"],
+            "--pixel-loss applies to --model attngan",
+        ),
+        (
+            vec![
+                "train",
+                "--model",
+                "attngan",
+                "--out",
+                out,
+                "--damsm",
+                manifest,
+                "--pixel-loss",
+                "inf",
+            ],
+            "--pixel-loss takes the pixel loss's weight",
+        ),
+        (
             vec!["train", "--out", out, "--label-damsm", manifest],
             "--label-damsm names the label guide's DAMSM; add --label-guide",
         ),

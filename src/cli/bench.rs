@@ -597,6 +597,7 @@ fn attngan_line(
         class_ids: &classes,
         contrast: None,
         labels: None,
+        pixel_loss: 0.0,
     };
     let mut step = || gan_step(&mut nets, damsm, &text, &input, 5.0, None, 1).map(|_| ());
     step()?;

@@ -331,6 +331,13 @@ pub struct TrainArgs {
     /// --labels) instead of --damsm's, which then gives the DAMSM term only.
     #[arg(long, value_name = "CKPT")]
     label_damsm: Option<PathBuf>,
+    /// AttnGAN: add W times the mean squared error of G's final image
+    /// against the real image of its caption (pix2pix adds L1 at 100). A
+    /// diagnostic departure: on the built-in world a caption fixes its
+    /// picture, so this asks whether G can draw what it is shown outright.
+    /// Off by default.
+    #[arg(long, value_name = "W")]
+    pixel_loss: Option<f32>,
     /// DAMSM: start a new run from this DAMSM's weights (a training
     /// checkpoint or an export, trained on the same data with the same
     /// sizes) instead of random ones, with fresh optimisers at step 0; e.g.
@@ -575,6 +582,16 @@ fn check(args: &TrainArgs) -> Result<()> {
         if !(w.is_finite() && w > 0.0 && w <= 100.0) {
             return bad(format!(
                 "{flag} takes the label loss's weight, above 0 and at most 100; {w} is not"
+            ));
+        }
+    }
+    if let Some(w) = args.pixel_loss {
+        if args.model != Model::Attngan {
+            return bad("--pixel-loss applies to --model attngan (its generator's loss)".into());
+        }
+        if !(w.is_finite() && w > 0.0 && w <= 1000.0) {
+            return bad(format!(
+                "--pixel-loss takes the pixel loss's weight, above 0 and at most 1000; {w} is not"
             ));
         }
     }
@@ -862,6 +879,7 @@ fn train_attngan_cli(rt: &Runtime, args: &TrainArgs) -> Result<()> {
         hard_negatives: args.hard_negatives,
         label_guide: args.label_guide.unwrap_or(0.0),
         label_damsm: args.label_damsm.clone(),
+        pixel_loss: args.pixel_loss.unwrap_or(0.0),
     };
     let report = train_attngan(rt, &opts)?;
     if !leader {

@@ -63,6 +63,12 @@ pub struct AttnGanTrainOptions {
     /// it, the DAMSM term and the label guide come from two encoders (a
     /// DAMSM that matches captions well, and one trained with `--labels`).
     pub label_damsm: Option<PathBuf>,
+    /// Weight of a pixel loss: the mean squared error of G's final image
+    /// against the real image of its caption ([`pixel_loss`]), as pix2pix
+    /// adds L1 to its adversarial loss. A diagnostic departure, for data
+    /// whose captions fix the picture (the built-in world): can G draw what
+    /// it is shown outright? 0 leaves it out.
+    pub pixel_loss: f32,
 }
 
 /// What makes AttnGAN MirrorGAN (qiaott/MirrorGAN).
@@ -91,6 +97,7 @@ impl Default for AttnGanTrainOptions {
             hard_negatives: false,
             label_guide: 0.0,
             label_damsm: None,
+            pixel_loss: 0.0,
         }
     }
 }
@@ -238,6 +245,14 @@ pub struct StepInput<'a> {
     /// The label guide and each item's labels `[B, L]`
     /// ([`AttnGanTrainOptions::label_guide`]).
     pub labels: Option<(&'a LabelGuide, &'a [u32])>,
+    /// Weight of the pixel loss ([`AttnGanTrainOptions::pixel_loss`]; 0: none).
+    pub pixel_loss: f32,
+}
+
+/// The mean squared error of G's images `[B, 3, S, S]` against the real
+/// ones `[B, 3, S, S]`, over every value: the pixel loss.
+pub fn pixel_loss(fake: &Var, real: &Var) -> Result<Var> {
+    fake.sub(real)?.square()?.mean_all()
 }
 
 /// The guiding DAMSM's label heads, frozen, and their weight in G's loss.
@@ -384,6 +399,10 @@ pub fn gan_step(
             g_loss = g_loss.add(&l.mul_scalar(guide.weight)?)?;
         }
     }
+    if input.pixel_loss != 0.0 {
+        let l = pixel_loss(out.images.last().unwrap(), input.reals.last().unwrap())?;
+        g_loss = g_loss.add(&l.mul_scalar(input.pixel_loss)?)?;
+    }
     if let Some((stream, weight)) = stream {
         // MirrorGAN: the frozen captioner reads the final image back
         // (eval mode) and its cross-entropy against the caption joins G's loss.
@@ -415,6 +434,7 @@ struct Run {
 fn run_options(opts: &AttnGanTrainOptions) -> Vec<(&'static str, String)> {
     let mut o = opts.run.resume_keys();
     o.push(("lambda", opts.lambda.to_string()));
+    o.push(("pixel_loss", opts.pixel_loss.to_string()));
     // A resume may change these two (a guide switched on later): the log notes it.
     o.push((trainer::CURRICULUM_KEYS[2], opts.label_guide.to_string()));
     // Empty when the guide reads with `damsm` (checkpoints from before the
@@ -696,6 +716,7 @@ impl crate::train::trainer::Trainee for Trainee<'_> {
             class_ids: &batch.class_ids,
             contrast,
             labels: self.label_guide.map(|g| (g, batch.labels.as_slice())),
+            pixel_loss: opts.pixel_loss,
         };
         let (d_total, g_loss) = gan_step(
             &mut run.nets,
