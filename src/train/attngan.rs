@@ -510,18 +510,15 @@ pub fn train_attngan(rt: &Runtime, opts: &AttnGanTrainOptions) -> Result<AttnGan
     damsm.image_params.set_trainable(false);
     let text = TextModel::from_damsm(rt, &damsm)?;
     let label_guide = if opts.label_guide > 0.0 {
-        let encoder = match &opts.label_damsm {
-            Some(p) => {
-                let (own, _) = crate::train::damsm::load_guide(rt, p, &opts.run.data)?;
-                own.image_params.set_trainable(false);
-                Some(own)
-            }
-            None => None,
-        };
-        let (path, dim) = match (&opts.label_damsm, &encoder) {
-            (Some(p), Some(own)) => (p, own.config.embed_dim()),
-            _ => (&opts.damsm, damsm.config.embed_dim()),
-        };
+        let encoder = (opts.label_damsm.as_ref())
+            .map(|p| crate::train::damsm::load_guide(rt, p, &opts.run.data).map(|(own, _)| own))
+            .transpose()?;
+        if let Some(own) = &encoder {
+            own.image_params.set_trainable(false);
+        }
+        // The heads sit on the encoder they read with.
+        let path = opts.label_damsm.as_ref().unwrap_or(&opts.damsm);
+        let dim = encoder.as_ref().unwrap_or(&damsm).config.embed_dim();
         let (heads, params) = crate::train::damsm::load_label_heads(rt, path, dim)?;
         params.set_trainable(false);
         Some(LabelGuide {
