@@ -320,3 +320,66 @@ fn long_k_every_flavour_and_transpose() {
         check(Flavour::Subgroups, (0, 0), 8, 8, 70_001, true, false);
     }
 }
+
+/// K up to SMALL_K with N a multiple of 4 goes to shaders/matmul_smallk.wgsl
+/// on every flavour: M off the 4-row blocks, N of one vec4 and across column
+/// groups (lanes along N from 4 to 64, 260 = 65 vec4s: a second group of one),
+/// cyclic batches, every transpose; outputs start as poison (NaN).
+#[test]
+fn small_k_every_flavour_transpose_and_batch() {
+    use wgpu_attngan::ops::matmul::SMALL_K;
+    for flavour in flavours() {
+        for t in 0..4 {
+            let (ta, tb) = (t & 1 != 0, t & 2 != 0);
+            for &(m, n, k) in &[
+                (1, 4, 1),
+                (5, 8, 3),
+                (33, 200, 4),
+                (130, 20, 16),
+                (7, 260, 9),
+                (64, 128, SMALL_K),
+            ] {
+                check(flavour, (0, 0), m, n, k, ta, tb);
+            }
+            check(flavour, (3, 12), 9, 12, 5, ta, tb);
+            check(flavour, (6, 2), 6, 36, 8, ta, tb);
+            check(flavour, (0, 4), 3, 4, 2, ta, tb);
+        }
+    }
+}
+
+/// The short-K kernel reads operands at their offsets (B as vec4s only at
+/// multiples of 4) and accumulates into C with alpha and beta; a C view
+/// off a multiple of 4 goes to the GEMM cores instead, with the same result.
+#[test]
+fn small_k_views_alpha_and_beta() {
+    // A flat view of `len` elements at element `at` of a new [at + len] buffer.
+    fn view(rt: &wgpu_attngan::Runtime, data: &[f32], at: usize, shape: &[usize]) -> Tensor {
+        let len = data.len() - at;
+        let whole = Tensor::from_slice(rt, data, &[data.len(), 1]).unwrap();
+        whole.narrow(at, len).unwrap().reshape(shape).unwrap()
+    }
+    for flavour in flavours() {
+        let rt = rt().with_flavour(flavour);
+        let s = seed();
+        let mut r = rng(s);
+        let (m, n, k) = (13, 24, 6);
+        for (a_at, b_at, c_at) in [(1, 4, 4), (3, 8, 8), (0, 2, 1), (5, 0, 3)] {
+            let da = random_vec(&mut r, a_at + m * k, -1.0, 1.0);
+            let db = random_vec(&mut r, b_at + k * n, -1.0, 1.0);
+            let dc = random_vec(&mut r, c_at + m * n, -1.0, 1.0);
+            let a = view(&rt, &da, a_at, &[m, k]);
+            let b = view(&rt, &db, b_at, &[k, n]);
+            let c = view(&rt, &dc, c_at, &[m, n]);
+            matmul_into(&a, &b, &c, false, false, 0.5, -2.0).unwrap();
+            let ab = reference(&da[a_at..], &db[b_at..], 1, 1, 1, m, n, k, false, false);
+            let expect: Vec<f64> = ab
+                .iter()
+                .zip(&dc[c_at..])
+                .map(|(x, y)| 0.5 * x - 2.0 * *y as f64)
+                .collect();
+            let what = format!("{flavour:?} views at {a_at}, {b_at}, {c_at}");
+            assert_close(&what, s, &c.to_vec().unwrap(), &expect, 1e-5);
+        }
+    }
+}

@@ -341,6 +341,9 @@ fn cases(quick: bool) -> Vec<Case> {
             false,
             "(G fc weight gradient, K = batch)",
         ));
+        // The short-K kernel's edge (ops::matmul::SMALL_K): batches 8 and 16.
+        v.push(matmul_case(8192, 200, 8, true, false, "(K = batch 8)"));
+        v.push(matmul_case(8192, 200, 16, true, false, "(K = batch 16)"));
         // The DAMSM word loss: (batch 16) x (64 regions) against 18 words of 256.
         let (b, r, d, t) = (16, 64, 256, 18);
         v.push(word_loss_case(

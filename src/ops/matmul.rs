@@ -3,6 +3,9 @@
 //! Two kernel variants (see shaders/): `matmul` keeps an 8x8 block per thread
 //! in registers (software GPUs), `matmul_tiled` stages 64x64 or 128x128
 //! tiles in workgroup memory (real GPUs). The runtime's flavour picks one.
+//! Products with K <= [`SMALL_K`] (a linear layer's weight gradient, whose K
+//! is the batch) go to `matmul_smallk` on every flavour: 4x4 outputs an
+//! invocation, the output's stores being what binds.
 
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Tensor};
 
@@ -139,8 +142,40 @@ fn spec(
     }
 }
 
+/// The longest K that [`launch`] gives to shaders/matmul_smallk.wgsl
+/// (where N is a multiple of 4): below it the GEMM cores' tiles are mostly
+/// padding along K.
+pub const SMALL_K: usize = 16;
+
+/// [`SMALL_K`], or ENGINE_SMALL_K (0 to 16; 0: the GEMM cores for every K,
+/// for measuring both on one device).
+fn small_k() -> usize {
+    static K: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *K.get_or_init(|| {
+        std::env::var("ENGINE_SMALL_K")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&k| k <= SMALL_K)
+            .unwrap_or(SMALL_K)
+    })
+}
+
+/// shaders/matmul_smallk.wgsl with `w` lanes along N (4 to 64).
+fn small_k_spec(ta: bool, tb: bool, b_vec: bool, w: usize) -> KernelSpec {
+    KernelSpec::new("matmul_smallk")
+        .define("A_T", ta as u32)
+        .define("B_T", tb as u32)
+        .define("B_VEC", (b_vec && !tb) as u32)
+        .define("W", w)
+}
+
 pub(crate) fn all_specs() -> Vec<KernelSpec> {
     let mut v = Vec::new();
+    for t in 0..6u32 {
+        for w in [4, 8, 16, 32, 64] {
+            v.push(small_k_spec(t & 1 != 0, t & 2 != 0, t >= 4, w));
+        }
+    }
     for bits in 0..16u32 {
         let f = |i: u32| bits & (1 << i) != 0;
         for wg_x in [1, 2, 4, 8, 16, 32, 64] {
@@ -336,6 +371,9 @@ fn launch(
         };
         return super::fill::copy_into(&scaled, c);
     }
+    if k <= small_k() && out == batch && !c_t && n % 4 == 0 && c.offset().is_multiple_of(4) {
+        return launch_small_k(a, b, c, (ta, tb), (alpha, beta), (batch, ba, bb), (m, n, k));
+    }
     // B repeated over batches and M short of whole tiles: C^T = op(B)^T
     // op(A)^T has a repeated A and a short N, whose batches merge; its
     // tiles store C^T's columns as C's rows.
@@ -430,4 +468,45 @@ fn launch(
         }
     }
     Ok(())
+}
+
+/// C = alpha * op(A) @ op(B) + beta * C for K <= [`SMALL_K`], N a multiple
+/// of 4 (shaders/matmul_smallk.wgsl): 4x4 outputs an invocation, `batch`
+/// products of A's batch i mod `ba` and B's i mod `bb`.
+fn launch_small_k(
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    (ta, tb): (bool, bool),
+    (alpha, beta): (f32, f32),
+    (batch, ba, bb): (usize, usize, usize),
+    (m, n, k): (usize, usize, usize),
+) -> Result<()> {
+    let rt = a.runtime();
+    let n4 = n / 4;
+    let w = n4.next_power_of_two().clamp(4, 64);
+    let col_groups = n4.div_ceil(w);
+    let row_blocks = m.div_ceil(4 * (64 / w));
+    let b_vec = !tb && b.offset().is_multiple_of(4);
+    let params = [
+        m as u32,
+        n as u32,
+        k as u32,
+        batch as u32,
+        a.offset() as u32,
+        b.offset() as u32,
+        c.offset() as u32,
+        ba as u32,
+        bb as u32,
+        col_groups as u32,
+        row_blocks as u32,
+        alpha.to_bits(),
+        beta.to_bits(),
+    ];
+    rt.dispatch(
+        &small_k_spec(ta, tb, b_vec, w),
+        &params,
+        &[a.buffer(), b.buffer(), c.buffer()],
+        rt.fold_grid((batch * row_blocks * col_groups) as u32),
+    )
 }

@@ -28,6 +28,7 @@ pub const SHADERS: &[(&str, &str)] = shaders![
     "reduce",
     "matmul",
     "matmul_tiled",
+    "matmul_smallk",
     "conv2d",
     "conv2d_backward_data",
     "conv2d_backward_weight",
