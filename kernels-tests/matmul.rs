@@ -335,21 +335,23 @@ fn small_k_every_flavour_transpose_and_batch() {
                 (1, 4, 1),
                 (5, 8, 3),
                 (33, 200, 4),
-                (130, 20, 16),
-                (7, 260, 9),
+                (130, 20, 8),
+                (7, 260, 7),
                 (64, 128, SMALL_K),
+                (12, 8, 5),
             ] {
                 check(flavour, (0, 0), m, n, k, ta, tb);
             }
             check(flavour, (3, 12), 9, 12, 5, ta, tb);
             check(flavour, (6, 2), 6, 36, 8, ta, tb);
             check(flavour, (0, 4), 3, 4, 2, ta, tb);
+            check(flavour, (2, 6), 8, 12, 7, ta, tb);
         }
     }
 }
 
-/// The short-K kernel reads operands at their offsets (B as vec4s only at
-/// multiples of 4) and accumulates into C with alpha and beta; a C view
+/// The short-K kernel reads operands at their offsets (A^T and B as vec4s
+/// only at multiples of 4) and accumulates into C with alpha and beta; a C view
 /// off a multiple of 4 goes to the GEMM cores instead, with the same result.
 #[test]
 fn small_k_views_alpha_and_beta() {
@@ -363,22 +365,25 @@ fn small_k_views_alpha_and_beta() {
         let rt = rt().with_flavour(flavour);
         let s = seed();
         let mut r = rng(s);
-        let (m, n, k) = (13, 24, 6);
-        for (a_at, b_at, c_at) in [(1, 4, 4), (3, 8, 8), (0, 2, 1), (5, 0, 3)] {
+        let (m, n, k) = (12, 24, 6);
+        for (ta, (a_at, b_at, c_at)) in [false, true]
+            .into_iter()
+            .flat_map(|ta| [(1, 4, 4), (4, 8, 8), (0, 2, 1), (5, 0, 3)].map(|o| (ta, o)))
+        {
             let da = random_vec(&mut r, a_at + m * k, -1.0, 1.0);
             let db = random_vec(&mut r, b_at + k * n, -1.0, 1.0);
             let dc = random_vec(&mut r, c_at + m * n, -1.0, 1.0);
-            let a = view(&rt, &da, a_at, &[m, k]);
+            let a = view(&rt, &da, a_at, &if ta { [k, m] } else { [m, k] });
             let b = view(&rt, &db, b_at, &[k, n]);
             let c = view(&rt, &dc, c_at, &[m, n]);
-            matmul_into(&a, &b, &c, false, false, 0.5, -2.0).unwrap();
-            let ab = reference(&da[a_at..], &db[b_at..], 1, 1, 1, m, n, k, false, false);
+            matmul_into(&a, &b, &c, ta, false, 0.5, -2.0).unwrap();
+            let ab = reference(&da[a_at..], &db[b_at..], 1, 1, 1, m, n, k, ta, false);
             let expect: Vec<f64> = ab
                 .iter()
                 .zip(&dc[c_at..])
                 .map(|(x, y)| 0.5 * x - 2.0 * *y as f64)
                 .collect();
-            let what = format!("{flavour:?} views at {a_at}, {b_at}, {c_at}");
+            let what = format!("{flavour:?} ta={ta} views at {a_at}, {b_at}, {c_at}");
             assert_close(&what, s, &c.to_vec().unwrap(), &expect, 1e-5);
         }
     }

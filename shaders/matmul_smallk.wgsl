@@ -1,4 +1,4 @@
-// Matmul with a short inner dimension (K <= SMALL_K of src/ops/matmul.rs):
+// Matmul with a short inner dimension (K <= SMALL_K of src/ops/matmul.rs, 8):
 // C = alpha * op(A) @ op(B) + beta * C, every flavour. Each invocation
 // computes 4 rows by 4 columns (a vec4 of C per row) with K in registers;
 // the W lanes along N store consecutive vec4s. N and C's offset are
@@ -12,10 +12,22 @@
 // With beta = 0, C is not read (it may hold NaN).
 //
 // History:
-//   v1 (2026-12-07): written for G's fc weight gradient, which the subgroup
-//       GEMM ran at 3.5 GFLOP/s (9% of the FMA ceiling) on Mesa 25.0.7,
-//       2-core Zen 4 (README, the bench table of 533a63b). Measurements:
-//       README "The kernels" and this stop's bench JSON.
+//   v1 (4f7687b, 2026-12-07): written for G's fc weight gradient, which the
+//       subgroup GEMM ran at 3.5 GFLOP/s (9% of the FMA ceiling) on Mesa
+//       25.0.7 at 533a63b (README). `engine bench-kernels --quick --filter
+//       "K = batch" --reps 10` (and 20), one binary, ENGINE_SMALL_K=0 (the
+//       GEMM core) and not alternating, on a 2-core Zen 4 EPYC slower and
+//       noisier than 533a63b's (FMA ceilings 20.8-25.7 GFLOP/s, vec4 copy
+//       6.0-10.9 GB/s between runs), medians in ms of [8192, 200], A^T:
+//         K = 4:  GEMM 8.67, 8.57, 7.47, 6.15;  this 4.82, 3.71, 5.92, 5.96, 4.11
+//         K = 8:  GEMM 9.62, 9.04, 8.80, 9.15;  this 8.66, 7.41, 8.64, 6.07, 5.68
+//         K = 16: GEMM 11.60, 11.36, 11.43, 9.94;  this 14.30, 11.20, 8.90, 8.77, 11.66
+//       (docs/bench-smallk-2026-12-07/ and -vec4-a/), hence SMALL_K = 8. At 3.7 ms the
+//       6.6 MB of C are written at 1.8 GB/s, well under the copy's rate:
+//       what bounds it is not measured. Tried: A^T read as a vec4 of 4 rows
+//       per k (one load for four gathers), no difference within the noise
+//       (three alternating pairs at --reps 20: 3.36-5.45 ms against
+//       3.56-5.19 ms best of each run); not kept.
 
 struct Params {
     m: u32,

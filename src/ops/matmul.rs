@@ -143,11 +143,12 @@ fn spec(
 }
 
 /// The longest K that [`launch`] gives to shaders/matmul_smallk.wgsl
-/// (where N is a multiple of 4): below it the GEMM cores' tiles are mostly
-/// padding along K.
-pub const SMALL_K: usize = 16;
+/// (where N is a multiple of 4): [8192, 200] from K = 4 and 8 ran faster
+/// there than on the subgroup GEMM core (Mesa 25), from K = 16 about even
+/// (the kernel's header).
+pub const SMALL_K: usize = 8;
 
-/// [`SMALL_K`], or ENGINE_SMALL_K (0 to 16; 0: the GEMM cores for every K,
+/// [`SMALL_K`], or ENGINE_SMALL_K (0 to 8; 0: the GEMM cores for every K,
 /// for measuring both on one device).
 fn small_k() -> usize {
     static K: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
