@@ -25,6 +25,12 @@
 #                                           # the presets' batches, about 2 hours on a
 #                                           # 2-core machine's lavapipe (README "One
 #                                           # object first")
+#   CURRICULUM=1 GUIDE=1 tools/train-world.sh [OUT]  # the curriculum with the label
+#                                           # guide: a second positional DAMSM with
+#                                           # --labels 1 for 800 steps, whose encoder
+#                                           # and heads read G's images in both stages
+#                                           # (--label-guide 1 --label-damsm; README
+#                                           # "Labels: an encoder that knows outlines")
 #   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # AttnGAN's discriminators also refuse
 #                                           # each real image with its caption one
 #                                           # attribute changed, and its DAMSM term
@@ -67,6 +73,15 @@ stamp() { date -u +%H:%M:%S; }
 echo "$(stamp) DAMSM"
 "$E" train --model damsm --preset world "${damsm_flags[@]}" --out "$OUT/damsm" --quiet $(resume "$OUT/damsm")
 "$E" export "$OUT/damsm/checkpoint.safetensors" -o "$OUT/world-damsm.safetensors"
+if [ -n "${GUIDE:-}" ]; then
+    # The guide's DAMSM: the curriculum's, with the world's per-cell labels.
+    echo "$(stamp) DAMSM with labels (the label guide's)"
+    "$E" train --model damsm --preset world --positional --world-objects 1 --labels 1 --steps 800 \
+        --out "$OUT/damsm-labels" --quiet $(resume "$OUT/damsm-labels")
+    guide=(--label-guide 1 --label-damsm "$OUT/damsm-labels/checkpoint.safetensors")
+    gan_flags+=("${guide[@]}")
+    if [ -n "${gan_then+x}" ]; then gan_then+=("${guide[@]}"); fi
+fi
 echo "$(stamp) AttnGAN"
 "$E" train --model attngan --preset world "${gan_flags[@]}" --damsm "$OUT/world-damsm.safetensors" \
     --out "$OUT/attngan" --quiet $(resume "$OUT/attngan")
