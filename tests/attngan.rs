@@ -1097,6 +1097,35 @@ fn generate_uses_the_shipped_model_from_any_directory() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// The guided model shipped beside it (models/world-guided.safetensors,
+/// README "The whole curriculum with the guide"): a sampler-only export
+/// that `engine generate --model` draws with.
+#[test]
+fn the_guided_model_beside_the_shipped_one_generates() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let guided = root.join("models/world-guided.safetensors");
+    let bytes = std::fs::metadata(&guided).unwrap().len();
+    assert!(bytes <= 20_000_000, "the guided model is {bytes} bytes");
+    let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(&guided).unwrap();
+    assert_eq!(ck.metadata["engine.model"], "attngan-sampler");
+    let dir = std::env::temp_dir().join(format!("engine-guided-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
+        .current_dir(&dir)
+        .arg("generate")
+        .arg("a big red circle at the top left on a white background")
+        .arg("--model")
+        .arg(&guided)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    let img = image::open(dir.join("sample.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 64), "{text}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
 /// `engine train --model attngan` killed by SIGKILL mid-run and resumed ends
 /// bit for bit where a run never stopped ends: G, the discriminators, the
 /// Adam states, the moving average and the losses. 6 scenes at batch 2 make
