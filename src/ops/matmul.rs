@@ -142,7 +142,7 @@ fn spec(
     }
 }
 
-/// The longest K that [`launch`] gives to shaders/matmul_smallk.wgsl
+/// The longest K that `launch` gives to shaders/matmul_smallk.wgsl
 /// (where N is a multiple of 4): [8192, 200] from K = 4 and 8 ran faster
 /// there than on the subgroup GEMM core (Mesa 25), from K = 16 about even
 /// (the kernel's header).
