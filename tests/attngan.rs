@@ -1110,18 +1110,17 @@ fn the_guided_model_beside_the_shipped_one_generates() {
     assert_eq!(ck.metadata["engine.model"], "attngan-sampler");
     let dir = std::env::temp_dir().join(format!("engine-guided-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_engine"))
-        .current_dir(&dir)
-        .arg("generate")
-        .arg("a big red circle at the top left on a white background")
-        .arg("--model")
-        .arg(&guided)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
-    let img = image::open(dir.join("sample.png")).unwrap();
+    let sample = dir.join("sample.png");
+    let (ok, text) = common::cli::engine(&[
+        "generate",
+        "a big red circle at the top left on a white background",
+        "--model",
+        guided.to_str().unwrap(),
+        "-o",
+        sample.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let img = image::open(&sample).unwrap();
     assert_eq!((img.width(), img.height()), (64, 64), "{text}");
     std::fs::remove_dir_all(dir).ok();
 }
