@@ -503,6 +503,18 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             "{err}"
         );
     }
+    // The short-K matmul's limit: named when the first matmul runs.
+    for bad in ["bogus", "9", "-1"] {
+        let png = format!("{out}/small-k.png");
+        let (code, err) = run(
+            &["generate", "a red circle", "-o", &png],
+            Some(("ENGINE_SMALL_K", bad)),
+        );
+        assert!(
+            code == Some(1) && err.contains("ENGINE_SMALL_K") && err.contains(bad),
+            "{err}"
+        );
+    }
     // The subgroups flavour forced where subgroups are missing: wgpu's GL
     // backend offers none (where GL runs at all; CI's lavapipe has EGL).
     let gl = std::process::Command::new(exe)

@@ -149,16 +149,19 @@ fn spec(
 pub const SMALL_K: usize = 8;
 
 /// [`SMALL_K`], or ENGINE_SMALL_K (0 to 8; 0: the GEMM cores for every K,
-/// for measuring both on one device).
-fn small_k() -> usize {
-    static K: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *K.get_or_init(|| {
-        std::env::var("ENGINE_SMALL_K")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|&k| k <= SMALL_K)
-            .unwrap_or(SMALL_K)
-    })
+/// for measuring both on one device); an error names any other value.
+fn small_k() -> Result<usize> {
+    static K: std::sync::OnceLock<std::result::Result<usize, String>> = std::sync::OnceLock::new();
+    let k = K.get_or_init(|| match std::env::var("ENGINE_SMALL_K") {
+        Err(_) => Ok(SMALL_K),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(k) if k <= SMALL_K => Ok(k),
+            _ => Err(format!(
+                "{v:?} is not a K from 0 to {SMALL_K}: set it to the longest K for the short-K kernel (0: none), or unset it"
+            )),
+        },
+    });
+    k.clone().map_err(|m| Error::invalid("ENGINE_SMALL_K", m))
 }
 
 /// shaders/matmul_smallk.wgsl with `w` lanes along N (4 to 64).
@@ -372,7 +375,7 @@ fn launch(
         };
         return super::fill::copy_into(&scaled, c);
     }
-    if k <= small_k() && out == batch && !c_t && n % 4 == 0 && c.offset().is_multiple_of(4) {
+    if k <= small_k()? && out == batch && !c_t && n % 4 == 0 && c.offset().is_multiple_of(4) {
         return launch_small_k(a, b, c, (ta, tb), (alpha, beta), (batch, ba, bb), (m, n, k));
     }
     // B repeated over batches and M short of whole tiles: C^T = op(B)^T
