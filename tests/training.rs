@@ -504,7 +504,7 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
         );
     }
     // The short-K matmul's limit: named when the first matmul runs.
-    for bad in ["bogus", "9", "-1"] {
+    for bad in ["bogus", "17", "-1"] {
         let png = format!("{out}/small-k.png");
         let (code, err) = run(
             &["generate", "a red circle", "-o", &png],

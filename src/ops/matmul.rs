@@ -148,16 +148,20 @@ fn spec(
 /// (the kernel's header).
 pub const SMALL_K: usize = 8;
 
-/// [`SMALL_K`], or ENGINE_SMALL_K (0 to 8; 0: the GEMM cores for every K,
+/// The most ENGINE_SMALL_K may set: the kernel's K loop is short at any
+/// K, but it was measured only to here.
+const SMALL_K_MAX: usize = 16;
+
+/// [`SMALL_K`], or ENGINE_SMALL_K (0 to 16; 0: the GEMM cores for every K,
 /// for measuring both on one device); an error names any other value.
 fn small_k() -> Result<usize> {
     static K: std::sync::OnceLock<std::result::Result<usize, String>> = std::sync::OnceLock::new();
     let k = K.get_or_init(|| match std::env::var("ENGINE_SMALL_K") {
         Err(_) => Ok(SMALL_K),
         Ok(v) => match v.trim().parse::<usize>() {
-            Ok(k) if k <= SMALL_K => Ok(k),
+            Ok(k) if k <= SMALL_K_MAX => Ok(k),
             _ => Err(format!(
-                "{v:?} is not a K from 0 to {SMALL_K}: set it to the longest K for the short-K kernel (0: none), or unset it"
+                "{v:?} is not a K from 0 to {SMALL_K_MAX}: set it to the longest K for the short-K kernel (0: none), or unset it"
             )),
         },
     });
