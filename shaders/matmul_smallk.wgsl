@@ -22,7 +22,13 @@
 //         K = 4:  GEMM 8.67, 8.57, 7.47, 6.15;  this 4.82, 3.71, 5.92, 5.96, 4.11
 //         K = 8:  GEMM 9.62, 9.04, 8.80, 9.15;  this 8.66, 7.41, 8.64, 6.07, 5.68
 //         K = 16: GEMM 11.60, 11.36, 11.43, 9.94;  this 14.30, 11.20, 8.90, 8.77, 11.66
-//       (docs/bench-smallk-2026-12-07/ and -vec4-a/), hence SMALL_K = 8. At 3.7 ms the
+//       (docs/bench-smallk-2026-12-07/ and -vec4-a/), hence SMALL_K = 8.
+//       Then on a quiet stretch of the same machine (FMA 25.2-25.8 GFLOP/s),
+//       ENGINE_SMALL_K=0 and 16 alternating three times, same command:
+//         K = 4:  GEMM 5.69, 5.59, 5.87;  this 3.61, 3.79, 3.64
+//         K = 8:  GEMM 6.35, 6.18, 6.23;  this 5.28, 5.55, 5.37
+//         K = 16: GEMM 7.63, 7.58, 8.12;  this 8.62, 9.88, 9.45
+//       (docs/bench-smallk-2026-12-07-alternating/): the limit holds. At 3.7 ms the
 //       6.6 MB of C are written at 1.8 GB/s, well under the copy's rate:
 //       what bounds it is not measured. Tried: A^T read as a vec4 of 4 rows
 //       per k (one load for four gathers), no difference within the noise
