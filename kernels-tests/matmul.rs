@@ -322,9 +322,10 @@ fn long_k_every_flavour_and_transpose() {
 }
 
 /// K up to SMALL_K with N a multiple of 4 goes to shaders/matmul_smallk.wgsl
-/// on every flavour: M off the 4-row blocks, N of one vec4 and across column
-/// groups (lanes along N from 4 to 64, 260 = 65 vec4s: a second group of one),
-/// cyclic batches, every transpose; outputs start as poison (NaN).
+/// on every flavour: M off the 4-row groups and the 32-row blocks, N of one
+/// vec4 and of many (the lanes of a subgroup cross rows), every K the kernel
+/// takes (1 to 16), cyclic batches, every transpose; outputs start as poison
+/// (NaN).
 #[test]
 fn small_k_every_flavour_transpose_and_batch() {
     use wgpu_attngan::ops::matmul::SMALL_K;
@@ -339,6 +340,12 @@ fn small_k_every_flavour_transpose_and_batch() {
                 (7, 260, 7),
                 (64, 128, SMALL_K),
                 (12, 8, 5),
+                // A^T as vec4s (M a multiple of 4) over several 32-row
+                // blocks, the last part full; K past 8 to the kernel's 16.
+                (100, 8, 3),
+                (36, 44, 11),
+                (68, 16, 16),
+                (8, 4, 9),
             ] {
                 check(flavour, (0, 0), m, n, k, ta, tb);
             }

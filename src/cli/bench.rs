@@ -341,9 +341,11 @@ fn cases(quick: bool) -> Vec<Case> {
             false,
             "(G fc weight gradient, K = batch)",
         ));
-        // The short-K kernel's edge (ops::matmul::SMALL_K): batches 8 and 16.
+        // The short-K kernel to its edge (ops::matmul::SMALL_K = 16), and
+        // past it on the GEMM core (batch 20, the birds preset's).
         v.push(matmul_case(8192, 200, 8, true, false, "(K = batch 8)"));
         v.push(matmul_case(8192, 200, 16, true, false, "(K = batch 16)"));
+        v.push(matmul_case(8192, 200, 20, true, false, "(K = batch 20)"));
         // The DAMSM word loss: (batch 16) x (64 regions) against 18 words of 256.
         let (b, r, d, t) = (16, 64, 256, 18);
         v.push(word_loss_case(

@@ -4,8 +4,8 @@
 //! in registers (software GPUs), `matmul_tiled` stages 64x64 or 128x128
 //! tiles in workgroup memory (real GPUs). The runtime's flavour picks one.
 //! Products with K <= [`SMALL_K`] (a linear layer's weight gradient, whose K
-//! is the batch) go to `matmul_smallk` on every flavour: 4x4 outputs an
-//! invocation, the output's stores being what binds.
+//! is the batch) go to `matmul_smallk` on every flavour: 32 rows by a vec4
+//! of C an invocation, with op(B)'s column held for every k.
 
 use crate::runtime::{Error, Flavour, KernelSpec, Result, Tensor};
 
@@ -143,13 +143,13 @@ fn spec(
 }
 
 /// The longest K that `launch` gives to shaders/matmul_smallk.wgsl
-/// (where N is a multiple of 4): [8192, 200] from K = 4 and 8 ran faster
-/// there than on the subgroup GEMM core (Mesa 25), from K = 16 about even
-/// (the kernel's header).
-pub const SMALL_K: usize = 8;
+/// (where N is a multiple of 4): [8192, 200] from K = 4, 8 and 16 ran 2.5x,
+/// 2x and 1.4x faster there than on the subgroup GEMM core (Mesa 25; the
+/// kernel's header).
+pub const SMALL_K: usize = 16;
 
-/// The most ENGINE_SMALL_K may set: the kernel's K loop is short at any
-/// K, but it was measured only to here.
+/// The most ENGINE_SMALL_K may set: the kernel holds one vec4 of B per k,
+/// in registers, for at most 16.
 const SMALL_K_MAX: usize = 16;
 
 /// [`SMALL_K`], or ENGINE_SMALL_K (0 to 16; 0: the GEMM cores for every K,
@@ -168,20 +168,28 @@ fn small_k() -> Result<usize> {
     k.clone().map_err(|m| Error::invalid("ENGINE_SMALL_K", m))
 }
 
-/// shaders/matmul_smallk.wgsl with `w` lanes along N (4 to 64).
-fn small_k_spec(ta: bool, tb: bool, b_vec: bool, w: usize) -> KernelSpec {
+/// Rows of C per invocation of shaders/matmul_smallk.wgsl (its 4 RG).
+const SMALL_K_ROWS: usize = 32;
+
+/// shaders/matmul_smallk.wgsl for one K (1 to [`SMALL_K_MAX`]); `a_vec`:
+/// A^T read as vec4s (M and A's offset multiples of 4).
+fn small_k_spec(ta: bool, tb: bool, b_vec: bool, a_vec: bool, k: usize) -> KernelSpec {
     KernelSpec::new("matmul_smallk")
         .define("A_T", ta as u32)
+        .define("A_VEC", (a_vec && ta) as u32)
         .define("B_T", tb as u32)
         .define("B_VEC", (b_vec && !tb) as u32)
-        .define("W", w)
+        .define("K", k)
 }
 
 pub(crate) fn all_specs() -> Vec<KernelSpec> {
     let mut v = Vec::new();
     for t in 0..6u32 {
-        for w in [4, 8, 16, 32, 64] {
-            v.push(small_k_spec(t & 1 != 0, t & 2 != 0, t >= 4, w));
+        let ta = t & 1 != 0;
+        for a_vec in [false, true].into_iter().filter(|&v| ta || !v) {
+            for k in 1..=SMALL_K_MAX {
+                v.push(small_k_spec(ta, t & 2 != 0, t >= 4, a_vec, k));
+            }
         }
     }
     for bits in 0..16u32 {
@@ -479,7 +487,8 @@ fn launch(
 }
 
 /// C = alpha * op(A) @ op(B) + beta * C for K <= [`SMALL_K`], N a multiple
-/// of 4 (shaders/matmul_smallk.wgsl): 4x4 outputs an invocation, `batch`
+/// of 4 (shaders/matmul_smallk.wgsl): SMALL_K_ROWS rows by a vec4 of C
+/// an invocation, `batch`
 /// products of A's batch i mod `ba` and B's i mod `bb`.
 fn launch_small_k(
     a: &Tensor,
@@ -492,10 +501,9 @@ fn launch_small_k(
 ) -> Result<()> {
     let rt = a.runtime();
     let n4 = n / 4;
-    let w = n4.next_power_of_two().clamp(4, 64);
-    let col_groups = n4.div_ceil(w);
-    let row_blocks = m.div_ceil(4 * (64 / w));
+    let row_blocks = m.div_ceil(SMALL_K_ROWS);
     let b_vec = !tb && b.offset().is_multiple_of(4);
+    let a_vec = ta && m.is_multiple_of(4) && a.offset().is_multiple_of(4);
     let params = [
         m as u32,
         n as u32,
@@ -506,15 +514,14 @@ fn launch_small_k(
         c.offset() as u32,
         ba as u32,
         bb as u32,
-        col_groups as u32,
         row_blocks as u32,
         alpha.to_bits(),
         beta.to_bits(),
     ];
     rt.dispatch(
-        &small_k_spec(ta, tb, b_vec, w),
+        &small_k_spec(ta, tb, b_vec, a_vec, k),
         &params,
         &[a.buffer(), b.buffer(), c.buffer()],
-        rt.fold_grid((batch * row_blocks * col_groups) as u32),
+        rt.fold_grid((batch * row_blocks * n4).div_ceil(64) as u32),
     )
 }
