@@ -503,16 +503,24 @@ fn bad_numbers_and_environment_are_clear_errors_not_panics() {
             "{err}"
         );
     }
-    // The short-K matmul's limit: named when the first matmul runs.
-    for bad in ["bogus", "17", "-1"] {
-        let png = format!("{out}/small-k.png");
-        let (code, err) = run(
-            &["generate", "a red circle", "-o", &png],
-            Some(("ENGINE_SMALL_K", bad)),
+    // The short-K matmul's limit and the tiled GEMM's forced tile: named
+    // when the first matmul runs.
+    for (var, bad) in [
+        ("ENGINE_SMALL_K", "bogus"),
+        ("ENGINE_SMALL_K", "17"),
+        ("ENGINE_SMALL_K", "-1"),
+        ("ENGINE_GEMM_TILE", "bogus"),
+        ("ENGINE_GEMM_TILE", "32"),
+    ] {
+        let png = format!("{out}/bad-env.png");
+        let (code, err) = run(&["generate", "a red circle", "-o", &png], Some((var, bad)));
+        assert!(
+            code == Some(1) && err.contains(var) && err.contains(bad),
+            "{err}"
         );
         assert!(
-            code == Some(1) && err.contains("ENGINE_SMALL_K") && err.contains(bad),
-            "{err}"
+            !std::path::Path::new(&png).exists(),
+            "{var}={bad} wrote {png}"
         );
     }
     // The subgroups flavour forced where subgroups are missing: wgpu's GL

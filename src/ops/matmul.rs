@@ -29,16 +29,10 @@ const REGISTER_K_CHUNK: usize = 8192;
 /// tiles to fill the GPU. On the H200 (see shaders/conv_tiled.wgsl) 128 won
 /// for every convolution with M >= 128 (split K or not), 64 for every one
 /// with M = 64 and for matmul 1024^3 (64 tiles of 128, 0.20 ms against 0.14).
-/// ENGINE_GEMM_TILE=64|128 forces one (for measuring both on a GPU).
+/// ENGINE_GEMM_TILE=64|128 forces one (for measuring both on a GPU); the
+/// first matmul refuses any other value ([`forced_gemm_tile`]).
 pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize, split_k: bool) -> usize {
-    static FORCED: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
-    let forced = FORCED.get_or_init(|| {
-        std::env::var("ENGINE_GEMM_TILE")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|t| [64, 128].contains(t))
-    });
-    if let Some(t) = *forced {
+    if let Ok(Some(t)) = forced_gemm_tile() {
         return t;
     }
     let big = m > 64
@@ -49,6 +43,25 @@ pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize, split_k: bool) -> usiz
     } else {
         64
     }
+}
+
+/// ENGINE_GEMM_TILE: None when unset; an error names any value but 64 or
+/// 128, as ENGINE_SMALL_K's does.
+pub(crate) fn forced_gemm_tile() -> Result<Option<usize>> {
+    static FORCED: std::sync::OnceLock<std::result::Result<Option<usize>, String>> =
+        std::sync::OnceLock::new();
+    let forced = FORCED.get_or_init(|| match std::env::var("ENGINE_GEMM_TILE") {
+        Err(_) => Ok(None),
+        Ok(v) => match v.trim().parse::<usize>() {
+            Ok(t) if [64, 128].contains(&t) => Ok(Some(t)),
+            _ => Err(format!(
+                "{v:?} is not a tile side: set it to 64 or 128 (the tiled GEMM's square tile), or unset it"
+            )),
+        },
+    });
+    forced
+        .clone()
+        .map_err(|m| Error::invalid("ENGINE_GEMM_TILE", m))
 }
 
 /// Threads along N of the register kernel's 64-thread workgroup: 8 for
@@ -387,6 +400,7 @@ fn launch(
         };
         return super::fill::copy_into(&scaled, c);
     }
+    forced_gemm_tile()?;
     if k <= small_k()? && out == batch && !c_t && n % 4 == 0 && c.offset().is_multiple_of(4) {
         return launch_small_k(a, b, c, (ta, tb), (alpha, beta), (batch, ba, bb), (m, n, k));
     }
