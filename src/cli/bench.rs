@@ -10,8 +10,8 @@
 
 use std::io::Write;
 
-use wgpu_attngan::ops::{adam, attention, batch_norm, conv, fill, matmul};
-use wgpu_attngan::runtime::{KernelSpec, Profile};
+use wgpu_attngan::ops::{self, adam, attention, batch_norm, conv, fill, matmul};
+use wgpu_attngan::runtime::Profile;
 use wgpu_attngan::{Result, Runtime, Tensor};
 
 #[derive(clap::Args, Debug)]
@@ -818,18 +818,19 @@ fn profile_json(model: &str, p: &Profile, plain_ms: f64) -> serde_json::Value {
     })
 }
 
-/// The device's ceilings: (GB/s of a large copy, GFLOP/s of FMA chains),
-/// each from the fastest of its runs: a ceiling is the best the device did,
-/// and a median let one disturbed start of a run (another process on a
-/// shared CPU) lower it and so inflate every share of that run.
-fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64)> {
+/// The device's ceilings: (GB/s of a large copy, GFLOP/s of FMA chains,
+/// GFLOP/s of v1's FMA probe, which earlier shares were of), each from the
+/// fastest of its runs: a ceiling is the best the device did, and a median
+/// let one disturbed start of a run (another process on a shared CPU) lower
+/// it and so inflate every share of that run.
+fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64, f64)> {
     // f32 elements per buffer (a multiple of 64): quick, those of the quick
     // memory-bound cases ([8, 64, 64, 64]), so that the copy meets the same
     // caches; else past any cache.
     let n: usize = if quick { 2 << 20 } else { 32 << 20 };
     let src = det(rt, &[n])?;
     let dst = Tensor::uninit(rt, &[n])?;
-    let copy = KernelSpec::new("bench").define("MODE_COPY", 1);
+    let copy = ops::probe_spec(true, 0);
     let vecs = (n / 4) as u32;
     // The fastest of 1 to 16 vec4s per invocation: llvmpipe pays per
     // invocation, and one vec4 each reached 3.7 GB/s where 4 reached 10.8
@@ -843,20 +844,32 @@ fn ceilings(rt: &Runtime, quick: bool, reps: usize) -> Result<(f64, f64)> {
         best = best.min(t.1);
     }
     let bandwidth = 8.0 * n as f64 / (best * 1e-3) / 1e9;
-    let fma = KernelSpec::new("bench").define("MODE_COPY", 0);
     let threads: u32 = if quick { 1 << 14 } else { 1 << 20 };
+    // A multiple of 2 x 8, the most k one iteration of a probe takes.
     let iters: u32 = if quick { 2048 } else { 4096 };
     let groups = rt.fold_grid(threads.div_ceil(256));
-    let t = median(rt, 1, reps, &mut || {
-        rt.dispatch(
-            &fma,
-            &[threads, iters],
-            &[src.buffer(), dst.buffer()],
-            groups,
-        )
-    })?;
     let flops = threads as f64 * iters as f64 * 16.0;
-    Ok((bandwidth, flops / (t.1 * 1e-3) / 1e9))
+    // GFLOP/s of one probe, from its fastest run.
+    let rate = |steps: u32| -> Result<f64> {
+        let spec = ops::probe_spec(false, steps);
+        let t = median(rt, 1, reps, &mut || {
+            rt.dispatch(
+                &spec,
+                &[threads, iters],
+                &[src.buffer(), dst.buffer()],
+                groups,
+            )
+        })?;
+        Ok(flops / (t.1 * 1e-3) / 1e9)
+    };
+    // v1's probe paid llvmpipe's loop bookkeeping for every 8 FMAs and
+    // measured a third of the FMA units' rate (shaders/bench.wgsl).
+    let v1 = rate(0)?;
+    let mut best: f64 = 0.0;
+    for steps in ops::PROBE_STEPS {
+        best = best.max(rate(steps)?);
+    }
+    Ok((bandwidth, best, v1))
 }
 
 /// (median, min, max) in ms of `reps` device timings after `warmup` runs.
@@ -959,8 +972,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         let profiles = model_lines(&rt, args.quick, &Mode::Profile(kernels), which)?;
         (Vec::new(), Vec::new(), profiles, None)
     } else {
-        let (rows, bw, fl) = kernel_lines(&rt, args, reps)?;
-        let ceilings = Some((bw, fl));
+        let (rows, c) = kernel_lines(&rt, args, reps)?;
+        let ceilings = Some(c);
         write_json(
             args,
             &info,
@@ -984,7 +997,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         } else {
             Vec::new()
         };
-        (rows, model_rows, Vec::new(), Some((bw, fl)))
+        (rows, model_rows, Vec::new(), Some(c))
     };
     write_json(
         args,
@@ -1010,7 +1023,7 @@ fn write_json(
     rows: &[serde_json::Value],
     model_rows: &[serde_json::Value],
     profiles: Vec<serde_json::Value>,
-    ceilings: Option<(f64, f64)>,
+    ceilings: Option<(f64, f64, f64)>,
 ) -> Result<()> {
     if let Some(path) = &args.json {
         let mut doc = serde_json::json!({
@@ -1018,7 +1031,7 @@ fn write_json(
             "device": info.name, "backend": format!("{:?}", info.backend), "driver": format!("{} {}", info.driver, info.driver_info),
             "timing": if timestamps { "gpu_timestamps" } else { "wall_clock" },
             "quick": args.quick, "reps": reps,
-            "ceilings": ceilings.map(|(bw, fl)| serde_json::json!({ "memory_gb_s": bw, "arithmetic_gflop_s": fl })),
+            "ceilings": ceilings.map(|(bw, fl, v1)| serde_json::json!({ "memory_gb_s": bw, "arithmetic_gflop_s": fl, "arithmetic_v1_probe_gflop_s": v1 })),
             "kernels": rows,
             "models": model_rows,
         });
@@ -1042,10 +1055,10 @@ fn kernel_lines(
     rt: &Runtime,
     args: &BenchArgs,
     reps: usize,
-) -> Result<(Vec<serde_json::Value>, f64, f64)> {
-    let (bw, fl) = ceilings(rt, args.quick, reps)?;
+) -> Result<(Vec<serde_json::Value>, (f64, f64, f64))> {
+    let (bw, fl, v1) = ceilings(rt, args.quick, reps)?;
     println!(
-        "ceilings (fastest run): memory {bw:.1} GB/s (vec4 copy), arithmetic {fl:.1} GFLOP/s (FMA chains)\n"
+        "ceilings (fastest run): memory {bw:.1} GB/s (vec4 copy), arithmetic {fl:.1} GFLOP/s (FMA chains; v1's probe: {v1:.1})\n"
     );
     println!(
         "{:<34} {:<48} {:>22} {:>14} {:>8}",
@@ -1089,5 +1102,5 @@ fn kernel_lines(
         drop(run);
         rt.trim_memory();
     }
-    Ok((rows, bw, fl))
+    Ok((rows, (bw, fl, v1)))
 }

@@ -99,6 +99,20 @@ pub(crate) fn grid_1d(rt: &Runtime, n: usize, per_group: usize) -> [u32; 3] {
     rt.fold_grid(n.div_ceil(per_group) as u32)
 }
 
+/// The ceilings probe of `engine bench-kernels` (shaders/bench.wgsl): a copy, or FMA chains of `steps` steps per
+/// loop iteration (0: v1's probe, two vec4 chains of one step).
+pub fn probe_spec(copy: bool, steps: u32) -> KernelSpec {
+    KernelSpec::new("bench")
+        .define("MODE_COPY", copy as u32)
+        .define("V1", (!copy && steps == 0) as u32)
+        .define("SETS", steps.max(1))
+        .define("SETS4", (steps >= 4) as u32)
+        .define("SETS8", (steps >= 8) as u32)
+}
+
+/// The steps per loop iteration of the FMA probes the ceiling is the best of.
+pub const PROBE_STEPS: [u32; 3] = [2, 4, 8];
+
 /// Every kernel specialisation the ops can ask for, so that a test can
 /// validate each one with naga and build each one on the device.
 pub fn all_kernel_specs() -> Vec<KernelSpec> {
@@ -131,8 +145,9 @@ pub fn all_kernel_specs() -> Vec<KernelSpec> {
     specs.extend(reduce::ReduceOp::ALL.iter().map(|op| reduce::spec(*op)));
     specs.extend(matmul::all_specs());
     specs.extend(conv::all_specs());
-    specs.push(KernelSpec::new("bench").define("MODE_COPY", 1));
-    specs.push(KernelSpec::new("bench").define("MODE_COPY", 0));
+    specs.push(probe_spec(true, 0));
+    specs.push(probe_spec(false, 0));
+    specs.extend(PROBE_STEPS.map(|steps| probe_spec(false, steps)));
     for backward in [false, true] {
         specs.push(glu::spec(backward, false));
         specs.push(glu::spec(backward, true));
