@@ -68,7 +68,8 @@
 //       (the bench's copy with its load replaced by a constant, best of 1
 //       to 16 vec4s per invocation); v2 at K = 4 writes C's 6.6 MB at 4.6-4.7
 //       GB/s, about half of that, and at K = 16 runs its FMAs at 13.7-14.0
-//       GFLOP/s, 45-46% of the FMA ceiling: the A loads (one vec4 per k
+//       GFLOP/s, 45-46% of the FMA ceiling of v1's probe (14% of the
+//       corrected one, shaders/bench.wgsl): the A loads (one vec4 per k
 //       and 4 rows, the same address for most of a subgroup, which llvmpipe
 //       still loads per lane) are the rest.
 
