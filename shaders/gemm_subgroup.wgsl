@@ -44,6 +44,27 @@
 //   measurement). Against the register kernels at 21c7c85, back to back on
 //   that machine (README): matmul 1024^3 3.15 -> 6.41 GFLOP/s, conv2d 3x3
 //   forward 3.19 -> 8.51; DAMSM step 2039 -> 1006 ms, AttnGAN 6675 -> 3175 ms.
+//
+// What bounds it (2026-12-07, e14bdb7 with probe defines in the main loop,
+// docs/gemm-core-probes-2026-12-07/ with the diff): 2-core Intel Xeon,
+// llvmpipe of Mesa 25.0.7, bench-kernels --quick --filter "(peers)" --reps
+// 5, two runs each, medians in ms, against bench.wgsl v2's FMA ceiling
+// (100-106 GFLOP/s):
+//   kernel                 as is        no A loads   no B loads   neither
+//   matmul 1024^3          70.7, 72.2   55.5, 56.7   51.8, 52.3   28.7, 30.1
+//   conv2d 3x3 forward     22.4, 22.8   17.8, 18.5   12.9, 13.2   7.9, 7.9
+//   conv2d backward-data   23.2, 24.1   18.4, 18.6   13.3, 13.4   7.9, 8.1
+//   conv2d backward-weight 28.1, 28.6   23.6, 23.6   17.5, 17.6   7.6, 7.8
+//   conv_t forward         24.4, 25.3   14.9, 15.5   16.6, 16.8   7.7, 7.8
+//   conv_t backward-data   18.0, 18.7   14.0, 14.7   12.0, 12.1   6.7, 6.9
+//   conv_t backward-weight 24.7, 24.9   20.7, 20.8   15.0, 15.0   6.9, 6.9
+// Without the broadcasts (each lane's own A value instead): matmul and the
+// convolutions as is within the noise (71.6, 75.6 ms for matmul), so they
+// overlap with the FMAs. Without both operands' loads the FMAs and
+// broadcasts run at 67-78% of the ceiling (matmul 70-73%, the convolutions
+// 67-78%); as is, 20-30%. The loads, gathers of 8 lanes on llvmpipe (one
+// per k per row group for A, one per k per column for B: 16 per 4 k for 128
+// vector FMAs at RB = 2), are about two thirds of the time.
 
 // With A4, the including kernel also gives load_a4(m, k): A[m, k .. k + 3]
 // as one vec4 load (A contiguous along K, every offset a multiple of 4).
