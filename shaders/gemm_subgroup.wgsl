@@ -64,7 +64,10 @@
 // broadcasts run at 67-78% of the ceiling (matmul 70-73%, the convolutions
 // 67-78%); as is, 20-30%. The loads, gathers of 8 lanes on llvmpipe (one
 // per k per row group for A, one per k per column for B: 16 per 4 k for 128
-// vector FMAs at RB = 2), are about two thirds of the time.
+// vector FMAs at RB = 2), are about two thirds of the time. Loading A's
+// rows at the tile's row (the same address in every lane: a uniform load)
+// instead of each lane's row and a broadcast made matmul 3.3x slower (241.5,
+// 245.3 ms against 72.6, 74.0): inside the loop llvmpipe still gathers them.
 
 // With A4, the including kernel also gives load_a4(m, k): A[m, k .. k + 3]
 // as one vec4 load (A contiguous along K, every offset a multiple of 4).
