@@ -80,6 +80,12 @@
 //       (no early return): loading each word at its one address in every
 //       lane, instead of a lane's load and broadcasts, is still a gather of
 //       8 per word: forward 9.17-9.37 ms against v4's 4.10-5.20.
+//   Split of the backward (2026-12-07, 2-core Intel Xeon, Mesa 25.0.7,
+//       --filter "word attention" --reps 15, three runs, probes skipping
+//       the words' gradient; docs/word-attention-2026-12-07/): 18 words,
+//       whole 8.82-11.93 ms, this kernel alone 3.45-3.68 (about 21% of
+//       bench.wgsl v2's FMA ceiling), the two matmuls the rest; 42 words
+//       (world preset), 9.87-10.44 and 6.34-6.47.
 
 struct Params {
     b: u32,
