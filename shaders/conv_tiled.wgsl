@@ -88,6 +88,11 @@
 //       15.0 -> 26.6, 26.8, backward-data 27.1, 29.8 -> 33.0, 30.3
 //       (docs/bench-lavapipe-mesa25-zen4-*.json). The same machine runs the
 //       v3 kernels 3-4x faster than the EPYC above: its gathers are cheap.
+//   Tried 2026-12-07 (2-core Intel Xeon, Mesa 25.0.7): the forward's tap
+//       offset taken from a per-column base (two multiplies and an add less
+//       per load): [8,64,32,32] 3x3 forward 22.27, 22.66 ms against 29.36
+//       (disturbed), 23.02; even, not kept. The operand loads themselves
+//       bound it (gemm_subgroup.wgsl: without them 7.9 ms).
 
 struct Params {
     N: u32,
