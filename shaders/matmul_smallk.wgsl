@@ -76,7 +76,6 @@
 struct Params {
     m: u32,
     n: u32,
-    k: u32,
     batch: u32,
     a_off: u32,
     b_off: u32,

@@ -501,9 +501,8 @@ fn launch(
 }
 
 /// C = alpha * op(A) @ op(B) + beta * C for K <= [`SMALL_K`], N a multiple
-/// of 4 (shaders/matmul_smallk.wgsl): SMALL_K_ROWS rows by a vec4 of C
-/// an invocation, `batch`
-/// products of A's batch i mod `ba` and B's i mod `bb`.
+/// of 4 (shaders/matmul_smallk.wgsl): SMALL_K_ROWS rows by a vec4 of C an
+/// invocation, `batch` products of A's batch i mod `ba` and B's i mod `bb`.
 fn launch_small_k(
     a: &Tensor,
     b: &Tensor,
@@ -518,10 +517,10 @@ fn launch_small_k(
     let row_blocks = m.div_ceil(SMALL_K_ROWS);
     let b_vec = !tb && b.offset().is_multiple_of(4);
     let a_vec = ta && m.is_multiple_of(4) && a.offset().is_multiple_of(4);
+    // K is the pipeline's constant (small_k_spec), not a parameter.
     let params = [
         m as u32,
         n as u32,
-        k as u32,
         batch as u32,
         a.offset() as u32,
         b.offset() as u32,
