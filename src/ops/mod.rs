@@ -99,8 +99,10 @@ pub(crate) fn grid_1d(rt: &Runtime, n: usize, per_group: usize) -> [u32; 3] {
     rt.fold_grid(n.div_ceil(per_group) as u32)
 }
 
-/// The ceilings probe of `engine bench-kernels` (shaders/bench.wgsl): a copy, or FMA chains of `steps` steps per
-/// loop iteration (0: v1's probe, two vec4 chains of one step).
+/// The ceilings probe of `engine bench-kernels` (shaders/bench.wgsl): a
+/// copy, or FMA chains of `steps` steps per loop iteration (0: v1's probe,
+/// two vec4 chains of one step). SETS4 and SETS8 are `steps` again, as the
+/// `//#if` flags the template needs.
 pub fn probe_spec(copy: bool, steps: u32) -> KernelSpec {
     KernelSpec::new("bench")
         .define("MODE_COPY", copy as u32)
