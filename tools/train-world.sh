@@ -31,6 +31,14 @@
 #                                           # and heads read G's images in both stages
 #                                           # (--label-guide 1 --label-damsm; README
 #                                           # "Labels: an encoder that knows outlines")
+#   ONE_STEPS=3700 STEPS=5700 CURRICULUM=1 ...   # the curriculum's AttnGAN steps on
+#                                           # one-object scenes, and in all (default
+#                                           # 4,000 and 6,000)
+#   BUDGET_MINUTES=120 ...                  # every stage after the first gets
+#                                           # --minutes with what is left of this
+#                                           # budget, counted from the script's start
+#                                           # (so the training ends in time with a
+#                                           # checkpoint, however fast the machine)
 #   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # AttnGAN's discriminators also refuse
 #                                           # each real image with its caption one
 #                                           # attribute changed, and its DAMSM term
@@ -52,8 +60,8 @@ if [ -n "${CURRICULUM:-}" ]; then
     POSITIONAL=1
     HARD_NEGATIVES=1
     damsm_flags=(--steps 1200 --world-objects 1)
-    gan_flags=(--steps 4000 --world-objects 1)
-    gan_then=(--steps 6000)
+    gan_flags=(--steps "${ONE_STEPS:-4000}" --world-objects 1)
+    gan_then=(--steps "${STEPS:-6000}")
 elif [ -n "${LAVAPIPE:-}" ]; then
     POSITIONAL=1
     damsm_flags=(--steps 100000 --minutes 22)
@@ -69,30 +77,38 @@ fi
 [ -n "${HARD_NEGATIVES:-}" ] && gan_flags+=(--hard-negatives)
 resume() { [ -f "$1/checkpoint.safetensors" ] && echo --resume || true; }
 stamp() { date -u +%H:%M:%S; }
+started=$(date +%s)
+# --minutes M with what is left of BUDGET_MINUTES, or nothing without it.
+budget() {
+    [ -n "${BUDGET_MINUTES:-}" ] || return 0
+    local left
+    left=$(awk -v b="$BUDGET_MINUTES" -v s="$started" -v n="$(date +%s)" 'BEGIN { l = b - (n - s) / 60; printf "%.2f", (l > 0.05 ? l : 0.05) }')
+    echo --minutes "$left"
+}
 
 echo "$(stamp) DAMSM"
-"$E" train --model damsm --preset world "${damsm_flags[@]}" --out "$OUT/damsm" --quiet $(resume "$OUT/damsm")
+"$E" train --model damsm --preset world "${damsm_flags[@]}" --out "$OUT/damsm" --quiet $(resume "$OUT/damsm") $(budget)
 "$E" export "$OUT/damsm/checkpoint.safetensors" -o "$OUT/world-damsm.safetensors"
 if [ -n "${GUIDE:-}" ]; then
     # The guide's DAMSM: the curriculum's, with the world's per-cell labels.
     echo "$(stamp) DAMSM with labels (the label guide's)"
     "$E" train --model damsm --preset world --positional --world-objects 1 --labels 1 --steps 800 \
-        --out "$OUT/damsm-labels" --quiet $(resume "$OUT/damsm-labels")
+        --out "$OUT/damsm-labels" --quiet $(resume "$OUT/damsm-labels") $(budget)
     guide=(--label-guide 1 --label-damsm "$OUT/damsm-labels/checkpoint.safetensors")
     gan_flags+=("${guide[@]}")
     if [ -n "${gan_then+x}" ]; then gan_then+=("${guide[@]}"); fi
 fi
 echo "$(stamp) AttnGAN"
 "$E" train --model attngan --preset world "${gan_flags[@]}" --damsm "$OUT/world-damsm.safetensors" \
-    --out "$OUT/attngan" --quiet $(resume "$OUT/attngan")
+    --out "$OUT/attngan" --quiet $(resume "$OUT/attngan") $(budget)
 if [ -n "${gan_then+x}" ]; then
     # The curriculum's second stage: the same run resumed on the whole world.
     echo "$(stamp) AttnGAN on the whole world"
     [ -n "${HARD_NEGATIVES:-}" ] && gan_then+=(--hard-negatives)
     "$E" train --model attngan --preset world "${gan_then[@]}" \
-        --damsm "$OUT/world-damsm.safetensors" --out "$OUT/attngan" --quiet --resume
+        --damsm "$OUT/world-damsm.safetensors" --out "$OUT/attngan" --quiet --resume $(budget)
 fi
-echo "$(stamp) export and evaluation"
+echo "$(stamp) export and evaluation ($(( $(date +%s) - started )) s of training)"
 "$E" export "$OUT/attngan/checkpoint.safetensors" -o "$OUT/world.safetensors" --f16
 "$E" eval oracle --model "$OUT/world.safetensors" --captions 500 --json "$OUT/oracle.json" --grid "$OUT/oracle.png"
 "$E" eval r-precision --damsm "$OUT/world-damsm.safetensors" --model "$OUT/world.safetensors" \
