@@ -1097,18 +1097,19 @@ fn generate_uses_the_shipped_model_from_any_directory() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// The guided model shipped beside it (models/world-guided.safetensors,
-/// README "The whole curriculum with the guide"): a sampler-only export
-/// that `engine generate --model` draws with.
+/// The previous built-in model, shipped beside it
+/// (models/world-unguided.safetensors, the curriculum without the label
+/// guide; README "The shipped model"): a sampler-only export that `engine
+/// generate --model` draws with.
 #[test]
-fn the_guided_model_beside_the_shipped_one_generates() {
+fn the_unguided_model_beside_the_shipped_one_generates() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let guided = root.join("models/world-guided.safetensors");
+    let guided = root.join("models/world-unguided.safetensors");
     let bytes = std::fs::metadata(&guided).unwrap().len();
-    assert!(bytes <= 20_000_000, "the guided model is {bytes} bytes");
+    assert!(bytes <= 20_000_000, "the unguided model is {bytes} bytes");
     let ck = wgpu_attngan::nn::checkpoint::Checkpoint::load(&guided).unwrap();
     assert_eq!(ck.metadata["engine.model"], "attngan-sampler");
-    let dir = std::env::temp_dir().join(format!("engine-guided-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("engine-unguided-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let sample = dir.join("sample.png");
     let (ok, text) = common::cli::engine(&[

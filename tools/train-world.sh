@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # The world model's recipes, whole: a DAMSM, then AttnGAN guided by it, both
 # with `--preset world`, then the f16 exports and their evaluation. Reruns
-# continue an interrupted run (--resume). CURRICULUM=1 is the recipe of the
-# shipped model (models/world.safetensors, 2026-12-07: 2 hours on a 2-core
-# machine's lavapipe); without it, the batches and step counts of the
-# previous shipped model (on an NVIDIA H200: 90 s + 264 s).
+# continue an interrupted run (--resume). The shipped model
+# (models/world.safetensors, 2026-12-08: 7,142 s on a 2-core machine's
+# lavapipe, in one run) is
+#
+#   CURRICULUM=1 GUIDE=1 ONE_STEPS=3700 STEPS=5700 BUDGET_MINUTES=119 tools/train-world.sh
+#
+# (it stopped by the clock at 5,354 AttnGAN steps: README "The shipped
+# model"). CURRICULUM=1 alone is the previous one's recipe
+# (models/world-unguided.safetensors); with nothing set, the batches and step
+# counts of the H200 model of 2026-11-28 (90 s + 264 s there).
 #
 #   tools/train-world.sh [OUT]              # default OUT: runs/world
 #   QUICK=1 tools/train-world.sh [OUT]      # the presets' own batches and steps
