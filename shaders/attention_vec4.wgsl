@@ -86,6 +86,23 @@
 //       whole 8.82-11.93 ms, this kernel alone 3.45-3.68 (about 21% of
 //       bench.wgsl v2's FMA ceiling), the two matmuls the rest; 42 words
 //       (world preset), 9.87-10.44 and 6.34-6.47.
+//   Probes of this kernel's bound (2026-12-08, 2-core Intel Xeon, Mesa
+//       25.0.7, FMA ceiling 106 GFLOP/s; --filter "word attention" --reps 15,
+//       two runs each, the words' gradient skipped so that the backward line
+//       is this kernel; docs/word-attention-2026-12-08/ has the diff and the
+//       output). Medians in ms, 18 words forward / backward, then 42:
+//         as is                              3.53 3.20 / 3.89 3.47;  4.46 4.60 / 6.63 7.10
+//         q from registers, not loaded       5.09 2.69 / 3.57 3.35;  5.39 4.40 / 6.61 6.59
+//         words computed, no gather          3.15 2.52 / 3.79 3.18;  3.58 3.37 / 6.17 5.70
+//         no broadcasts                      3.25 3.45 / 3.62 3.39;  4.77 4.66 / 6.42 6.71
+//         no y stores                        3.31 3.07 / 3.20 3.44;  4.43 4.46 / 6.42 6.19
+//         none of q, words' gathers, y       1.89 1.84 / 2.72 2.54;  3.08 2.96 / 5.47 5.10
+//       The words' gathers are the one operand that counts alone (the 42-word
+//       forward 22-27% faster without them). With all three gone the forward
+//       reaches 37-40% of the ceiling at 18 words and 27-29% at 42, so the
+//       rest of the time is not operand traffic: the softmax, the attn
+//       stores and the score rows (4 T values a lane, past the 32 vector
+//       registers, more so at 42 words), not separated by these probes.
 
 struct Params {
     b: u32,
