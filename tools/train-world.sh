@@ -40,11 +40,12 @@
 #   ONE_STEPS=3700 STEPS=5700 CURRICULUM=1 ...   # the curriculum's AttnGAN steps on
 #                                           # one-object scenes, and in all (default
 #                                           # 4,000 and 6,000)
-#   BUDGET_MINUTES=120 ...                  # every stage after the first gets
-#                                           # --minutes with what is left of this
-#                                           # budget, counted from the script's start
-#                                           # (so the training ends in time with a
-#                                           # checkpoint, however fast the machine)
+#   BUDGET_MINUTES=120 ...                  # every training stage gets --minutes
+#                                           # with what is left of this budget,
+#                                           # counted from the script's start (so the
+#                                           # training ends in time with a checkpoint,
+#                                           # however fast the machine); a rerun that
+#                                           # resumes starts a fresh budget
 #   HARD_NEGATIVES=1 tools/train-world.sh [OUT]  # AttnGAN's discriminators also refuse
 #                                           # each real image with its caption one
 #                                           # attribute changed, and its DAMSM term

@@ -253,10 +253,7 @@ fn launch_tiled(
             SUBGROUP_FILL_GROUPS,
         )
     } else {
-        // A bad ENGINE_GEMM_TILE is refused here too, where a convolution
-        // runs before any matmul.
-        super::matmul::forced_gemm_tile()?;
-        let tile = gemm_tile(m, gn, classes, true);
+        let tile = gemm_tile(m, gn, classes, true)?;
         let bk = if tile == 128 { 8 } else { 16 };
         ((false, tile, 1, false), tile, tile, bk, GEMM_FILL_GROUPS)
     };

@@ -29,20 +29,16 @@ const REGISTER_K_CHUNK: usize = 8192;
 /// tiles to fill the GPU. On the H200 (see shaders/conv_tiled.wgsl) 128 won
 /// for every convolution with M >= 128 (split K or not), 64 for every one
 /// with M = 64 and for matmul 1024^3 (64 tiles of 128, 0.20 ms against 0.14).
-/// ENGINE_GEMM_TILE=64|128 forces one (for measuring both on a GPU); the
-/// first matmul refuses any other value ([`forced_gemm_tile`]).
-pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize, split_k: bool) -> usize {
-    if let Ok(Some(t)) = forced_gemm_tile() {
-        return t;
+/// ENGINE_GEMM_TILE=64|128 forces one (for measuring both on a GPU); any
+/// other value is an error ([`forced_gemm_tile`]).
+pub(crate) fn gemm_tile(m: usize, n: usize, batch: usize, split_k: bool) -> Result<usize> {
+    if let Some(t) = forced_gemm_tile()? {
+        return Ok(t);
     }
     let big = m > 64
         && n > 64
         && (split_k || m.div_ceil(128) * n.div_ceil(128) * batch >= GEMM_FILL_GROUPS);
-    if big {
-        128
-    } else {
-        64
-    }
+    Ok(if big { 128 } else { 64 })
 }
 
 /// ENGINE_GEMM_TILE: None when unset; an error names any value but 64 or
@@ -354,18 +350,20 @@ fn check(a: &Tensor, b: &Tensor, ta: bool, tb: bool) -> Result<(usize, usize, us
 /// How many batches (those sharing a batch of A, which has `ba` of `batch`)
 /// the GEMM cores take side by side as one product's columns: all of them
 /// where that needs fewer column tiles, else 1.
-fn merged_columns(flavour: Flavour, m: usize, n: usize, batch: usize, ba: usize) -> usize {
+fn merged_columns(flavour: Flavour, m: usize, n: usize, batch: usize, ba: usize) -> Result<usize> {
     let tile_n = match flavour {
-        Flavour::Registers => return 1,
-        Flavour::Tiled => gemm_tile(m, n, batch, false),
+        Flavour::Registers => return Ok(1),
+        Flavour::Tiled => gemm_tile(m, n, batch, false)?,
         Flavour::Subgroups => SUBGROUP_TILE_N,
     };
     let shared = batch / ba;
-    if ba < batch && (n * shared).div_ceil(tile_n) < n.div_ceil(tile_n) * shared {
-        shared
-    } else {
-        1
-    }
+    Ok(
+        if ba < batch && (n * shared).div_ceil(tile_n) < n.div_ceil(tile_n) * shared {
+            shared
+        } else {
+            1
+        },
+    )
 }
 
 /// C (`out` batches) = alpha * the products summed down to `out` batches +
@@ -400,6 +398,8 @@ fn launch(
         };
         return super::fill::copy_into(&scaled, c);
     }
+    // A bad ENGINE_GEMM_TILE is refused whatever the flavour, not only where
+    // gemm_tile reads it.
     forced_gemm_tile()?;
     if k <= small_k()? && out == batch && !c_t && n % 4 == 0 && c.offset().is_multiple_of(4) {
         return launch_small_k(a, b, c, (ta, tb), (alpha, beta), (batch, ba, bb), (m, n, k));
@@ -409,8 +409,8 @@ fn launch(
     // tiles store C^T's columns as C's rows.
     if !c_t
         && out == batch
-        && merged_columns(rt.flavour(), m, n, batch, ba) == 1
-        && merged_columns(rt.flavour(), n, m, batch, bb) > 1
+        && merged_columns(rt.flavour(), m, n, batch, ba)? == 1
+        && merged_columns(rt.flavour(), n, m, batch, bb)? > 1
     {
         return launch(b, a, c, !tb, !ta, alpha, beta, out, true);
     }
@@ -426,7 +426,7 @@ fn launch(
             (wg_x, 8 * (64 / wg_x), 8 * wg_x)
         }
         Flavour::Tiled => {
-            let tile = gemm_tile(m, n, out, false);
+            let tile = gemm_tile(m, n, out, false)?;
             (tile, tile, tile)
         }
         Flavour::Subgroups => {
@@ -435,7 +435,7 @@ fn launch(
         }
     };
     let merge = if out == batch {
-        merged_columns(rt.flavour(), m, n, batch, ba)
+        merged_columns(rt.flavour(), m, n, batch, ba)?
     } else {
         1
     };
